@@ -1,0 +1,5 @@
+module github.com/jobq/jobq
+
+go 1.26.8
+
+require github.com/mattn/go-sqlite3 v1.14.53

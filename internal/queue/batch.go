@@ -1,0 +1,142 @@
+package queue
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Validate checks a job before it is inserted, so that a bad job is refused
+// with a clear error and nothing written.
+func (p *JobInsertParams) Validate() error {
+	if err := ValidateQueue(p.Queue); err != nil {
+		return err
+	}
+	switch {
+	case len(p.Argv) == 0 || p.Argv[0] == "":
+		return errors.New("empty command")
+	case strings.ContainsRune(strings.Join(p.Argv, ""), 0):
+		return errors.New("command contains a NUL byte")
+	case p.MaxAttempts < 1:
+		return fmt.Errorf("invalid max attempts %d (at least 1)", p.MaxAttempts)
+	case p.Timeout < 0 || p.Backoff < 0 || p.MaxBackoff < 0:
+		return errors.New("durations must not be negative")
+	case !filepath.IsAbs(p.Dir):
+		return fmt.Errorf("working directory %q is not absolute", p.Dir)
+	case len(p.UniqueKey) > 1024:
+		return errors.New("unique key longer than 1024 bytes")
+	}
+	for _, kv := range p.Env {
+		if err := validateEnv(kv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateEnv(kv string) error {
+	k, _, ok := strings.Cut(kv, "=")
+	if !ok || k == "" || strings.ContainsRune(kv, 0) {
+		return fmt.Errorf("invalid environment variable %q (use K=V)", kv)
+	}
+	return nil
+}
+
+// batchLine is one line of `enqueue --batch --json`: the keys of the job
+// record a line may set. Absent keys keep the defaults given by flags.
+type batchLine struct {
+	Command     *string           `json:"command"`
+	Argv        []string          `json:"argv"`
+	Queue       *string           `json:"queue"`
+	Priority    *int              `json:"priority"`
+	RunAt       *string           `json:"run_at"`
+	MaxAttempts *int              `json:"max_attempts"`
+	Timeout     *string           `json:"timeout"`
+	UniqueKey   *string           `json:"unique_key"`
+	Env         map[string]string `json:"env"`
+	Dir         *string           `json:"dir"`
+}
+
+// ParseBatchLine reads one line of `enqueue --batch` into a job, starting
+// from the defaults in def. A plain line is a shell command; with asJSON the
+// line is an object with the keys of batchLine. The result is validated.
+func ParseBatchLine(line []byte, asJSON bool, def JobInsertParams, now time.Time) (JobInsertParams, error) {
+	p := def
+	p.Env = slices.Clone(def.Env)
+	if !asJSON {
+		cmd := string(line)
+		p.Command, p.Argv = cmd, ShellArgv(cmd)
+		return p, p.Validate()
+	}
+	var b batchLine
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		return p, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if dec.More() {
+		return p, errors.New("invalid JSON: more than one value on the line")
+	}
+	switch {
+	case b.Command != nil && b.Argv != nil:
+		return p, errors.New("give command or argv, not both")
+	case b.Command != nil:
+		p.Command, p.Argv = *b.Command, ShellArgv(*b.Command)
+	case b.Argv != nil:
+		p.Command, p.Argv = QuoteArgv(b.Argv), b.Argv
+	default:
+		return p, errors.New("missing command or argv")
+	}
+	if b.Queue != nil {
+		p.Queue = *b.Queue
+	}
+	if b.Priority != nil {
+		p.Priority = *b.Priority
+	}
+	if b.RunAt != nil {
+		t, err := ParseTime(*b.RunAt, now)
+		if err != nil {
+			return p, err
+		}
+		p.RunAt = t
+	}
+	if b.MaxAttempts != nil {
+		p.MaxAttempts = *b.MaxAttempts
+	}
+	if b.Timeout != nil {
+		d, err := ParseDuration(*b.Timeout)
+		if err != nil {
+			return p, err
+		}
+		p.Timeout = d
+	}
+	if b.UniqueKey != nil {
+		p.UniqueKey = *b.UniqueKey
+	}
+	for k, v := range b.Env {
+		p.Env = SetEnv(p.Env, k+"="+v)
+	}
+	if b.Dir != nil {
+		p.Dir = *b.Dir
+		if !filepath.IsAbs(p.Dir) {
+			p.Dir = filepath.Join(def.Dir, p.Dir)
+		}
+	}
+	p.State = NewJobState(p.RunAt, now)
+	return p, p.Validate()
+}
+
+// SetEnv sets K=V in env, replacing an earlier value of K; env stays sorted
+// by key so that a job's environment reads the same however it was given.
+func SetEnv(env []string, kv string) []string {
+	k, _, _ := strings.Cut(kv, "=")
+	env = slices.DeleteFunc(env, func(e string) bool { return strings.HasPrefix(e, k+"=") })
+	env = append(env, kv)
+	slices.Sort(env)
+	return env
+}

@@ -1,0 +1,79 @@
+package queue
+
+import (
+	"slices"
+	"time"
+)
+
+// Result is how one attempt ended, as the executor saw it.
+type Result struct {
+	ExitCode    *int   // nil when the command did not exit by itself
+	Signal      string // e.g. "SIGKILL" when killed by a signal
+	Error       string // why the attempt failed, for people; empty on success
+	Output      []byte // the tail of stdout and stderr together
+	Interrupted bool   // stopped because the worker is shutting down
+	FinishedAt  time.Time
+}
+
+// Succeeded reports whether the command exited 0.
+func (r Result) Succeeded() bool {
+	return r.ExitCode != nil && *r.ExitCode == 0 && r.Error == "" && !r.Interrupted
+}
+
+// NewJobState is the state of a job inserted at now to run at runAt.
+func NewJobState(runAt, now time.Time) State {
+	if runAt.After(now) {
+		return StateScheduled
+	}
+	return StatePending
+}
+
+// Backoff is the delay before retry n (n >= 1): min(max, base·2^(n−1)),
+// varied by ±25%. jitter is a number in [0, 1): 0.5 leaves it as it is.
+func Backoff(base, max time.Duration, n int, jitter float64) time.Duration {
+	if base <= 0 {
+		return 0
+	}
+	d := base
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	if max > 0 && d > max {
+		d = max
+	}
+	return time.Duration(float64(d) * (0.75 + 0.5*jitter))
+}
+
+// Decide turns the result of job's current attempt into what the store
+// records: succeeded; dead when attempts are used up or the exit code is
+// permanent; handed back as pending, with the attempt not counted, when the
+// worker was shutting down; retrying after its backoff otherwise.
+func Decide(job *Job, r Result, jitter float64) JobFinishParams {
+	p := JobFinishParams{
+		ID:         job.ID,
+		Run:        job.Run,
+		Attempts:   job.Attempts,
+		FinishedAt: r.FinishedAt,
+		ExitCode:   r.ExitCode,
+		Signal:     r.Signal,
+		Error:      r.Error,
+		Output:     r.Output,
+	}
+	switch {
+	case r.Interrupted:
+		p.State = StatePending
+		p.Attempts = job.Attempts - 1
+		p.RunAt = r.FinishedAt
+	case r.Succeeded():
+		p.State = StateSucceeded
+	case r.ExitCode != nil && slices.Contains(job.PermanentExit, *r.ExitCode):
+		p.State = StateDead
+		p.Error = r.Error + " (permanent)"
+	case job.Attempts >= job.MaxAttempts:
+		p.State = StateDead
+	default:
+		p.State = StateRetrying
+		p.RunAt = r.FinishedAt.Add(Backoff(job.Backoff, job.MaxBackoff, job.Attempts, jitter))
+	}
+	return p
+}

@@ -1,0 +1,131 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// ErrShutdown is the cause a runner gives the context of a running job to
+// say "stop it and hand it back": the attempt does not count.
+var ErrShutdown = errors.New("worker shutting down")
+
+// outputGrace bounds how long a job's output is still read once its main
+// process has exited: a grandchild that keeps stdout open (a daemon left
+// behind) must not hold the worker.
+const outputGrace = time.Second
+
+// Executor runs the commands of jobs, one process group each.
+type Executor struct {
+	Environ     []string      // the environment jobs start from, e.g. os.Environ()
+	DB          string        // given to jobs as JOBQ_DB
+	OutputLimit int           // bytes of output kept per attempt
+	KillGrace   time.Duration // between SIGTERM and SIGKILL
+	Now         func() time.Time
+}
+
+// Run runs job's command until it exits, its timeout passes or ctx is done,
+// and says how it ended. On timeout or cancellation the job's whole process
+// group gets SIGTERM, then SIGKILL after KillGrace; Run returns only once no
+// process of the group is left.
+func (e *Executor) Run(ctx context.Context, job *Job) Result {
+	out := newTailBuffer(e.OutputLimit)
+	cmd := exec.Command(job.Argv[0], job.Argv[1:]...)
+	cmd.Dir = job.Dir
+	cmd.Env = append(slices.Clone(e.Environ), job.Env...)
+	cmd.Env = append(cmd.Env,
+		"JOBQ_JOB_ID="+strconv.FormatInt(job.ID, 10),
+		"JOBQ_ATTEMPT="+strconv.Itoa(job.Attempts),
+		"JOBQ_QUEUE="+job.Queue,
+		"JOBQ_DB="+e.DB,
+	)
+	cmd.Stdout, cmd.Stderr = out, out // stdin stays /dev/null
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = outputGrace
+
+	runCtx, cancel := ctx, context.CancelFunc(func() {})
+	if job.Timeout > 0 {
+		runCtx, cancel = context.WithTimeout(ctx, job.Timeout)
+	}
+	defer cancel()
+
+	if err := cmd.Start(); err != nil {
+		return Result{Error: "start: " + err.Error(), FinishedAt: e.Now()}
+	}
+	exited := make(chan struct{})
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		select {
+		case <-exited:
+		case <-runCtx.Done():
+			e.killGroup(cmd.Process.Pid)
+		}
+	}()
+	err := cmd.Wait()
+	close(exited)
+	<-killed
+
+	r := Result{Output: out.Bytes(), FinishedAt: e.Now()}
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil || errors.Is(err, exec.ErrWaitDelay):
+		r.ExitCode = new(int)
+	case errors.As(err, &exitErr):
+		ws := exitErr.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			r.Signal = signalName(ws.Signal())
+			r.Error = "killed by " + r.Signal
+		} else {
+			code := ws.ExitStatus()
+			r.ExitCode = &code
+			r.Error = fmt.Sprintf("exit status %d", code)
+		}
+	default:
+		r.Error = err.Error()
+	}
+	switch {
+	case ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrShutdown):
+		r.Interrupted = true
+		r.Error = ErrShutdown.Error()
+	case ctx.Err() != nil:
+		r.Error = context.Cause(ctx).Error()
+	case runCtx.Err() != nil:
+		r.Error = "timed out after " + job.Timeout.String()
+	}
+	return r
+}
+
+// killGroup ends process group pgid: SIGTERM, then SIGKILL once KillGrace
+// has passed with any member left.
+func (e *Executor) killGroup(pgid int) {
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	deadline := time.Now().Add(e.KillGrace)
+	for time.Now().Before(deadline) {
+		if syscall.Kill(-pgid, 0) == syscall.ESRCH {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+}
+
+var signalNames = map[syscall.Signal]string{
+	syscall.SIGHUP: "SIGHUP", syscall.SIGINT: "SIGINT", syscall.SIGQUIT: "SIGQUIT",
+	syscall.SIGILL: "SIGILL", syscall.SIGABRT: "SIGABRT", syscall.SIGBUS: "SIGBUS",
+	syscall.SIGFPE: "SIGFPE", syscall.SIGKILL: "SIGKILL", syscall.SIGUSR1: "SIGUSR1",
+	syscall.SIGSEGV: "SIGSEGV", syscall.SIGUSR2: "SIGUSR2", syscall.SIGPIPE: "SIGPIPE",
+	syscall.SIGALRM: "SIGALRM", syscall.SIGTERM: "SIGTERM", syscall.SIGXCPU: "SIGXCPU",
+}
+
+func signalName(s syscall.Signal) string {
+	if name, ok := signalNames[s]; ok {
+		return name
+	}
+	return "signal " + strconv.Itoa(int(s))
+}

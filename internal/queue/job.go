@@ -1,0 +1,117 @@
+// Package queue is jobq's domain: jobs and their states, the decisions taken
+// when an attempt ends, backoff, the parsers of user input, the executor of
+// commands and the runner that claims and runs jobs. It talks to storage only
+// through the Store interface and imports nothing but the standard library.
+package queue
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// State is where a job is in its life. The stored state says why a job is
+// not running; see Job.StateAt for the state a user sees.
+type State string
+
+// The states of SPEC.md. Succeeded, Dead and Cancelled are final.
+const (
+	StatePending   State = "pending"
+	StateScheduled State = "scheduled"
+	StateWaiting   State = "waiting"
+	StateRunning   State = "running"
+	StateRetrying  State = "retrying"
+	StateSucceeded State = "succeeded"
+	StateDead      State = "dead"
+	StateCancelled State = "cancelled"
+)
+
+// States lists every state in the order of a job's life.
+var States = []State{
+	StatePending, StateScheduled, StateWaiting, StateRunning,
+	StateRetrying, StateSucceeded, StateDead, StateCancelled,
+}
+
+// Final reports whether a job in state s will never run again by itself.
+func (s State) Final() bool {
+	return s == StateSucceeded || s == StateDead || s == StateCancelled
+}
+
+// Valid reports whether s is one of States.
+func (s State) Valid() bool { return slices.Contains(States, s) }
+
+// Job is one command to run, with everything needed to run it and the
+// bookkeeping of its attempts. Zero times mean "unset".
+type Job struct {
+	ID            int64
+	Queue         string
+	State         State
+	Priority      int
+	Command       string   // for people: the shell command, or argv quoted
+	Argv          []string // exactly what is executed
+	Dir           string
+	Env           []string // K=V, added to the worker's environment
+	RunAt         time.Time
+	MaxAttempts   int
+	Attempts      int // attempts used; retry sets it back to 0
+	Timeout       time.Duration
+	Backoff       time.Duration
+	MaxBackoff    time.Duration
+	PermanentExit []int
+	UniqueKey     string
+	CreatedAt     time.Time
+	StartedAt     time.Time
+	FinishedAt    time.Time
+	ExitCode      *int
+	LastError     string
+
+	// Run counts every claim of the job, never reset: it numbers the
+	// history and fences the writes of the worker that holds the job.
+	Run        int
+	Worker     string
+	LeaseUntil time.Time
+}
+
+// StateAt is the state a user sees at now: a scheduled or retrying job
+// whose time has come is pending (ready), as SPEC.md defines the states.
+func (j *Job) StateAt(now time.Time) State {
+	if (j.State == StateScheduled || j.State == StateRetrying) && !j.RunAt.After(now) {
+		return StatePending
+	}
+	return j.State
+}
+
+// Attempt is the record of one run of a job.
+type Attempt struct {
+	JobID      int64
+	Run        int // 1, 2, ... over the job's whole life
+	Attempt    int // the attempt number within the current budget
+	Worker     string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	ExitCode   *int
+	Signal     string
+	Error      string
+	Output     []byte
+}
+
+// ShellArgv is the argv that runs command through the shell.
+func ShellArgv(command string) []string { return []string{"/bin/sh", "-c", command} }
+
+// QuoteArgv renders argv as one line a shell user can read and paste.
+func QuoteArgv(argv []string) string {
+	parts := make([]string, len(argv))
+	for i, a := range argv {
+		parts[i] = shellQuote(a)
+	}
+	return strings.Join(parts, " ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

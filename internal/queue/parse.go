@@ -1,0 +1,150 @@
+package queue
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// ParseDuration reads a duration as users write them: Go's units (ms, s, m,
+// h, ...) and also d (24h) and w (7d), combined as in "1d12h". It refuses
+// negative and empty durations.
+func ParseDuration(s string) (time.Duration, error) {
+	bad := fmt.Errorf("invalid duration %q (use e.g. 90s, 15m, 1h30m, 2d, 1w)", s)
+	if s == "0" {
+		return 0, nil
+	}
+	if s == "" || !utf8.ValidString(s) {
+		return 0, bad
+	}
+	var total time.Duration
+	for rest := s; rest != ""; {
+		i := strings.IndexFunc(rest, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+		if i <= 0 {
+			return 0, bad
+		}
+		j := strings.IndexFunc(rest[i:], func(r rune) bool { return r >= '0' && r <= '9' || r == '.' })
+		if j < 0 {
+			j = len(rest) - i
+		}
+		num, unit := rest[:i], rest[i:i+j]
+		rest = rest[i+j:]
+		scale := time.Duration(1)
+		switch unit {
+		case "d":
+			unit, scale = "h", 24
+		case "w":
+			unit, scale = "h", 24*7
+		}
+		d, err := time.ParseDuration(num + unit)
+		if err != nil || d < 0 || d > (1<<63-1)/scale {
+			return 0, bad
+		}
+		d *= scale
+		if total > (1<<63-1)-d {
+			return 0, bad
+		}
+		total += d
+	}
+	return total, nil
+}
+
+// ParseTime reads an instant: RFC 3339, "YYYY-MM-DD HH:MM[:SS]" in now's
+// location, or "HH:MM", the next time the clock shows it after now.
+func ParseTime(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	loc := now.Location()
+	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	if len(s) == 5 {
+		if c, err := time.ParseInLocation("15:04", s, loc); err == nil {
+			y, m, d := now.Date()
+			t := time.Date(y, m, d, c.Hour(), c.Minute(), 0, 0, loc)
+			if !t.After(now) {
+				t = time.Date(y, m, d+1, c.Hour(), c.Minute(), 0, 0, loc)
+			}
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("invalid time %q (use RFC 3339, YYYY-MM-DD HH:MM[:SS] or HH:MM)", s)
+}
+
+var queueName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`)
+
+// ValidateQueue checks a queue name: a letter or digit, then up to 63
+// letters, digits or _.:-
+func ValidateQueue(name string) error {
+	if !queueName.MatchString(name) {
+		return fmt.Errorf("invalid queue name %q (letters, digits and _.:- only, at most 64, starting with a letter or digit)", name)
+	}
+	return nil
+}
+
+// ParseExitCodes reads a list of exit codes such as "3,64-78".
+func ParseExitCodes(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var codes []int
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, errA := parseExitCode(lo)
+		b, errB := a, errA
+		if isRange {
+			b, errB = parseExitCode(hi)
+		}
+		if errA != nil || errB != nil || a > b {
+			return nil, fmt.Errorf("invalid exit codes %q (use e.g. 3,64-78; each 1 to 255)", s)
+		}
+		for c := a; c <= b; c++ {
+			codes = append(codes, c)
+		}
+	}
+	return codes, nil
+}
+
+func parseExitCode(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 255 || strconv.Itoa(n) != s {
+		return 0, fmt.Errorf("invalid exit code %q", s)
+	}
+	return n, nil
+}
+
+// FormatExitCodes is the inverse of ParseExitCodes, ranges written out.
+func FormatExitCodes(codes []int) string {
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = strconv.Itoa(c)
+	}
+	return strings.Join(parts, ",")
+}
+
+// ParseStates reads a comma-separated list of state names.
+func ParseStates(s string) ([]State, error) {
+	var states []State
+	for _, name := range strings.Split(s, ",") {
+		st := State(name)
+		if !st.Valid() {
+			return nil, fmt.Errorf("invalid state %q (one of %s)", name, joinStates(States))
+		}
+		states = append(states, st)
+	}
+	return states, nil
+}
+
+func joinStates(states []State) string {
+	names := make([]string, len(states))
+	for i, s := range states {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}

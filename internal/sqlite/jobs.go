@@ -1,0 +1,345 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+const jobColumns = `id, queue, state, priority, command, argv, dir, env, run_at,
+	max_attempts, attempts, timeout_ms, backoff_ms, max_backoff_ms, permanent_exit,
+	unique_key, created_at, started_at, finished_at, exit_code, last_error, run,
+	worker, lease_until`
+
+const insertJob = `INSERT INTO jobs (queue, state, priority, command, argv, dir, env,
+	run_at, max_attempts, timeout_ms, backoff_ms, max_backoff_ms, permanent_exit,
+	unique_key, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING`
+
+// JobInsert inserts all of params in one transaction with one prepared
+// statement; see queue.Store.
+func (s *Store) JobInsert(ctx context.Context, params []queue.JobInsertParams) ([]int64, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, insertJob)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer stmt.Close()
+	ids := make([]int64, len(params))
+	for i := range params {
+		p := &params[i]
+		argv, err := json.Marshal(p.Argv)
+		if err != nil {
+			return nil, err
+		}
+		created := ms(p.CreatedAt)
+		res, err := stmt.ExecContext(ctx, p.Queue, string(p.State), p.Priority, p.Command,
+			string(argv), p.Dir, jsonOrNull(p.Env), ms(p.RunAt), p.MaxAttempts,
+			p.Timeout.Milliseconds(), p.Backoff.Milliseconds(), p.MaxBackoff.Milliseconds(),
+			nullString(queue.FormatExitCodes(p.PermanentExit)), nullString(p.UniqueKey),
+			created, created)
+		if err != nil {
+			return nil, interpretError(fmt.Errorf("insert job: %w", err))
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			// The unique key belongs to a job that is not final.
+			err = tx.QueryRowContext(ctx, `SELECT id FROM jobs WHERE unique_key = ?
+				AND state NOT IN ('succeeded', 'dead', 'cancelled')`, p.UniqueKey).Scan(&ids[i])
+		} else {
+			ids[i], err = res.LastInsertId()
+		}
+		if err != nil {
+			return nil, interpretError(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, interpretError(err)
+	}
+	return ids, nil
+}
+
+// JobGet returns one job or queue.ErrNotFound.
+func (s *Store) JobGet(ctx context.Context, id int64) (*queue.Job, error) {
+	job, err := scanJob(s.reader.QueryRowContext(ctx, "SELECT "+jobColumns+" FROM jobs WHERE id = ?", id))
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return job, nil
+}
+
+// JobList returns jobs newest first, filtered by params.
+func (s *Store) JobList(ctx context.Context, params queue.JobListParams) ([]*queue.Job, error) {
+	var where []string
+	var args []any
+	if len(params.States) > 0 {
+		var or []string
+		now := ms(params.Now)
+		for _, st := range params.States {
+			switch st {
+			case queue.StatePending:
+				or = append(or, "state = 'pending' OR (state IN ('scheduled', 'retrying') AND run_at <= ?)")
+				args = append(args, now)
+			case queue.StateScheduled, queue.StateRetrying:
+				or = append(or, "(state = ? AND run_at > ?)")
+				args = append(args, string(st), now)
+			default:
+				or = append(or, "state = ?")
+				args = append(args, string(st))
+			}
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
+	}
+	if len(params.Queues) > 0 {
+		where = append(where, "queue IN ("+placeholders(len(params.Queues))+")")
+		for _, q := range params.Queues {
+			args = append(args, q)
+		}
+	}
+	query := "SELECT " + jobColumns + " FROM jobs"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY id DESC"
+	if params.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, params.Limit)
+	}
+	return s.queryJobs(ctx, s.reader, query, args...)
+}
+
+const claimJobs = `UPDATE jobs SET state = 'running', attempts = attempts + 1, run = run + 1,
+	worker = ?, lease_until = ?, started_at = ?, updated_at = ?
+WHERE id IN (
+	SELECT id FROM jobs
+	WHERE state IN ('pending', 'scheduled', 'retrying') AND run_at <= ? %s
+	ORDER BY priority DESC, run_at, id
+	LIMIT ?)
+RETURNING ` + jobColumns
+
+const finishJob = `UPDATE jobs SET state = ?, attempts = ?, run_at = coalesce(?, run_at),
+	finished_at = ?, exit_code = ?, last_error = ?, updated_at = ?,
+	worker = NULL, lease_until = NULL
+WHERE id = ? AND run = ? AND state = 'running'`
+
+const finishAttempt = `UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?,
+	error = ?, output = ?
+WHERE job_id = ? AND run = ?`
+
+// JobClaim records outcomes and claims jobs in one transaction; see
+// queue.Store.
+func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*queue.JobClaimResult, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer tx.Rollback()
+	res := &queue.JobClaimResult{}
+	for _, p := range params.Finish {
+		var finished any
+		if p.State.Final() {
+			finished = ms(p.FinishedAt)
+		}
+		r, err := tx.ExecContext(ctx, finishJob, string(p.State), p.Attempts, msOrNull(p.RunAt),
+			finished, p.ExitCode, nullString(p.Error), ms(p.FinishedAt), p.ID, p.Run)
+		if err != nil {
+			return nil, interpretError(fmt.Errorf("finish job %d: %w", p.ID, err))
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			res.Lost = append(res.Lost, p.ID)
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, finishAttempt, ms(p.FinishedAt), p.ExitCode,
+			nullString(p.Signal), nullString(p.Error), p.Output, p.ID, p.Run); err != nil {
+			return nil, interpretError(fmt.Errorf("finish attempt: %w", err))
+		}
+	}
+	if params.Limit > 0 {
+		now := ms(params.Now)
+		args := []any{params.Worker, ms(params.LeaseUntil), now, now, now}
+		queueFilter := ""
+		if len(params.Queues) > 0 {
+			queueFilter = "AND queue IN (" + placeholders(len(params.Queues)) + ")"
+			for _, q := range params.Queues {
+				args = append(args, q)
+			}
+		}
+		args = append(args, params.Limit)
+		res.Jobs, err = s.queryJobs(ctx, tx, fmt.Sprintf(claimJobs, queueFilter), args...)
+		if err != nil {
+			return nil, fmt.Errorf("claim jobs: %w", err)
+		}
+		// RETURNING gives rows in no promised order.
+		slices.SortFunc(res.Jobs, func(a, b *queue.Job) int {
+			return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
+		})
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, interpretError(err)
+	}
+	return res, nil
+}
+
+// JobHeartbeat extends leases; see queue.Store.
+func (s *Store) JobHeartbeat(ctx context.Context, params queue.JobHeartbeatParams) ([]int64, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer tx.Rollback()
+	var lost []int64
+	for _, ref := range params.Jobs {
+		r, err := tx.ExecContext(ctx, `UPDATE jobs SET lease_until = ?
+			WHERE id = ? AND run = ? AND worker = ? AND state = 'running'`,
+			ms(params.LeaseUntil), ref.ID, ref.Run, params.Worker)
+		if err != nil {
+			return nil, interpretError(err)
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			lost = append(lost, ref.ID)
+		}
+	}
+	return lost, interpretError(tx.Commit())
+}
+
+// AttemptList returns a job's history; see queue.Store.
+func (s *Store) AttemptList(ctx context.Context, jobID int64) ([]queue.Attempt, error) {
+	var one int
+	if err := s.reader.QueryRowContext(ctx, "SELECT 1 FROM jobs WHERE id = ?", jobID).Scan(&one); err != nil {
+		return nil, interpretError(err)
+	}
+	rows, err := s.reader.QueryContext(ctx, `SELECT run, attempt, worker, started_at,
+		finished_at, exit_code, signal, error, output
+		FROM attempts WHERE job_id = ? ORDER BY run`, jobID)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []queue.Attempt
+	for rows.Next() {
+		a := queue.Attempt{JobID: jobID}
+		var started int64
+		var finished, exit sql.NullInt64
+		var signal, errText sql.NullString
+		if err := rows.Scan(&a.Run, &a.Attempt, &a.Worker, &started, &finished, &exit,
+			&signal, &errText, &a.Output); err != nil {
+			return nil, err
+		}
+		a.StartedAt, a.FinishedAt = fromMS(started), fromNullMS(finished)
+		a.ExitCode, a.Signal, a.Error = nullInt(exit), signal.String, errText.String
+		out = append(out, a)
+	}
+	return out, interpretError(rows.Err())
+}
+
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (s *Store) queryJobs(ctx context.Context, q queryer, query string, args ...any) ([]*queue.Job, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var jobs []*queue.Job
+	for rows.Next() {
+		job, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, job)
+	}
+	return jobs, interpretError(rows.Err())
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanJob(row scanner) (*queue.Job, error) {
+	var j queue.Job
+	var state, argv string
+	var env, permanent, unique, lastError, worker sql.NullString
+	var runAt, created int64
+	var timeout, backoff, maxBackoff int64
+	var started, finished, exit, lease sql.NullInt64
+	err := row.Scan(&j.ID, &j.Queue, &state, &j.Priority, &j.Command, &argv, &j.Dir, &env,
+		&runAt, &j.MaxAttempts, &j.Attempts, &timeout, &backoff, &maxBackoff, &permanent,
+		&unique, &created, &started, &finished, &exit, &lastError, &j.Run, &worker, &lease)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(argv), &j.Argv); err != nil {
+		return nil, fmt.Errorf("job %d: argv: %w", j.ID, err)
+	}
+	if env.Valid {
+		if err := json.Unmarshal([]byte(env.String), &j.Env); err != nil {
+			return nil, fmt.Errorf("job %d: env: %w", j.ID, err)
+		}
+	}
+	if j.PermanentExit, err = queue.ParseExitCodes(permanent.String); err != nil {
+		return nil, fmt.Errorf("job %d: %w", j.ID, err)
+	}
+	j.State = queue.State(state)
+	j.RunAt, j.CreatedAt = fromMS(runAt), fromMS(created)
+	j.StartedAt, j.FinishedAt, j.LeaseUntil = fromNullMS(started), fromNullMS(finished), fromNullMS(lease)
+	j.Timeout = time.Duration(timeout) * time.Millisecond
+	j.Backoff = time.Duration(backoff) * time.Millisecond
+	j.MaxBackoff = time.Duration(maxBackoff) * time.Millisecond
+	j.UniqueKey, j.LastError, j.Worker = unique.String, lastError.String, worker.String
+	j.ExitCode = nullInt(exit)
+	return &j, nil
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func msOrNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v) }
+
+func fromNullMS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(v.Int64)
+}
+
+func nullInt(v sql.NullInt64) *int {
+	if !v.Valid {
+		return nil
+	}
+	n := int(v.Int64)
+	return &n
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func jsonOrNull(v []string) any {
+	if len(v) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}

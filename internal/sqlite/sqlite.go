@@ -1,0 +1,175 @@
+// Package sqlite implements queue.Store on one SQLite file with
+// mattn/go-sqlite3, opened one way only: WAL, synchronous=FULL, a busy
+// timeout, foreign keys, BEGIN IMMEDIATE for every write, one writer
+// connection and a separate read-only pool.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+var _ queue.Store = (*Store)(nil)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// minVersion is the oldest SQLite with UPDATE ... RETURNING, which claiming
+// needs.
+const minVersion = 3035000
+
+// Store is a queue.Store on one SQLite database file.
+type Store struct {
+	path   string
+	writer *sql.DB // one connection: SQLite has one writer at a time anyway
+	reader *sql.DB // read-only pool; connects on first use
+}
+
+// Options tune Open.
+type Options struct {
+	// BusyTimeout is how long a statement waits for another process's
+	// write lock before failing with queue.ErrBusy.
+	BusyTimeout time.Duration
+}
+
+// Open opens the database at path, creating it (directory 0700, file 0600)
+// and bringing its schema up to date. A database file or directory that
+// others may write is refused: whoever writes the queue runs commands as
+// the worker.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if _, n, _ := sqlite3.Version(); n < minVersion {
+		return nil, fmt.Errorf("sqlite %d is too old: jobq needs 3.35.0 or newer", n)
+	}
+	if err := prepareFile(path); err != nil {
+		return nil, err
+	}
+	uri := "file:" + escapePath(path)
+	busy := strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
+	writer, err := sql.Open("sqlite3", uri+"?_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_txlock=immediate&_busy_timeout="+busy)
+	if err != nil {
+		return nil, err
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetConnMaxLifetime(0)
+	reader, err := sql.Open("sqlite3", uri+"?mode=ro&_foreign_keys=1&_busy_timeout="+busy)
+	if err != nil {
+		writer.Close()
+		return nil, err
+	}
+	s := &Store{path: path, writer: writer, reader: reader}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.reader.Close(), s.writer.Close())
+}
+
+// prepareFile creates the database's directory and file with owner-only
+// permissions, and refuses ones that others may write.
+func prepareFile(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create database directory: %w", err)
+	}
+	if err := refuseWorldWritable(dir, "directory"); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create database: %w", err)
+	}
+	return refuseWorldWritable(path, "file")
+}
+
+func refuseWorldWritable(path, what string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("database %s: %w", what, err)
+	}
+	if what == "file" && !fi.Mode().IsRegular() {
+		return fmt.Errorf("database %s is not a regular file", path)
+	}
+	if fi.Mode().Perm()&0o002 != 0 {
+		return fmt.Errorf("database %s %s is writable by others (mode %v): refusing, since whoever writes the queue runs commands as the worker; chmod o-w it", what, path, fi.Mode().Perm())
+	}
+	return nil
+}
+
+// escapePath makes a file path safe inside a SQLite URI.
+func escapePath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+}
+
+// migrate brings the schema to the newest version, one numbered file at a
+// time, each in its own transaction with PRAGMA user_version.
+func (s *Store) migrate(ctx context.Context) error {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	var version int
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return interpretError(err)
+	}
+	switch {
+	case version == len(files):
+		return nil
+	case version > len(files):
+		return fmt.Errorf("database schema version %d is newer than this jobq knows (%d): upgrade jobq", version, len(files))
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return interpretError(err)
+	}
+	defer tx.Rollback()
+	// Another process may have migrated while we waited for the lock.
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return interpretError(err)
+	}
+	for i := version; i < len(files); i++ {
+		body, err := migrations.ReadFile(files[i])
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			return fmt.Errorf("migration %s: %w", files[i], err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(files))); err != nil {
+		return err
+	}
+	return interpretError(tx.Commit())
+}
+
+// interpretError translates driver errors into the queue package's.
+func interpretError(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return queue.ErrNotFound
+	}
+	var se sqlite3.Error
+	if errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked) {
+		return fmt.Errorf("%w: %v", queue.ErrBusy, err)
+	}
+	return err
+}
