@@ -81,7 +81,7 @@ type JobClaimParams struct {
 
 // JobClaimResult is what JobClaim did.
 type JobClaimResult struct {
-	Jobs []*Job   // claimed, now running, in claim order
+	Jobs []*Job  // claimed, now running, in claim order
 	Lost []int64 // jobs of Finish that the worker no longer held: not recorded
 }
 
