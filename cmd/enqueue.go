@@ -1,0 +1,280 @@
+package cmd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jobq/jobq/internal/config"
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// EnqueueOptions are enqueue's dependencies and flags.
+type EnqueueOptions struct {
+	IO        IOStreams
+	Config    func() (*config.Config, error)
+	OpenStore func(context.Context) (queue.Store, error)
+	Factory   *Factory
+
+	Args        []string
+	Queue       string
+	Priority    int
+	In, At      string
+	MaxAttempts int
+	Timeout     string
+	Backoff     string
+	MaxBackoff  string
+	Permanent   string
+	Unique      string
+	Env         []string
+	Dir         string
+	Batch       bool
+	JSON        bool
+
+	dashFirst bool // -- came before every argument
+	changed   func(name string) bool
+}
+
+func newEnqueueCmd(f *Factory, runF func(context.Context, *EnqueueOptions) error) *cobra.Command {
+	opts := &EnqueueOptions{IO: f.IO, Config: f.Config, OpenStore: f.OpenStore, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "enqueue [flags] COMMAND | [flags] -- PROGRAM ARG...",
+		Short: "Add a job; print its ID once it is on disk",
+		Long: `Add a job to a queue and print its ID, once the job is safely on disk.
+
+One argument is a shell command, run as /bin/sh -c COMMAND. Two or more after
+-- are a program and its arguments, run directly without a shell.
+
+With --batch, every line of standard input is a job (with --json, a JSON
+object per line with the keys command or argv, queue, priority, run_at,
+max_attempts, timeout, unique_key, env, dir); flags give the defaults; all
+lines are added or none; one ID is printed per line.
+
+--env K=V sets a variable for the job; --env K copies K from this
+environment, and is skipped when K is not set.`,
+		Example: `  jobq enqueue 'pg_dump app | gzip > /backup/app.sql.gz'
+  jobq enqueue -q mail -p 10 --max-attempts 5 -- /usr/local/bin/send-report --daily
+  jobq enqueue --in 15m --timeout 1h 'make -C /srv/site deploy'
+  jobq enqueue --unique nightly-sync --at 02:00 'rsync -a /data backup:/data'
+  find . -name '*.wav' | sed 's/.*/flac "&"/' | jobq enqueue --batch -q encode`,
+		Args: func(cmd *cobra.Command, args []string) error { return nil },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Args = args
+			opts.changed = cmd.Flags().Changed
+			dash := cmd.ArgsLenAtDash()
+			if dash > 0 {
+				return usageErrorf("put every flag before --, and only PROGRAM ARG... after it")
+			}
+			opts.dashFirst = dash == 0
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runEnqueue(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&opts.Queue, "queue", "q", "default", "queue to add the job to")
+	fl.IntVarP(&opts.Priority, "priority", "p", 0, "higher runs first")
+	fl.StringVar(&opts.In, "in", "", "start no earlier than this `duration` from now (90s, 15m, 2d)")
+	fl.StringVar(&opts.At, "at", "", "start no earlier than this `time` (RFC 3339, 'YYYY-MM-DD HH:MM', HH:MM)")
+	fl.IntVar(&opts.MaxAttempts, "max-attempts", 0, "attempts before the job is dead (default: config defaults.max_attempts, 3)")
+	fl.StringVar(&opts.Timeout, "timeout", "", "kill an attempt after this `duration` (default: config defaults.timeout, none)")
+	fl.StringVar(&opts.Backoff, "backoff", "", "wait before the first retry, doubled each time (default 10s)")
+	fl.StringVar(&opts.MaxBackoff, "max-backoff", "", "longest wait between retries (default 1h)")
+	fl.StringVar(&opts.Permanent, "permanent-exit", "", "exit `codes` that mean dead at once, e.g. 3,64-78")
+	fl.StringVar(&opts.Unique, "unique", "", "while a job with this `key` is not final, add nothing and print its ID")
+	fl.StringArrayVar(&opts.Env, "env", nil, "set K=V in the job's environment, or copy K from this one (repeatable)")
+	fl.StringVar(&opts.Dir, "dir", "", "working directory (default: the current one)")
+	fl.BoolVar(&opts.Batch, "batch", false, "one job per line of standard input")
+	fl.BoolVar(&opts.JSON, "json", false, "with --batch: each line is a JSON object")
+	return cmd
+}
+
+func runEnqueue(ctx context.Context, opts *EnqueueOptions) error {
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	now := opts.Factory.Now()
+	def, err := opts.defaults(cfg, now)
+	if err != nil {
+		return &UsageError{Err: err}
+	}
+	var jobs []queue.JobInsertParams
+	switch {
+	case opts.JSON && !opts.Batch:
+		return usageErrorf("--json goes with --batch")
+	case opts.Batch && len(opts.Args) > 0:
+		return usageErrorf("--batch reads commands from standard input; give none as arguments")
+	case opts.Batch:
+		if jobs, err = readBatch(opts.IO.In, opts.JSON, def, now); err != nil {
+			return &UsageError{Err: err}
+		}
+	case len(opts.Args) == 0:
+		return usageErrorf("missing COMMAND")
+	case len(opts.Args) == 1:
+		def.Command, def.Argv = opts.Args[0], queue.ShellArgv(opts.Args[0])
+		jobs = append(jobs, def)
+	default:
+		if !opts.dashFirst {
+			return usageErrorf("quote a shell command as one argument, or put -- before PROGRAM ARG...")
+		}
+		def.Command, def.Argv = queue.QuoteArgv(opts.Args), opts.Args
+		jobs = append(jobs, def)
+	}
+	if !opts.Batch {
+		if err := jobs[0].Validate(); err != nil {
+			return &UsageError{Err: err}
+		}
+	}
+
+	if len(jobs) == 0 {
+		return nil // an empty batch adds nothing, as xargs -r runs nothing
+	}
+	store, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ids, err := store.JobInsert(ctx, jobs)
+	if err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
+	out := bufio.NewWriter(opts.IO.Out)
+	for _, id := range ids {
+		out.WriteString(strconv.FormatInt(id, 10))
+		out.WriteByte('\n')
+	}
+	return out.Flush()
+}
+
+// defaults builds the job the flags describe, config defaults filling in
+// what they do not say; batch lines start from it.
+func (opts *EnqueueOptions) defaults(cfg *config.Config, now time.Time) (queue.JobInsertParams, error) {
+	p := queue.JobInsertParams{
+		Queue:         opts.Queue,
+		Priority:      opts.Priority,
+		RunAt:         now,
+		MaxAttempts:   cfg.Defaults.MaxAttempts,
+		Timeout:       cfg.Defaults.Timeout,
+		Backoff:       cfg.Defaults.Backoff,
+		MaxBackoff:    cfg.Defaults.MaxBackoff,
+		PermanentExit: cfg.Defaults.PermanentExit,
+		UniqueKey:     opts.Unique,
+		CreatedAt:     now,
+	}
+	if err := queue.ValidateQueue(p.Queue); err != nil {
+		return p, err
+	}
+	if opts.changed("max-attempts") {
+		p.MaxAttempts = opts.MaxAttempts
+	}
+	if opts.changed("unique") && opts.Unique == "" {
+		return p, errors.New("--unique needs a non-empty key")
+	}
+	for _, d := range []struct {
+		flag, value string
+		dst         *time.Duration
+	}{
+		{"timeout", opts.Timeout, &p.Timeout},
+		{"backoff", opts.Backoff, &p.Backoff},
+		{"max-backoff", opts.MaxBackoff, &p.MaxBackoff},
+	} {
+		if !opts.changed(d.flag) {
+			continue
+		}
+		v, err := queue.ParseDuration(d.value)
+		if err != nil {
+			return p, fmt.Errorf("--%s: %w", d.flag, err)
+		}
+		*d.dst = v
+	}
+	switch {
+	case opts.changed("in") && opts.changed("at"):
+		return p, errors.New("give --in or --at, not both")
+	case opts.changed("in"):
+		d, err := queue.ParseDuration(opts.In)
+		if err != nil {
+			return p, fmt.Errorf("--in: %w", err)
+		}
+		p.RunAt = now.Add(d)
+	case opts.changed("at"):
+		t, err := queue.ParseTime(opts.At, now)
+		if err != nil {
+			return p, fmt.Errorf("--at: %w", err)
+		}
+		p.RunAt = t
+	}
+	p.State = queue.NewJobState(p.RunAt, now)
+	if opts.changed("permanent-exit") {
+		codes, err := queue.ParseExitCodes(opts.Permanent)
+		if err != nil {
+			return p, fmt.Errorf("--permanent-exit: %w", err)
+		}
+		p.PermanentExit = codes
+	}
+	for _, e := range opts.Env {
+		if k, _, ok := strings.Cut(e, "="); ok {
+			if k == "" {
+				return p, fmt.Errorf("--env %q: empty name", e)
+			}
+			p.Env = queue.SetEnv(p.Env, e)
+		} else if v, ok := opts.Factory.LookupEnv(e); ok {
+			p.Env = queue.SetEnv(p.Env, e+"="+v)
+		}
+	}
+	cwd, err := opts.Factory.Getwd()
+	if err != nil {
+		return p, fmt.Errorf("current directory: %w", err)
+	}
+	p.Dir = cwd
+	if opts.Dir != "" {
+		p.Dir = opts.Dir
+		if !filepath.IsAbs(p.Dir) {
+			p.Dir = filepath.Join(cwd, p.Dir)
+		}
+		if fi, err := os.Stat(p.Dir); err != nil || !fi.IsDir() {
+			return p, fmt.Errorf("--dir %s: not a directory", opts.Dir)
+		}
+	}
+	return p, nil
+}
+
+// maxBatchLine bounds one line of --batch input.
+const maxBatchLine = 1 << 20
+
+// readBatch reads one job per non-blank line. The first bad line stops it:
+// nothing is inserted.
+func readBatch(r io.Reader, asJSON bool, def queue.JobInsertParams, now time.Time) ([]queue.JobInsertParams, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), maxBatchLine)
+	var jobs []queue.JobInsertParams
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimRight(sc.Bytes(), "\r")
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		p, err := queue.ParseBatchLine(line, asJSON, def, now)
+		if err != nil {
+			return nil, fmt.Errorf("stdin line %d: %w", n, err)
+		}
+		jobs = append(jobs, p)
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("stdin: a line is longer than %d bytes", maxBatchLine)
+		}
+		return nil, fmt.Errorf("read stdin: %w", err)
+	}
+	return jobs, nil
+}

@@ -1,0 +1,99 @@
+package cmd
+
+import (
+	"context"
+	"io"
+	"os"
+	"time"
+
+	"github.com/jobq/jobq/internal/config"
+	"github.com/jobq/jobq/internal/queue"
+	"github.com/jobq/jobq/internal/sqlite"
+)
+
+// IOStreams are where a command reads and writes: data to Out, every
+// message to ErrOut. Nothing in cmd writes to os.Stdout directly.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	// IsTerminal reports whether Out is a terminal, for human-friendly
+	// output (relative times).
+	IsTerminal bool
+}
+
+// Factory holds what commands depend on, so that tests can give them
+// buffers, a clock and a database in a temporary directory.
+type Factory struct {
+	IO        IOStreams
+	Now       func() time.Time
+	Getwd     func() (string, error)
+	LookupEnv func(string) (string, bool)
+	Environ   func() []string
+
+	dbFlag     string
+	configFlag string
+	cfg        *config.Config
+	reachedRun bool
+}
+
+// NewFactory returns a Factory for the real process.
+func NewFactory() *Factory {
+	fi, err := os.Stdout.Stat()
+	return &Factory{
+		IO: IOStreams{
+			In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
+			IsTerminal: err == nil && fi.Mode()&os.ModeCharDevice != 0,
+		},
+		Now:       time.Now,
+		Getwd:     os.Getwd,
+		LookupEnv: os.LookupEnv,
+		Environ:   os.Environ,
+	}
+}
+
+// Config loads the settings once; a bad config file is a usage error.
+func (f *Factory) Config() (*config.Config, error) {
+	if f.cfg != nil {
+		return f.cfg, nil
+	}
+	file := f.configFlag
+	if file == "" {
+		file, _ = f.LookupEnv("JOBQ_CONFIG")
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	f.cfg = cfg
+	return cfg, nil
+}
+
+// DBPath resolves where the queue lives: --db, then JOBQ_DB or config key
+// db, then the default under $XDG_STATE_HOME.
+func (f *Factory) DBPath() (string, error) {
+	if f.dbFlag != "" {
+		return f.dbFlag, nil
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return "", err
+	}
+	if cfg.DB != "" {
+		return cfg.DB, nil
+	}
+	return config.DefaultDB()
+}
+
+// OpenStore opens the queue's database.
+func (f *Factory) OpenStore(ctx context.Context) (queue.Store, error) {
+	path, err := f.DBPath()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	return sqlite.Open(ctx, path, sqlite.Options{BusyTimeout: cfg.BusyTimeout})
+}

@@ -1,0 +1,195 @@
+package cmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// jobJSON is a job as --json prints it: snake_case, times in RFC 3339 UTC,
+// null where unset.
+type jobJSON struct {
+	ID            int64             `json:"id"`
+	Queue         string            `json:"queue"`
+	State         queue.State       `json:"state"`
+	Priority      int               `json:"priority"`
+	Command       string            `json:"command"`
+	Argv          []string          `json:"argv"`
+	Dir           string            `json:"dir"`
+	Env           map[string]string `json:"env"`
+	Attempts      int               `json:"attempts"`
+	MaxAttempts   int               `json:"max_attempts"`
+	Timeout       *string           `json:"timeout"`
+	Backoff       string            `json:"backoff"`
+	MaxBackoff    string            `json:"max_backoff"`
+	PermanentExit []int             `json:"permanent_exit"`
+	UniqueKey     *string           `json:"unique_key"`
+	RunAt         *time.Time        `json:"run_at"`
+	CreatedAt     *time.Time        `json:"created_at"`
+	StartedAt     *time.Time        `json:"started_at"`
+	FinishedAt    *time.Time        `json:"finished_at"`
+	ExitCode      *int              `json:"exit_code"`
+	LastError     *string           `json:"last_error"`
+	Worker        *string           `json:"worker"`
+	History       []attemptJSON     `json:"history,omitempty"`
+}
+
+type attemptJSON struct {
+	Attempt    int        `json:"attempt"`
+	Run        int        `json:"run"`
+	Worker     string     `json:"worker"`
+	StartedAt  *time.Time `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+	ExitCode   *int       `json:"exit_code"`
+	Signal     *string    `json:"signal"`
+	Error      *string    `json:"error"`
+	Output     string     `json:"output"`
+}
+
+func newJobJSON(j *queue.Job, now time.Time) jobJSON {
+	out := jobJSON{
+		ID: j.ID, Queue: j.Queue, State: j.StateAt(now), Priority: j.Priority,
+		Command: j.Command, Argv: j.Argv, Dir: j.Dir, Attempts: j.Attempts,
+		MaxAttempts: j.MaxAttempts, Backoff: formatDuration(j.Backoff), MaxBackoff: formatDuration(j.MaxBackoff),
+		PermanentExit: j.PermanentExit, UniqueKey: optString(j.UniqueKey),
+		RunAt: optTime(j.RunAt), CreatedAt: optTime(j.CreatedAt), StartedAt: optTime(j.StartedAt),
+		FinishedAt: optTime(j.FinishedAt), ExitCode: j.ExitCode, LastError: optString(j.LastError),
+		Worker: optString(j.Worker),
+	}
+	if out.PermanentExit == nil {
+		out.PermanentExit = []int{}
+	}
+	if j.Timeout > 0 {
+		out.Timeout = optString(formatDuration(j.Timeout))
+	}
+	if len(j.Env) > 0 {
+		out.Env = make(map[string]string, len(j.Env))
+		for _, kv := range j.Env {
+			k, v, _ := strings.Cut(kv, "=")
+			out.Env[k] = v
+		}
+	}
+	return out
+}
+
+func newAttemptJSON(a queue.Attempt) attemptJSON {
+	return attemptJSON{
+		Attempt: a.Attempt, Run: a.Run, Worker: a.Worker,
+		StartedAt: optTime(a.StartedAt), FinishedAt: optTime(a.FinishedAt),
+		ExitCode: a.ExitCode, Signal: optString(a.Signal), Error: optString(a.Error),
+		Output: string(a.Output),
+	}
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// formatTime shows t relative to now on a terminal ("3m ago", "in 5m") and
+// exactly otherwise, so that piped output stays stable and parseable.
+func formatTime(t, now time.Time, terminal bool) string {
+	if t.IsZero() {
+		return "-"
+	}
+	if !terminal {
+		return t.Local().Format(time.RFC3339)
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		return "in " + roughDuration(-d)
+	}
+	return roughDuration(d) + " ago"
+}
+
+func roughDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	}
+}
+
+// truncate shortens s to n runes on one line.
+func truncate(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// writeTable prints rows under header as aligned columns without borders,
+// like ps or docker ps.
+func writeTable(w io.Writer, header []string, rows [][]string) error {
+	tableOptions := []tablewriter.Option{
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders:  tw.BorderNone,
+			Settings: tw.Settings{Separators: tw.SeparatorsNone, Lines: tw.LinesNone},
+		})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+		tablewriter.WithPadding(tw.Padding{Left: "", Right: "  ", Overwrite: true}),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+	}
+	var buf bytes.Buffer
+	t := tablewriter.NewTable(&buf, tableOptions...)
+	t.Header(header)
+	if err := t.Bulk(rows); err != nil {
+		return err
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	// The padding after the last column is of no use and trips diff.
+	for line := range bytes.Lines(buf.Bytes()) {
+		w.Write(bytes.TrimRight(line, " \n"))
+		if _, err := w.Write([]byte{'\n'}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// formatDuration writes d as users write it: 1h rather than 1h0m0s.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}

@@ -1,0 +1,74 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// LogsOptions are logs' dependencies and flags.
+type LogsOptions struct {
+	IO        IOStreams
+	OpenStore func(context.Context) (queue.Store, error)
+
+	ID      int64
+	Attempt int
+}
+
+func newLogsCmd(f *Factory, runF func(context.Context, *LogsOptions) error) *cobra.Command {
+	opts := &LogsOptions{IO: f.IO, OpenStore: f.OpenStore}
+	cmd := &cobra.Command{
+		Use:   "logs ID [--attempt N]",
+		Short: "Print the captured output of a job's attempt, raw",
+		Long: `Print what a job's command wrote to stdout and stderr (captured together)
+during its last attempt, or during attempt N (numbered as in 'jobq show').
+At most work.output_limit bytes are kept per attempt: the tail, after a
+marker line saying how much was cut.`,
+		Example: `  jobq logs 42
+  jobq logs 42 --attempt 1 | less`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			opts.ID = id
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runLogs(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().IntVar(&opts.Attempt, "attempt", 0, "the attempt `N` (as numbered by jobq show; default the last)")
+	return cmd
+}
+
+func runLogs(ctx context.Context, opts *LogsOptions) error {
+	if opts.Attempt < 0 {
+		return usageErrorf("--attempt must be 1 or more")
+	}
+	store, err := opts.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	history, err := store.AttemptList(ctx, opts.ID)
+	if err != nil {
+		return fmt.Errorf("job %d: %w", opts.ID, err)
+	}
+	if len(history) == 0 {
+		return fmt.Errorf("job %d has not run yet", opts.ID)
+	}
+	a := history[len(history)-1]
+	if opts.Attempt > 0 {
+		if opts.Attempt > len(history) {
+			return fmt.Errorf("job %d has %d attempt(s), not %d", opts.ID, len(history), opts.Attempt)
+		}
+		a = history[opts.Attempt-1]
+	}
+	_, err = opts.IO.Out.Write(a.Output)
+	return err
+}

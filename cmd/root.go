@@ -1,0 +1,145 @@
+// Package cmd is jobq's command line: one file per command, each a thin
+// layer that parses flags, calls internal/queue through a Store and prints.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// Exit statuses of SPEC.md.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+	exitBusy    = 75
+)
+
+// UsageError is invalid usage or input: exit status 2, nothing written.
+type UsageError struct {
+	Err  error
+	Help string // the command whose --help to point at
+}
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usageErrorf(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// ExitError ends jobq with Code, printing Err when it is not nil.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+// Main runs jobq with the process's arguments and returns its exit status.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	f := NewFactory()
+	return Run(ctx, f, os.Args[1:])
+}
+
+// Run runs jobq with args and the dependencies in f, and returns the exit
+// status after writing any error to f.IO.ErrOut.
+func Run(ctx context.Context, f *Factory, args []string) int {
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
+	}
+	if !f.reachedRun {
+		// Cobra refused the command line before any command ran.
+		err = &UsageError{Err: err}
+	}
+	return reportError(f.IO.ErrOut, cmd, err)
+}
+
+// reportError writes err as one line and returns its exit status.
+func reportError(w io.Writer, cmd *cobra.Command, err error) int {
+	var usage *UsageError
+	var exit *ExitError
+	switch {
+	case errors.As(err, &exit):
+		if exit.Err != nil {
+			fmt.Fprintf(w, "jobq: %v\n", exit.Err)
+		}
+		return exit.Code
+	case errors.As(err, &usage):
+		fmt.Fprintf(w, "jobq: %v (see '%s --help')\n", err, cmd.CommandPath())
+		return exitUsage
+	case errors.Is(err, queue.ErrBusy):
+		fmt.Fprintf(w, "jobq: %v; nothing was written, try again\n", err)
+		return exitBusy
+	default:
+		fmt.Fprintf(w, "jobq: %v\n", err)
+		return exitFailure
+	}
+}
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "jobq",
+		Short: "A job queue for shell scripts, cron and systemd, kept in one SQLite file",
+		Long: `jobq keeps job queues in one SQLite file. Scripts and cron lines call
+'jobq enqueue'; 'jobq drain' or 'jobq work' runs the jobs (shell commands)
+with timeouts, retries and exponential backoff; jobs that fail every attempt
+land on the dead-letter list ('jobq list --state dead').`,
+		Example: `  jobq enqueue 'backup.sh /srv'
+  jobq enqueue -q mail --max-attempts 5 -- sendmail -t
+  jobq list --state dead
+  jobq drain -c 4`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRun: func(*cobra.Command, []string) {
+			f.reachedRun = true
+		},
+	}
+	root.PersistentFlags().StringVar(&f.dbFlag, "db", "", "database file (default: $JOBQ_DB, config key db, or $XDG_STATE_HOME/jobq/jobq.db)")
+	root.PersistentFlags().StringVar(&f.configFlag, "config", "", "config file (default: $JOBQ_CONFIG, $XDG_CONFIG_HOME/jobq/config.yaml, /etc/jobq/config.yaml)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &UsageError{Err: err} })
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetIn(f.IO.In)
+	root.CompletionOptions.DisableDefaultCmd = true
+
+	root.AddCommand(
+		newEnqueueCmd(f, nil),
+		newListCmd(f, nil),
+		newShowCmd(f, nil),
+		newLogsCmd(f, nil),
+		newDrainCmd(f, nil),
+		newVersionCmd(f),
+	)
+	return root
+}
+
+// exactArgs and friends make cobra's argument checks usage errors.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageErrorf("%s takes %d argument(s), got %d", cmd.Name(), n, len(args))
+		}
+		return nil
+	}
+}

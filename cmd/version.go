@@ -1,0 +1,33 @@
+package cmd
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/mattn/go-sqlite3"
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time: -ldflags "-X github.com/jobq/jobq/cmd.version=v1.2.3".
+var version = ""
+
+func newVersionCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print jobq's version",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := version
+			if bi, ok := debug.ReadBuildInfo(); ok && v == "" {
+				v = bi.Main.Version
+			}
+			if v == "" || v == "(devel)" {
+				v = "dev"
+			}
+			sqliteVersion, _, _ := sqlite3.Version()
+			_, err := fmt.Fprintf(f.IO.Out, "jobq %s (%s, SQLite %s, %s/%s)\n", v, runtime.Version(), sqliteVersion, runtime.GOOS, runtime.GOARCH)
+			return err
+		},
+	}
+}

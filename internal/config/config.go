@@ -1,0 +1,204 @@
+// Package config reads jobq's settings: built-in defaults, then a YAML
+// config file, then JOBQ_* environment variables (dots as underscores).
+// Flags, which win over all of these, are the commands' business. It is
+// the only package that imports viper.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// Config is every setting jobq reads; config.example.yaml documents each.
+type Config struct {
+	DB          string // empty: DefaultDB
+	BusyTimeout time.Duration
+	Defaults    Defaults
+	Work        Work
+	Retention   Retention
+}
+
+// Defaults apply to jobs enqueued without the matching flag.
+type Defaults struct {
+	MaxAttempts   int
+	Timeout       time.Duration
+	Backoff       time.Duration
+	MaxBackoff    time.Duration
+	PermanentExit []int
+}
+
+// Work tunes the commands that run jobs (drain and work).
+type Work struct {
+	Concurrency int
+	OutputLimit int
+	KillGrace   time.Duration
+	Lease       time.Duration
+	Grace       time.Duration
+}
+
+// Retention says how long final jobs are kept.
+type Retention struct {
+	Succeeded time.Duration
+	Dead      time.Duration
+}
+
+// defaults holds every key with its default, as config.example.yaml shows.
+var defaults = map[string]string{
+	"db":                      "",
+	"busy_timeout":            "5s",
+	"defaults.max_attempts":   "3",
+	"defaults.timeout":        "0",
+	"defaults.backoff":        "10s",
+	"defaults.max_backoff":    "1h",
+	"defaults.permanent_exit": "",
+	"work.concurrency":        "1",
+	"work.output_limit":       "1048576",
+	"work.kill_grace":         "10s",
+	"work.lease":              "30s",
+	"work.grace":              "25s",
+	"retention.succeeded":     "7d",
+	"retention.dead":          "90d",
+}
+
+// Keys lists every key, sorted.
+func Keys() []string {
+	keys := make([]string, 0, len(defaults))
+	for k := range defaults {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Load reads the settings. file is the config file named by --config or
+// JOBQ_CONFIG, which must exist; when empty, the first of
+// $XDG_CONFIG_HOME/jobq/config.yaml and /etc/jobq/config.yaml that exists is
+// read, if any.
+func Load(file string) (*Config, error) {
+	v := viper.New()
+	for k, d := range defaults {
+		v.SetDefault(k, d)
+	}
+	v.SetEnvPrefix("JOBQ")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+
+	if file == "" {
+		file = findFile()
+	}
+	if file != "" {
+		v.SetConfigFile(file)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("config file %s: %v", file, oneLine(err))
+		}
+		for _, k := range v.AllKeys() {
+			if _, ok := defaults[k]; !ok {
+				return nil, fmt.Errorf("config file %s: unknown key %q (known: %s)", file, k, strings.Join(Keys(), ", "))
+			}
+		}
+	}
+
+	var c Config
+	p := parser{v: v}
+	c.DB = v.GetString("db")
+	c.BusyTimeout = p.duration("busy_timeout")
+	c.Defaults.MaxAttempts = p.int("defaults.max_attempts", 1)
+	c.Defaults.Timeout = p.duration("defaults.timeout")
+	c.Defaults.Backoff = p.duration("defaults.backoff")
+	c.Defaults.MaxBackoff = p.duration("defaults.max_backoff")
+	c.Defaults.PermanentExit = p.exitCodes("defaults.permanent_exit")
+	c.Work.Concurrency = p.int("work.concurrency", 1)
+	c.Work.OutputLimit = p.int("work.output_limit", 0)
+	c.Work.KillGrace = p.duration("work.kill_grace")
+	c.Work.Lease = p.duration("work.lease")
+	c.Work.Grace = p.duration("work.grace")
+	c.Retention.Succeeded = p.duration("retention.succeeded")
+	c.Retention.Dead = p.duration("retention.dead")
+	if p.err == nil && c.Work.Lease < time.Second {
+		p.err = fmt.Errorf("work.lease: %s is too short (at least 1s)", c.Work.Lease)
+	}
+	if p.err != nil {
+		return nil, p.err
+	}
+	return &c, nil
+}
+
+// DefaultDB is where the queue lives when nothing says otherwise:
+// $XDG_STATE_HOME/jobq/jobq.db, or ~/.local/state/jobq/jobq.db.
+func DefaultDB() (string, error) {
+	if dir := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(dir) {
+		return filepath.Join(dir, "jobq", "jobq.db"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no database path: set --db or JOBQ_DB (%w)", err)
+	}
+	return filepath.Join(home, ".local", "state", "jobq", "jobq.db"), nil
+}
+
+func findFile() string {
+	var candidates []string
+	if dir := os.Getenv("XDG_CONFIG_HOME"); filepath.IsAbs(dir) {
+		candidates = append(candidates, filepath.Join(dir, "jobq", "config.yaml"))
+	} else if home, err := os.UserHomeDir(); err == nil {
+		candidates = append(candidates, filepath.Join(home, ".config", "jobq", "config.yaml"))
+	}
+	candidates = append(candidates, "/etc/jobq/config.yaml")
+	for _, c := range candidates {
+		if _, err := os.Stat(c); !errors.Is(err, fs.ErrNotExist) {
+			return c // an unreadable file is reported when read
+		}
+	}
+	return ""
+}
+
+// parser reads typed values, keeping the first error.
+type parser struct {
+	v   *viper.Viper
+	err error
+}
+
+func (p *parser) fail(key string, err error) {
+	if p.err == nil {
+		p.err = fmt.Errorf("%s: %w", key, err)
+	}
+}
+
+func (p *parser) duration(key string) time.Duration {
+	d, err := queue.ParseDuration(p.v.GetString(key))
+	if err != nil {
+		p.fail(key, err)
+	}
+	return d
+}
+
+func (p *parser) int(key string, min int) int {
+	s := p.v.GetString(key)
+	n, err := strconv.Atoi(s)
+	if err != nil || n < min {
+		p.fail(key, fmt.Errorf("invalid value %q (a whole number, at least %d)", s, min))
+	}
+	return n
+}
+
+func (p *parser) exitCodes(key string) []int {
+	codes, err := queue.ParseExitCodes(p.v.GetString(key))
+	if err != nil {
+		p.fail(key, err)
+	}
+	return codes
+}
+
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
