@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"math"
 	"slices"
 	"time"
 )
@@ -30,18 +31,28 @@ func NewJobState(runAt, now time.Time) State {
 
 // Backoff is the delay before retry n (n >= 1): min(max, base·2^(n−1)),
 // varied by ±25%. jitter is a number in [0, 1): 0.5 leaves it as it is.
+// max <= 0 means no cap. The delay saturates at the longest Duration
+// rather than overflow, however large n or max.
 func Backoff(base, max time.Duration, n int, jitter float64) time.Duration {
 	if base <= 0 {
 		return 0
 	}
 	d := base
-	for i := 1; i < n && d < max; i++ {
+	for i := 1; i < n && (max <= 0 || d < max); i++ {
+		if d > math.MaxInt64/2 {
+			d = math.MaxInt64
+			break
+		}
 		d *= 2
 	}
 	if max > 0 && d > max {
 		d = max
 	}
-	return time.Duration(float64(d) * (0.75 + 0.5*jitter))
+	f := float64(d) * (0.75 + 0.5*jitter)
+	if f >= math.MaxInt64 { // float64(MaxInt64) is 2^63: out of range
+		return math.MaxInt64
+	}
+	return time.Duration(f)
 }
 
 // Decide turns the result of job's current attempt into what the store
