@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,7 +19,7 @@ func (p *JobInsertParams) Validate() error {
 		return err
 	}
 	switch {
-	case len(p.Argv) == 0 || p.Argv[0] == "":
+	case len(p.Argv) == 0 || p.Argv[0] == "" || strings.TrimSpace(p.Command) == "":
 		return errors.New("empty command")
 	case strings.ContainsRune(strings.Join(p.Argv, ""), 0):
 		return errors.New("command contains a NUL byte")
@@ -71,6 +72,7 @@ func ParseBatchLine(line []byte, asJSON bool, def JobInsertParams, now time.Time
 	if !asJSON {
 		cmd := string(line)
 		p.Command, p.Argv = cmd, ShellArgv(cmd)
+		p.State = NewJobState(p.RunAt, now)
 		return p, p.Validate()
 	}
 	var b batchLine
@@ -79,7 +81,8 @@ func ParseBatchLine(line []byte, asJSON bool, def JobInsertParams, now time.Time
 	if err := dec.Decode(&b); err != nil {
 		return p, fmt.Errorf("invalid JSON: %w", err)
 	}
-	if dec.More() {
+	// More would miss a stray '}' or ']': only the end of the line may follow.
+	if _, err := dec.Token(); err != io.EOF {
 		return p, errors.New("invalid JSON: more than one value on the line")
 	}
 	switch {
@@ -119,6 +122,9 @@ func ParseBatchLine(line []byte, asJSON bool, def JobInsertParams, now time.Time
 		p.UniqueKey = *b.UniqueKey
 	}
 	for k, v := range b.Env {
+		if k == "" || strings.ContainsRune(k, '=') {
+			return p, fmt.Errorf("invalid environment variable name %q", k)
+		}
 		p.Env = SetEnv(p.Env, k+"="+v)
 	}
 	if b.Dir != nil {

@@ -103,6 +103,10 @@ func QuoteArgv(argv []string) string {
 	parts := make([]string, len(argv))
 	for i, a := range argv {
 		parts[i] = shellQuote(a)
+		if i == 0 && parts[0] == a && strings.Contains(a, "=") {
+			// A shell reads a first word NAME=VALUE as an assignment.
+			parts[0] = "'" + a + "'"
+		}
 	}
 	return strings.Join(parts, " ")
 }
