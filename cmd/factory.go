@@ -63,7 +63,7 @@ func (f *Factory) Config() (*config.Config, error) {
 	}
 	cfg, err := config.Load(file)
 	if err != nil {
-		return nil, &UsageError{Err: err}
+		return nil, &UsageError{Err: err, NoHelp: true}
 	}
 	f.cfg = cfg
 	return cfg, nil

@@ -26,8 +26,8 @@ const (
 
 // UsageError is invalid usage or input: exit status 2, nothing written.
 type UsageError struct {
-	Err  error
-	Help string // the command whose --help to point at
+	Err    error
+	NoHelp bool // the error is not about the command line: no pointer to --help
 }
 
 func (e *UsageError) Error() string { return e.Err.Error() }
@@ -84,6 +84,9 @@ func reportError(w io.Writer, cmd *cobra.Command, err error) int {
 			fmt.Fprintf(w, "jobq: %v\n", exit.Err)
 		}
 		return exit.Code
+	case errors.As(err, &usage) && usage.NoHelp:
+		fmt.Fprintf(w, "jobq: %v\n", err)
+		return exitUsage
 	case errors.As(err, &usage):
 		fmt.Fprintf(w, "jobq: %v (see '%s --help')\n", err, cmd.CommandPath())
 		return exitUsage

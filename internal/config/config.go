@@ -127,7 +127,7 @@ func Load(file string) (*Config, error) {
 	c.Retention.Succeeded = p.duration("retention.succeeded")
 	c.Retention.Dead = p.duration("retention.dead")
 	if p.err == nil && c.Work.Lease < time.Second {
-		p.err = fmt.Errorf("work.lease: %s is too short (at least 1s)", c.Work.Lease)
+		p.err = fmt.Errorf("config work.lease: %s is too short (at least 1s)", c.Work.Lease)
 	}
 	if p.err != nil {
 		return nil, p.err
@@ -172,7 +172,7 @@ type parser struct {
 
 func (p *parser) fail(key string, err error) {
 	if p.err == nil {
-		p.err = fmt.Errorf("%s: %w", key, err)
+		p.err = fmt.Errorf("config %s: %w", key, err)
 	}
 }
 

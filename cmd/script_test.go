@@ -1,0 +1,96 @@
+package cmd
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestMain lets testscript run jobq in-process as the command "jobq".
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"jobq": func() { os.Exit(Main()) },
+	})
+}
+
+// TestScripts runs the CLI scenarios in testdata/script: the real binary,
+// a real SQLite file in the script's work directory, real processes.
+func TestScripts(t *testing.T) {
+	t.Parallel()
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("HOME", env.WorkDir)
+			env.Setenv("XDG_STATE_HOME", filepath.Join(env.WorkDir, "state"))
+			env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, "config"))
+			env.Setenv("JOBQ_DB", filepath.Join(env.WorkDir, "q", "jobq.db"))
+			env.Setenv("TZ", "UTC")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"dbdump": cmdDBDump,
+			"lockdb": cmdLockDB,
+		},
+	})
+}
+
+// cmdDBDump prints every job's id, queue, state and attempts, and the
+// number of attempt and event rows: enough to see that a refused command
+// wrote nothing. Usage: dbdump [PATH] (default $JOBQ_DB).
+func cmdDBDump(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! dbdump")
+	}
+	path := ts.Getenv("JOBQ_DB")
+	if len(args) > 0 {
+		path = args[0]
+	}
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	ts.Check(err)
+	defer db.Close()
+	var b strings.Builder
+	rows, err := db.Query("SELECT id, queue, state, attempts FROM jobs ORDER BY id")
+	ts.Check(err)
+	for rows.Next() {
+		var id, attempts int
+		var queue, state string
+		ts.Check(rows.Scan(&id, &queue, &state, &attempts))
+		fmt.Fprintf(&b, "job %d %s %s %d\n", id, queue, state, attempts)
+	}
+	ts.Check(rows.Err())
+	for _, table := range []string{"attempts", "events"} {
+		var n int
+		ts.Check(db.QueryRow("SELECT count(*) FROM " + table).Scan(&n))
+		fmt.Fprintf(&b, "%s %d\n", table, n)
+	}
+	fmt.Fprint(ts.Stdout(), b.String())
+}
+
+// cmdLockDB holds a write transaction on $JOBQ_DB, as another busy
+// process would, for DURATION. Usage: lockdb DURATION.
+func cmdLockDB(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: lockdb DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	db, err := sql.Open("sqlite3", "file:"+ts.Getenv("JOBQ_DB")+"?_txlock=immediate")
+	ts.Check(err)
+	tx, err := db.BeginTx(context.Background(), nil)
+	ts.Check(err)
+	_, err = tx.Exec("UPDATE jobs SET priority = priority")
+	ts.Check(err)
+	go func() {
+		time.Sleep(d)
+		tx.Rollback()
+		db.Close()
+	}()
+}
