@@ -1,0 +1,55 @@
+# jobq's tasks. `make help` lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+GO ?= go
+export CGO_ENABLED := 1
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build ./jobq
+	$(GO) build -o jobq .
+
+.PHONY: test
+test: ## run every test with the race detector (the first run compiles SQLite: about a minute)
+	$(GO) test -race -count=1 ./...
+
+.PHONY: demo
+demo: build ## run the main job on a throwaway queue in a temporary folder
+	@set -euo pipefail; dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	export JOBQ_DB=$$dir/jobq.db PATH=$$PWD:$$PATH; \
+	run() { printf '\n$$ %s\n' "$$*"; "$$@"; }; \
+	echo "A throwaway queue in $$JOBQ_DB"; \
+	run jobq enqueue 'echo hello from jobq'; \
+	run jobq enqueue -q reports -p 5 -- date -u '+report for %F'; \
+	run jobq enqueue --max-attempts 2 --backoff 0 'echo "disk full" >&2; exit 1'; \
+	printf '%s\n' 'sleep 0.1' 'sleep 0.2' | { printf '\n$$ printf ... | jobq enqueue --batch -q bulk\n'; jobq enqueue --batch -q bulk; }; \
+	run jobq list; \
+	run jobq drain -c 2 || echo "(drain exited $$?: a job went dead, as planned)"; \
+	run jobq list --state dead; \
+	run jobq show 3; \
+	run jobq logs 2
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo 'gofmt: the files above need formatting'; exit 1; }
+	$(GO) vet ./...
+
+.PHONY: fuzz
+fuzz: ## run each fuzz test for FUZZTIME (default 10s)
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-10s} $$pkg || exit 1; \
+	  done; \
+	done
+
+.PHONY: bench
+bench: ## measure speed against sqlite3, xargs -P and task-spooler (docs/performance.md)
+	bash bench/install-deps.sh
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./bench/
+
+.PHONY: verify
+verify: lint ## lint, and check that go.mod and go.sum are tidy
+	$(GO) mod tidy -diff

@@ -1,0 +1,157 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// setup isolates a test from the machine's config files and JOBQ_* variables.
+func setup(t *testing.T) string {
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	t.Setenv("HOME", dir)
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "JOBQ_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	return dir
+}
+
+func writeFile(t *testing.T, dir, body string) string {
+	t.Helper()
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestDefaults(t *testing.T) {
+	setup(t)
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		BusyTimeout: 5 * time.Second,
+		Defaults:    Defaults{MaxAttempts: 3, Backoff: 10 * time.Second, MaxBackoff: time.Hour},
+		Work:        Work{Concurrency: 1, OutputLimit: 1 << 20, KillGrace: 10 * time.Second, Lease: 30 * time.Second, Grace: 25 * time.Second},
+		Retention:   Retention{Succeeded: 7 * 24 * time.Hour, Dead: 90 * 24 * time.Hour},
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("Load() = %+v, want %+v", c, want)
+	}
+}
+
+// The example file documents every key with its default: loading it must
+// give exactly the built-in defaults.
+func TestExampleFileIsComplete(t *testing.T) {
+	setup(t)
+	body, err := os.ReadFile("../../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range Keys() {
+		leaf := k[strings.LastIndex(k, ".")+1:]
+		if !strings.Contains(string(body), "\n"+leaf+":") && !strings.Contains(string(body), "  "+leaf+":") {
+			t.Errorf("config.example.yaml does not document %s", k)
+		}
+	}
+	fromExample, err := Load("../../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	builtIn, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromExample, builtIn) {
+		t.Errorf("config.example.yaml gives %+v, the built-in defaults are %+v", fromExample, builtIn)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	dir := setup(t)
+	path := writeFile(t, dir, "db: /from/file.db\ndefaults:\n  max_attempts: 7\n  permanent_exit: \"3,5\"\nwork:\n  lease: 1m\n")
+	t.Setenv("JOBQ_DEFAULTS_MAX_ATTEMPTS", "9")
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DB != "/from/file.db" || c.Defaults.MaxAttempts != 9 || c.Work.Lease != time.Minute ||
+		!reflect.DeepEqual(c.Defaults.PermanentExit, []int{3, 5}) {
+		t.Errorf("Load() = %+v", c)
+	}
+	t.Setenv("JOBQ_DB", "/from/env.db")
+	if c, err = Load(path); err != nil || c.DB != "/from/env.db" {
+		t.Errorf("JOBQ_DB: got %q, %v", c.DB, err)
+	}
+}
+
+func TestFoundInXDGConfigHome(t *testing.T) {
+	dir := setup(t)
+	if err := os.MkdirAll(filepath.Join(dir, "jobq"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "jobq"), "work:\n  concurrency: 4\n")
+	c, err := Load("")
+	if err != nil || c.Work.Concurrency != 4 {
+		t.Fatalf("Load() = %+v, %v; want concurrency 4 from $XDG_CONFIG_HOME/jobq/config.yaml", c, err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name, body, env, want string
+	}{
+		{"malformed", "defaults: [", "", "config file"},
+		{"unknown key", "defaults:\n  max_attemps: 3\n", "", `unknown key "defaults.max_attemps"`},
+		{"bad duration", "defaults:\n  timeout: soon\n", "", `config defaults.timeout: invalid duration "soon"`},
+		{"bad int", "work:\n  concurrency: many\n", "", `config work.concurrency: invalid value "many"`},
+		{"zero attempts", "defaults:\n  max_attempts: 0\n", "", "config defaults.max_attempts"},
+		{"bad codes", "defaults:\n  permanent_exit: \"0\"\n", "", "config defaults.permanent_exit"},
+		{"short lease", "", "JOBQ_WORK_LEASE=100ms", "config work.lease: 100ms is too short"},
+		{"bad env", "", "JOBQ_BUSY_TIMEOUT=x", `config busy_timeout: invalid duration "x"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := setup(t)
+			path := writeFile(t, dir, tt.body)
+			if k, v, ok := strings.Cut(tt.env, "="); ok {
+				t.Setenv(k, v)
+			}
+			_, err := Load(path)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Load() error = %v, want one containing %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error spans lines: %q", err)
+			}
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		dir := setup(t)
+		if _, err := Load(filepath.Join(dir, "nope.yaml")); err == nil {
+			t.Fatal("Load(missing) succeeded")
+		}
+	})
+}
+
+func TestDefaultDB(t *testing.T) {
+	setup(t)
+	t.Setenv("XDG_STATE_HOME", "/state")
+	if got, _ := DefaultDB(); got != "/state/jobq/jobq.db" {
+		t.Errorf("DefaultDB() = %q", got)
+	}
+	t.Setenv("XDG_STATE_HOME", "")
+	t.Setenv("HOME", "/home/u")
+	if got, _ := DefaultDB(); got != "/home/u/.local/state/jobq/jobq.db" {
+		t.Errorf("DefaultDB() without XDG_STATE_HOME = %q", got)
+	}
+}
