@@ -1,0 +1,214 @@
+package queue
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// The fuzz tests run their seed corpus under plain `go test`; explore with
+// e.g. go test -fuzz=FuzzParseDuration ./internal/queue
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{
+		"90s", "15m", "1h30m", "2d", "1w", "1d12h", "0", "0s", "1.5d", ".5h", "500ms", "1µs",
+		"", "90", "-5m", "+5m", "1d-2h", "106752d", "15250w2d", "2562047h47m16.854775807s",
+		"9223372036854775807ns", "1e3s", "1..5h", "\xff", "1d\x00",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err != nil {
+			if d != 0 {
+				t.Errorf("ParseDuration(%q) = %v with error %v", s, d, err)
+			}
+			return
+		}
+		if d < 0 {
+			t.Errorf("ParseDuration(%q) = %v, negative", s, d)
+		}
+		if s == "" || strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+") || !utf8.ValidString(s) {
+			t.Errorf("ParseDuration(%q) = %v, want an error", s, d)
+		}
+		// Without d and w it must agree with Go's own parser.
+		if !strings.ContainsAny(s, "dw") {
+			if want, err := time.ParseDuration(s); err != nil || want != d {
+				t.Errorf("ParseDuration(%q) = %v; time.ParseDuration = %v, %v", s, d, want, err)
+			}
+		}
+		// What it accepts it reads back the same from Go's rendering.
+		if again, err := ParseDuration(d.String()); err != nil || again != d {
+			t.Errorf("ParseDuration(%q) = %v, but ParseDuration(%q) = %v, %v", s, d, d.String(), again, err)
+		}
+	})
+}
+
+func FuzzParseTime(f *testing.F) {
+	for _, s := range []string{
+		"2024-05-01T12:00:00Z", "2024-05-01T12:00:00.123+05:30", "2024-05-01 12:00",
+		"2024-05-01 12:00:30", "11:00", "10:30", "00:00", "23:59", "24:00", "1:30",
+		"", "now", "2024-02-30 00:00", "99:99", "12:00:00",
+	} {
+		f.Add(s, int64(1710059415)) // 2024-03-10 08:30:15 UTC
+	}
+	loc := time.FixedZone("UTC+2", 2*60*60)
+	f.Fuzz(func(t *testing.T, s string, unix int64) {
+		now := time.Unix(unix%(1<<40), 0).In(loc) // years around now, not at the edges of time
+		got, err := ParseTime(s, now)
+		if err != nil {
+			if !got.IsZero() {
+				t.Errorf("ParseTime(%q) = %v with error %v", s, got, err)
+			}
+			return
+		}
+		if got.IsZero() {
+			t.Errorf("ParseTime(%q) = the zero time without an error", s)
+		}
+		if len(s) == 5 && s[2] == ':' {
+			// HH:MM: the next time the clock shows it, within a day.
+			if !got.After(now) || got.Sub(now) > 25*time.Hour {
+				t.Errorf("ParseTime(%q, %v) = %v, not within the next day", s, now, got)
+			}
+			if got.In(loc).Format("15:04") != s {
+				t.Errorf("ParseTime(%q, %v) = %v, clock shows %s", s, now, got, got.In(loc).Format("15:04"))
+			}
+		}
+	})
+}
+
+func FuzzValidateQueue(f *testing.F) {
+	for _, s := range []string{"default", "a", "a_b.c:d-e", strings.Repeat("q", 64), strings.Repeat("q", 65), "", "_a", "a b", "a\n", "é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := ValidateQueue(s)
+		ok := len(s) >= 1 && len(s) <= 64 && isAlnum(s[0])
+		for i := 1; ok && i < len(s); i++ {
+			ok = isAlnum(s[i]) || strings.IndexByte("_.:-", s[i]) >= 0
+		}
+		if (err == nil) != ok {
+			t.Errorf("ValidateQueue(%q) = %v, want valid = %v", s, err, ok)
+		}
+	})
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+func FuzzParseExitCodes(f *testing.F) {
+	for _, s := range []string{"", "3", "3,64-78", "1-255", "255", "0", "256", "5-3", "03", "+3", "3,", "1-2-3", "-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		codes, err := ParseExitCodes(s)
+		if err != nil {
+			return
+		}
+		if s == "" && codes != nil {
+			t.Errorf("ParseExitCodes(\"\") = %v, want nil", codes)
+		}
+		for _, c := range codes {
+			if c < 1 || c > 255 {
+				t.Fatalf("ParseExitCodes(%q) gave code %d, outside 1..255", s, c)
+			}
+		}
+		text := FormatExitCodes(codes)
+		back, err := ParseExitCodes(text)
+		if err != nil || !slices.Equal(back, codes) {
+			t.Errorf("ParseExitCodes(%q) = %v, formatted %q, parsed back as %v, %v", s, codes, text, back, err)
+		}
+	})
+}
+
+func FuzzParseStates(f *testing.F) {
+	for _, s := range []string{"pending", "dead,cancelled", "", ",", "Pending", "pending,", "bogus"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		states, err := ParseStates(s)
+		if err != nil {
+			if states != nil {
+				t.Errorf("ParseStates(%q) = %v with error %v", s, states, err)
+			}
+			return
+		}
+		if len(states) == 0 {
+			t.Errorf("ParseStates(%q) = no states and no error", s)
+		}
+		names := make([]string, len(states))
+		for i, st := range states {
+			if !st.Valid() {
+				t.Errorf("ParseStates(%q) gave invalid state %q", s, st)
+			}
+			names[i] = string(st)
+		}
+		if strings.Join(names, ",") != s {
+			t.Errorf("ParseStates(%q) = %v, which does not spell the input", s, states)
+		}
+	})
+}
+
+func FuzzParseBatchLine(f *testing.F) {
+	for _, s := range []struct {
+		line   string
+		asJSON bool
+	}{
+		{"echo hi", false},
+		{"", false},
+		{"  ", false},
+		{"echo \x00", false},
+		{`{"command": "echo hi"}`, true},
+		{`{"argv": ["/bin/echo", "a b"]}`, true},
+		{`{"command": "make", "queue": "builds", "priority": -5, "run_at": "2024-05-01T13:00:00Z", "max_attempts": 7, "timeout": "1h30m", "unique_key": "k", "env": {"A": "1"}, "dir": "sub"}`, true},
+		{`{"command": "x", "run_at": "10:30"}`, true},
+		{`{"command": "x", "dir": "/abs"}`, true},
+		{`{"command": "x", "env": {"A=B": "1"}}`, true},
+		{`{"command": "x", "argv": ["y"]}`, true},
+		{`{"command": "x"}}`, true},
+		{`{"colour": "red"}`, true},
+		{`null`, true},
+		{`{"argv": []}`, true},
+	} {
+		f.Add([]byte(s.line), s.asJSON)
+	}
+	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	def := JobInsertParams{
+		Queue: "default", State: StatePending, RunAt: now, CreatedAt: now, Dir: "/work",
+		Env: []string{"A=1", "B=2"}, MaxAttempts: 3, Backoff: 10 * time.Second, MaxBackoff: time.Hour,
+	}
+	f.Fuzz(func(t *testing.T, line []byte, asJSON bool) {
+		p, err := ParseBatchLine(line, asJSON, def, now)
+		if !slices.Equal(def.Env, []string{"A=1", "B=2"}) {
+			t.Fatalf("ParseBatchLine(%q) changed the defaults' Env to %q", line, def.Env)
+		}
+		if err != nil {
+			return
+		}
+		if err := p.Validate(); err != nil {
+			t.Errorf("ParseBatchLine(%q) = %+v, which Validate refuses: %v", line, p, err)
+		}
+		if want := NewJobState(p.RunAt, now); p.State != want {
+			t.Errorf("ParseBatchLine(%q): state %s, run_at %v; want %s", line, p.State, p.RunAt, want)
+		}
+		if !slices.IsSorted(p.Env) {
+			t.Errorf("ParseBatchLine(%q): env %q not sorted", line, p.Env)
+		}
+		if !asJSON {
+			if p.Command != string(line) || !slices.Equal(p.Argv, ShellArgv(string(line))) {
+				t.Errorf("ParseBatchLine(%q) plain = command %q argv %q", line, p.Command, p.Argv)
+			}
+			return
+		}
+		if slices.Equal(p.Argv[:min(2, len(p.Argv))], []string{"/bin/sh", "-c"}) && len(p.Argv) == 3 {
+			if p.Command != p.Argv[2] {
+				t.Errorf("ParseBatchLine(%q): shell command %q but argv %q", line, p.Command, p.Argv)
+			}
+		} else if p.Command != QuoteArgv(p.Argv) {
+			t.Errorf("ParseBatchLine(%q): command %q is not argv %q quoted", line, p.Command, p.Argv)
+		}
+	})
+}
