@@ -60,7 +60,14 @@ func Main() int {
 
 // Run runs jobq with args and the dependencies in f, and returns the exit
 // status after writing any error to f.IO.ErrOut.
-func Run(ctx context.Context, f *Factory, args []string) int {
+func Run(ctx context.Context, f *Factory, args []string) (code int) {
+	defer func() {
+		// A bug must still end in one line, not a stack trace.
+		if r := recover(); r != nil {
+			fmt.Fprintf(f.IO.ErrOut, "jobq: internal error: %v (please report it)\n", r)
+			code = exitFailure
+		}
+	}()
 	root := NewRootCmd(f)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)

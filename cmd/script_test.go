@@ -38,6 +38,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"dbdump": cmdDBDump,
 			"lockdb": cmdLockDB,
+			"waitfile": cmdWaitFile,
 		},
 	})
 }
@@ -93,4 +94,19 @@ func cmdLockDB(ts *testscript.TestScript, neg bool, args []string) {
 		tx.Rollback()
 		db.Close()
 	}()
+}
+
+// cmdWaitFile waits up to 30s for a file to exist, to synchronise with a
+// job running in the background. Usage: waitfile PATH.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitfile PATH")
+	}
+	path := ts.MkAbs(args[0])
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+	}
+	ts.Fatalf("%s did not appear within 30s", args[0])
 }
