@@ -2,7 +2,6 @@ package queue
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -77,12 +76,17 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("invalid time %q (use RFC 3339, YYYY-MM-DD HH:MM[:SS] or HH:MM)", s)
 }
 
-var queueName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$`)
-
 // ValidateQueue checks a queue name: a letter or digit, then up to 63
-// letters, digits or _.:-
+// letters, digits or _.:- (written out rather than as a regexp, whose
+// compilation would add to the start-up of every jobq process).
 func ValidateQueue(name string) error {
-	if !queueName.MatchString(name) {
+	ok := len(name) >= 1 && len(name) <= 64
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		ok = alnum || i > 0 && strings.IndexByte("_.:-", c) >= 0
+	}
+	if !ok {
 		return fmt.Errorf("invalid queue name %q (letters, digits and _.:- only, at most 64, starting with a letter or digit)", name)
 	}
 	return nil
