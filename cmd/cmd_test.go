@@ -1,0 +1,171 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// testEnv is one command run's world: buffers, a fixed clock and a real
+// SQLite database in a temporary directory.
+type testEnv struct {
+	f              *Factory
+	stdout, stderr *bytes.Buffer
+	dir            string
+}
+
+var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+func setup(t *testing.T) *testEnv {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", dir) // no config file from the machine
+	t.Setenv("JOBQ_CONFIG", "")
+	t.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state"))
+	t.Setenv("JOBQ_DB", filepath.Join(dir, "q", "jobq.db"))
+	e := &testEnv{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, dir: dir}
+	e.f = &Factory{
+		IO:        IOStreams{In: strings.NewReader(""), Out: e.stdout, ErrOut: e.stderr},
+		Now:       func() time.Time { return testNow },
+		Getwd:     func() (string, error) { return dir, nil },
+		LookupEnv: func(k string) (string, bool) { return map[string]string{"FROM_ENV": "x"}[k], k == "FROM_ENV" },
+		Environ:   func() []string { return []string{"PATH=/usr/bin:/bin"} },
+	}
+	return e
+}
+
+// run runs jobq with args and returns its exit status.
+func (e *testEnv) run(args ...string) int {
+	e.stdout.Reset()
+	e.stderr.Reset()
+	return Run(context.Background(), e.f, args)
+}
+
+func (e *testEnv) job(t *testing.T, id int64) *queue.Job {
+	t.Helper()
+	store, err := e.f.OpenStore(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	job, err := store.JobGet(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return job
+}
+
+func TestEnqueueBuildsTheJobFromFlags(t *testing.T) {
+	e := setup(t)
+	if code := e.run("enqueue", "-q", "mail", "-p", "3", "--in", "90s", "--max-attempts", "4",
+		"--timeout", "1h30m", "--env", "A=1", "--env", "FROM_ENV", "--env", "MISSING", "--", "send", "--to", "a b"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e.stderr)
+	}
+	if e.stdout.String() != "1\n" {
+		t.Fatalf("stdout = %q, want the ID", e.stdout)
+	}
+	job := e.job(t, 1)
+	want := queue.Job{
+		ID: 1, Queue: "mail", State: queue.StateScheduled, Priority: 3, Command: "send --to 'a b'",
+		Argv: []string{"send", "--to", "a b"}, Dir: e.dir, Env: []string{"A=1", "FROM_ENV=x"},
+		RunAt: testNow.Add(90 * time.Second), MaxAttempts: 4, Timeout: 90 * time.Minute,
+		Backoff: 10 * time.Second, MaxBackoff: time.Hour,
+	}
+	if job.Queue != want.Queue || job.State != want.State || job.Priority != want.Priority ||
+		job.Command != want.Command || strings.Join(job.Argv, "|") != strings.Join(want.Argv, "|") ||
+		job.Dir != want.Dir || strings.Join(job.Env, " ") != strings.Join(want.Env, " ") ||
+		!job.RunAt.Equal(want.RunAt) || job.MaxAttempts != want.MaxAttempts ||
+		job.Timeout != want.Timeout || job.Backoff != want.Backoff || job.MaxBackoff != want.MaxBackoff {
+		t.Errorf("job = %+v\nwant  %+v", job, want)
+	}
+}
+
+func TestEnqueueAtUsesTheClock(t *testing.T) {
+	e := setup(t)
+	// 11:00 has passed at testNow (12:00): its next occurrence is tomorrow.
+	if code := e.run("enqueue", "--at", "11:00", "true"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e.stderr)
+	}
+	if got, want := e.job(t, 1).RunAt, time.Date(2026, 11, 23, 11, 0, 0, 0, time.Local); !got.Equal(want) {
+		t.Errorf("run_at = %v, want %v", got, want)
+	}
+}
+
+func TestExitStatuses(t *testing.T) {
+	tests := []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"version"}, 0, ""},
+		{[]string{"enqueue", "--nope", "true"}, 2, "jobq: unknown flag: --nope (see 'jobq enqueue --help')\n"},
+		{[]string{"show", "7"}, 1, "jobq: job 7: not found\n"},
+		{[]string{"list", "--state", "done"}, 2, "jobq: invalid state \"done\""},
+		{[]string{"nope"}, 2, "jobq: unknown command \"nope\" for \"jobq\""},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			e := setup(t)
+			if code := e.run(tt.args...); code != tt.code {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tt.code, e.stderr)
+			}
+			if !strings.HasPrefix(e.stderr.String(), tt.stderr) || strings.Count(e.stderr.String(), "\n") > 1 {
+				t.Errorf("stderr = %q, want one line starting %q", e.stderr, tt.stderr)
+			}
+		})
+	}
+}
+
+func TestReportErrorBusy(t *testing.T) {
+	var buf bytes.Buffer
+	err := errors.Join(errors.New("enqueue"), queue.ErrBusy)
+	if code := reportError(&buf, NewRootCmd(NewFactory()), err); code != exitBusy {
+		t.Errorf("exit %d, want %d", code, exitBusy)
+	}
+	if !strings.Contains(buf.String(), "try again") {
+		t.Errorf("message %q does not say to try again", buf.String())
+	}
+}
+
+func TestPanicIsOneLine(t *testing.T) {
+	e := setup(t)
+	e.f.Now = func() time.Time { panic("clock broke") }
+	if code := e.run("enqueue", "true"); code != exitFailure {
+		t.Errorf("exit %d, want %d", code, exitFailure)
+	}
+	if got := e.stderr.String(); got != "jobq: internal error: clock broke (please report it)\n" {
+		t.Errorf("stderr = %q", got)
+	}
+}
+
+func TestLastLines(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"a\nb\nc\n", "b\nc\n"},
+		{"a\nb\nc", "b\nc\n"},
+		{"c", "c\n"},
+		{"a\nb\n", "a\nb\n"},
+		{"\n\n", "\n"},
+	}
+	for _, tt := range tests {
+		if got := string(lastLines([]byte(tt.in), 2)); got != tt.want {
+			t.Errorf("lastLines(%q, 2) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		time.Hour: "1h", 90 * time.Minute: "1h30m", time.Minute: "1m", 10 * time.Second: "10s",
+		0: "0s", 25 * time.Hour: "25h", time.Hour + time.Second: "1h0m1s",
+	} {
+		if got := formatDuration(d); got != want {
+			t.Errorf("formatDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
