@@ -36,8 +36,8 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"dbdump": cmdDBDump,
-			"lockdb": cmdLockDB,
+			"dbdump":   cmdDBDump,
+			"lockdb":   cmdLockDB,
 			"waitfile": cmdWaitFile,
 		},
 	})
