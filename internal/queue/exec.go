@@ -1,12 +1,15 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -58,18 +61,20 @@ func (e *Executor) Run(ctx context.Context, job *Job) Result {
 		return Result{Error: "start: " + err.Error(), FinishedAt: e.Now()}
 	}
 	exited := make(chan struct{})
-	killed := make(chan struct{})
+	killDone := make(chan struct{})
+	stopped := false // written before killDone closes, read after
 	go func() {
-		defer close(killed)
+		defer close(killDone)
 		select {
 		case <-exited:
 		case <-runCtx.Done():
+			stopped = true
 			e.killGroup(cmd.Process.Pid)
 		}
 	}()
 	err := cmd.Wait()
 	close(exited)
-	<-killed
+	<-killDone
 
 	r := Result{Output: out.Bytes(), FinishedAt: e.Now()}
 	var exitErr *exec.ExitError
@@ -89,30 +94,82 @@ func (e *Executor) Run(ctx context.Context, job *Job) Result {
 	default:
 		r.Error = err.Error()
 	}
+	// A command that ended by itself before it was stopped is judged by
+	// its own exit status, even if ctx is done by now.
 	switch {
+	case !stopped:
 	case ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrShutdown):
 		r.Interrupted = true
 		r.Error = ErrShutdown.Error()
 	case ctx.Err() != nil:
 		r.Error = context.Cause(ctx).Error()
-	case runCtx.Err() != nil:
+	default:
 		r.Error = "timed out after " + job.Timeout.String()
 	}
 	return r
 }
 
+// killWait bounds the wait for a killed group to be gone: SIGKILL takes
+// effect at once except on a process stuck in the kernel (e.g. on a dead
+// NFS server), which must not hold the worker forever.
+const killWait = 5 * time.Second
+
 // killGroup ends process group pgid: SIGTERM, then SIGKILL once KillGrace
-// has passed with any member left.
+// has passed with any member left; then it waits for the group to be gone.
 func (e *Executor) killGroup(pgid int) {
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	deadline := time.Now().Add(e.KillGrace)
-	for time.Now().Before(deadline) {
-		if syscall.Kill(-pgid, 0) == syscall.ESRCH {
-			return
+	if waitGroup(pgid, e.KillGrace) {
+		return
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	waitGroup(pgid, killWait)
+}
+
+// waitGroup polls until no process of group pgid is left or d has passed,
+// and reports whether none is left.
+func waitGroup(pgid int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for groupAlive(pgid) {
+		if !time.Now().Before(deadline) {
+			return false
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	return true
+}
+
+// groupAlive reports whether a process of group pgid is still running.
+// kill(-pgid, 0) also counts zombies, the dead children that a job left to
+// init and init has not reaped yet (some container inits never do); where
+// /proc is there, those do not count.
+func groupAlive(pgid int) bool {
+	if syscall.Kill(-pgid, 0) == syscall.ESRCH {
+		return false
+	}
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return true
+	}
+	want := strconv.Itoa(pgid)
+	for _, p := range procs {
+		if p.Name()[0] < '0' || p.Name()[0] > '9' {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + p.Name() + "/stat")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// "pid (comm) state ppid pgrp ...": comm may hold spaces and ')'.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) >= 3 && f[2] == want && f[0] != "Z" && f[0] != "X" {
+			return true
+		}
+	}
+	return false
 }
 
 var signalNames = map[syscall.Signal]string{
