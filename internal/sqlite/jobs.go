@@ -119,10 +119,13 @@ func (s *Store) JobList(ctx context.Context, params queue.JobListParams) ([]*que
 	return s.queryJobs(ctx, s.reader, query, args...)
 }
 
+// claimJobs names jobs_ready: without statistics (jobq runs no ANALYZE)
+// the planner prefers jobs_state for the state test, then sorts every
+// ready job to pick the first few. The %s is the queue filter.
 const claimJobs = `UPDATE jobs SET state = 'running', attempts = attempts + 1, run = run + 1,
 	worker = ?, lease_until = ?, started_at = ?, updated_at = ?
 WHERE id IN (
-	SELECT id FROM jobs
+	SELECT id FROM jobs INDEXED BY jobs_ready
 	WHERE state IN ('pending', 'scheduled', 'retrying') AND run_at <= ? %s
 	ORDER BY priority DESC, run_at, id
 	LIMIT ?)

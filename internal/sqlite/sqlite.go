@@ -143,9 +143,16 @@ func (s *Store) migrate(ctx context.Context) error {
 		return interpretError(err)
 	}
 	defer tx.Rollback()
-	// Another process may have migrated while we waited for the lock.
+	// Another process may have migrated while we waited for the lock,
+	// perhaps a newer jobq: its version must not be written back down.
 	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return interpretError(err)
+	}
+	switch {
+	case version == len(files):
+		return nil
+	case version > len(files):
+		return fmt.Errorf("database schema version %d is newer than this jobq knows (%d): upgrade jobq", version, len(files))
 	}
 	for i := version; i < len(files); i++ {
 		body, err := migrations.ReadFile(files[i])
