@@ -1,0 +1,301 @@
+package queue_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jobq/jobq/internal/queue"
+	"github.com/jobq/jobq/internal/sqlite"
+)
+
+// drainLimit fails a test whose Drain hangs, far above what its jobs need.
+const drainLimit = 30 * time.Second
+
+type runnerEnv struct {
+	store *sqlite.Store
+	dir   string // where jobs run and leave their traces
+}
+
+// setup opens a real SQLite store in t.TempDir() for a runner to drain.
+func setup(t *testing.T) *runnerEnv {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := sqlite.Open(t.Context(), filepath.Join(dir, "db", "jobq.db"), sqlite.Options{BusyTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return &runnerEnv{store: s, dir: dir}
+}
+
+func (e *runnerEnv) runner(t *testing.T, concurrency int) *queue.Runner {
+	return &queue.Runner{
+		Store: e.store,
+		Exec: &queue.Executor{
+			Environ:     os.Environ(),
+			DB:          filepath.Join(e.dir, "db", "jobq.db"),
+			OutputLimit: 1 << 16,
+			KillGrace:   time.Second,
+			Now:         time.Now,
+		},
+		Worker:      "test:1",
+		Concurrency: concurrency,
+		Lease:       30 * time.Second,
+		Grace:       0,
+		Now:         time.Now,
+		Jitter:      func() float64 { return 0.5 },
+		Log:         slog.New(slog.NewTextHandler(t.Output(), nil)),
+	}
+}
+
+// job is a shell command to run now in the env's directory.
+func (e *runnerEnv) job(command string) queue.JobInsertParams {
+	now := time.Now()
+	return queue.JobInsertParams{
+		Queue: "default", State: queue.StatePending, Command: command, Argv: queue.ShellArgv(command),
+		Dir: e.dir, RunAt: now, MaxAttempts: 3, CreatedAt: now,
+	}
+}
+
+func (e *runnerEnv) insert(t *testing.T, params ...queue.JobInsertParams) []int64 {
+	t.Helper()
+	ids, err := e.store.JobInsert(t.Context(), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func (e *runnerEnv) get(t *testing.T, id int64) *queue.Job {
+	t.Helper()
+	j, err := e.store.JobGet(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// drain runs r.Drain and fails the test if it does not return in time.
+func drain(t *testing.T, ctx context.Context, r *queue.Runner) queue.Summary {
+	t.Helper()
+	type result struct {
+		sum queue.Summary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sum, err := r.Drain(ctx)
+		done <- result{sum, err}
+	}()
+	select {
+	case res := <-done:
+		if res.err != nil {
+			t.Fatalf("Drain: %v", res.err)
+		}
+		return res.sum
+	case <-time.After(drainLimit):
+		t.Fatalf("Drain did not return within %v", drainLimit)
+		return queue.Summary{}
+	}
+}
+
+// waitFor waits until path exists.
+func waitFor(path string) {
+	for deadline := time.Now().Add(drainLimit); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+	}
+}
+
+func TestDrainRunsReadyJobs(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	later := e.job("touch later")
+	later.State, later.RunAt = queue.StateScheduled, time.Now().Add(time.Hour)
+	ids := e.insert(t,
+		e.job("echo one > one"),
+		e.job("echo two > two"),
+		e.job("echo three > three"),
+		e.job("echo four > four"),
+		later,
+	)
+	sum := drain(t, t.Context(), e.runner(t, 2))
+	if sum != (queue.Summary{Succeeded: 4}) {
+		t.Errorf("summary %+v, want 4 succeeded", sum)
+	}
+	for i, name := range []string{"one", "two", "three", "four"} {
+		if j := e.get(t, ids[i]); j.State != queue.StateSucceeded || j.Attempts != 1 {
+			t.Errorf("job %s: state %s attempts %d, want succeeded after 1", name, j.State, j.Attempts)
+		}
+		if b, err := os.ReadFile(filepath.Join(e.dir, name)); err != nil || string(b) != name+"\n" {
+			t.Errorf("job %s left %q, %v", name, b, err)
+		}
+	}
+	if j := e.get(t, ids[4]); j.State != queue.StateScheduled || j.Attempts != 0 {
+		t.Errorf("the job not yet due is %s after %d attempts, want scheduled and untouched", j.State, j.Attempts)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "later")); err == nil {
+		t.Error("the job not yet due ran")
+	}
+}
+
+// TestDrainConcurrency: with -c 2, two jobs that each wait for the other
+// to start can both succeed; run one at a time, neither could.
+func TestDrainConcurrency(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	wait := func(me, other string) queue.JobInsertParams {
+		p := e.job("touch " + me + "; i=0; while [ ! -e " + other + " ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; test -e " + other)
+		p.MaxAttempts = 1
+		return p
+	}
+	ids := e.insert(t, wait("a", "b"), wait("b", "a"))
+	sum := drain(t, t.Context(), e.runner(t, 2))
+	if sum != (queue.Summary{Succeeded: 2}) {
+		t.Errorf("summary %+v, want 2 succeeded: the jobs did not run at the same time", sum)
+	}
+	for _, id := range ids {
+		if j := e.get(t, id); j.State != queue.StateSucceeded {
+			t.Errorf("job %d is %s", id, j.State)
+		}
+	}
+}
+
+func TestDrainRetriesThenDead(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	p := e.job("echo attempt $JOBQ_ATTEMPT; exit 1")
+	p.MaxAttempts, p.Backoff = 2, 0
+	id := e.insert(t, p)[0]
+	sum := drain(t, t.Context(), e.runner(t, 2))
+	if sum != (queue.Summary{Retrying: 1, Dead: 1}) {
+		t.Errorf("summary %+v, want 1 retrying, 1 dead", sum)
+	}
+	j := e.get(t, id)
+	if j.State != queue.StateDead || j.Attempts != 2 || j.ExitCode == nil || *j.ExitCode != 1 || j.LastError != "exit status 1" {
+		t.Errorf("job: state %s attempts %d exit %v error %q; want dead after 2, exit 1", j.State, j.Attempts, j.ExitCode, j.LastError)
+	}
+	history, err := e.store.AttemptList(t.Context(), id)
+	if err != nil || len(history) != 2 {
+		t.Fatalf("history: %d attempts, %v; want 2", len(history), err)
+	}
+	for i, a := range history {
+		if a.Attempt != i+1 || a.Worker != "test:1" || a.ExitCode == nil || *a.ExitCode != 1 || string(a.Output) != "attempt "+string(rune('1'+i))+"\n" {
+			t.Errorf("attempt %d: %+v", i+1, a)
+		}
+	}
+}
+
+func TestDrainSummary(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	flaky := e.job("if [ -e flaky ]; then exit 0; fi; touch flaky; exit 1")
+	flaky.Backoff = 0
+	permanent := e.job("exit 3")
+	permanent.PermanentExit = []int{3}
+	ids := e.insert(t, e.job("true"), flaky, permanent, e.job("true"))
+	sum := drain(t, t.Context(), e.runner(t, 2))
+	if want := (queue.Summary{Succeeded: 3, Retrying: 1, Dead: 1}); sum != want {
+		t.Errorf("summary %+v, want %+v", sum, want)
+	}
+	for i, want := range []queue.State{queue.StateSucceeded, queue.StateSucceeded, queue.StateDead, queue.StateSucceeded} {
+		if j := e.get(t, ids[i]); j.State != want {
+			t.Errorf("job %d is %s, want %s", ids[i], j.State, want)
+		}
+	}
+	if j := e.get(t, ids[2]); j.Attempts != 1 || j.LastError != "exit status 3 (permanent)" {
+		t.Errorf("permanent failure: attempts %d error %q; want 1 attempt", j.Attempts, j.LastError)
+	}
+}
+
+func TestDrainNothingReady(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	later := e.job("true")
+	later.State, later.RunAt = queue.StateScheduled, time.Now().Add(time.Hour)
+	e.insert(t, later)
+	if sum := drain(t, t.Context(), e.runner(t, 1)); sum != (queue.Summary{}) {
+		t.Errorf("summary %+v, want nothing done", sum)
+	}
+}
+
+func TestDrainCancelHandsBack(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	id := e.insert(t, e.job("touch started; exec sleep 30"))[0]
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		waitFor(filepath.Join(e.dir, "started"))
+		cancel()
+	}()
+	sum := drain(t, ctx, e.runner(t, 2)) // Grace 0
+	if sum != (queue.Summary{HandedBack: 1}) {
+		t.Errorf("summary %+v, want 1 handed back", sum)
+	}
+	j := e.get(t, id)
+	if j.State != queue.StatePending || j.Attempts != 0 || j.Run != 1 {
+		t.Errorf("job: state %s attempts %d run %d; want pending with no attempt used", j.State, j.Attempts, j.Run)
+	}
+	history, err := e.store.AttemptList(t.Context(), id)
+	if err != nil || len(history) != 1 || history[0].Error != queue.ErrShutdown.Error() || history[0].FinishedAt.IsZero() {
+		t.Errorf("history %+v, %v; want the interrupted attempt", history, err)
+	}
+}
+
+func TestDrainCancelWithinGrace(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ids := e.insert(t, e.job("touch started; sleep 0.3"), e.job("true"), e.job("true"))
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		waitFor(filepath.Join(e.dir, "started"))
+		cancel()
+	}()
+	r := e.runner(t, 1)
+	r.Grace = drainLimit
+	sum := drain(t, ctx, r)
+	if sum != (queue.Summary{Succeeded: 1}) {
+		t.Errorf("summary %+v, want only the running job to finish", sum)
+	}
+	if j := e.get(t, ids[0]); j.State != queue.StateSucceeded {
+		t.Errorf("the job running at cancel is %s, want succeeded within the grace", j.State)
+	}
+	for _, id := range ids[1:] {
+		if j := e.get(t, id); j.State != queue.StatePending || j.Attempts != 0 {
+			t.Errorf("job %d was claimed after cancel: %s", id, j.State)
+		}
+	}
+}
+
+// TestDrainLeaseLost: once another party owns the job, the heartbeat
+// notices, the runner stops the job and does not record its outcome.
+func TestDrainLeaseLost(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	id := e.insert(t, e.job("touch started; exec sleep 30"))[0]
+	go func() {
+		waitFor(filepath.Join(e.dir, "started"))
+		j, err := e.store.JobGet(context.Background(), id)
+		if err != nil {
+			return
+		}
+		// As an operator's cancel or another worker's takeover would.
+		e.store.JobClaim(context.Background(), queue.JobClaimParams{Now: time.Now(), Finish: []queue.JobFinishParams{
+			{ID: id, Run: j.Run, State: queue.StateDead, Attempts: j.Attempts, FinishedAt: time.Now(), Error: "taken"},
+		}})
+	}()
+	r := e.runner(t, 1)
+	r.Lease = 300 * time.Millisecond
+	sum := drain(t, t.Context(), r)
+	if sum != (queue.Summary{}) {
+		t.Errorf("summary %+v, want nothing recorded", sum)
+	}
+	if j := e.get(t, id); j.State != queue.StateDead || j.LastError != "taken" {
+		t.Errorf("job: state %s error %q; the runner overwrote the new owner's outcome", j.State, j.LastError)
+	}
+}
