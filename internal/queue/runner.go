@@ -49,6 +49,8 @@ type running struct {
 // Drain runs ready jobs until none is ready and none of its own is running.
 // When ctx is done it claims nothing more, gives running jobs Grace to
 // finish, then stops them and hands them back without using an attempt.
+// When the store fails, it stops its running jobs and returns the error
+// once they are gone.
 func (r *Runner) Drain(ctx context.Context) (Summary, error) {
 	var sum Summary
 	storeCtx := context.WithoutCancel(ctx) // outcomes are recorded even while stopping
@@ -93,6 +95,11 @@ func (r *Runner) Drain(ctx context.Context) (Summary, error) {
 				continue
 			}
 			if err != nil {
+				// Leave no job running unwatched: stop them all and wait.
+				stopJobs(err)
+				for range len(held) {
+					<-results
+				}
 				return sum, err
 			}
 			r.logFinished(finish, res.Lost, &sum)

@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -298,4 +301,57 @@ func TestDrainLeaseLost(t *testing.T) {
 	if j := e.get(t, id); j.State != queue.StateDead || j.LastError != "taken" {
 		t.Errorf("job: state %s error %q; the runner overwrote the new owner's outcome", j.State, j.LastError)
 	}
+}
+
+// TestDrainStoreErrorStopsJobs: when the store fails, Drain returns the
+// error, but not before it has stopped the jobs it runs: none is left
+// behind running unwatched.
+func TestDrainStoreErrorStopsJobs(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.insert(t,
+		e.job("touch a.started; while [ ! -e go ]; do sleep 0.05; done"),
+		e.job("echo $$ > b.pid; exec sleep 30"),
+	)
+	go func() {
+		waitFor(filepath.Join(e.dir, "a.started"))
+		waitFor(filepath.Join(e.dir, "b.pid"))
+		e.store.Close() // the next JobClaim fails
+		os.WriteFile(filepath.Join(e.dir, "go"), nil, 0o600)
+	}()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.runner(t, 2).Drain(t.Context())
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Drain on a closed store returned no error")
+		}
+	case <-time.After(drainLimit):
+		t.Fatalf("Drain did not return within %v", drainLimit)
+	}
+	b, err := os.ReadFile(filepath.Join(e.dir, "b.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	if err := syscall.Kill(pid, 0); err != syscall.ESRCH && !isZombie(pid) {
+		t.Errorf("job process %d still runs after Drain returned", pid)
+	}
+}
+
+// isZombie reports whether pid is dead but not yet reaped by its parent.
+func isZombie(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	return i >= 0 && len(stat) > i+2 && stat[i+2] == 'Z'
 }
