@@ -134,7 +134,8 @@ func TestExecutorSignal(t *testing.T) {
 	for _, sig := range []string{"SIGKILL", "SIGTERM", "SIGSEGV"} {
 		t.Run(sig, func(t *testing.T) {
 			t.Parallel()
-			r := run(t, testExecutor(), context.Background(), shellJob(t, "kill -"+strings.TrimPrefix(sig, "SIG")+" $$"))
+			// ulimit: no core dump for SIGSEGV.
+			r := run(t, testExecutor(), context.Background(), shellJob(t, "ulimit -c 0; kill -"+strings.TrimPrefix(sig, "SIG")+" $$"))
 			if r.Signal != sig || r.ExitCode != nil {
 				t.Fatalf("Signal %q ExitCode %v, want %s and none (result %+v)", r.Signal, r.ExitCode, sig, r)
 			}
@@ -255,12 +256,12 @@ func TestExecutorTimeout(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			job := shellJob(t, tt.command)
-			job.Timeout = 200 * time.Millisecond
+			job.Timeout = time.Second // ample time to print "before" first
 			r := run(t, testExecutor(), context.Background(), job)
 			if r.Signal != tt.wantSignal || r.ExitCode != nil {
 				t.Errorf("Signal %q ExitCode %v, want %s (result %+v)", r.Signal, r.ExitCode, tt.wantSignal, r)
 			}
-			if r.Error != "timed out after 200ms" || r.Interrupted {
+			if r.Error != "timed out after 1s" || r.Interrupted {
 				t.Errorf("Error %q Interrupted %v, want a timeout", r.Error, r.Interrupted)
 			}
 			if string(r.Output) != "before\n" {
@@ -275,7 +276,7 @@ func TestExecutorTimeout(t *testing.T) {
 func TestExecutorTimeoutKillsTheGroup(t *testing.T) {
 	t.Parallel()
 	job := shellJob(t, `(trap '' TERM; while :; do sleep 0.05; done) & echo $! > child.pid; wait`)
-	job.Timeout = 300 * time.Millisecond
+	job.Timeout = time.Second // ample time to write child.pid first
 	childPID := filepath.Join(job.Dir, "child.pid")
 	r := run(t, testExecutor(), context.Background(), job)
 	pid := readPID(t, childPID)
@@ -283,7 +284,7 @@ func TestExecutorTimeoutKillsTheGroup(t *testing.T) {
 	if !processGone(pid) {
 		t.Errorf("child %d ignoring SIGTERM is still running after Run returned", pid)
 	}
-	if r.Error != "timed out after 300ms" || r.Succeeded() {
+	if r.Error != "timed out after 1s" || r.Succeeded() {
 		t.Errorf("result %+v, want a timeout", r)
 	}
 }
