@@ -122,21 +122,15 @@ func escapePath(path string) string {
 }
 
 // migrate brings the schema to the newest version, one numbered file at a
-// time, each in its own transaction with PRAGMA user_version.
+// time, in one transaction that ends with PRAGMA user_version.
 func (s *Store) migrate(ctx context.Context) error {
 	files, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return err
 	}
-	var version int
-	if err := s.writer.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return interpretError(err)
-	}
-	switch {
-	case version == len(files):
-		return nil
-	case version > len(files):
-		return fmt.Errorf("database schema version %d is newer than this jobq knows (%d): upgrade jobq", version, len(files))
+	// Checked first without a lock: the common case reads one pragma.
+	if _, upToDate, err := schemaVersion(ctx, s.writer, len(files)); upToDate || err != nil {
+		return err
 	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -145,28 +139,37 @@ func (s *Store) migrate(ctx context.Context) error {
 	defer tx.Rollback()
 	// Another process may have migrated while we waited for the lock,
 	// perhaps a newer jobq: its version must not be written back down.
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return interpretError(err)
+	version, upToDate, err := schemaVersion(ctx, tx, len(files))
+	if upToDate || err != nil {
+		return err
 	}
-	switch {
-	case version == len(files):
-		return nil
-	case version > len(files):
-		return fmt.Errorf("database schema version %d is newer than this jobq knows (%d): upgrade jobq", version, len(files))
-	}
-	for i := version; i < len(files); i++ {
-		body, err := migrations.ReadFile(files[i])
+	for _, file := range files[version:] {
+		body, err := migrations.ReadFile(file)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			return fmt.Errorf("migration %s: %w", files[i], err)
+			return fmt.Errorf("migration %s: %w", file, err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(files))); err != nil {
 		return err
 	}
 	return interpretError(tx.Commit())
+}
+
+// schemaVersion reads the database's schema version and says whether it is
+// latest; a newer one is an error.
+func schemaVersion(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, latest int) (version int, upToDate bool, err error) {
+	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return 0, false, interpretError(err)
+	}
+	if version > latest {
+		return version, false, fmt.Errorf("database schema version %d is newer than this jobq knows (%d): upgrade jobq", version, latest)
+	}
+	return version, version == latest, nil
 }
 
 // interpretError translates driver errors into the queue package's.
