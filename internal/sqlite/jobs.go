@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,56 +18,131 @@ const jobColumns = `id, queue, state, priority, command, argv, dir, env, run_at,
 	unique_key, created_at, started_at, finished_at, exit_code, last_error, run,
 	worker, lease_until`
 
-const insertJob = `INSERT INTO jobs (queue, state, priority, command, argv, dir, env,
+const insertColumns = `INSERT INTO jobs (queue, state, priority, command, argv, dir, env,
 	run_at, max_attempts, timeout_ms, backoff_ms, max_backoff_ms, permanent_exit,
-	unique_key, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT DO NOTHING`
+	unique_key, created_at, updated_at) VALUES `
 
-// JobInsert inserts all of params in one transaction with one prepared
-// statement; see queue.Store.
+const insertRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+// insertChunk is how many rows one INSERT statement takes: a batch pays the
+// per-statement cost once per chunk rather than once per job.
+const insertChunk = 64
+
+// JobInsert inserts all of params in one transaction; see queue.Store.
+//
+// Unique keys are settled first, in Go, so that every row sent is inserted:
+// the new rows of one statement then get consecutive IDs (SQLite gives a
+// new row the largest rowid plus one, and this transaction holds the only
+// write lock), and the IDs are known without reading them back.
 func (s *Store) JobInsert(ctx context.Context, params []queue.JobInsertParams) ([]int64, error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, interpretError(err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, insertJob)
-	if err != nil {
-		return nil, interpretError(err)
-	}
-	defer stmt.Close()
 	ids := make([]int64, len(params))
-	for i := range params {
-		p := &params[i]
-		argv, err := json.Marshal(p.Argv)
+	fresh, sameAs, err := settleUniqueKeys(ctx, tx, params, ids)
+	if err != nil {
+		return nil, err
+	}
+	// mattn runs a statement on a goroutine of its own when its context can
+	// be cancelled; per row that costs more than the insert. A batch is
+	// short and all or nothing, so it runs to the end once started.
+	execCtx := context.WithoutCancel(ctx)
+	var stmt *sql.Stmt
+	args := make([]any, 0, insertChunk*16)
+	for start := 0; start < len(fresh); start += insertChunk {
+		part := fresh[start:min(start+insertChunk, len(fresh))]
+		if len(part) == insertChunk && stmt == nil {
+			if stmt, err = tx.PrepareContext(ctx, insertSQL(insertChunk)); err != nil {
+				return nil, interpretError(err)
+			}
+			defer stmt.Close()
+		}
+		args = args[:0]
+		for _, i := range part {
+			args = appendInsertArgs(args, &params[i])
+		}
+		var res sql.Result
+		if len(part) == insertChunk {
+			res, err = stmt.ExecContext(execCtx, args...)
+		} else {
+			res, err = tx.ExecContext(execCtx, insertSQL(len(part)), args...)
+		}
+		if err != nil {
+			return nil, interpretError(fmt.Errorf("insert jobs: %w", err))
+		}
+		last, err := res.LastInsertId()
 		if err != nil {
 			return nil, err
 		}
-		created := ms(p.CreatedAt)
-		res, err := stmt.ExecContext(ctx, p.Queue, string(p.State), p.Priority, p.Command,
-			string(argv), p.Dir, jsonOrNull(p.Env), ms(p.RunAt), p.MaxAttempts,
-			p.Timeout.Milliseconds(), p.Backoff.Milliseconds(), p.MaxBackoff.Milliseconds(),
-			nullString(queue.FormatExitCodes(p.PermanentExit)), nullString(p.UniqueKey),
-			created, created)
-		if err != nil {
-			return nil, interpretError(fmt.Errorf("insert job: %w", err))
+		for k, i := range part {
+			ids[i] = last - int64(len(part)-1-k)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			// The unique key belongs to a job that is not final.
-			err = tx.QueryRowContext(ctx, `SELECT id FROM jobs WHERE unique_key = ?
-				AND state NOT IN ('succeeded', 'dead', 'cancelled')`, p.UniqueKey).Scan(&ids[i])
-		} else {
-			ids[i], err = res.LastInsertId()
-		}
-		if err != nil {
-			return nil, interpretError(err)
-		}
+	}
+	for i, j := range sameAs {
+		ids[i] = ids[j]
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, interpretError(err)
 	}
 	return ids, nil
+}
+
+func insertSQL(rows int) string {
+	return insertColumns + strings.TrimSuffix(strings.Repeat(insertRow+", ", rows), ", ")
+}
+
+func appendInsertArgs(args []any, p *queue.JobInsertParams) []any {
+	created := ms(p.CreatedAt)
+	return append(args, p.Queue, string(p.State), p.Priority, p.Command,
+		joinNUL(p.Argv), p.Dir, nullBytes(joinNUL(p.Env)), ms(p.RunAt), p.MaxAttempts,
+		p.Timeout.Milliseconds(), p.Backoff.Milliseconds(), p.MaxBackoff.Milliseconds(),
+		nullString(queue.FormatExitCodes(p.PermanentExit)), nullString(p.UniqueKey),
+		created, created)
+}
+
+// settleUniqueKeys finds the jobs of params that are not to be inserted
+// because their unique key belongs to a job not yet final: for those it
+// fills in ids with that job's ID, or, when the key's job comes earlier in
+// params, notes its index in sameAs. It returns the indexes to insert.
+func settleUniqueKeys(ctx context.Context, tx *sql.Tx, params []queue.JobInsertParams, ids []int64) (fresh []int, sameAs map[int]int, err error) {
+	fresh = make([]int, 0, len(params))
+	var first map[string]int // key -> index of the job that inserts it
+	var lookup *sql.Stmt
+	for i := range params {
+		key := params[i].UniqueKey
+		if key == "" {
+			fresh = append(fresh, i)
+			continue
+		}
+		if j, ok := first[key]; ok {
+			if sameAs == nil {
+				sameAs = map[int]int{}
+			}
+			sameAs[i] = j
+			continue
+		}
+		if lookup == nil {
+			lookup, err = tx.PrepareContext(ctx, `SELECT id FROM jobs WHERE unique_key = ?
+				AND state NOT IN ('succeeded', 'dead', 'cancelled')`)
+			if err != nil {
+				return nil, nil, interpretError(err)
+			}
+			defer lookup.Close()
+			first = map[string]int{}
+		}
+		err := lookup.QueryRowContext(ctx, key).Scan(&ids[i])
+		switch {
+		case err == nil:
+			continue
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, nil, interpretError(err)
+		}
+		first[key] = i
+		fresh = append(fresh, i)
+	}
+	return fresh, sameAs, nil
 }
 
 // JobGet returns one job or queue.ErrNotFound.
@@ -271,8 +346,9 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanJob(row scanner) (*queue.Job, error) {
 	var j queue.Job
-	var state, argv string
-	var env, permanent, unique, lastError, worker sql.NullString
+	var state string
+	var argv, env []byte
+	var permanent, unique, lastError, worker sql.NullString
 	var runAt, created int64
 	var timeout, backoff, maxBackoff int64
 	var started, finished, exit, lease sql.NullInt64
@@ -282,14 +358,7 @@ func scanJob(row scanner) (*queue.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(argv), &j.Argv); err != nil {
-		return nil, fmt.Errorf("job %d: argv: %w", j.ID, err)
-	}
-	if env.Valid {
-		if err := json.Unmarshal([]byte(env.String), &j.Env); err != nil {
-			return nil, fmt.Errorf("job %d: env: %w", j.ID, err)
-		}
-	}
+	j.Argv, j.Env = splitNUL(argv), splitNUL(env)
 	if j.PermanentExit, err = queue.ParseExitCodes(permanent.String); err != nil {
 		return nil, fmt.Errorf("job %d: %w", j.ID, err)
 	}
@@ -339,10 +408,23 @@ func nullString(s string) any {
 	return s
 }
 
-func jsonOrNull(v []string) any {
-	if len(v) == 0 {
+// joinNUL encodes a list of strings exactly, whatever bytes they hold
+// (file names need not be UTF-8): NUL cannot occur in an argument or an
+// environment variable, so it separates them.
+func joinNUL(list []string) []byte {
+	return []byte(strings.Join(list, "\x00"))
+}
+
+func splitNUL(b []byte) []string {
+	if len(b) == 0 {
 		return nil
 	}
-	b, _ := json.Marshal(v)
-	return string(b)
+	return strings.Split(string(b), "\x00")
+}
+
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }

@@ -30,6 +30,8 @@ func Run(t *testing.T, open func(t *testing.T) queue.Store) {
 		{"InsertGetRoundTrip", testInsertGetRoundTrip},
 		{"InsertMinimal", testInsertMinimal},
 		{"InsertIDsIncrease", testInsertIDsIncrease},
+		{"InsertKeepsBytes", testInsertKeepsBytes},
+		{"InsertLargeBatch", testInsertLargeBatch},
 		{"InsertNothing", testInsertNothing},
 		{"NotFound", testNotFound},
 		{"UniqueKey", testUniqueKey},
@@ -289,6 +291,54 @@ func testInsertMinimal(t *testing.T, s queue.Store) {
 	}
 	if a := attempts(t, s, id); len(a) != 0 {
 		t.Errorf("new job has %d attempts in its history, want none", len(a))
+	}
+}
+
+// Commands, arguments and environments are bytes, not always UTF-8 (file
+// names): what is executed must be exactly what was enqueued.
+func testInsertKeepsBytes(t *testing.T, s queue.Store) {
+	p := newJob("default")
+	p.Command = "rm -- '\xff\xfe.txt'"
+	p.Argv = []string{"rm", "--", "\xff\xfe.txt", "", "tab\there", "new\nline"}
+	p.Env = []string{"A=\xc3\x28", "EMPTY="}
+	p.Dir = "/tmp/\xe9t\xe9"
+	j := get(t, s, insertOne(t, s, p))
+	if j.Command != p.Command || !slices.Equal(j.Argv, p.Argv) || !slices.Equal(j.Env, p.Env) || j.Dir != p.Dir {
+		t.Errorf("read back command %q argv %q env %q dir %q\nwant %q %q %q %q", j.Command, j.Argv, j.Env, j.Dir, p.Command, p.Argv, p.Env, p.Dir)
+	}
+}
+
+// A batch larger than any internal chunk gets one ID per job, in order,
+// with unique keys settled across the whole batch.
+func testInsertLargeBatch(t *testing.T, s queue.Store) {
+	before := insertOne(t, s, withKey(newJob("default"), "old"))
+	params := make([]queue.JobInsertParams, 1000)
+	for i := range params {
+		params[i] = newJob("bulk")
+		params[i].Priority = i
+	}
+	params[10] = withKey(params[10], "old")   // an existing job's key
+	params[500] = withKey(params[500], "new") // first of a new key...
+	params[900] = withKey(params[900], "new") // ...and a repeat of it
+	ids := insert(t, s, params...)
+	if ids[10] != before || ids[900] != ids[500] {
+		t.Errorf("unique keys: ids[10] = %d (want %d), ids[500] = %d, ids[900] = %d (want equal)", ids[10], before, ids[500], ids[900])
+	}
+	last := int64(0)
+	for i, id := range ids {
+		if i == 10 || i == 900 {
+			continue
+		}
+		if id <= last {
+			t.Fatalf("ids[%d] = %d after %d: IDs must increase in batch order", i, id, last)
+		}
+		last = id
+		if j := get(t, s, id); j.Priority != i || j.Queue != "bulk" {
+			t.Fatalf("ids[%d] = %d is the job with priority %d in queue %s, want priority %d", i, id, j.Priority, j.Queue, i)
+		}
+	}
+	if n := len(list(t, s, queue.JobListParams{Queues: []string{"bulk"}})); n != 998 {
+		t.Errorf("%d jobs inserted in queue bulk, want 998", n)
 	}
 }
 

@@ -5,9 +5,9 @@ CREATE TABLE jobs (
 	state          TEXT    NOT NULL,
 	priority       INTEGER NOT NULL,
 	command        TEXT    NOT NULL,
-	argv           TEXT    NOT NULL, -- JSON array: exactly what is executed
+	argv           BLOB    NOT NULL, -- exactly what is executed, NUL between arguments
 	dir            TEXT    NOT NULL,
-	env            TEXT,             -- JSON array of "K=V"; NULL when none
+	env            BLOB,             -- "K=V" entries, NUL between them; NULL when none
 	run_at         INTEGER NOT NULL,
 	max_attempts   INTEGER NOT NULL,
 	attempts       INTEGER NOT NULL DEFAULT 0, -- used; retry resets it
