@@ -1,16 +1,12 @@
 package cmd
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 	"time"
-
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/jobq/jobq/internal/queue"
 )
@@ -150,36 +146,14 @@ func truncate(s string, n int) string {
 }
 
 // writeTable prints rows under header as aligned columns without borders,
-// like ps or docker ps.
+// like ps or docker ps, with no padding after the last column.
 func writeTable(w io.Writer, header []string, rows [][]string) error {
-	tableOptions := []tablewriter.Option{
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders:  tw.BorderNone,
-			Settings: tw.Settings{Separators: tw.SeparatorsNone, Lines: tw.LinesNone},
-		})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-		tablewriter.WithPadding(tw.Padding{Left: "", Right: "  ", Overwrite: true}),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, row := range rows {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
-	var buf bytes.Buffer
-	t := tablewriter.NewTable(&buf, tableOptions...)
-	t.Header(header)
-	if err := t.Bulk(rows); err != nil {
-		return err
-	}
-	if err := t.Render(); err != nil {
-		return err
-	}
-	// The padding after the last column is of no use and trips diff.
-	for line := range bytes.Lines(buf.Bytes()) {
-		w.Write(bytes.TrimRight(line, " \n"))
-		if _, err := w.Write([]byte{'\n'}); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tw.Flush()
 }
 
 // formatDuration writes d as users write it: 1h rather than 1h0m0s.
