@@ -1,7 +1,11 @@
 // Package config reads jobq's settings: built-in defaults, then a YAML
 // config file, then JOBQ_* environment variables (dots as underscores).
-// Flags, which win over all of these, are the commands' business. It is
-// the only package that imports viper.
+// Flags, which win over all of these, are the commands' business.
+//
+// It reads the file with yaml.v3 rather than through viper: viper links in
+// net/http, crypto/tls and html/template, whose initialisation alone cost
+// every jobq process, enqueue included, about 2 ms on the machines we
+// measured (docs/performance.md), for a dozen flat keys.
 package config
 
 import (
@@ -15,7 +19,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/jobq/jobq/internal/queue"
 )
@@ -86,33 +90,25 @@ func Keys() []string {
 // $XDG_CONFIG_HOME/jobq/config.yaml and /etc/jobq/config.yaml that exists is
 // read, if any.
 func Load(file string) (*Config, error) {
-	v := viper.New()
-	for k, d := range defaults {
-		v.SetDefault(k, d)
-	}
-	v.SetEnvPrefix("JOBQ")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
-
+	values := map[string]string{}
 	if file == "" {
 		file = findFile()
 	}
 	if file != "" {
-		v.SetConfigFile(file)
-		v.SetConfigType("yaml")
-		if err := v.ReadInConfig(); err != nil {
-			return nil, fmt.Errorf("config file %s: %v", file, oneLine(err))
+		if err := readFile(file, values); err != nil {
+			return nil, fmt.Errorf("config file %s: %v", file, err)
 		}
-		for _, k := range v.AllKeys() {
-			if _, ok := defaults[k]; !ok {
-				return nil, fmt.Errorf("config file %s: unknown key %q (known: %s)", file, k, strings.Join(Keys(), ", "))
-			}
+	}
+	for k := range defaults {
+		env := "JOBQ_" + strings.ToUpper(strings.ReplaceAll(k, ".", "_"))
+		if v := os.Getenv(env); v != "" {
+			values[k] = v
 		}
 	}
 
 	var c Config
-	p := parser{v: v}
-	c.DB = v.GetString("db")
+	p := parser{values: values}
+	c.DB = p.string("db")
 	c.BusyTimeout = p.duration("busy_timeout")
 	c.Defaults.MaxAttempts = p.int("defaults.max_attempts", 1)
 	c.Defaults.Timeout = p.duration("defaults.timeout")
@@ -133,6 +129,48 @@ func Load(file string) (*Config, error) {
 		return nil, p.err
 	}
 	return &c, nil
+}
+
+// readFile puts the keys of a YAML config file into values, nested maps
+// flattened to dotted keys. Unknown keys are refused, so that a typo does
+// not go unnoticed.
+func readFile(path string, values map[string]string) error {
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(body, &doc); err != nil {
+		return errors.New(oneLine(err))
+	}
+	return flatten("", doc, values)
+}
+
+func flatten(prefix string, m map[string]any, values map[string]string) error {
+	for k, v := range m {
+		key := prefix + strings.ToLower(k)
+		if sub, ok := v.(map[string]any); ok {
+			if err := flatten(key+".", sub, values); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, ok := defaults[key]; !ok {
+			return fmt.Errorf("unknown key %q (known: %s)", key, strings.Join(Keys(), ", "))
+		}
+		switch v := v.(type) {
+		case nil:
+		case []any: // permanent_exit: [3, 64]
+			parts := make([]string, len(v))
+			for i, e := range v {
+				parts[i] = fmt.Sprint(e)
+			}
+			values[key] = strings.Join(parts, ",")
+		default:
+			values[key] = fmt.Sprint(v)
+		}
+	}
+	return nil
 }
 
 // DefaultDB is where the queue lives when nothing says otherwise:
@@ -166,8 +204,16 @@ func findFile() string {
 
 // parser reads typed values, keeping the first error.
 type parser struct {
-	v   *viper.Viper
-	err error
+	values map[string]string
+	err    error
+}
+
+// string is the value of key, or its default.
+func (p *parser) string(key string) string {
+	if v, ok := p.values[key]; ok {
+		return v
+	}
+	return defaults[key]
 }
 
 func (p *parser) fail(key string, err error) {
@@ -177,7 +223,7 @@ func (p *parser) fail(key string, err error) {
 }
 
 func (p *parser) duration(key string) time.Duration {
-	d, err := queue.ParseDuration(p.v.GetString(key))
+	d, err := queue.ParseDuration(p.string(key))
 	if err != nil {
 		p.fail(key, err)
 	}
@@ -185,7 +231,7 @@ func (p *parser) duration(key string) time.Duration {
 }
 
 func (p *parser) int(key string, min int) int {
-	s := p.v.GetString(key)
+	s := p.string(key)
 	n, err := strconv.Atoi(s)
 	if err != nil || n < min {
 		p.fail(key, fmt.Errorf("invalid value %q (a whole number, at least %d)", s, min))
@@ -194,7 +240,7 @@ func (p *parser) int(key string, min int) int {
 }
 
 func (p *parser) exitCodes(key string) []int {
-	codes, err := queue.ParseExitCodes(p.v.GetString(key))
+	codes, err := queue.ParseExitCodes(p.string(key))
 	if err != nil {
 		p.fail(key, err)
 	}
