@@ -155,3 +155,38 @@ func TestDefaultDB(t *testing.T) {
 		t.Errorf("DefaultDB() without XDG_STATE_HOME = %q", got)
 	}
 }
+
+// FuzzLoad feeds config files to Load: whatever the file says, Load
+// returns a usable config or one line of error, and never panics.
+func FuzzLoad(f *testing.F) {
+	for _, seed := range []string{
+		"", "db: /x.db\n", "defaults:\n  max_attempts: 5\n  permanent_exit: [3, 64]\n",
+		"work: {concurrency: 2, lease: 1m}\n", "defaults: [", "1: 2\n", "work:\n  lease: 0\n",
+		"retention:\n  dead: 1w\n", "defaults:\n  timeout: ~\n", "a:\n  b:\n    c: 1\n",
+	} {
+		f.Add(seed)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, body string) {
+		path := filepath.Join(dir, "fuzz.yaml")
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Load(path)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error spans lines: %q", err)
+			}
+			return
+		}
+		if c.Defaults.MaxAttempts < 1 || c.Work.Concurrency < 1 || c.Work.Lease < time.Second ||
+			c.Defaults.Timeout < 0 || c.Work.OutputLimit < 0 {
+			t.Errorf("Load accepted an unusable config: %+v", c)
+		}
+		for _, code := range c.Defaults.PermanentExit {
+			if code < 1 || code > 255 {
+				t.Errorf("permanent exit code %d out of range", code)
+			}
+		}
+	})
+}
