@@ -13,12 +13,13 @@ type Result struct {
 	Error       string // why the attempt failed, for people; empty on success
 	Output      []byte // the tail of stdout and stderr together
 	Interrupted bool   // stopped because the worker is shutting down
+	Cancelled   bool   // stopped because jobq cancel asked
 	FinishedAt  time.Time
 }
 
 // Succeeded reports whether the command exited 0.
 func (r Result) Succeeded() bool {
-	return r.ExitCode != nil && *r.ExitCode == 0 && r.Error == "" && !r.Interrupted
+	return r.ExitCode != nil && *r.ExitCode == 0 && r.Error == "" && !r.Interrupted && !r.Cancelled
 }
 
 // NewJobState is the state of a job inserted at now to run at runAt.
@@ -56,9 +57,10 @@ func Backoff(base, max time.Duration, n int, jitter float64) time.Duration {
 }
 
 // Decide turns the result of job's current attempt into what the store
-// records: succeeded; dead when attempts are used up or the exit code is
-// permanent; handed back as pending, with the attempt not counted, when the
-// worker was shutting down; retrying after its backoff otherwise.
+// records: succeeded; cancelled when jobq cancel stopped it; dead when
+// attempts are used up or the exit code is permanent; handed back as
+// pending, with the attempt not counted, when the worker was shutting down;
+// retrying after its backoff otherwise.
 func Decide(job *Job, r Result, jitter float64) JobFinishParams {
 	p := JobFinishParams{
 		ID:         job.ID,
@@ -75,6 +77,8 @@ func Decide(job *Job, r Result, jitter float64) JobFinishParams {
 		p.State = StatePending
 		p.Attempts = job.Attempts - 1
 		p.RunAt = r.FinishedAt
+	case r.Cancelled:
+		p.State = StateCancelled
 	case r.Succeeded():
 		p.State = StateSucceeded
 	case r.ExitCode != nil && slices.Contains(job.PermanentExit, *r.ExitCode):
@@ -87,4 +91,15 @@ func Decide(job *Job, r Result, jitter float64) JobFinishParams {
 		p.RunAt = r.FinishedAt.Add(Backoff(job.Backoff, job.MaxBackoff, job.Attempts, jitter))
 	}
 	return p
+}
+
+// LeaseExpired decides the outcome of a running job whose worker was lost
+// (its lease expired): a failed attempt, retried or dead as Decide says,
+// or cancelled when jobq cancel had asked for it.
+func LeaseExpired(job *Job, now time.Time, jitter float64) JobFinishParams {
+	r := Result{Error: "worker lost: lease expired", FinishedAt: now}
+	if job.CancelRequested {
+		r.Cancelled, r.Error = true, ErrCancelled.Error()
+	}
+	return Decide(job, r, jitter)
 }

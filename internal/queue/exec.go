@@ -18,6 +18,10 @@ import (
 // say "stop it and hand it back": the attempt does not count.
 var ErrShutdown = errors.New("worker shutting down")
 
+// ErrCancelled is the cause a runner gives the context of a running job
+// that jobq cancel asked to stop: the job ends cancelled.
+var ErrCancelled = errors.New("cancelled")
+
 // outputGrace bounds how long a job's output is still read once its main
 // process has exited: a grandchild that keeps stdout open (a daemon left
 // behind) must not hold the worker.
@@ -101,6 +105,9 @@ func (e *Executor) Run(ctx context.Context, job *Job) Result {
 	case ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrShutdown):
 		r.Interrupted = true
 		r.Error = ErrShutdown.Error()
+	case ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrCancelled):
+		r.Cancelled = true
+		r.Error = ErrCancelled.Error()
 	case ctx.Err() != nil:
 		r.Error = context.Cause(ctx).Error()
 	default:

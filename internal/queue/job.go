@@ -59,6 +59,7 @@ type Job struct {
 	MaxBackoff    time.Duration
 	PermanentExit []int
 	UniqueKey     string
+	DependsOn     []int64 // --after: runs once all of these succeeded
 	CreatedAt     time.Time
 	StartedAt     time.Time
 	FinishedAt    time.Time
@@ -67,9 +68,10 @@ type Job struct {
 
 	// Run counts every claim of the job, never reset: it numbers the
 	// history and fences the writes of the worker that holds the job.
-	Run        int
-	Worker     string
-	LeaseUntil time.Time
+	Run             int
+	Worker          string
+	LeaseUntil      time.Time
+	CancelRequested bool // jobq cancel asked the worker to stop it
 }
 
 // StateAt is the state a user sees at now: a scheduled or retrying job

@@ -147,6 +147,7 @@ func (r *Runner) heartbeat(ctx context.Context, mu *sync.Mutex, held map[int64]*
 		defer close(stopped)
 		t := time.NewTicker(r.Lease / 3)
 		defer t.Stop()
+		renewed := r.Now()
 		for {
 			select {
 			case <-done:
@@ -162,18 +163,36 @@ func (r *Runner) heartbeat(ctx context.Context, mu *sync.Mutex, held map[int64]*
 			if len(refs) == 0 {
 				continue
 			}
-			lost, err := r.Store.JobHeartbeat(ctx, JobHeartbeatParams{
-				Worker: r.Worker, Jobs: refs, LeaseUntil: r.Now().Add(r.Lease),
+			now := r.Now()
+			res, err := r.Store.JobHeartbeat(ctx, JobHeartbeatParams{
+				Worker: r.Worker, Jobs: refs, LeaseUntil: now.Add(r.Lease),
 			})
 			if err != nil {
 				r.Log.Warn("renew leases", logError, err)
-				continue
+				if now.Sub(renewed) >= r.Lease {
+					// Another worker may take the jobs back by now: stop them
+					// rather than run them twice at once.
+					res = &JobHeartbeatResult{}
+					for _, ref := range refs {
+						res.Lost = append(res.Lost, ref.ID)
+					}
+				} else {
+					continue
+				}
+			} else {
+				renewed = now
 			}
 			mu.Lock()
-			for _, id := range lost {
+			for _, id := range res.Lost {
 				if h, ok := held[id]; ok {
 					r.Log.Warn("lease lost, stopping job", logJob, id)
 					h.cancel(errLeaseLost)
+				}
+			}
+			for _, id := range res.Cancel {
+				if h, ok := held[id]; ok {
+					r.Log.Info("cancelled, stopping job", logJob, id)
+					h.cancel(ErrCancelled)
 				}
 			}
 			mu.Unlock()

@@ -33,8 +33,23 @@ type Store interface {
 	// commit per job.
 	JobClaim(ctx context.Context, params JobClaimParams) (*JobClaimResult, error)
 	// JobHeartbeat extends the leases of running jobs held by a worker and
-	// returns the IDs of those it no longer holds.
-	JobHeartbeat(ctx context.Context, params JobHeartbeatParams) (lost []int64, err error)
+	// says which it no longer holds and which were asked to stop.
+	JobHeartbeat(ctx context.Context, params JobHeartbeatParams) (*JobHeartbeatResult, error)
+	// JobCancel cancels jobs: one not running ends cancelled at once, and
+	// the jobs waiting for it with it; a running one is marked, for its
+	// worker to stop at its next heartbeat. A final job is left as it is.
+	JobCancel(ctx context.Context, params JobCancelParams) ([]JobCancelResult, error)
+	// JobDelete deletes up to params.Limit final jobs, oldest first, with
+	// their history, and returns how many it deleted.
+	JobDelete(ctx context.Context, params JobDeleteParams) (int, error)
+	// QueueSet changes a queue's settings; QueueList returns the settings
+	// of every queue that has any.
+	QueueSet(ctx context.Context, params QueueSetParams) error
+	QueueList(ctx context.Context) ([]QueueSettings, error)
+	// Wait returns when another process may have changed the store, when
+	// d has passed, or when ctx is done, whichever comes first; it is how
+	// a worker and jobq wait notice new jobs without busy polling.
+	Wait(ctx context.Context, d time.Duration) error
 	// AttemptList returns the history of a job's attempts, oldest first,
 	// or ErrNotFound when the job does not exist.
 	AttemptList(ctx context.Context, jobID int64) ([]Attempt, error)
@@ -58,6 +73,7 @@ type JobInsertParams struct {
 	MaxBackoff    time.Duration
 	PermanentExit []int
 	UniqueKey     string
+	After         []int64 // wait until these jobs succeeded (state waiting)
 	CreatedAt     time.Time
 }
 
@@ -69,7 +85,8 @@ type JobListParams struct {
 	Now    time.Time
 }
 
-// JobClaimParams asks for jobs to run.
+// JobClaimParams asks for jobs to run. Paused queues are skipped and queue
+// limits are honoured across all workers.
 type JobClaimParams struct {
 	Finish     []JobFinishParams // outcomes to record first
 	Queues     []string          // empty: every queue
@@ -77,12 +94,20 @@ type JobClaimParams struct {
 	Worker     string
 	Now        time.Time
 	LeaseUntil time.Time
+	// Expired, when set, decides the outcome of a running job whose lease
+	// ended before Now (its worker is lost); the store records it, fenced,
+	// before claiming.
+	Expired func(job *Job) JobFinishParams
 }
 
 // JobClaimResult is what JobClaim did.
 type JobClaimResult struct {
-	Jobs []*Job  // claimed, now running, in claim order
-	Lost []int64 // jobs of Finish that the worker no longer held: not recorded
+	Jobs    []*Job            // claimed, now running, in claim order
+	Lost    []int64           // jobs of Finish that the worker no longer held: not recorded
+	Expired []JobFinishParams // outcomes recorded for jobs whose lease had expired
+	// NextRunAt is the earliest run_at after Now of a job waiting in these
+	// queues for its start or its retry, or zero: when to look again.
+	NextRunAt time.Time
 }
 
 // JobFinishParams records the end of an attempt, decided by Decide. It is
@@ -105,6 +130,51 @@ type JobHeartbeatParams struct {
 	Worker     string
 	Jobs       []JobRef
 	LeaseUntil time.Time
+}
+
+// JobHeartbeatResult is what a heartbeat found.
+type JobHeartbeatResult struct {
+	Lost   []int64 // no longer held by the worker: stop them, record nothing
+	Cancel []int64 // asked to stop by jobq cancel
+}
+
+// JobCancelParams names the jobs to cancel.
+type JobCancelParams struct {
+	IDs []int64
+	Now time.Time
+}
+
+// JobCancelResult says what cancelling one job did.
+type JobCancelResult struct {
+	ID    int64
+	State State // the job's state before: final means nothing was done
+	Found bool
+}
+
+// JobDeleteParams selects final jobs to delete.
+type JobDeleteParams struct {
+	States         []State // final states only
+	Queues         []string
+	FinishedBefore time.Time
+	Limit          int
+}
+
+// QueueSettings are what jobq queue pause|resume|limit set for a queue.
+type QueueSettings struct {
+	Name        string
+	Paused      bool
+	Concurrency int           // 0: no limit
+	Rate        int           // jobs started per RatePeriod; 0: no limit
+	RatePeriod  time.Duration //
+}
+
+// QueueSetParams changes some settings of a queue; nil fields keep theirs.
+type QueueSetParams struct {
+	Name        string
+	Paused      *bool
+	Concurrency *int
+	Rate        *int
+	RatePeriod  *time.Duration
 }
 
 // JobRef names one attempt of a job: the job and its Run.

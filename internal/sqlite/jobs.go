@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -16,7 +17,7 @@ import (
 const jobColumns = `id, queue, state, priority, command, argv, dir, env, run_at,
 	max_attempts, attempts, timeout_ms, backoff_ms, max_backoff_ms, permanent_exit,
 	unique_key, created_at, started_at, finished_at, exit_code, last_error, run,
-	worker, lease_until`
+	worker, lease_until, cancel_requested`
 
 const insertColumns = `INSERT INTO jobs (queue, state, priority, command, argv, dir, env,
 	run_at, max_attempts, timeout_ms, backoff_ms, max_backoff_ms, permanent_exit,
@@ -40,6 +41,10 @@ func (s *Store) JobInsert(ctx context.Context, params []queue.JobInsertParams) (
 		return nil, interpretError(err)
 	}
 	defer tx.Rollback()
+	params, failedDeps, err := settleDependencies(ctx, tx, params)
+	if err != nil {
+		return nil, err
+	}
 	ids := make([]int64, len(params))
 	fresh, sameAs, err := settleUniqueKeys(ctx, tx, params, ids)
 	if err != nil {
@@ -90,6 +95,9 @@ func (s *Store) JobInsert(ctx context.Context, params []queue.JobInsertParams) (
 			return nil, interpretError(fmt.Errorf("log new jobs: %w", err))
 		}
 	}
+	if err := insertDependencies(ctx, tx, params, fresh, ids, failedDeps); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, interpretError(err)
 	}
@@ -107,6 +115,64 @@ func appendInsertArgs(args []any, p *queue.JobInsertParams) []any {
 		p.Timeout.Milliseconds(), p.Backoff.Milliseconds(), p.MaxBackoff.Milliseconds(),
 		nullString(queue.FormatExitCodes(p.PermanentExit)), nullString(p.UniqueKey),
 		created, created)
+}
+
+// settleDependencies gives a job with --after the state its dependencies
+// call for: waiting while one has not succeeded. A job one of whose
+// dependencies already ended dead or cancelled is inserted waiting and
+// cancelled right after (failed maps its index to that dependency), so that
+// the event log shows why. A dependency that does not exist is an error.
+func settleDependencies(ctx context.Context, tx *sql.Tx, params []queue.JobInsertParams) (out []queue.JobInsertParams, failed map[int]string, err error) {
+	out = params
+	for i := range params {
+		if len(params[i].After) == 0 {
+			continue
+		}
+		if failed == nil && out[i].State != queue.StateWaiting {
+			out = slices.Clone(params) // the caller's params stay as they are
+			failed = map[int]string{}
+		}
+		allSucceeded := true
+		for _, dep := range params[i].After {
+			var state string
+			err := tx.QueryRowContext(ctx, "SELECT state FROM jobs WHERE id = ?", dep).Scan(&state)
+			if err != nil {
+				return nil, nil, fmt.Errorf("--after job %d: %w", dep, interpretError(err))
+			}
+			switch queue.State(state) {
+			case queue.StateSucceeded:
+			case queue.StateDead, queue.StateCancelled:
+				failed[i] = fmt.Sprintf("dependency %d ended %s", dep, state)
+				allSucceeded = false
+			default:
+				allSucceeded = false
+			}
+		}
+		if !allSucceeded {
+			out[i].State = queue.StateWaiting
+		}
+	}
+	return out, failed, nil
+}
+
+// insertDependencies records the dependencies of the inserted jobs, and
+// cancels those whose dependencies already failed.
+func insertDependencies(ctx context.Context, tx *sql.Tx, params []queue.JobInsertParams, fresh []int, ids []int64, failed map[int]string) error {
+	for _, i := range fresh {
+		for _, dep := range params[i].After {
+			if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)", ids[i], dep); err != nil {
+				return interpretError(fmt.Errorf("insert dependency: %w", err))
+			}
+		}
+		if why, ok := failed[i]; ok {
+			now := ms(params[i].CreatedAt)
+			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'cancelled', last_error = ?,
+				finished_at = ?, updated_at = ? WHERE id = ?`, why, now, now, ids[i]); err != nil {
+				return interpretError(err)
+			}
+		}
+	}
+	return nil
 }
 
 // settleUniqueKeys finds the jobs of params that are not to be inserted
@@ -158,7 +224,19 @@ func (s *Store) JobGet(ctx context.Context, id int64) (*queue.Job, error) {
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	return job, nil
+	rows, err := s.reader.QueryContext(ctx, "SELECT depends_on FROM job_deps WHERE job_id = ? ORDER BY depends_on", id)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var dep int64
+		if err := rows.Scan(&dep); err != nil {
+			return nil, err
+		}
+		job.DependsOn = append(job.DependsOn, dep)
+	}
+	return job, interpretError(rows.Err())
 }
 
 // JobList returns jobs newest first, filtered by params.
@@ -204,6 +282,9 @@ func (s *Store) JobList(ctx context.Context, params queue.JobListParams) ([]*que
 // claimJobs names jobs_ready: without statistics (jobq runs no ANALYZE)
 // the planner prefers jobs_state for the state test, then sorts every
 // ready job to pick the first few. The %s is the queue filter.
+// claimJobs names jobs_ready: without statistics (jobq runs no ANALYZE)
+// the planner prefers jobs_state for the state test, then sorts every
+// ready job to pick the first few. The %s is the queue filter.
 const claimJobs = `UPDATE jobs SET state = 'running', attempts = attempts + 1, run = run + 1,
 	worker = ?, lease_until = ?, started_at = ?, updated_at = ?
 WHERE id IN (
@@ -213,17 +294,32 @@ WHERE id IN (
 	LIMIT ?)
 RETURNING ` + jobColumns
 
+// claimIDs is the claim of claimJobs for jobs picked one by one, when a
+// queue is paused or limited.
+const claimIDs = `UPDATE jobs SET state = 'running', attempts = attempts + 1, run = run + 1,
+	worker = ?, lease_until = ?, started_at = ?, updated_at = ?
+WHERE id IN (%s)
+RETURNING ` + jobColumns
+
+// readyJobs lists ready jobs in claim order, for picking by hand.
+const readyJobs = `SELECT id, queue FROM jobs INDEXED BY jobs_ready
+WHERE state IN ('pending', 'scheduled', 'retrying') AND run_at <= ? %s
+ORDER BY priority DESC, run_at, id`
+
 const finishJob = `UPDATE jobs SET state = ?, attempts = ?, run_at = coalesce(?, run_at),
 	finished_at = ?, exit_code = ?, last_error = ?, updated_at = ?,
-	worker = NULL, lease_until = NULL
+	worker = NULL, lease_until = NULL, cancel_requested = 0
 WHERE id = ? AND run = ? AND state = 'running'`
 
 const finishAttempt = `UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?,
 	error = ?, output = ?
 WHERE job_id = ? AND run = ?`
 
-// JobClaim records outcomes and claims jobs in one transaction; see
-// queue.Store.
+// expiredLeases is how many jobs of lost workers one claim takes back.
+const expiredLeases = 100
+
+// JobClaim takes back the jobs of lost workers, records outcomes and
+// claims jobs, in one transaction; see queue.Store.
 func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*queue.JobClaimResult, error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -231,7 +327,57 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 	}
 	defer tx.Rollback()
 	res := &queue.JobClaimResult{}
-	for _, p := range params.Finish {
+	now := ms(params.Now)
+	if params.Expired != nil {
+		expired, err := s.queryJobs(ctx, tx, "SELECT "+jobColumns+` FROM jobs
+			WHERE state = 'running' AND lease_until < ? LIMIT ?`, now, expiredLeases)
+		if err != nil {
+			return nil, fmt.Errorf("find expired leases: %w", err)
+		}
+		for _, job := range expired {
+			res.Expired = append(res.Expired, params.Expired(job))
+		}
+		if _, err := finishJobs(ctx, tx, res.Expired); err != nil {
+			return nil, err
+		}
+	}
+	if res.Lost, err = finishJobs(ctx, tx, params.Finish); err != nil {
+		return nil, err
+	}
+	if params.Limit > 0 {
+		if res.Jobs, err = s.claim(ctx, tx, params); err != nil {
+			return nil, fmt.Errorf("claim jobs: %w", err)
+		}
+		// RETURNING gives rows in no promised order.
+		slices.SortFunc(res.Jobs, func(a, b *queue.Job) int {
+			return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
+		})
+	}
+	if len(res.Jobs) < params.Limit {
+		filter, args := queueFilter(params.Queues)
+		var next sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT min(run_at) FROM jobs INDEXED BY jobs_ready
+			WHERE state IN ('pending', 'scheduled', 'retrying') AND run_at > ? `+filter,
+			append([]any{now}, args...)...).Scan(&next); err != nil {
+			return nil, interpretError(err)
+		}
+		res.NextRunAt = fromNullMS(next)
+	}
+	var version int64
+	if err := tx.QueryRowContext(ctx, "PRAGMA data_version").Scan(&version); err != nil {
+		return nil, interpretError(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, interpretError(err)
+	}
+	s.seen.Store(version)
+	return res, nil
+}
+
+// finishJobs records outcomes, fenced by each job's run, and returns the
+// IDs of the jobs whose worker no longer held them.
+func finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams) (lost []int64, err error) {
+	for _, p := range finish {
 		var finished any
 		if p.State.Final() {
 			finished = ms(p.FinishedAt)
@@ -242,7 +388,7 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 			return nil, interpretError(fmt.Errorf("finish job %d: %w", p.ID, err))
 		}
 		if n, _ := r.RowsAffected(); n == 0 {
-			res.Lost = append(res.Lost, p.ID)
+			lost = append(lost, p.ID)
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, finishAttempt, ms(p.FinishedAt), p.ExitCode,
@@ -250,52 +396,127 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 			return nil, interpretError(fmt.Errorf("finish attempt: %w", err))
 		}
 	}
-	if params.Limit > 0 {
-		now := ms(params.Now)
-		args := []any{params.Worker, ms(params.LeaseUntil), now, now, now}
-		queueFilter := ""
-		if len(params.Queues) > 0 {
-			queueFilter = "AND queue IN (" + placeholders(len(params.Queues)) + ")"
-			for _, q := range params.Queues {
-				args = append(args, q)
-			}
-		}
-		args = append(args, params.Limit)
-		res.Jobs, err = s.queryJobs(ctx, tx, fmt.Sprintf(claimJobs, queueFilter), args...)
-		if err != nil {
-			return nil, fmt.Errorf("claim jobs: %w", err)
-		}
-		// RETURNING gives rows in no promised order.
-		slices.SortFunc(res.Jobs, func(a, b *queue.Job) int {
-			return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
-		})
+	return lost, nil
+}
+
+// claim claims up to params.Limit ready jobs: in one statement when no
+// queue is paused or limited, else picked one by one within the limits.
+func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimParams) ([]*queue.Job, error) {
+	now := ms(params.Now)
+	set := []any{params.Worker, ms(params.LeaseUntil), now, now}
+	filter, filterArgs := queueFilter(params.Queues)
+	allow, err := allowances(ctx, tx, params.Now)
+	if err != nil {
+		return nil, err
 	}
-	if err := tx.Commit(); err != nil {
+	if len(allow) == 0 {
+		args := append(append(append(set, now), filterArgs...), params.Limit)
+		return s.queryJobs(ctx, tx, fmt.Sprintf(claimJobs, filter), args...)
+	}
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(readyJobs, filter), append([]any{now}, filterArgs...)...)
+	if err != nil {
 		return nil, interpretError(err)
 	}
-	return res, nil
+	var ids []any
+	for rows.Next() && len(ids) < params.Limit {
+		var id int64
+		var q string
+		if err := rows.Scan(&id, &q); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if n, limited := allow[q]; limited {
+			if n <= 0 {
+				continue
+			}
+			allow[q] = n - 1
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, interpretError(err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return s.queryJobs(ctx, tx, fmt.Sprintf(claimIDs, placeholders(len(ids))), append(set, ids...)...)
+}
+
+// allowances says how many jobs each paused or limited queue may start
+// now, across all workers: 0 when paused, else what its concurrency and
+// rate limits leave. Queues without settings are not in the map.
+func allowances(ctx context.Context, tx *sql.Tx, now time.Time) (map[string]int, error) {
+	settings, err := queueSettings(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	allow := map[string]int{}
+	for _, q := range settings {
+		switch {
+		case q.Paused:
+			allow[q.Name] = 0
+			continue
+		case q.Concurrency == 0 && q.Rate == 0:
+			continue
+		}
+		n := math.MaxInt
+		if q.Concurrency > 0 {
+			var running int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs
+				WHERE state = 'running' AND queue = ?`, q.Name).Scan(&running); err != nil {
+				return nil, interpretError(err)
+			}
+			n = q.Concurrency - running
+		}
+		if q.Rate > 0 {
+			var started int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs
+				WHERE queue = ? AND started_at > ?`, q.Name, ms(now.Add(-q.RatePeriod))).Scan(&started); err != nil {
+				return nil, interpretError(err)
+			}
+			n = min(n, q.Rate-started)
+		}
+		allow[q.Name] = n
+	}
+	return allow, nil
+}
+
+// queueFilter is the SQL condition for a claim's queues, and its arguments.
+func queueFilter(queues []string) (string, []any) {
+	if len(queues) == 0 {
+		return "", nil
+	}
+	args := make([]any, len(queues))
+	for i, q := range queues {
+		args[i] = q
+	}
+	return "AND queue IN (" + placeholders(len(queues)) + ")", args
 }
 
 // JobHeartbeat extends leases; see queue.Store.
-func (s *Store) JobHeartbeat(ctx context.Context, params queue.JobHeartbeatParams) ([]int64, error) {
+func (s *Store) JobHeartbeat(ctx context.Context, params queue.JobHeartbeatParams) (*queue.JobHeartbeatResult, error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, interpretError(err)
 	}
 	defer tx.Rollback()
-	var lost []int64
+	res := &queue.JobHeartbeatResult{}
 	for _, ref := range params.Jobs {
-		r, err := tx.ExecContext(ctx, `UPDATE jobs SET lease_until = ?
-			WHERE id = ? AND run = ? AND worker = ? AND state = 'running'`,
-			ms(params.LeaseUntil), ref.ID, ref.Run, params.Worker)
-		if err != nil {
+		var cancel bool
+		err := tx.QueryRowContext(ctx, `UPDATE jobs SET lease_until = ?
+			WHERE id = ? AND run = ? AND worker = ? AND state = 'running'
+			RETURNING cancel_requested`,
+			ms(params.LeaseUntil), ref.ID, ref.Run, params.Worker).Scan(&cancel)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			res.Lost = append(res.Lost, ref.ID)
+		case err != nil:
 			return nil, interpretError(err)
-		}
-		if n, _ := r.RowsAffected(); n == 0 {
-			lost = append(lost, ref.ID)
+		case cancel:
+			res.Cancel = append(res.Cancel, ref.ID)
 		}
 	}
-	return lost, interpretError(tx.Commit())
+	return res, interpretError(tx.Commit())
 }
 
 // AttemptList returns a job's history; see queue.Store.
@@ -361,7 +582,8 @@ func scanJob(row scanner) (*queue.Job, error) {
 	var started, finished, exit, lease sql.NullInt64
 	err := row.Scan(&j.ID, &j.Queue, &state, &j.Priority, &j.Command, &argv, &j.Dir, &env,
 		&runAt, &j.MaxAttempts, &j.Attempts, &timeout, &backoff, &maxBackoff, &permanent,
-		&unique, &created, &started, &finished, &exit, &lastError, &j.Run, &worker, &lease)
+		&unique, &created, &started, &finished, &exit, &lastError, &j.Run, &worker, &lease,
+		&j.CancelRequested)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -59,6 +60,10 @@ type Store struct {
 	path   string
 	writer *sql.DB // one connection: SQLite has one writer at a time anyway
 	reader *sql.DB // read-only pool; connects on first use
+
+	// seen is the writer connection's PRAGMA data_version after its last
+	// claim: Wait returns once another connection has committed since.
+	seen atomic.Int64
 }
 
 // Options tune Open.
@@ -81,7 +86,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	uri := "file:" + escapePath(path)
 	busy := strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
-	writer, err := sql.Open(driverName, uri+"?_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_txlock=immediate&_busy_timeout="+busy)
+	writer, err := sql.Open(driverName, uri+"?_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_recursive_triggers=1&_txlock=immediate&_busy_timeout="+busy)
 	if err != nil {
 		return nil, err
 	}

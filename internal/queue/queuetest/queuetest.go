@@ -869,12 +869,12 @@ func testHeartbeat(t *testing.T, s queue.Store) {
 	finish(t, s, t0, queue.JobFinishParams{ID: d.ID, Run: d.Run, State: queue.StateSucceeded, Attempts: 1, FinishedAt: t0, ExitCode: intp(0)})
 
 	lease := t0.Add(40 * time.Second)
-	lost, err := s.JobHeartbeat(t.Context(), queue.JobHeartbeatParams{
+	hb, err := s.JobHeartbeat(t.Context(), queue.JobHeartbeatParams{
 		Worker: worker, LeaseUntil: lease,
 		Jobs: []queue.JobRef{{ID: a.ID, Run: a.Run}, {ID: b.ID, Run: b.Run}},
 	})
-	if err != nil || len(lost) != 0 {
-		t.Fatalf("JobHeartbeat = lost %v, %v; want none", lost, err)
+	if err != nil || len(hb.Lost) != 0 || len(hb.Cancel) != 0 {
+		t.Fatalf("JobHeartbeat = %+v, %v; want nothing lost", hb, err)
 	}
 	for _, id := range ids[:2] {
 		if got := get(t, s, id).LeaseUntil; !got.Equal(lease) {
@@ -883,7 +883,7 @@ func testHeartbeat(t *testing.T, s queue.Store) {
 	}
 
 	later := t0.Add(50 * time.Second)
-	lost, err = s.JobHeartbeat(t.Context(), queue.JobHeartbeatParams{
+	hb, err = s.JobHeartbeat(t.Context(), queue.JobHeartbeatParams{
 		Worker: worker, LeaseUntil: later,
 		Jobs: []queue.JobRef{
 			{ID: a.ID, Run: a.Run + 1}, // a run it never had
@@ -892,8 +892,8 @@ func testHeartbeat(t *testing.T, s queue.Store) {
 			{ID: ids[2] + 1000, Run: 1},
 		},
 	})
-	if want := []int64{a.ID, d.ID, ids[2] + 1000}; err != nil || !slices.Equal(lost, want) {
-		t.Errorf("JobHeartbeat = lost %v, %v; want %v", lost, err, want)
+	if want := []int64{a.ID, d.ID, ids[2] + 1000}; err != nil || !slices.Equal(hb.Lost, want) {
+		t.Errorf("JobHeartbeat = lost %v, %v; want %v", hb.Lost, err, want)
 	}
 	if got := get(t, s, a.ID).LeaseUntil; !got.Equal(lease) {
 		t.Errorf("lease of job %d under a wrong run moved to %v", a.ID, got)
@@ -902,19 +902,19 @@ func testHeartbeat(t *testing.T, s queue.Store) {
 		t.Errorf("lease of job %d = %v, want %v", b.ID, got, later)
 	}
 
-	lost, err = s.JobHeartbeat(t.Context(), queue.JobHeartbeatParams{
+	hb, err = s.JobHeartbeat(t.Context(), queue.JobHeartbeatParams{
 		Worker: "host-b:7", LeaseUntil: later.Add(time.Minute),
 		Jobs: []queue.JobRef{{ID: b.ID, Run: b.Run}},
 	})
-	if err != nil || !slices.Equal(lost, []int64{b.ID}) {
-		t.Errorf("JobHeartbeat by another worker = lost %v, %v; want [%d]", lost, err, b.ID)
+	if err != nil || !slices.Equal(hb.Lost, []int64{b.ID}) {
+		t.Errorf("JobHeartbeat by another worker = lost %v, %v; want [%d]", hb.Lost, err, b.ID)
 	}
 	if got := get(t, s, b.ID); !got.LeaseUntil.Equal(later) || got.Worker != worker {
 		t.Errorf("another worker's heartbeat changed the job: lease %v worker %q", got.LeaseUntil, got.Worker)
 	}
 
-	lost, err = s.JobHeartbeat(t.Context(), queue.JobHeartbeatParams{Worker: worker, LeaseUntil: later})
-	if err != nil || len(lost) != 0 {
-		t.Errorf("JobHeartbeat of no jobs = %v, %v", lost, err)
+	hb, err = s.JobHeartbeat(t.Context(), queue.JobHeartbeatParams{Worker: worker, LeaseUntil: later})
+	if err != nil || len(hb.Lost) != 0 {
+		t.Errorf("JobHeartbeat of no jobs = %+v, %v", hb, err)
 	}
 }

@@ -1,0 +1,189 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// JobCancel cancels jobs; see queue.Store. The triggers of migration 0002
+// cancel the jobs waiting for a cancelled one.
+func (s *Store) JobCancel(ctx context.Context, params queue.JobCancelParams) ([]queue.JobCancelResult, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer tx.Rollback()
+	now := ms(params.Now)
+	out := make([]queue.JobCancelResult, len(params.IDs))
+	for i, id := range params.IDs {
+		out[i].ID = id
+		var state string
+		err := tx.QueryRowContext(ctx, "SELECT state FROM jobs WHERE id = ?", id).Scan(&state)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, interpretError(err)
+		}
+		out[i].Found, out[i].State = true, queue.State(state)
+		switch {
+		case out[i].State.Final():
+		case out[i].State == queue.StateRunning:
+			_, err = tx.ExecContext(ctx, "UPDATE jobs SET cancel_requested = 1 WHERE id = ?", id)
+		default:
+			_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'cancelled', finished_at = ?,
+				updated_at = ?, last_error = 'cancelled' WHERE id = ?`, now, now, id)
+		}
+		if err != nil {
+			return nil, interpretError(fmt.Errorf("cancel job %d: %w", id, err))
+		}
+	}
+	return out, interpretError(tx.Commit())
+}
+
+// JobDelete deletes final jobs, their attempts (by foreign key) and their
+// events; see queue.Store.
+func (s *Store) JobDelete(ctx context.Context, params queue.JobDeleteParams) (int, error) {
+	var states []any
+	for _, st := range params.States {
+		if !st.Final() {
+			return 0, fmt.Errorf("delete jobs: %s is not a final state", st)
+		}
+		states = append(states, string(st))
+	}
+	if len(states) == 0 {
+		return 0, nil
+	}
+	filter, queueArgs := queueFilter(params.Queues)
+	args := append(append(states, ms(params.FinishedBefore)), queueArgs...)
+	args = append(args, params.Limit)
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, interpretError(err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `DELETE FROM jobs WHERE id IN (
+		SELECT id FROM jobs INDEXED BY jobs_finished
+		WHERE state IN (`+placeholders(len(states))+`) AND finished_at < ? `+filter+`
+		ORDER BY finished_at LIMIT ?)
+		RETURNING id`, args...)
+	if err != nil {
+		return 0, interpretError(err)
+	}
+	var ids []any
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, interpretError(err)
+	}
+	if len(ids) > 0 {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM events WHERE job_id IN ("+placeholders(len(ids))+")", ids...); err != nil {
+			return 0, interpretError(err)
+		}
+	}
+	return len(ids), interpretError(tx.Commit())
+}
+
+// QueueSet changes a queue's settings; see queue.Store.
+func (s *Store) QueueSet(ctx context.Context, params queue.QueueSetParams) error {
+	var set []string
+	var args []any
+	if params.Paused != nil {
+		set, args = append(set, "paused = ?"), append(args, *params.Paused)
+	}
+	if params.Concurrency != nil {
+		set, args = append(set, "concurrency = ?"), append(args, zeroNull(*params.Concurrency))
+	}
+	if params.Rate != nil {
+		set, args = append(set, "rate = ?"), append(args, zeroNull(*params.Rate))
+	}
+	if params.RatePeriod != nil {
+		set, args = append(set, "rate_period_ms = ?"), append(args, zeroNull(int(params.RatePeriod.Milliseconds())))
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return interpretError(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "INSERT INTO queues (name) VALUES (?) ON CONFLICT DO NOTHING", params.Name); err != nil {
+		return interpretError(err)
+	}
+	if len(set) > 0 {
+		if _, err := tx.ExecContext(ctx, "UPDATE queues SET "+strings.Join(set, ", ")+" WHERE name = ?",
+			append(args, params.Name)...); err != nil {
+			return interpretError(err)
+		}
+	}
+	return interpretError(tx.Commit())
+}
+
+// QueueList returns every queue's settings; see queue.Store.
+func (s *Store) QueueList(ctx context.Context) ([]queue.QueueSettings, error) {
+	return queueSettings(ctx, s.reader)
+}
+
+func queueSettings(ctx context.Context, q queryer) ([]queue.QueueSettings, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name, paused, coalesce(concurrency, 0),
+		coalesce(rate, 0), coalesce(rate_period_ms, 0) FROM queues ORDER BY name`)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var out []queue.QueueSettings
+	for rows.Next() {
+		var qs queue.QueueSettings
+		var period int64
+		if err := rows.Scan(&qs.Name, &qs.Paused, &qs.Concurrency, &qs.Rate, &period); err != nil {
+			return nil, err
+		}
+		qs.RatePeriod = time.Duration(period) * time.Millisecond
+		out = append(out, qs)
+	}
+	return out, interpretError(rows.Err())
+}
+
+// waitPoll is how often Wait looks at PRAGMA data_version: a few
+// microseconds of work on an open connection, so 40 looks a second cost
+// next to nothing while a new job is noticed within 25 ms.
+const waitPoll = 25 * time.Millisecond
+
+// Wait returns once another connection has committed since this store's
+// last claim, or after d; see queue.Store.
+func (s *Store) Wait(ctx context.Context, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	t := time.NewTicker(waitPoll)
+	defer t.Stop()
+	for {
+		var version int64
+		if err := s.writer.QueryRowContext(ctx, "PRAGMA data_version").Scan(&version); err != nil {
+			return interpretError(err)
+		}
+		if version != s.seen.Load() || !time.Now().Before(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func zeroNull(n int) any {
+	if n == 0 {
+		return nil
+	}
+	return n
+}
