@@ -139,6 +139,10 @@ land on the dead-letter list ('jobq list --state dead').`,
 		newShowCmd(f, nil),
 		newLogsCmd(f, nil),
 		newDrainCmd(f, nil),
+		newWorkCmd(f, nil),
+		newWaitCmd(f, nil),
+		newCancelCmd(f, nil),
+		newQueueCmd(f, nil),
 		newVersionCmd(f),
 	)
 	return root

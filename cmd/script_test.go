@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -36,9 +38,10 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"dbdump":   cmdDBDump,
-			"lockdb":   cmdLockDB,
-			"waitfile": cmdWaitFile,
+			"dbdump":       cmdDBDump,
+			"lockdb":       cmdLockDB,
+			"waitfile":     cmdWaitFile,
+			"notifysocket": cmdNotifySocket,
 		},
 	})
 }
@@ -96,17 +99,46 @@ func cmdLockDB(ts *testscript.TestScript, neg bool, args []string) {
 	}()
 }
 
-// cmdWaitFile waits up to 30s for a file to exist, to synchronise with a
-// job running in the background. Usage: waitfile PATH.
+// cmdWaitFile waits up to 30s for a file to exist, or to match a regular
+// expression, to synchronise with a process running in the background.
+// Usage: waitfile PATH [REGEXP].
 func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: waitfile PATH")
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: waitfile PATH [REGEXP]")
 	}
 	path := ts.MkAbs(args[0])
+	var re *regexp.Regexp
+	if len(args) == 2 {
+		re = regexp.MustCompile(args[1])
+	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(path); err == nil {
+		if body, err := os.ReadFile(path); err == nil && (re == nil || re.Match(body)) {
 			return
 		}
 	}
-	ts.Fatalf("%s did not appear within 30s", args[0])
+	ts.Fatalf("%s did not appear (or match %v) within 30s", args[0], re)
+}
+
+// cmdNotifySocket listens on a unix datagram socket, as systemd's
+// NOTIFY_SOCKET, and appends every message it gets to a file, one a line.
+// Usage: notifysocket SOCKET FILE.
+func cmdNotifySocket(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: notifysocket SOCKET FILE")
+	}
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: ts.MkAbs(args[0]), Net: "unixgram"})
+	ts.Check(err)
+	out, err := os.OpenFile(ts.MkAbs(args[1]), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	ts.Check(err)
+	ts.Defer(func() { conn.Close(); out.Close() })
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			out.Write(append(buf[:n:n], '\n'))
+		}
+	}()
 }

@@ -34,11 +34,38 @@ type Runner struct {
 	Now         func() time.Time
 	Jitter      func() float64 // in [0, 1), varies backoff
 	Log         *slog.Logger
+
+	// For Work only.
+	Hurry     <-chan struct{}  // closed or sent to: skip the rest of Grace
+	Retention Retention        // how long final jobs are kept
+	Tick      time.Duration    // the longest the loop sleeps; 0: Lease/2
+	OnLoop    func(s Snapshot) // called at every turn of the loop (systemd status, watchdog)
 }
+
+// Retention says how long final jobs are kept; zero keeps them forever.
+type Retention struct {
+	Succeeded time.Duration
+	Dead      time.Duration // also for cancelled jobs
+}
+
+// retentionEvery is how often Work deletes final jobs past their retention,
+// retentionBatch how many in one transaction, so that a large backlog of
+// old jobs does not hold the write lock for long.
+const (
+	retentionEvery = 5 * time.Minute
+	retentionBatch = 500
+)
 
 // Summary counts what a Drain did, by the outcome of each attempt.
 type Summary struct {
-	Succeeded, Retrying, Dead, HandedBack int
+	Succeeded, Retrying, Dead, Cancelled, HandedBack int
+}
+
+// Snapshot is what a runner is doing, for status lines.
+type Snapshot struct {
+	Running  int
+	Stopping bool
+	Summary
 }
 
 type running struct {
@@ -51,7 +78,15 @@ type running struct {
 // finish, then stops them and hands them back without using an attempt.
 // When the store fails, it stops its running jobs and returns the error
 // once they are gone.
-func (r *Runner) Drain(ctx context.Context) (Summary, error) {
+func (r *Runner) Drain(ctx context.Context) (Summary, error) { return r.run(ctx, false) }
+
+// Work runs jobs until ctx is done, then stops as Drain does. While idle it
+// waits for the store to change (a new job), for the next scheduled job to
+// come due, or for half a lease, to take back the jobs of lost workers; and
+// every few minutes it deletes final jobs past their retention.
+func (r *Runner) Work(ctx context.Context) (Summary, error) { return r.run(ctx, true) }
+
+func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 	var sum Summary
 	storeCtx := context.WithoutCancel(ctx) // outcomes are recorded even while stopping
 	jobsCtx, stopJobs := context.WithCancelCause(storeCtx)
@@ -68,6 +103,8 @@ func (r *Runner) Drain(ctx context.Context) (Summary, error) {
 		case <-jobsCtx.Done():
 		case <-t.C:
 			stopJobs(ErrShutdown)
+		case <-r.Hurry:
+			stopJobs(ErrShutdown)
 		}
 	}()
 
@@ -78,9 +115,15 @@ func (r *Runner) Drain(ctx context.Context) (Summary, error) {
 
 	results := make(chan JobFinishParams, r.Concurrency)
 	var finish []JobFinishParams
+	var nextRunAt, lastRetention time.Time
+	look := true // whether a claim may find something
 	for {
+		if forever && ctx.Err() == nil && r.Now().Sub(lastRetention) >= retentionEvery {
+			r.deleteOld(storeCtx)
+			lastRetention = r.Now()
+		}
 		limit := r.Concurrency - len(held)
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || !look {
 			limit = 0
 		}
 		if limit > 0 || len(finish) > 0 {
@@ -88,6 +131,7 @@ func (r *Runner) Drain(ctx context.Context) (Summary, error) {
 			res, err := r.Store.JobClaim(storeCtx, JobClaimParams{
 				Finish: finish, Queues: r.Queues, Limit: limit,
 				Worker: r.Worker, Now: now, LeaseUntil: now.Add(r.Lease),
+				Expired: func(job *Job) JobFinishParams { return LeaseExpired(job, now, r.Jitter()) },
 			})
 			if errors.Is(err, ErrBusy) {
 				r.Log.Warn("database busy, trying again", logError, err)
@@ -102,8 +146,13 @@ func (r *Runner) Drain(ctx context.Context) (Summary, error) {
 				}
 				return sum, err
 			}
+			for _, p := range res.Expired {
+				r.Log.Warn("worker lost, job taken back", logJob, p.ID, logState, string(p.State))
+			}
 			r.logFinished(finish, res.Lost, &sum)
 			finish = nil
+			nextRunAt = res.NextRunAt
+			look = limit > 0 && len(res.Jobs) == limit // a full claim may leave more
 			mu.Lock()
 			for _, job := range res.Jobs {
 				jobCtx, cancel := context.WithCancelCause(jobsCtx)
@@ -116,10 +165,21 @@ func (r *Runner) Drain(ctx context.Context) (Summary, error) {
 			}
 			mu.Unlock()
 		}
-		if len(held) == 0 {
+		if r.OnLoop != nil {
+			r.OnLoop(Snapshot{Running: len(held), Stopping: ctx.Err() != nil, Summary: sum})
+		}
+		if len(held) == 0 && (!forever || ctx.Err() != nil) {
 			return sum, nil
 		}
-		finish = append(finish, <-results)
+		if look && len(held) < r.Concurrency && ctx.Err() == nil {
+			continue
+		}
+		p, ok := r.wait(ctx, results, forever && len(held) < r.Concurrency, nextRunAt)
+		look = true
+		if !ok {
+			continue
+		}
+		finish = append(finish, p)
 	gather:
 		for {
 			select {
@@ -135,6 +195,82 @@ func (r *Runner) Drain(ctx context.Context) (Summary, error) {
 			delete(held, p.ID)
 		}
 		mu.Unlock()
+	}
+}
+
+// wait returns the next job's outcome, or ok false when the loop should
+// look again: the store changed (when watch is set), the next scheduled job
+// is due, half a lease passed (leases of lost workers to take back), Tick
+// passed, or ctx became done.
+func (r *Runner) wait(ctx context.Context, results <-chan JobFinishParams, watch bool, nextRunAt time.Time) (p JobFinishParams, ok bool) {
+	d := r.Lease / 2
+	if r.Tick > 0 {
+		d = min(d, r.Tick)
+	}
+	if !nextRunAt.IsZero() {
+		d = max(0, min(d, nextRunAt.Sub(r.Now())))
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	changed := make(chan struct{})
+	waitCtx, stopWaiting := context.WithCancel(ctx)
+	defer func() { stopWaiting(); <-changed }()
+	go func() {
+		defer close(changed)
+		if watch {
+			_ = r.Store.Wait(waitCtx, d)
+		}
+	}()
+	var storeChanged <-chan struct{} // nil, never ready, unless watched
+	if watch {
+		storeChanged = changed
+	}
+	select {
+	case p := <-results:
+		return p, true
+	case <-storeChanged:
+	case <-timer.C:
+	case <-ctx.Done():
+		// Stop claiming; running jobs end within Grace and report here.
+		if ctx.Err() != nil {
+			select {
+			case p := <-results:
+				return p, true
+			case <-timer.C:
+			}
+		}
+	}
+	return JobFinishParams{}, false
+}
+
+// deleteOld deletes final jobs past their retention, a batch at a time.
+func (r *Runner) deleteOld(ctx context.Context) {
+	now := r.Now()
+	for _, rule := range []struct {
+		states []State
+		keep   time.Duration
+	}{
+		{[]State{StateSucceeded}, r.Retention.Succeeded},
+		{[]State{StateDead, StateCancelled}, r.Retention.Dead},
+	} {
+		if rule.keep <= 0 {
+			continue
+		}
+		for {
+			n, err := r.Store.JobDelete(ctx, JobDeleteParams{
+				States: rule.states, FinishedBefore: now.Add(-rule.keep), Limit: retentionBatch,
+			})
+			if err != nil {
+				r.Log.Warn("delete old jobs", logError, err)
+				return
+			}
+			if n > 0 {
+				r.Log.Info("deleted old jobs", "count", n, logState, string(rule.states[0]))
+			}
+			if n < retentionBatch {
+				break
+			}
+		}
 	}
 }
 
@@ -218,6 +354,8 @@ func (r *Runner) logFinished(finish []JobFinishParams, lost []int64, sum *Summar
 			sum.Retrying++
 		case StateDead:
 			sum.Dead++
+		case StateCancelled:
+			sum.Cancelled++
 		case StatePending:
 			sum.HandedBack++
 		}

@@ -224,19 +224,7 @@ func (s *Store) JobGet(ctx context.Context, id int64) (*queue.Job, error) {
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	rows, err := s.reader.QueryContext(ctx, "SELECT depends_on FROM job_deps WHERE job_id = ? ORDER BY depends_on", id)
-	if err != nil {
-		return nil, interpretError(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var dep int64
-		if err := rows.Scan(&dep); err != nil {
-			return nil, err
-		}
-		job.DependsOn = append(job.DependsOn, dep)
-	}
-	return job, interpretError(rows.Err())
+	return job, s.loadDependencies(ctx, []*queue.Job{job})
 }
 
 // JobList returns jobs newest first, filtered by params.
@@ -276,7 +264,35 @@ func (s *Store) JobList(ctx context.Context, params queue.JobListParams) ([]*que
 		query += " LIMIT ?"
 		args = append(args, params.Limit)
 	}
-	return s.queryJobs(ctx, s.reader, query, args...)
+	jobs, err := s.queryJobs(ctx, s.reader, query, args...)
+	if err != nil || len(jobs) == 0 {
+		return jobs, err
+	}
+	return jobs, s.loadDependencies(ctx, jobs)
+}
+
+// loadDependencies fills in the DependsOn of jobs, listed newest first.
+func (s *Store) loadDependencies(ctx context.Context, jobs []*queue.Job) error {
+	byID := make(map[int64]*queue.Job, len(jobs))
+	for _, j := range jobs {
+		byID[j.ID] = j
+	}
+	rows, err := s.reader.QueryContext(ctx, `SELECT job_id, depends_on FROM job_deps
+		WHERE job_id BETWEEN ? AND ? ORDER BY job_id, depends_on`, jobs[len(jobs)-1].ID, jobs[0].ID)
+	if err != nil {
+		return interpretError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, dep int64
+		if err := rows.Scan(&id, &dep); err != nil {
+			return err
+		}
+		if j, ok := byID[id]; ok {
+			j.DependsOn = append(j.DependsOn, dep)
+		}
+	}
+	return interpretError(rows.Err())
 }
 
 // claimJobs names jobs_ready: without statistics (jobq runs no ANALYZE)

@@ -159,8 +159,9 @@ func queueSettings(ctx context.Context, q queryer) ([]queue.QueueSettings, error
 // next to nothing while a new job is noticed within 25 ms.
 const waitPoll = 25 * time.Millisecond
 
-// Wait returns once another connection has committed since this store's
-// last claim, or after d; see queue.Store.
+// Wait returns once another connection has committed since this store
+// last claimed or returned from Wait (the first call returns at once, as
+// nothing was seen before), or after d; see queue.Store.
 func (s *Store) Wait(ctx context.Context, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	t := time.NewTicker(waitPoll)
@@ -170,7 +171,7 @@ func (s *Store) Wait(ctx context.Context, d time.Duration) error {
 		if err := s.writer.QueryRowContext(ctx, "PRAGMA data_version").Scan(&version); err != nil {
 			return interpretError(err)
 		}
-		if version != s.seen.Load() || !time.Now().Before(deadline) {
+		if s.seen.Swap(version) != version || !time.Now().Before(deadline) {
 			return nil
 		}
 		select {

@@ -1,0 +1,159 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/spf13/cobra"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// WorkOptions are work's dependencies and flags.
+type WorkOptions struct {
+	RunnerOptions
+	Grace string
+}
+
+func newWorkCmd(f *Factory, runF func(context.Context, *WorkOptions) error) *cobra.Command {
+	opts := &WorkOptions{RunnerOptions: newRunnerOptions(f)}
+	cmd := &cobra.Command{
+		Use:   "work [-q Q] [-c N]",
+		Short: "Run jobs as they come: the long-running worker (a systemd service)",
+		Long: `Run jobs as they become ready, N at a time, until stopped. Several workers,
+on this host, may share one database: each job runs on one of them.
+
+It notices a new job within about 25 ms without busy polling, runs
+scheduled jobs and retries when they come due, takes back the jobs of a
+worker whose lease expired (a failed attempt), and deletes final jobs past
+their retention (config retention.*).
+
+On SIGTERM or SIGINT it claims nothing more, waits up to --grace for its
+running jobs, then stops them and hands them back as pending without using
+an attempt, and exits 0. A second signal skips the wait. Under systemd
+(NOTIFY_SOCKET set) it reports READY=1, STATUS=, WATCHDOG=1 and STOPPING=1:
+see docs/running.md and docs/systemd/.`,
+		Example: `  jobq work
+  jobq work -q mail,reports -c 4 --log-format json
+  systemctl enable --now jobq-worker`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runWork(cmd.Context(), opts)
+		},
+	}
+	opts.addFlags(cmd)
+	cmd.Flags().StringVar(&opts.Grace, "grace", "", "on SIGTERM, how long running jobs may finish (default: config work.grace, 25s)")
+	return cmd
+}
+
+func runWork(ctx context.Context, opts *WorkOptions) error {
+	// A second signal cuts the grace short. Registered before anything
+	// else, so that no signal is missed; the first one also cancels ctx.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+
+	var grace time.Duration
+	if opts.Grace != "" {
+		d, err := queue.ParseDuration(opts.Grace)
+		if err != nil {
+			return usageErrorf("--grace: %v", err)
+		}
+		grace = d
+	}
+	r, cfg, err := opts.setUp(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.Store.Close()
+	if opts.Grace == "" {
+		grace = cfg.Work.Grace
+	}
+	r.Grace = grace
+	r.Retention = queue.Retention{Succeeded: cfg.Retention.Succeeded, Dead: cfg.Retention.Dead}
+
+	hurry := make(chan struct{})
+	go func() {
+		for n := 0; ; n++ {
+			if _, ok := <-signals; !ok {
+				return
+			}
+			if n == 1 {
+				r.Log.Warn("second signal: stopping running jobs now")
+				close(hurry)
+				return
+			}
+		}
+	}()
+	r.Hurry = hurry
+
+	n := newNotifier(r.Log)
+	r.Tick = n.tick
+	r.OnLoop = n.loop
+	r.Log.Info("worker started", "worker", r.Worker, "concurrency", r.Concurrency, "queues", fmt.Sprint(r.Queues))
+	n.send("READY=1")
+	sum, err := r.Work(ctx)
+	if !n.stopping {
+		n.send("STOPPING=1")
+	}
+	if err != nil {
+		return fmt.Errorf("work: %w", err)
+	}
+	r.Log.Info("worker stopped", "succeeded", sum.Succeeded, "retrying", sum.Retrying, "dead", sum.Dead, "handed_back", sum.HandedBack)
+	return nil
+}
+
+// notifier speaks sd_notify to systemd when NOTIFY_SOCKET is set, and does
+// nothing otherwise.
+type notifier struct {
+	log      interface{ Warn(string, ...any) }
+	watchdog time.Duration // 0: no watchdog
+	tick     time.Duration // how often the loop must turn for the watchdog
+	lastPing time.Time
+	status   string
+	stopping bool
+}
+
+func newNotifier(log interface{ Warn(string, ...any) }) *notifier {
+	n := &notifier{log: log}
+	if d, err := daemon.SdWatchdogEnabled(false); err == nil && d > 0 {
+		n.watchdog, n.tick = d, d/2
+	}
+	return n
+}
+
+func (n *notifier) send(state string) {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		n.log.Warn("sd_notify", "error", err)
+	}
+}
+
+// loop runs at every turn of the worker's loop: from there, a watchdog ping
+// says the loop itself still turns.
+func (n *notifier) loop(s queue.Snapshot) {
+	if n.watchdog > 0 && time.Since(n.lastPing) >= n.tick {
+		n.send("WATCHDOG=1")
+		n.lastPing = time.Now()
+	}
+	if s.Stopping && !n.stopping {
+		n.stopping = true
+		n.send("STOPPING=1")
+	}
+	status := fmt.Sprintf("STATUS=%d running; %d succeeded, %d retrying, %d dead since start",
+		s.Running, s.Succeeded, s.Retrying, s.Dead)
+	if s.Stopping {
+		status = fmt.Sprintf("STATUS=stopping: waiting for %d running job(s)", s.Running)
+	}
+	if status != n.status {
+		n.status = status
+		n.send(status)
+	}
+}
