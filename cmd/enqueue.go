@@ -36,6 +36,7 @@ type EnqueueOptions struct {
 	MaxBackoff  string
 	Permanent   string
 	Unique      string
+	After       string
 	Env         []string
 	Dir         string
 	Batch       bool
@@ -93,6 +94,7 @@ environment, and is skipped when K is not set.`,
 	fl.StringVar(&opts.MaxBackoff, "max-backoff", "", "longest wait between retries (default 1h)")
 	fl.StringVar(&opts.Permanent, "permanent-exit", "", "exit `codes` that mean dead at once, e.g. 3,64-78")
 	fl.StringVar(&opts.Unique, "unique", "", "while a job with this `key` is not final, add nothing and print its ID")
+	fl.StringVar(&opts.After, "after", "", "wait until these jobs (`IDs`, comma-separated) succeeded; cancelled if one ends dead or cancelled")
 	fl.StringArrayVar(&opts.Env, "env", nil, "set K=V in the job's environment, or copy K from this one (repeatable)")
 	fl.StringVar(&opts.Dir, "dir", "", "working directory (default: the current one)")
 	fl.BoolVar(&opts.Batch, "batch", false, "one job per line of standard input")
@@ -216,6 +218,13 @@ func (opts *EnqueueOptions) defaults(cfg *config.Config, now time.Time) (queue.J
 		p.RunAt = t
 	}
 	p.State = queue.NewJobState(p.RunAt, now)
+	if opts.changed("after") {
+		ids, err := queue.ParseIDs(opts.After)
+		if err != nil {
+			return p, fmt.Errorf("--after: %w", err)
+		}
+		p.After = ids
+	}
 	if opts.changed("permanent-exit") {
 		codes, err := queue.ParseExitCodes(opts.Permanent)
 		if err != nil {

@@ -29,6 +29,7 @@ type jobJSON struct {
 	MaxBackoff    string            `json:"max_backoff"`
 	PermanentExit []int             `json:"permanent_exit"`
 	UniqueKey     *string           `json:"unique_key"`
+	DependsOn     []int64           `json:"depends_on"`
 	RunAt         *time.Time        `json:"run_at"`
 	CreatedAt     *time.Time        `json:"created_at"`
 	StartedAt     *time.Time        `json:"started_at"`
@@ -63,6 +64,9 @@ func newJobJSON(j *queue.Job, now time.Time) jobJSON {
 	}
 	if out.PermanentExit == nil {
 		out.PermanentExit = []int{}
+	}
+	if out.DependsOn = j.DependsOn; out.DependsOn == nil {
+		out.DependsOn = []int64{}
 	}
 	if j.Timeout > 0 {
 		out.Timeout = optString(formatDuration(j.Timeout))

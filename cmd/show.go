@@ -117,6 +117,9 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 	field("Backoff", fmt.Sprintf("%s, at most %s", formatDuration(job.Backoff), formatDuration(job.MaxBackoff)))
 	field("Permanent exit", queue.FormatExitCodes(job.PermanentExit))
 	field("Unique key", job.UniqueKey)
+	if len(job.DependsOn) > 0 {
+		field("After", joinIDs(job.DependsOn))
+	}
 	field("Created", formatTime(job.CreatedAt, now, term))
 	if !job.State.Final() && job.State != queue.StateRunning {
 		field("Run at", formatTime(job.RunAt, now, term))

@@ -212,3 +212,38 @@ func FuzzParseBatchLine(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseRate(f *testing.F) {
+	for _, s := range []string{"10/m", "5/s", "100/1h", "1/2d", "0/m", "x/m", "10/", "/m", "10/0s", "-1/m", "10/-1m"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, period, err := ParseRate(s)
+		if err != nil {
+			return
+		}
+		if n < 1 || period < time.Millisecond {
+			t.Errorf("ParseRate(%q) = %d/%v: want at least 1 per at least 1ms", s, n, period)
+		}
+	})
+}
+
+func FuzzParseIDs(f *testing.F) {
+	for _, s := range []string{"1", "3,4", "0", "-1", "1,,2", "a", "9223372036854775807", "99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ids, err := ParseIDs(s)
+		if err != nil {
+			return
+		}
+		if len(ids) != strings.Count(s, ",")+1 {
+			t.Errorf("ParseIDs(%q) = %v: one ID per comma-separated part", s, ids)
+		}
+		for _, id := range ids {
+			if id < 1 {
+				t.Errorf("ParseIDs(%q) gave ID %d", s, id)
+			}
+		}
+	})
+}

@@ -152,3 +152,38 @@ func joinStates(states []State) string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// ParseRate reads a rate limit N/PERIOD such as 10/m, 5/s or 100/1h: N
+// jobs started per PERIOD, which is a unit (s, m, h, d) or a duration.
+func ParseRate(s string) (n int, period time.Duration, err error) {
+	bad := fmt.Errorf("invalid rate %q (use N/PERIOD, e.g. 10/m, 5/s, 100/1h)", s)
+	num, per, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, 0, bad
+	}
+	n, err = strconv.Atoi(num)
+	if err != nil || n < 1 || strconv.Itoa(n) != num {
+		return 0, 0, bad
+	}
+	if per != "" && strings.IndexFunc(per[:1], func(r rune) bool { return r >= '0' && r <= '9' }) < 0 {
+		per = "1" + per // "m" is one minute
+	}
+	period, err = ParseDuration(per)
+	if err != nil || period < time.Millisecond {
+		return 0, 0, bad
+	}
+	return n, period, nil
+}
+
+// ParseIDs reads a comma-separated list of job IDs, such as --after 3,4.
+func ParseIDs(s string) ([]int64, error) {
+	var ids []int64
+	for _, part := range strings.Split(s, ",") {
+		id, err := strconv.ParseInt(part, 10, 64)
+		if err != nil || id < 1 {
+			return nil, fmt.Errorf("invalid job ID %q", part)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
