@@ -33,21 +33,8 @@ Exit status 1 when a job does not exist or had already ended; the others
 are cancelled all the same.`,
 		Example: `  jobq cancel 42
   jobq list --state pending -q reports --ids | xargs jobq cancel`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageErrorf("cancel takes one or more job IDs")
-			}
-			return nil
-		},
+		Args: jobIDArgs(&opts.IDs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.IDs = nil
-			for _, a := range args {
-				id, err := parseID(a)
-				if err != nil {
-					return err
-				}
-				opts.IDs = append(opts.IDs, id)
-			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}

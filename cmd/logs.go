@@ -29,13 +29,8 @@ At most work.output_limit bytes are kept per attempt: the tail, after a
 marker line saying how much was cut.`,
 		Example: `  jobq logs 42
   jobq logs 42 --attempt 1 | less`,
-		Args: exactArgs(1),
+		Args: jobIDArg(&opts.ID),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			opts.ID = id
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}

@@ -34,13 +34,8 @@ func newShowCmd(f *Factory, runF func(context.Context, *ShowOptions) error) *cob
 		Short: "Show a job: its fields, the history of its attempts, the tail of its output",
 		Example: `  jobq show 42
   jobq show 42 --json | jq '.history[] | {attempt, exit_code, error}'`,
-		Args: exactArgs(1),
+		Args: jobIDArg(&opts.ID),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			opts.ID = id
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -51,13 +46,37 @@ func newShowCmd(f *Factory, runF func(context.Context, *ShowOptions) error) *cob
 	return cmd
 }
 
-// parseID reads a job ID argument.
-func parseID(s string) (int64, error) {
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id < 1 {
-		return 0, usageErrorf("invalid job ID %q", s)
+// jobIDArg takes one job ID as the only argument, into dst.
+func jobIDArg(dst *int64) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usageErrorf("%s takes 1 job ID, got %d argument(s)", cmd.Name(), len(args))
+		}
+		ids, err := queue.ParseIDs(args[0])
+		if err != nil || len(ids) != 1 {
+			return usageErrorf("invalid job ID %q", args[0])
+		}
+		*dst = ids[0]
+		return nil
 	}
-	return id, nil
+}
+
+// jobIDArgs takes one or more job IDs as arguments, into dst.
+func jobIDArgs(dst *[]int64) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return usageErrorf("%s takes one or more job IDs", cmd.Name())
+		}
+		*dst = (*dst)[:0]
+		for _, a := range args {
+			ids, err := queue.ParseIDs(a)
+			if err != nil || len(ids) != 1 {
+				return usageErrorf("invalid job ID %q", a)
+			}
+			*dst = append(*dst, ids[0])
+		}
+		return nil
+	}
 }
 
 // getJob fetches a job and its history, saying "job N not found" for a

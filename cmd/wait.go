@@ -29,21 +29,8 @@ func newWaitCmd(f *Factory, runF func(context.Context, *WaitOptions) error) *cob
 		Short: "Wait until jobs end: 0 all succeeded, 1 one dead or cancelled, 124 timeout",
 		Example: `  id=$(jobq enqueue 'make release') && jobq wait "$id" && echo released
   jobq wait 41 42 43 --timeout 10m`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageErrorf("wait takes one or more job IDs")
-			}
-			return nil
-		},
+		Args: jobIDArgs(&opts.IDs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.IDs = nil
-			for _, a := range args {
-				id, err := parseID(a)
-				if err != nil {
-					return err
-				}
-				opts.IDs = append(opts.IDs, id)
-			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
