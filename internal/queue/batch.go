@@ -21,7 +21,7 @@ func (p *JobInsertParams) Validate() error {
 	switch {
 	case len(p.Argv) == 0 || p.Argv[0] == "" || strings.TrimSpace(p.Command) == "":
 		return errors.New("empty command")
-	case strings.ContainsRune(strings.Join(p.Argv, ""), 0):
+	case slices.ContainsFunc(p.Argv, func(a string) bool { return strings.IndexByte(a, 0) >= 0 }):
 		return errors.New("command contains a NUL byte")
 	case p.MaxAttempts < 1:
 		return fmt.Errorf("invalid max attempts %d (at least 1)", p.MaxAttempts)
