@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +65,9 @@ type Store struct {
 	// seen is the writer connection's PRAGMA data_version after its last
 	// claim: Wait returns once another connection has committed since.
 	seen atomic.Int64
+	// watch receives when the database's files are written (see changes).
+	watchOnce sync.Once
+	watch     chan struct{}
 }
 
 // Options tune Open.
