@@ -51,9 +51,9 @@ fuzz: ## run each fuzz test for FUZZTIME (default 10s)
 	done
 
 .PHONY: bench
-bench: ## measure speed against sqlite3, xargs -P and task-spooler (docs/performance.md)
+bench: build ## measure speed against sqlite3, xargs -P and task-spooler (docs/performance.md)
 	bash bench/install-deps.sh
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./bench/
+	JOBQ_BENCH_BIN=$(CURDIR)/jobq $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./bench/
 
 .PHONY: verify
 verify: lint ## lint, and check that go.mod and go.sum are tidy
