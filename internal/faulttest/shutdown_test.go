@@ -53,3 +53,22 @@ func TestSIGTERMHandsJobsBack(t *testing.T) {
 	}
 	q.checkIntegrity()
 }
+
+// TestSIGTERMAfterJobExited stops a worker just after its job exited 0,
+// while the worker still reads the last of the job's output, which a
+// background process of the job holds open (it does for up to a second
+// after the exit). The job ended by itself: it succeeded, and must not be
+// handed back to run a second time.
+func TestSIGTERMAfterJobExited(t *testing.T) {
+	t.Parallel()
+	q := setup(t)
+	sleep := q.uniqueSleep(61)
+	id := q.enqueue(fmt.Sprintf(`sleep %s & %s; : %s`, sleep, q.logLine(), q.marker))
+	w := q.startWorker("w", "--grace", "100ms")
+	waitFor(t, 30*time.Second, "the job ran", func() bool { return len(q.executions()) == 1 })
+	w.stop(30 * time.Second)
+
+	if j := q.show(id); j.State != "succeeded" || len(j.History) != 1 {
+		t.Errorf("job %d: %s after %d attempts, history %v; want succeeded after one attempt", id, j.State, j.Attempts, j.History)
+	}
+}

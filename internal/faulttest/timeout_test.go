@@ -69,3 +69,30 @@ func TestDaemonDoesNotHoldWorker(t *testing.T) {
 		t.Errorf("job %d: %s, history %v; want succeeded after one attempt with output \"hi\\n\"", daemon, j.State, j.History)
 	}
 }
+
+// TestDaemonWithinTimeoutSucceeds: a job that exits 0 at once, leaving a
+// background process that holds its stdout, succeeds even when its
+// timeout passes while the worker still reads the last of its output (it
+// does for up to a second after the exit). The command ended by itself
+// well within its timeout, and a succeeded command's left-behind process
+// is not killed (docs/cli.md).
+func TestDaemonWithinTimeoutSucceeds(t *testing.T) {
+	t.Parallel()
+	q := setup(t)
+	sleep := q.uniqueSleep(61)
+	id := q.enqueue(fmt.Sprintf(`sleep %s & echo hi; : %s`, sleep, q.marker), "--timeout", "500ms", "--max-attempts", "1")
+	w := q.startWorker("w")
+
+	r := q.jobq("", "wait", fmt.Sprint(id), "--timeout", "30s")
+	w.stop(30 * time.Second)
+	j := q.show(id)
+	if r.code != 0 || len(j.History) != 1 {
+		t.Fatalf("job %d: %s, history %v; want succeeded after one attempt", id, j.State, j.History)
+	}
+	if a := j.History[0]; a.ExitCode == nil || *a.ExitCode != 0 || a.Error != nil || a.Output != "hi\n" {
+		t.Errorf("attempt %v, output %q; want exit 0 with no error and output \"hi\\n\"", a, a.Output)
+	}
+	if len(marked(sleep)) == 0 {
+		t.Errorf("the background sleep of a job that succeeded was killed")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"slices"
@@ -51,9 +52,19 @@ func (e *Executor) Run(ctx context.Context, job *Job) Result {
 		"JOBQ_QUEUE="+job.Queue,
 		"JOBQ_DB="+e.DB,
 	)
-	cmd.Stdout, cmd.Stderr = out, out // stdin stays /dev/null
+	// The output goes through a pipe of Run's own, not one exec makes: with
+	// exec's, Wait returns only once every process holding the pipe has
+	// closed it, so a process the command left behind would make a
+	// command that already exited look as if it still ran, and a timeout,
+	// cancel or shutdown in that time would take it for stopped (and hand
+	// back, to run again, a job that had succeeded).
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return Result{Error: "start: " + err.Error(), FinishedAt: e.Now()}
+	}
+	defer pr.Close()
+	cmd.Stdout, cmd.Stderr = pw, pw // stdin stays /dev/null
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = outputGrace
 
 	runCtx, cancel := ctx, context.CancelFunc(func() {})
 	if job.Timeout > 0 {
@@ -61,9 +72,16 @@ func (e *Executor) Run(ctx context.Context, job *Job) Result {
 	}
 	defer cancel()
 
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	pw.Close() // the command's processes hold the only write ends left
+	if err != nil {
 		return Result{Error: "start: " + err.Error(), FinishedAt: e.Now()}
 	}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(out, pr)
+	}()
 	exited := make(chan struct{})
 	killDone := make(chan struct{})
 	stopped := false // written before killDone closes, read after
@@ -76,14 +94,20 @@ func (e *Executor) Run(ctx context.Context, job *Job) Result {
 			e.killGroup(cmd.Process.Pid)
 		}
 	}()
-	err := cmd.Wait()
+	err = cmd.Wait() // returns when the command exits: no I/O to wait for
 	close(exited)
 	<-killDone
+	select {
+	case <-copied:
+	case <-time.After(outputGrace):
+		_ = pr.SetReadDeadline(time.Now()) // ends the copy; the pipe is polled
+		<-copied
+	}
 
 	r := Result{Output: out.Bytes(), FinishedAt: e.Now()}
 	var exitErr *exec.ExitError
 	switch {
-	case err == nil || errors.Is(err, exec.ErrWaitDelay):
+	case err == nil:
 		r.ExitCode = new(int)
 	case errors.As(err, &exitErr):
 		ws := exitErr.Sys().(syscall.WaitStatus)
