@@ -30,7 +30,7 @@ func TestKill9Workers(t *testing.T) {
 		concurrency = 2
 		kills       = 20
 	)
-	q := setup(t, "JOBQ_WORK_LEASE=2s")
+	q := setup(t, "JOBQ_WORK_LEASE=3s")
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, seed>>1))
 	t.Logf("random seed %d", seed)
