@@ -23,10 +23,7 @@ import (
 // called; Run closes it at the end of the test that opened it. Tests run
 // in parallel, each on its own store.
 func Run(t *testing.T, open func(t *testing.T) queue.Store) {
-	tests := []struct {
-		name string
-		test func(t *testing.T, s queue.Store)
-	}{
+	tests := []suiteTest{
 		{"InsertGetRoundTrip", testInsertGetRoundTrip},
 		{"InsertMinimal", testInsertMinimal},
 		{"InsertIDsIncrease", testInsertIDsIncrease},
@@ -54,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) queue.Store) {
 		{"FinishThenReclaimInOneCall", testFinishThenReclaimInOneCall},
 		{"Heartbeat", testHeartbeat},
 	}
+	tests = append(tests, workTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -66,6 +64,11 @@ func Run(t *testing.T, open func(t *testing.T) queue.Store) {
 			tt.test(t, s)
 		})
 	}
+}
+
+type suiteTest struct {
+	name string
+	test func(t *testing.T, s queue.Store)
 }
 
 // t0 is the suite's clock: every time it gives a store is at millisecond
