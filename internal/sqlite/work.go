@@ -47,6 +47,14 @@ func (s *Store) JobCancel(ctx context.Context, params queue.JobCancelParams) ([]
 	return out, interpretError(tx.Commit())
 }
 
+// deleteJobs deletes final jobs, oldest first, through jobs_finished. The
+// first %s is the states' placeholders, the second the queue filter.
+const deleteJobs = `DELETE FROM jobs WHERE id IN (
+	SELECT id FROM jobs INDEXED BY jobs_finished
+	WHERE state IN (%s) AND finished_at < ? %s
+	ORDER BY finished_at LIMIT ?)
+RETURNING id`
+
 // JobDelete deletes final jobs, their attempts (by foreign key) and their
 // events; see queue.Store.
 func (s *Store) JobDelete(ctx context.Context, params queue.JobDeleteParams) (int, error) {
@@ -68,11 +76,7 @@ func (s *Store) JobDelete(ctx context.Context, params queue.JobDeleteParams) (in
 		return 0, interpretError(err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `DELETE FROM jobs WHERE id IN (
-		SELECT id FROM jobs INDEXED BY jobs_finished
-		WHERE state IN (`+placeholders(len(states))+`) AND finished_at < ? `+filter+`
-		ORDER BY finished_at LIMIT ?)
-		RETURNING id`, args...)
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(deleteJobs, placeholders(len(states)), filter), args...)
 	if err != nil {
 		return 0, interpretError(err)
 	}

@@ -54,3 +54,15 @@ WHEN new.state IN ('dead', 'cancelled') AND old.state IS NOT new.state BEGIN
 	WHERE state = 'waiting'
 		AND id IN (SELECT job_id FROM job_deps WHERE depends_on = new.id);
 END;
+
+-- The log of transitions reads in order, a cause before its effects.
+-- SQLite fires the triggers of a table newest first: made again last, the
+-- trigger of 0001 that logs a transition fires before the ones above
+-- change the jobs waiting for it (whose own transitions it logs after).
+DROP TRIGGER jobs_transition;
+CREATE TRIGGER jobs_transition AFTER UPDATE OF state ON jobs
+WHEN old.state IS NOT new.state BEGIN
+	INSERT INTO events (job_id, at, from_state, to_state, attempt, worker, error)
+	VALUES (new.id, new.updated_at, old.state, new.state, new.attempts, new.worker,
+		CASE WHEN new.state IN ('retrying', 'dead', 'pending') THEN new.last_error END);
+END;
