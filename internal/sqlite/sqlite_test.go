@@ -192,7 +192,20 @@ func TestReopenKeepsData(t *testing.T) {
 
 func TestPragmas(t *testing.T) {
 	t.Parallel()
-	s, _ := setup(t)
+	s, path := setup(t)
+	t.Run("new database", func(t *testing.T) { checkPragmas(t, s) })
+	// Opening a database already up to date runs no migration: the
+	// connection's own settings are all there is.
+	s.Close()
+	s, err := Open(t.Context(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t.Run("reopened", func(t *testing.T) { checkPragmas(t, s) })
+}
+
+func checkPragmas(t *testing.T, s *Store) {
 	for _, tt := range []struct {
 		pragma string
 		want   string

@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -356,4 +358,189 @@ func TestWorkQueryPlans(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("analyzed", check)
+}
+
+// TestMigrateFrom0001: a database made by the jobq of migration 0001, with
+// jobs, attempts and events, keeps all of them through the migrations
+// that make the jobs table again, and its foreign keys still act.
+func TestMigrateFrom0001(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "jobq.db")
+	db := openRaw(t, path)
+	first, err := migrations.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(string(first) + "; PRAGMA user_version = 1; PRAGMA journal_mode = WAL"); err != nil {
+		t.Fatal(err)
+	}
+	// Three jobs as the jobq of 0001 left them: one succeeded after two
+	// attempts, one running, one pending; IDs with a gap.
+	for _, q := range []string{
+		`INSERT INTO jobs (id, queue, state, priority, command, argv, dir, run_at, max_attempts,
+			timeout_ms, backoff_ms, max_backoff_ms, unique_key, created_at, updated_at)
+		VALUES (1, 'a', 'pending', 0, 'true', 'true', '/', 1, 3, 0, 0, 0, NULL, 1, 1),
+			(5, 'b', 'pending', 3, 'sleep 9', 'sleep' || char(0) || '9', '/srv', 1, 3, 0, 0, 0, 'k', 1, 1),
+			(6, 'c', 'pending', 0, 'date', 'date', '/', 1, 3, 0, 0, 0, NULL, 1, 1)`,
+		`INSERT INTO events (job_id, at, to_state, attempt) SELECT id, 1, 'pending', 0 FROM jobs`,
+		`UPDATE jobs SET state = 'running', run = run + 1, attempts = attempts + 1, worker = 'old',
+			started_at = 2, lease_until = 99999999999999, updated_at = 2 WHERE id IN (1, 5)`,
+		`UPDATE jobs SET state = 'retrying', worker = NULL, lease_until = NULL, updated_at = 3 WHERE id = 1`,
+		`UPDATE attempts SET finished_at = 3, exit_code = 1, output = 'out 1' WHERE job_id = 1`,
+		`UPDATE jobs SET state = 'running', run = run + 1, attempts = attempts + 1, worker = 'old',
+			started_at = 4, updated_at = 4 WHERE id = 1`,
+		`UPDATE jobs SET state = 'succeeded', finished_at = 5, worker = NULL, updated_at = 5 WHERE id = 1`,
+		`UPDATE attempts SET finished_at = 5, exit_code = 0, output = 'out 2' WHERE job_id = 1 AND run = 2`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// What 0001 made on jobs must outlive the table it was made on.
+	schema := func(db interface {
+		Query(string, ...any) (*sql.Rows, error)
+	}) []string {
+		t.Helper()
+		rows, err := db.Query("SELECT type || ' ' || name FROM sqlite_master WHERE tbl_name = 'jobs' AND type IN ('index', 'trigger') ORDER BY name")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var names []string
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, n)
+		}
+		return names
+	}
+	before := schema(db)
+	count := func(s *Store, table string, jobID int64) int {
+		t.Helper()
+		var n int
+		if err := s.reader.QueryRow("SELECT count(*) FROM "+table+" WHERE job_id = ?", jobID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	db.Close()
+
+	s, err := Open(t.Context(), path, Options{BusyTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("Open of a 0001 database: %v", err)
+	}
+	defer s.Close()
+	var integrity string
+	if err := s.writer.QueryRow("PRAGMA integrity_check").Scan(&integrity); err != nil || integrity != "ok" {
+		t.Errorf("PRAGMA integrity_check = %q, %v", integrity, err)
+	}
+	rows, err := s.writer.Query("PRAGMA foreign_key_check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows.Next() {
+		t.Error("PRAGMA foreign_key_check found rows pointing at no job")
+	}
+	rows.Close()
+	after := schema(s.writer)
+	for _, name := range before {
+		if !slices.Contains(after, name) {
+			t.Errorf("after migrating, %s is gone", name)
+		}
+	}
+	var fk int
+	if err := s.writer.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+		t.Errorf("writer PRAGMA foreign_keys = %d, %v after migrating; want 1", fk, err)
+	}
+
+	ctx := t.Context()
+	j, err := s.JobGet(ctx, 5)
+	if err != nil || j.State != queue.StateRunning || j.Worker != "old" || j.UniqueKey != "k" || !slices.Equal(j.Argv, []string{"sleep", "9"}) || j.Dir != "/srv" || j.Priority != 3 || j.CancelRequested {
+		t.Errorf("job 5 after migrating: %+v, %v", j, err)
+	}
+	as, err := s.AttemptList(ctx, 1)
+	if err != nil || len(as) != 2 || string(as[0].Output) != "out 1" || string(as[1].Output) != "out 2" {
+		t.Errorf("history of job 1 after migrating: %+v, %v", as, err)
+	}
+	if n := count(s, "events", 1); n != 5 {
+		t.Errorf("job 1 has %d events after migrating, want 5", n)
+	}
+	// The triggers act on the new table.
+	if _, err := s.JobCancel(ctx, queue.JobCancelParams{IDs: []int64{6}, Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if got := events(t, s, 6); len(got) != 2 || got[1].to != "cancelled" {
+		t.Errorf("events of job 6 = %v, want its cancellation logged", got)
+	}
+	// Deleting the newest jobs deletes their history, and frees no ID.
+	n, err := s.JobDelete(ctx, queue.JobDeleteParams{States: []queue.State{queue.StateSucceeded, queue.StateCancelled}, FinishedBefore: t0.Add(time.Hour), Limit: 10})
+	if err != nil || n != 2 {
+		t.Fatalf("JobDelete = %d, %v; want 2", n, err)
+	}
+	if a := count(s, "attempts", 1); a != 0 {
+		t.Errorf("%d attempts of deleted job 1 left", a)
+	}
+	ids, err := s.JobInsert(ctx, []queue.JobInsertParams{testJob("new")})
+	if err != nil || ids[0] != 7 {
+		t.Errorf("JobInsert after deleting job 6 = %v, %v; want ID 7", ids, err)
+	}
+	if ids, _ := s.JobInsert(ctx, []queue.JobInsertParams{withUnique(testJob("new"), "k")}); len(ids) != 1 || ids[0] != 5 {
+		t.Errorf("unique key of running job 5 gave %v, want [5]", ids)
+	}
+}
+
+// TestDeleteLeavesNoHistory: a deleted job leaves no row behind, in any
+// table, while the jobs kept keep theirs.
+func TestDeleteLeavesNoHistory(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	ctx := t.Context()
+	ids, err := s.JobInsert(ctx, []queue.JobInsertParams{testJob("a"), testJob("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testJob("c")
+	p.After = ids
+	after, err := s.JobInsert(ctx, []queue.JobInsertParams{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.JobClaim(ctx, queue.JobClaimParams{Limit: 2, Queues: []string{"a", "b"}, Now: t0, Worker: "w", LeaseUntil: t0.Add(time.Minute)})
+	if err != nil || len(res.Jobs) != 2 {
+		t.Fatalf("claim: %v", err)
+	}
+	var finish []queue.JobFinishParams
+	for _, j := range res.Jobs {
+		finish = append(finish, queue.JobFinishParams{ID: j.ID, Run: j.Run, State: queue.StateDead, Attempts: 1, FinishedAt: t0})
+	}
+	if _, err := s.JobClaim(ctx, queue.JobClaimParams{Now: t0, Finish: finish}); err != nil {
+		t.Fatal(err)
+	}
+	// c was cancelled with its dependencies: delete a and c, keep b.
+	n, err := s.JobDelete(ctx, queue.JobDeleteParams{States: []queue.State{queue.StateDead, queue.StateCancelled}, Queues: []string{"a", "c"}, FinishedBefore: t0.Add(time.Second), Limit: 10})
+	if err != nil || n != 2 {
+		t.Fatalf("JobDelete = %d, %v; want 2", n, err)
+	}
+	for _, tt := range []struct {
+		table, column string
+		id            int64
+		want          int
+	}{
+		{"attempts", "job_id", ids[0], 0},
+		{"events", "job_id", ids[0], 0},
+		{"events", "job_id", after[0], 0},
+		{"job_deps", "job_id", after[0], 0},
+		{"attempts", "job_id", ids[1], 1},
+		{"events", "job_id", ids[1], 3},
+	} {
+		var got int
+		if err := s.reader.QueryRow("SELECT count(*) FROM "+tt.table+" WHERE "+tt.column+" = ?", tt.id).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tt.want {
+			t.Errorf("%s of job %d: %d rows, want %d", tt.table, tt.id, got, tt.want)
+		}
+	}
 }

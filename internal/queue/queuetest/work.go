@@ -36,6 +36,7 @@ var workTests = []suiteTest{
 	{"AfterMissing", testAfterMissing},
 	{"Delete", testDelete},
 	{"DeleteOnlyFinalStates", testDeleteOnlyFinalStates},
+	{"DeleteNeverReusesIDs", testDeleteNeverReusesIDs},
 }
 
 // expire takes back, at now, the jobs whose lease ended before now, as a
@@ -883,6 +884,29 @@ func testDeleteOnlyFinalStates(t *testing.T, s queue.Store) {
 		_, err := s.JobGet(t.Context(), id)
 		if gone := name == "succeeded" || name == "dead"; gone != errors.Is(err, queue.ErrNotFound) {
 			t.Errorf("the %s job: JobGet = %v", name, err)
+		}
+	}
+}
+
+// IDs only increase, also past deleted jobs: a job uses its ID as an
+// idempotency key, and scripts, logs and jobq wait may still name a
+// deleted one.
+func testDeleteNeverReusesIDs(t *testing.T, s queue.Store) {
+	ids := insert(t, s, newJob("default"), newJob("default"))
+	for range ids {
+		succeed(t, s, t0, "default")
+	}
+	n, err := s.JobDelete(t.Context(), queue.JobDeleteParams{States: []queue.State{queue.StateSucceeded}, FinishedBefore: t0.Add(time.Second), Limit: 10})
+	if err != nil || n != 2 {
+		t.Fatalf("JobDelete = %d, %v; want 2", n, err)
+	}
+	next := insert(t, s, newJob("default"), newJob("default"))
+	if next[0] <= ids[1] || next[1] <= next[0] {
+		t.Errorf("IDs after deleting %v: %v; want larger ones", ids, next)
+	}
+	for _, id := range next {
+		if as := attempts(t, s, id); len(as) != 0 {
+			t.Errorf("new job %d has the history of a deleted job: %+v", id, as)
 		}
 	}
 }

@@ -1,5 +1,67 @@
 -- What jobq work needs: queue settings shared by every worker, job
--- dependencies, cancellation of running jobs, leases taken back.
+-- dependencies, cancellation of running jobs, leases taken back, IDs never
+-- used twice.
+
+-- Job IDs are never used again. A job's ID is its idempotency key
+-- (JOBQ_JOB_ID) and scripts wait on it, but SQLite gives a new row the
+-- largest rowid plus one: the ID of the newest job, once jobq deleted it
+-- (retention, purge). AUTOINCREMENT remembers the largest ever given.
+-- SQLite cannot add it to a table, so jobs is made again as
+-- https://www.sqlite.org/lang_altertable.html#otheralter says (migrate
+-- turns foreign keys off around it), with cancel_requested added: jobq
+-- cancel on a running job asks its worker to stop it.
+CREATE TABLE jobs_0002 (
+	id             INTEGER PRIMARY KEY AUTOINCREMENT,
+	queue          TEXT    NOT NULL,
+	state          TEXT    NOT NULL,
+	priority       INTEGER NOT NULL,
+	command        TEXT    NOT NULL,
+	argv           BLOB    NOT NULL, -- exactly what is executed, NUL between arguments
+	dir            TEXT    NOT NULL,
+	env            BLOB,             -- "K=V" entries, NUL between them; NULL when none
+	run_at         INTEGER NOT NULL,
+	max_attempts   INTEGER NOT NULL,
+	attempts       INTEGER NOT NULL DEFAULT 0, -- used; retry resets it
+	timeout_ms     INTEGER NOT NULL,
+	backoff_ms     INTEGER NOT NULL,
+	max_backoff_ms INTEGER NOT NULL,
+	permanent_exit TEXT,             -- "3,64"; NULL when none
+	unique_key     TEXT,
+	created_at     INTEGER NOT NULL,
+	updated_at     INTEGER NOT NULL,
+	started_at     INTEGER,
+	finished_at    INTEGER,
+	exit_code      INTEGER,
+	last_error     TEXT,
+	run            INTEGER NOT NULL DEFAULT 0, -- claims ever: numbers attempts, fences writes
+	worker         TEXT,
+	lease_until    INTEGER,
+	cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO jobs_0002 (id, queue, state, priority, command, argv, dir, env, run_at,
+	max_attempts, attempts, timeout_ms, backoff_ms, max_backoff_ms, permanent_exit,
+	unique_key, created_at, updated_at, started_at, finished_at, exit_code, last_error,
+	run, worker, lease_until)
+SELECT id, queue, state, priority, command, argv, dir, env, run_at,
+	max_attempts, attempts, timeout_ms, backoff_ms, max_backoff_ms, permanent_exit,
+	unique_key, created_at, updated_at, started_at, finished_at, exit_code, last_error,
+	run, worker, lease_until
+FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_0002 RENAME TO jobs;
+
+-- The indexes and the trigger of 0001, gone with the old table (see 0001
+-- for why they are as they are); jobs_transition comes last, below.
+CREATE INDEX jobs_ready ON jobs (priority DESC, run_at, id)
+	WHERE state IN ('pending', 'scheduled', 'retrying');
+CREATE INDEX jobs_state ON jobs (state, id);
+CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
+	WHERE unique_key IS NOT NULL AND state NOT IN ('succeeded', 'dead', 'cancelled');
+CREATE TRIGGER jobs_claimed AFTER UPDATE OF run ON jobs
+WHEN new.run > old.run BEGIN
+	INSERT INTO attempts (job_id, run, attempt, worker, started_at)
+	VALUES (new.id, new.run, new.attempts, new.worker, new.started_at);
+END;
 
 -- One row per queue that has a setting; a queue without one is unpaused
 -- and unlimited.
@@ -18,9 +80,6 @@ CREATE TABLE job_deps (
 	PRIMARY KEY (job_id, depends_on)
 ) WITHOUT ROWID;
 CREATE INDEX job_deps_depends_on ON job_deps (depends_on);
-
--- jobq cancel on a running job asks its worker to stop it.
-ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
 
 -- Leases to take back, rate limits counted and final jobs past their
 -- retention found without scanning all jobs. Partial, so that inserting a
@@ -56,10 +115,9 @@ WHEN new.state IN ('dead', 'cancelled') AND old.state IS NOT new.state BEGIN
 END;
 
 -- The log of transitions reads in order, a cause before its effects.
--- SQLite fires the triggers of a table newest first: made again last, the
+-- SQLite fires the triggers of a table newest first: made last, the
 -- trigger of 0001 that logs a transition fires before the ones above
 -- change the jobs waiting for it (whose own transitions it logs after).
-DROP TRIGGER jobs_transition;
 CREATE TRIGGER jobs_transition AFTER UPDATE OF state ON jobs
 WHEN old.state IS NOT new.state BEGIN
 	INSERT INTO events (job_id, at, from_state, to_state, attempt, worker, error)
