@@ -105,8 +105,10 @@ type JobClaimResult struct {
 	Jobs    []*Job            // claimed, now running, in claim order
 	Lost    []int64           // jobs of Finish that the worker no longer held: not recorded
 	Expired []JobFinishParams // outcomes recorded for jobs whose lease had expired
-	// NextRunAt is the earliest run_at after Now of a job waiting in these
-	// queues for its start or its retry, or zero: when to look again.
+	// NextRunAt is when to look again, or zero: the earliest run_at after
+	// Now of a job waiting in these queues for its start or its retry, or,
+	// if sooner, when a rate limit that held back a ready job lets one
+	// start. Set when fewer than Limit jobs were claimed.
 	NextRunAt time.Time
 }
 

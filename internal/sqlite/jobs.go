@@ -453,8 +453,9 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 	if res.Lost, err = finishJobs(ctx, tx, params.Finish); err != nil {
 		return nil, err
 	}
+	var rateNext time.Time
 	if params.Limit > 0 {
-		if res.Jobs, err = s.claim(ctx, tx, params); err != nil {
+		if res.Jobs, rateNext, err = s.claim(ctx, tx, params); err != nil {
 			return nil, fmt.Errorf("claim jobs: %w", err)
 		}
 		// RETURNING gives rows in no promised order.
@@ -471,6 +472,9 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 			return nil, interpretError(err)
 		}
 		res.NextRunAt = fromNullMS(next)
+		if !rateNext.IsZero() && (res.NextRunAt.IsZero() || rateNext.Before(res.NextRunAt)) {
+			res.NextRunAt = rateNext
+		}
 	}
 	var version int64
 	if err := tx.QueryRowContext(ctx, "PRAGMA data_version").Scan(&version); err != nil {
@@ -510,21 +514,25 @@ func finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams)
 
 // claim claims up to params.Limit ready jobs: in one statement when no
 // queue is paused or limited, else picked one by one within the limits.
-func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimParams) ([]*queue.Job, error) {
+// next is when a rate limit that held back a ready job lets one start
+// (zero if none did): a worker must look again then, as no write of
+// another process will tell it.
+func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimParams) (jobs []*queue.Job, next time.Time, err error) {
 	now := ms(params.Now)
 	set := []any{params.Worker, ms(params.LeaseUntil), now, now}
 	filter, filterArgs := queueFilter(params.Queues)
-	allow, err := allowances(ctx, tx, params.Now)
+	allow, frees, err := allowances(ctx, tx, params.Now)
 	if err != nil {
-		return nil, err
+		return nil, next, err
 	}
 	if len(allow) == 0 {
 		args := append(append(append(set, now), filterArgs...), params.Limit)
-		return s.queryJobs(ctx, tx, fmt.Sprintf(claimJobs, filter), args...)
+		jobs, err := s.queryJobs(ctx, tx, fmt.Sprintf(claimJobs, filter), args...)
+		return jobs, next, err
 	}
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf(readyJobs, filter), append([]any{now}, filterArgs...)...)
 	if err != nil {
-		return nil, interpretError(err)
+		return nil, next, interpretError(err)
 	}
 	var ids []any
 	for rows.Next() && len(ids) < params.Limit {
@@ -532,10 +540,13 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 		var q string
 		if err := rows.Scan(&id, &q); err != nil {
 			rows.Close()
-			return nil, err
+			return nil, next, err
 		}
 		if n, limited := allow[q]; limited {
 			if n <= 0 {
+				if at, ok := frees[q]; ok && (next.IsZero() || at.Before(next)) {
+					next = at
+				}
 				continue
 			}
 			allow[q] = n - 1
@@ -543,23 +554,26 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 		ids = append(ids, id)
 	}
 	if err := rows.Close(); err != nil {
-		return nil, interpretError(err)
+		return nil, next, interpretError(err)
 	}
 	if len(ids) == 0 {
-		return nil, nil
+		return nil, next, nil
 	}
-	return s.queryJobs(ctx, tx, fmt.Sprintf(claimIDs, placeholders(len(ids))), append(set, ids...)...)
+	jobs, err = s.queryJobs(ctx, tx, fmt.Sprintf(claimIDs, placeholders(len(ids))), append(set, ids...)...)
+	return jobs, next, err
 }
 
 // allowances says how many jobs each paused or limited queue may start
 // now, across all workers: 0 when paused, else what its concurrency and
-// rate limits leave. Queues without settings are not in the map.
-func allowances(ctx context.Context, tx *sql.Tx, now time.Time) (map[string]int, error) {
+// rate limits leave. Queues without settings are not in the map. frees
+// says, for a queue whose rate limit is used up, when the oldest start of
+// its period leaves it.
+func allowances(ctx context.Context, tx *sql.Tx, now time.Time) (allow map[string]int, frees map[string]time.Time, err error) {
 	settings, err := queueSettings(ctx, tx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	allow := map[string]int{}
+	allow, frees = map[string]int{}, map[string]time.Time{}
 	for _, q := range settings {
 		switch {
 		case q.Paused:
@@ -573,21 +587,25 @@ func allowances(ctx context.Context, tx *sql.Tx, now time.Time) (map[string]int,
 			var running int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs
 				WHERE state = 'running' AND queue = ?`, q.Name).Scan(&running); err != nil {
-				return nil, interpretError(err)
+				return nil, nil, interpretError(err)
 			}
 			n = q.Concurrency - running
 		}
 		if q.Rate > 0 {
 			var started int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs
-				WHERE queue = ? AND started_at > ?`, q.Name, ms(now.Add(-q.RatePeriod))).Scan(&started); err != nil {
-				return nil, interpretError(err)
+			var oldest sql.NullInt64
+			if err := tx.QueryRowContext(ctx, `SELECT count(*), min(started_at) FROM jobs
+				WHERE queue = ? AND started_at > ?`, q.Name, ms(now.Add(-q.RatePeriod))).Scan(&started, &oldest); err != nil {
+				return nil, nil, interpretError(err)
 			}
 			n = min(n, q.Rate-started)
+			if started >= q.Rate && oldest.Valid {
+				frees[q.Name] = fromMS(oldest.Int64).Add(q.RatePeriod)
+			}
 		}
 		allow[q.Name] = n
 	}
-	return allow, nil
+	return allow, frees, nil
 }
 
 // queueFilter is the SQL condition for a claim's queues, and its arguments.

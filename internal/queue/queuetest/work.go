@@ -27,6 +27,7 @@ var workTests = []suiteTest{
 	{"PausedQueue", testPausedQueue},
 	{"ConcurrencyLimit", testConcurrencyLimit},
 	{"RateLimit", testRateLimit},
+	{"RateLimitNextRunAt", testRateLimitNextRunAt},
 	{"LimitsKeepClaimOrder", testLimitsKeepClaimOrder},
 	{"HeartbeatCancel", testHeartbeatCancel},
 	{"Cancel", testCancel},
@@ -445,6 +446,44 @@ func testRateLimit(t *testing.T, s queue.Store) {
 	queueSet(t, s, queue.QueueSetParams{Name: "r", Rate: intp(0)})
 	if got := claimIDs(t, s, t0.Add(65*time.Second), 10); !slices.Equal(got, ids[3:5]) {
 		t.Errorf("without the limit: claimed %v, want %v", got, ids[3:5])
+	}
+}
+
+// A ready job that a rate limit holds back falls due when the oldest
+// start of the period leaves it: no other write will wake a worker then.
+func testRateLimitNextRunAt(t *testing.T, s queue.Store) {
+	queueSet(t, s, queue.QueueSetParams{Name: "r", Rate: intp(2), RatePeriod: durationp(time.Minute)})
+	ids := insert(t, s, newJob("r"), newJob("r"), newJob("r"))
+	later := newJob("s")
+	later.State, later.RunAt = queue.StateScheduled, t0.Add(2*time.Minute)
+	insertOne(t, s, later)
+	claimIDs(t, s, t0, 1, "r")
+	claimIDs(t, s, t0.Add(10*time.Second), 1, "r")
+	steps := []struct {
+		now     time.Duration
+		queues  []string
+		claimed []int64
+		next    time.Duration // from t0; 0: none
+	}{
+		{20 * time.Second, nil, nil, time.Minute},
+		{20 * time.Second, []string{"s"}, nil, 2 * time.Minute}, // r's limit is not this claim's business
+		{59 * time.Second, []string{"r"}, nil, time.Minute},
+		{time.Minute, []string{"r"}, ids[2:], 0}, // nothing left to hold back
+		{time.Minute, nil, nil, 2 * time.Minute},
+	}
+	for _, st := range steps {
+		res := claim(t, s, queue.JobClaimParams{Queues: st.queues, Limit: 10, Now: t0.Add(st.now)})
+		var got []int64
+		for _, j := range res.Jobs {
+			got = append(got, j.ID)
+		}
+		want := time.Time{}
+		if st.next != 0 {
+			want = t0.Add(st.next)
+		}
+		if !slices.Equal(got, st.claimed) || !sameTime(res.NextRunAt, want) {
+			t.Errorf("claim of %v at t0+%v: claimed %v, NextRunAt %v; want %v, %v", st.queues, st.now, got, res.NextRunAt, st.claimed, want)
+		}
 	}
 }
 
