@@ -71,3 +71,31 @@ func TestWorkRateLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkStopsAtOnceWhenIdle: an idle worker whose context is cancelled
+// returns at once: it has no job to give Grace to, so it must not sleep
+// out its wait (half a lease) first.
+func TestWorkStopsAtOnceWhenIdle(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	r := e.runner(t, 2)
+	r.Lease, r.Grace = time.Minute, time.Minute
+	for round := range 5 {
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() {
+			_, err := r.Work(ctx)
+			done <- err
+		}()
+		time.Sleep(100 * time.Millisecond) // idle in its wait by now
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Work: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: an idle Work still runs 10s after its context was cancelled", round)
+		}
+	}
+}

@@ -174,7 +174,7 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 		if look && len(held) < r.Concurrency && ctx.Err() == nil {
 			continue
 		}
-		p, ok := r.wait(ctx, results, forever && len(held) < r.Concurrency, nextRunAt)
+		p, ok := r.wait(ctx, results, forever && len(held) < r.Concurrency, len(held) > 0, nextRunAt)
 		look = true
 		if !ok {
 			continue
@@ -201,8 +201,8 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 // wait returns the next job's outcome, or ok false when the loop should
 // look again: the store changed (when watch is set), the next scheduled job
 // is due, half a lease passed (leases of lost workers to take back), Tick
-// passed, or ctx became done.
-func (r *Runner) wait(ctx context.Context, results <-chan JobFinishParams, watch bool, nextRunAt time.Time) (p JobFinishParams, ok bool) {
+// passed, or ctx became done. busy says whether jobs are running.
+func (r *Runner) wait(ctx context.Context, results <-chan JobFinishParams, watch, busy bool, nextRunAt time.Time) (p JobFinishParams, ok bool) {
 	d := r.Lease / 2
 	if r.Tick > 0 {
 		d = min(d, r.Tick)
@@ -232,7 +232,8 @@ func (r *Runner) wait(ctx context.Context, results <-chan JobFinishParams, watch
 	case <-timer.C:
 	case <-ctx.Done():
 		// Stop claiming; running jobs end within Grace and report here.
-		if ctx.Err() != nil {
+		// Without any, the loop ends at once.
+		if busy {
 			select {
 			case p := <-results:
 				return p, true
