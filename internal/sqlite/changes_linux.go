@@ -9,8 +9,7 @@ import (
 
 // changes returns a channel that receives when a file of the database (the
 // database, its -wal or -journal) is written, by any process; nil when
-// inotify cannot be had (then Wait polls). The watch lives as long as the
-// process: a store is opened once per command.
+// inotify cannot be had (then Wait polls). Close ends the watch.
 func (s *Store) changes() <-chan struct{} {
 	s.watchOnce.Do(func() {
 		fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC)
@@ -23,12 +22,16 @@ func (s *Store) changes() <-chan struct{} {
 		}
 		// The directory, not the files: the -wal file may not exist yet, or
 		// be deleted and made again by another SQLite program.
-		if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_MODIFY|syscall.IN_CREATE|syscall.IN_MOVED_TO); err != nil {
+		wd, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_MODIFY|syscall.IN_CREATE|syscall.IN_MOVED_TO)
+		if err != nil {
 			syscall.Close(fd)
 			return
 		}
 		ch := make(chan struct{}, 1)
 		s.watch = ch
+		// Removing the watch makes the kernel send IN_IGNORED, which ends
+		// the reader blocked in read(2); it then closes the descriptor.
+		s.unwatch = func() { syscall.InotifyRmWatch(fd, uint32(wd)) }
 		go readChanges(fd, []byte(base), ch)
 	})
 	return s.watch
@@ -37,6 +40,7 @@ func (s *Store) changes() <-chan struct{} {
 // readChanges turns inotify events about the database's files into
 // wake-ups on ch, coalesced.
 func readChanges(fd int, base []byte, ch chan<- struct{}) {
+	defer syscall.Close(fd)
 	buf := make([]byte, 64*(syscall.SizeofInotifyEvent+syscall.NAME_MAX+1))
 	for {
 		n, err := syscall.Read(fd, buf)
@@ -48,6 +52,9 @@ func readChanges(fd int, base []byte, ch chan<- struct{}) {
 		}
 		for off := 0; off+syscall.SizeofInotifyEvent <= n; {
 			ev := (*syscall.InotifyEvent)(unsafe.Pointer(&buf[off]))
+			if ev.Mask&syscall.IN_IGNORED != 0 {
+				return // the watch was removed: the store is closed
+			}
 			name := buf[off+syscall.SizeofInotifyEvent : off+syscall.SizeofInotifyEvent+int(ev.Len)]
 			off += syscall.SizeofInotifyEvent + int(ev.Len)
 			if bytes.HasPrefix(name, base) {

@@ -65,9 +65,11 @@ type Store struct {
 	// seen is the writer connection's PRAGMA data_version after its last
 	// claim: Wait returns once another connection has committed since.
 	seen atomic.Int64
-	// watch receives when the database's files are written (see changes).
+	// watch receives when the database's files are written (see changes);
+	// unwatch ends the watch, on Close.
 	watchOnce sync.Once
 	watch     chan struct{}
+	unwatch   func()
 }
 
 // Options tune Open.
@@ -111,6 +113,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	if s.unwatch != nil {
+		s.unwatch()
+	}
 	return errors.Join(s.reader.Close(), s.writer.Close())
 }
 
