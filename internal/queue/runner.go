@@ -12,6 +12,10 @@ import (
 // longer holds it: another worker took it back after the lease expired.
 var errLeaseLost = errors.New("lease lost: another worker took the job")
 
+// errLeaseNotRenewed is the cause given to a job's context when its worker
+// could not renew its lease for a whole lease: another worker may take it.
+var errLeaseNotRenewed = errors.New("lease not renewed in time: the database did not answer")
+
 // Log keys, the same in every line a runner writes.
 const (
 	logJob     = "job"
@@ -306,19 +310,22 @@ func (r *Runner) heartbeat(ctx context.Context, mu *sync.Mutex, held map[int64]*
 			})
 			if err != nil {
 				r.Log.Warn("renew leases", logError, err)
-				if now.Sub(renewed) >= r.Lease {
-					// Another worker may take the jobs back by now: stop them
-					// rather than run them twice at once.
-					res = &JobHeartbeatResult{}
-					for _, ref := range refs {
-						res.Lost = append(res.Lost, ref.ID)
-					}
-				} else {
+				if now.Sub(renewed) < r.Lease {
 					continue
 				}
-			} else {
-				renewed = now
+				// Another worker may take the jobs back by now: stop them
+				// rather than run them twice at once.
+				mu.Lock()
+				for _, ref := range refs {
+					if h, ok := held[ref.ID]; ok {
+						r.Log.Warn("lease not renewed, stopping job", logJob, ref.ID)
+						h.cancel(errLeaseNotRenewed)
+					}
+				}
+				mu.Unlock()
+				continue
 			}
+			renewed = now
 			mu.Lock()
 			for _, id := range res.Lost {
 				if h, ok := held[id]; ok {
