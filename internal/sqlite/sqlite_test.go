@@ -395,25 +395,10 @@ func TestEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := ids[0]
-	claimOne := func(now time.Time) *queue.Job {
-		t.Helper()
-		res, err := s.JobClaim(ctx, queue.JobClaimParams{Limit: 1, Now: now, Worker: "w1", LeaseUntil: now.Add(time.Minute)})
-		if err != nil || len(res.Jobs) != 1 {
-			t.Fatalf("claim: %v, %d jobs", err, len(res.Jobs))
-		}
-		return res.Jobs[0]
-	}
-	finish := func(p queue.JobFinishParams) {
-		t.Helper()
-		res, err := s.JobClaim(ctx, queue.JobClaimParams{Now: p.FinishedAt, Finish: []queue.JobFinishParams{p}})
-		if err != nil || len(res.Lost) != 0 {
-			t.Fatalf("finish: %v, lost %v", err, res.Lost)
-		}
-	}
 	one, zero := 1, 0
-	j := claimOne(t0)
-	finish(queue.JobFinishParams{ID: id, Run: j.Run, State: queue.StateRetrying, Attempts: 1, RunAt: t0, FinishedAt: t0, ExitCode: &one, Error: "exit status 1"})
-	j = claimOne(t0)
+	j := claimOne(t, s, t0)
+	finishOne(t, s, queue.JobFinishParams{ID: id, Run: j.Run, State: queue.StateRetrying, Attempts: 1, RunAt: t0, FinishedAt: t0, ExitCode: &one, Error: "exit status 1"})
+	j = claimOne(t, s, t0)
 	// A heartbeat and a lost finish are no transitions.
 	if _, err := s.JobHeartbeat(ctx, queue.JobHeartbeatParams{Worker: "w1", LeaseUntil: t0.Add(time.Hour), Jobs: []queue.JobRef{{ID: id, Run: j.Run}}}); err != nil {
 		t.Fatal(err)
@@ -421,7 +406,7 @@ func TestEvents(t *testing.T) {
 	if res, err := s.JobClaim(ctx, queue.JobClaimParams{Now: t0, Finish: []queue.JobFinishParams{{ID: id, Run: 1, State: queue.StateDead}}}); err != nil || len(res.Lost) != 1 {
 		t.Fatalf("stale finish: %v, lost %v", err, res.Lost)
 	}
-	finish(queue.JobFinishParams{ID: id, Run: j.Run, State: queue.StateSucceeded, Attempts: 2, FinishedAt: t0, ExitCode: &zero})
+	finishOne(t, s, queue.JobFinishParams{ID: id, Run: j.Run, State: queue.StateSucceeded, Attempts: 2, FinishedAt: t0, ExitCode: &zero})
 
 	want := []event{
 		{"", "pending", 0, "", ""},
@@ -553,5 +538,25 @@ func TestConcurrentClaims(t *testing.T) {
 	done, err := first.JobList(t.Context(), queue.JobListParams{States: []queue.State{queue.StateSucceeded}, Now: t0})
 	if err != nil || len(done) != n {
 		t.Errorf("%d jobs succeeded, %v; want %d", len(done), err, n)
+	}
+}
+
+// claimOne claims the next job of queues (all when none) at now, for
+// worker w1 with a 30s lease, and fails the test unless there is one.
+func claimOne(t *testing.T, s *Store, now time.Time, queues ...string) *queue.Job {
+	t.Helper()
+	res, err := s.JobClaim(t.Context(), queue.JobClaimParams{Queues: queues, Limit: 1, Now: now, Worker: "w1", LeaseUntil: now.Add(30 * time.Second)})
+	if err != nil || len(res.Jobs) != 1 {
+		t.Fatalf("claim: %v, %d jobs", err, len(res.Jobs))
+	}
+	return res.Jobs[0]
+}
+
+// finishOne records an outcome and fails the test unless it was taken.
+func finishOne(t *testing.T, s *Store, p queue.JobFinishParams) {
+	t.Helper()
+	res, err := s.JobClaim(t.Context(), queue.JobClaimParams{Now: p.FinishedAt, Finish: []queue.JobFinishParams{p}})
+	if err != nil || len(res.Lost) != 0 {
+		t.Fatalf("finish: %v, lost %v", err, res.Lost)
 	}
 }

@@ -133,21 +133,6 @@ func TestEventsOfWork(t *testing.T) {
 		}
 		return ids[0]
 	}
-	claimOne := func(q string, now time.Time) *queue.Job {
-		t.Helper()
-		res, err := s.JobClaim(ctx, queue.JobClaimParams{Queues: []string{q}, Limit: 1, Now: now, Worker: "w1", LeaseUntil: now.Add(30 * time.Second)})
-		if err != nil || len(res.Jobs) != 1 {
-			t.Fatalf("claim: %v, %d jobs", err, len(res.Jobs))
-		}
-		return res.Jobs[0]
-	}
-	finish := func(p queue.JobFinishParams) {
-		t.Helper()
-		res, err := s.JobClaim(ctx, queue.JobClaimParams{Now: p.FinishedAt, Finish: []queue.JobFinishParams{p}})
-		if err != nil || len(res.Lost) != 0 {
-			t.Fatalf("finish: %v, lost %v", err, res.Lost)
-		}
-	}
 	cancel := func(id int64) {
 		t.Helper()
 		if _, err := s.JobCancel(ctx, queue.JobCancelParams{IDs: []int64{id}, Now: t0}); err != nil {
@@ -160,8 +145,8 @@ func TestEventsOfWork(t *testing.T) {
 	b := insert(testJob("b"), a)
 	c := insert(testJob("c"), a)
 	d := insert(testJob("d"), b)
-	ja := claimOne("a", t0)
-	finish(queue.JobFinishParams{ID: a, Run: ja.Run, State: queue.StateSucceeded, Attempts: 1, FinishedAt: t0})
+	ja := claimOne(t, s, t0, "a")
+	finishOne(t, s, queue.JobFinishParams{ID: a, Run: ja.Run, State: queue.StateSucceeded, Attempts: 1, FinishedAt: t0})
 	cancel(b)
 
 	// e's worker is lost on its last attempt: e goes dead, f with it.
@@ -169,7 +154,7 @@ func TestEventsOfWork(t *testing.T) {
 	pe.MaxAttempts = 2
 	e := insert(pe)
 	f := insert(testJob("f"), e)
-	claimOne("e", t0)
+	claimOne(t, s, t0, "e")
 	expire := func(now time.Time) {
 		t.Helper()
 		if _, err := s.JobClaim(ctx, queue.JobClaimParams{Now: now, Worker: "w2", Expired: func(j *queue.Job) queue.JobFinishParams {
@@ -179,7 +164,7 @@ func TestEventsOfWork(t *testing.T) {
 		}
 	}
 	expire(t0.Add(time.Minute))
-	claimOne("e", t0.Add(2*time.Minute))
+	claimOne(t, s, t0.Add(2*time.Minute), "e")
 	expire(t0.Add(3 * time.Minute))
 
 	// g comes after a job already dead: waiting, then cancelled at once.
@@ -187,12 +172,12 @@ func TestEventsOfWork(t *testing.T) {
 
 	// h is cancelled while running: no event until its worker stops it.
 	h := insert(testJob("h"))
-	jh := claimOne("h", t0)
+	jh := claimOne(t, s, t0, "h")
 	cancel(h)
 	if _, err := s.JobHeartbeat(ctx, queue.JobHeartbeatParams{Worker: "w1", LeaseUntil: t0.Add(time.Hour), Jobs: []queue.JobRef{{ID: h, Run: jh.Run}}}); err != nil {
 		t.Fatal(err)
 	}
-	finish(queue.Decide(jh, queue.Result{Cancelled: true, Error: queue.ErrCancelled.Error(), FinishedAt: t0}, 0.5))
+	finishOne(t, s, queue.Decide(jh, queue.Result{Cancelled: true, Error: queue.ErrCancelled.Error(), FinishedAt: t0}, 0.5))
 
 	lost := "worker lost: lease expired"
 	want := map[int64][]event{
