@@ -92,7 +92,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	uri := "file:" + escapePath(path)
 	busy := strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
-	writer, err := sql.Open(driverName, uri+"?_journal_mode=WAL&_synchronous=FULL&_foreign_keys=1&_recursive_triggers=1&_txlock=immediate&_busy_timeout="+busy)
+	writer, err := sql.Open(driverName, uri+"?_synchronous=FULL&_foreign_keys=1&_recursive_triggers=1&_txlock=immediate&_busy_timeout="+busy)
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +104,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{path: path, writer: writer, reader: reader}
+	if err := s.useWAL(ctx, opts.BusyTimeout); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -156,6 +160,33 @@ func refuseWorldWritable(path, what string) error {
 // escapePath makes a file path safe inside a SQLite URI.
 func escapePath(path string) string {
 	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+}
+
+// useWAL puts the database in WAL mode, which then holds for every later
+// connection: the mode is kept in the file. Turning a new file to WAL takes
+// an exclusive lock, and SQLite fails that at once, without the busy
+// handler, while another process opening the same new file holds a shared
+// lock; so two workers started together on a fresh database would see one
+// fail. The change is retried, briefly, until busyTimeout.
+func (s *Store) useWAL(ctx context.Context, busyTimeout time.Duration) error {
+	deadline := time.Now().Add(busyTimeout)
+	for pause := time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
+		var mode string
+		err := s.writer.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)
+		switch {
+		case err == nil && mode == "wal":
+			return nil
+		case err == nil:
+			return fmt.Errorf("the database cannot use WAL mode (journal mode %s): keep it on a local filesystem", mode)
+		case !isBusy(err) || time.Now().After(deadline):
+			return interpretError(err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+	}
 }
 
 // migrate brings the schema to the newest version, one numbered file at a
@@ -245,9 +276,14 @@ func interpretError(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return queue.ErrNotFound
 	}
-	var se sqlite3.Error
-	if errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked) {
+	if isBusy(err) {
 		return fmt.Errorf("%w: %v", queue.ErrBusy, err)
 	}
 	return err
+}
+
+// isBusy says whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }

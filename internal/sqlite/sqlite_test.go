@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -160,6 +161,32 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "newer") {
 		t.Errorf("error %q does not say the database is newer", err)
+	}
+}
+
+// TestOpenNewFileTogether opens one new database from several connections
+// at once, as workers and enqueues started together on a fresh machine do:
+// turning the file to WAL mode must wait for the others, not fail with
+// "database is locked" (which it did about once in thirty rounds).
+func TestOpenNewFileTogether(t *testing.T) {
+	t.Parallel()
+	for round := range 100 {
+		path := filepath.Join(t.TempDir(), "q", "jobq.db")
+		var wg sync.WaitGroup
+		for opener := range 6 {
+			wg.Go(func() {
+				s, err := Open(t.Context(), path, Options{BusyTimeout: 10 * time.Second})
+				if err != nil {
+					t.Errorf("round %d, opener %d: %v", round, opener, err)
+					return
+				}
+				s.Close()
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
 	}
 }
 
