@@ -64,7 +64,9 @@ type Job struct {
 	StartedAt     time.Time
 	FinishedAt    time.Time
 	ExitCode      *int
+	Signal        string // that ended the last attempt
 	LastError     string
+	Progress      *Progress // reported by the current or last attempt
 
 	// Run counts every claim of the job, never reset: it numbers the
 	// history and fences the writes of the worker that holds the job.
@@ -81,6 +83,13 @@ func (j *Job) StateAt(now time.Time) State {
 		return StatePending
 	}
 	return j.State
+}
+
+// Progress is what a job reported with jobq progress.
+type Progress struct {
+	Percent float64
+	Message string
+	At      time.Time
 }
 
 // Attempt is the record of one run of a job.

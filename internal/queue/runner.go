@@ -262,8 +262,8 @@ func (r *Runner) deleteOld(ctx context.Context) {
 			continue
 		}
 		for {
-			n, err := r.Store.JobDelete(ctx, JobDeleteParams{
-				States: rule.states, FinishedBefore: now.Add(-rule.keep), Limit: retentionBatch,
+			n, err := r.Store.JobDelete(ctx, JobFilter{
+				States: rule.states, Before: now.Add(-rule.keep), Limit: retentionBatch, Now: now,
 			})
 			if err != nil {
 				r.Log.Warn("delete old jobs", logError, err)

@@ -13,6 +13,8 @@ var (
 	// ErrBusy: the database stayed locked past the busy timeout; nothing
 	// was written and the caller may try again.
 	ErrBusy = errors.New("database is locked")
+	// ErrNotRunning: the job is not running the attempt named.
+	ErrNotRunning = errors.New("not running")
 )
 
 // Store keeps jobs. Every method that writes does so in one transaction:
@@ -25,8 +27,10 @@ type Store interface {
 	JobInsert(ctx context.Context, params []JobInsertParams) ([]int64, error)
 	// JobGet returns one job, or ErrNotFound.
 	JobGet(ctx context.Context, id int64) (*Job, error)
-	// JobList returns jobs newest first.
-	JobList(ctx context.Context, params JobListParams) ([]*Job, error)
+	// JobList returns the jobs the filter selects, newest first, at most
+	// its Limit; JobCount counts them all.
+	JobList(ctx context.Context, filter JobFilter) ([]*Job, error)
+	JobCount(ctx context.Context, filter JobFilter) (int, error)
 	// JobClaim records the outcomes in params.Finish, then claims up to
 	// params.Limit ready jobs, highest priority first, then earliest run_at,
 	// then lowest ID; all in one transaction, so that a busy worker pays one
@@ -39,13 +43,27 @@ type Store interface {
 	// the jobs waiting for it with it; a running one is marked, for its
 	// worker to stop at its next heartbeat. A final job is left as it is.
 	JobCancel(ctx context.Context, params JobCancelParams) ([]JobCancelResult, error)
-	// JobDelete deletes up to params.Limit final jobs, oldest first, with
-	// their history, and returns how many it deleted.
-	JobDelete(ctx context.Context, params JobDeleteParams) (int, error)
+	// JobRetry gives the jobs the filter selects a fresh attempt budget:
+	// back to pending (waiting while a dependency has not succeeded), their
+	// history kept. Only retrying and final jobs are retried; with
+	// params.DryRun nothing is written. Jobs named by ID come back in the
+	// order named, whether retried or not, others in ID order.
+	JobRetry(ctx context.Context, params JobRetryParams) ([]JobRetryResult, error)
+	// JobDelete deletes up to the filter's Limit jobs it selects, never a
+	// running one, oldest first, with their history, and returns how many
+	// it deleted.
+	JobDelete(ctx context.Context, filter JobFilter) (int, error)
+	// JobProgress records the progress a running job reports; ErrNotFound
+	// or ErrNotRunning when it is not running that attempt.
+	JobProgress(ctx context.Context, params JobProgressParams) error
 	// QueueSet changes a queue's settings; QueueList returns the settings
 	// of every queue that has any.
 	QueueSet(ctx context.Context, params QueueSetParams) error
 	QueueList(ctx context.Context) ([]QueueSettings, error)
+	// QueueStats sums up every queue that has jobs or settings, by name.
+	QueueStats(ctx context.Context, params QueueStatsParams) ([]QueueStats, error)
+	// EventList returns logged transitions in the order they happened.
+	EventList(ctx context.Context, params EventListParams) ([]Event, error)
 	// Wait returns when another process may have changed the store, when
 	// d has passed, or when ctx is done, whichever comes first; it is how
 	// a worker and jobq wait notice new jobs without busy polling.
@@ -77,12 +95,89 @@ type JobInsertParams struct {
 	CreatedAt     time.Time
 }
 
-// JobListParams filters JobList. Zero values do not filter.
-type JobListParams struct {
-	States []State // as users see them (see Job.StateAt), at Now
-	Queues []string
-	Limit  int
+// JobFilter selects jobs for JobList, JobCount, JobRetry and JobDelete:
+// a job is selected when it passes every field set.
+type JobFilter struct {
+	IDs       []int64
+	States    []State // as users see them (see Job.StateAt), at Now
+	Queues    []string
+	ExitCodes []int  // the exit code of its last attempt
+	Error     string // contained in its last error
+	// Since and Before bound a job's time: when its last attempt ended,
+	// or, for a job that never ran to an end, when it was created.
+	Since  time.Time // at or after
+	Before time.Time
+	Limit  int // 0: no limit
 	Now    time.Time
+}
+
+// JobListParams is what JobList takes.
+type JobListParams = JobFilter
+
+// Retryable reports whether jobq retry may give a job in state s (as
+// users see it) a fresh start: a job waiting for its backoff or one that
+// ended, never one that runs or has yet to.
+func (s State) Retryable() bool { return s == StateRetrying || s.Final() }
+
+// JobRetryParams selects jobs to retry.
+type JobRetryParams struct {
+	Filter JobFilter
+	DryRun bool // report what would change, write nothing
+}
+
+// JobRetryResult says what retrying one job did (or, in a dry run, would
+// do).
+type JobRetryResult struct {
+	ID  int64
+	Job *Job // as it was before; nil when no job has the ID
+	// State is the job's new state (pending or waiting); empty when it was
+	// not retried, and Reason says why.
+	State  State
+	Reason string
+}
+
+// JobProgressParams is what jobq progress reports from inside a job.
+type JobProgressParams struct {
+	ID      int64
+	Attempt int // JOBQ_ATTEMPT: a report of an earlier attempt is refused
+	Percent float64
+	Message string
+	At      time.Time
+}
+
+// QueueStatsParams asks for QueueStats at Now, counting the jobs that
+// ended since RecentSince.
+type QueueStatsParams struct {
+	Now         time.Time
+	RecentSince time.Time
+}
+
+// QueueStats sums up one queue.
+type QueueStats struct {
+	QueueSettings
+	Counts      map[State]int // by state as users see it, at Now
+	OldestReady time.Time     // run_at of the longest-ready job; zero when none
+	// Jobs that ended succeeded or dead since RecentSince.
+	RecentSucceeded, RecentDead int
+}
+
+// Event is one logged transition of a job.
+type Event struct {
+	ID       int64
+	JobID    int64
+	At       time.Time
+	From, To State // From is empty for a new job
+	Attempt  int
+	Worker   string
+	Error    string
+}
+
+// EventListParams selects events: those after AfterID, of one job when
+// JobID is set, only the last Last of them when Last is set.
+type EventListParams struct {
+	JobID   int64
+	AfterID int64
+	Last    int
 }
 
 // JobClaimParams asks for jobs to run. Paused queues are skipped and queue
@@ -151,14 +246,6 @@ type JobCancelResult struct {
 	ID    int64
 	State State // the job's state before: final means nothing was done
 	Found bool
-}
-
-// JobDeleteParams selects final jobs to delete.
-type JobDeleteParams struct {
-	States         []State // final states only
-	Queues         []string
-	FinishedBefore time.Time
-	Limit          int
 }
 
 // QueueSettings are what jobq queue pause|resume|limit set for a queue.

@@ -16,8 +16,8 @@ import (
 
 const jobColumns = `id, queue, state, priority, command, argv, dir, env, run_at,
 	max_attempts, attempts, timeout_ms, backoff_ms, max_backoff_ms, permanent_exit,
-	unique_key, created_at, started_at, finished_at, exit_code, last_error, run,
-	worker, lease_until, cancel_requested`
+	unique_key, created_at, started_at, finished_at, exit_code, signal, last_error, run,
+	worker, lease_until, cancel_requested, progress, progress_message, progress_at`
 
 const insertColumns = `INSERT INTO jobs (queue, state, priority, command, argv, dir, env,
 	run_at, max_attempts, timeout_ms, backoff_ms, max_backoff_ms, permanent_exit,
@@ -76,6 +76,9 @@ func (s *Store) JobInsert(ctx context.Context, params []queue.JobInsertParams) (
 			return nil, interpretError(fmt.Errorf("log new jobs: %w", err))
 		}
 	}
+	if err := countNewJobs(execCtx, tx, params, fresh); err != nil {
+		return nil, err
+	}
 	if err := insertDependencies(ctx, tx, params, fresh, ids, failedDeps); err != nil {
 		return nil, err
 	}
@@ -83,6 +86,26 @@ func (s *Store) JobInsert(ctx context.Context, params []queue.JobInsertParams) (
 		return nil, interpretError(err)
 	}
 	return ids, nil
+}
+
+// countNewJobs adds the jobs inserted to job_counts, one statement per
+// queue and state (see migration 0003).
+func countNewJobs(ctx context.Context, tx *sql.Tx, params []queue.JobInsertParams, fresh []int) error {
+	type key struct {
+		queue string
+		state queue.State
+	}
+	counts := map[key]int{}
+	for _, i := range fresh {
+		counts[key{params[i].Queue, params[i].State}]++
+	}
+	for k, n := range counts {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO job_counts (queue, state, n) VALUES (?, ?, ?)
+			ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n`, k.queue, string(k.state), n); err != nil {
+			return interpretError(fmt.Errorf("count new jobs: %w", err))
+		}
+	}
+	return nil
 }
 
 // inserter inserts chunks of rows with statements it prepares once. When
@@ -315,48 +338,27 @@ func (s *Store) JobGet(ctx context.Context, id int64) (*queue.Job, error) {
 	return job, s.loadDependencies(ctx, []*queue.Job{job})
 }
 
-// JobList returns jobs newest first, filtered by params.
-func (s *Store) JobList(ctx context.Context, params queue.JobListParams) ([]*queue.Job, error) {
-	var where []string
-	var args []any
-	if len(params.States) > 0 {
-		var or []string
-		now := ms(params.Now)
-		for _, st := range params.States {
-			switch st {
-			case queue.StatePending:
-				or = append(or, "state = 'pending' OR (state IN ('scheduled', 'retrying') AND run_at <= ?)")
-				args = append(args, now)
-			case queue.StateScheduled, queue.StateRetrying:
-				or = append(or, "(state = ? AND run_at > ?)")
-				args = append(args, string(st), now)
-			default:
-				or = append(or, "state = ?")
-				args = append(args, string(st))
-			}
-		}
-		where = append(where, "("+strings.Join(or, " OR ")+")")
-	}
-	if len(params.Queues) > 0 {
-		where = append(where, "queue IN ("+placeholders(len(params.Queues))+")")
-		for _, q := range params.Queues {
-			args = append(args, q)
-		}
-	}
-	query := "SELECT " + jobColumns + " FROM jobs"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY id DESC"
-	if params.Limit > 0 {
+// JobList returns the jobs filter selects, newest first; see queue.Store.
+func (s *Store) JobList(ctx context.Context, filter queue.JobFilter) ([]*queue.Job, error) {
+	where, args := jobFilter(filter)
+	query := "SELECT " + jobColumns + " FROM jobs WHERE " + where + " ORDER BY id DESC"
+	if filter.Limit > 0 {
 		query += " LIMIT ?"
-		args = append(args, params.Limit)
+		args = append(args, filter.Limit)
 	}
 	jobs, err := s.queryJobs(ctx, s.reader, query, args...)
 	if err != nil || len(jobs) == 0 {
 		return jobs, err
 	}
 	return jobs, s.loadDependencies(ctx, jobs)
+}
+
+// JobCount counts the jobs filter selects, whatever its Limit.
+func (s *Store) JobCount(ctx context.Context, filter queue.JobFilter) (int, error) {
+	where, args := jobFilter(filter)
+	var n int
+	err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM jobs WHERE "+where, args...).Scan(&n)
+	return n, interpretError(err)
 }
 
 // loadDependencies fills in the DependsOn of jobs, listed newest first.
@@ -383,14 +385,14 @@ func (s *Store) loadDependencies(ctx context.Context, jobs []*queue.Job) error {
 	return interpretError(rows.Err())
 }
 
-// claimJobs names jobs_ready: without statistics (jobq runs no ANALYZE)
-// the planner prefers jobs_state for the state test, then sorts every
-// ready job to pick the first few. The %s is the queue filter.
+// clearProgress ends the progress an earlier attempt reported.
+const clearProgress = ", progress = NULL, progress_message = NULL, progress_at = NULL"
+
 // claimJobs names jobs_ready: without statistics (jobq runs no ANALYZE)
 // the planner prefers jobs_state for the state test, then sorts every
 // ready job to pick the first few. The %s is the queue filter.
 const claimJobs = `UPDATE jobs SET state = 'running', attempts = attempts + 1, run = run + 1,
-	worker = ?, lease_until = ?, started_at = ?, updated_at = ?
+	worker = ?, lease_until = ?, started_at = ?, updated_at = ?` + clearProgress + `
 WHERE id IN (
 	SELECT id FROM jobs INDEXED BY jobs_ready
 	WHERE state IN ('pending', 'scheduled', 'retrying') AND run_at <= ? %s
@@ -401,7 +403,7 @@ RETURNING ` + jobColumns
 // claimIDs is the claim of claimJobs for jobs picked one by one, when a
 // queue is paused or limited.
 const claimIDs = `UPDATE jobs SET state = 'running', attempts = attempts + 1, run = run + 1,
-	worker = ?, lease_until = ?, started_at = ?, updated_at = ?
+	worker = ?, lease_until = ?, started_at = ?, updated_at = ?` + clearProgress + `
 WHERE id IN (%s)
 RETURNING ` + jobColumns
 
@@ -411,7 +413,7 @@ WHERE state IN ('pending', 'scheduled', 'retrying') AND run_at <= ? %s
 ORDER BY priority DESC, run_at, id`
 
 const finishJob = `UPDATE jobs SET state = ?, attempts = ?, run_at = coalesce(?, run_at),
-	finished_at = ?, exit_code = ?, last_error = ?, updated_at = ?,
+	finished_at = ?, exit_code = ?, signal = ?, last_error = ?, updated_at = ?,
 	worker = NULL, lease_until = NULL, cancel_requested = 0
 WHERE id = ? AND run = ? AND state = 'running'`
 
@@ -496,7 +498,7 @@ func finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams)
 			finished = ms(p.FinishedAt)
 		}
 		r, err := tx.ExecContext(ctx, finishJob, string(p.State), p.Attempts, msOrNull(p.RunAt),
-			finished, p.ExitCode, nullString(p.Error), ms(p.FinishedAt), p.ID, p.Run)
+			finished, p.ExitCode, nullString(p.Signal), nullString(p.Error), ms(p.FinishedAt), p.ID, p.Run)
 		if err != nil {
 			return nil, interpretError(fmt.Errorf("finish job %d: %w", p.ID, err))
 		}
@@ -703,16 +705,20 @@ func scanJob(row scanner) (*queue.Job, error) {
 	var j queue.Job
 	var state string
 	var argv, env []byte
-	var permanent, unique, lastError, worker sql.NullString
+	var permanent, unique, signal, lastError, worker, progressMessage sql.NullString
 	var runAt, created int64
 	var timeout, backoff, maxBackoff int64
-	var started, finished, exit, lease sql.NullInt64
+	var started, finished, exit, lease, progressAt sql.NullInt64
+	var progress sql.NullFloat64
 	err := row.Scan(&j.ID, &j.Queue, &state, &j.Priority, &j.Command, &argv, &j.Dir, &env,
 		&runAt, &j.MaxAttempts, &j.Attempts, &timeout, &backoff, &maxBackoff, &permanent,
-		&unique, &created, &started, &finished, &exit, &lastError, &j.Run, &worker, &lease,
-		&j.CancelRequested)
+		&unique, &created, &started, &finished, &exit, &signal, &lastError, &j.Run, &worker,
+		&lease, &j.CancelRequested, &progress, &progressMessage, &progressAt)
 	if err != nil {
 		return nil, err
+	}
+	if progress.Valid {
+		j.Progress = &queue.Progress{Percent: progress.Float64, Message: progressMessage.String, At: fromNullMS(progressAt)}
 	}
 	j.Argv, j.Env = splitNUL(argv), splitNUL(env)
 	if j.PermanentExit, err = queue.ParseExitCodes(permanent.String); err != nil {
@@ -724,7 +730,7 @@ func scanJob(row scanner) (*queue.Job, error) {
 	j.Timeout = time.Duration(timeout) * time.Millisecond
 	j.Backoff = time.Duration(backoff) * time.Millisecond
 	j.MaxBackoff = time.Duration(maxBackoff) * time.Millisecond
-	j.UniqueKey, j.LastError, j.Worker = unique.String, lastError.String, worker.String
+	j.UniqueKey, j.Signal, j.LastError, j.Worker = unique.String, signal.String, lastError.String, worker.String
 	j.ExitCode = nullInt(exit)
 	return &j, nil
 }

@@ -47,59 +47,6 @@ func (s *Store) JobCancel(ctx context.Context, params queue.JobCancelParams) ([]
 	return out, interpretError(tx.Commit())
 }
 
-// deleteJobs deletes final jobs, oldest first, through jobs_finished. The
-// first %s is the states' placeholders, the second the queue filter.
-const deleteJobs = `DELETE FROM jobs WHERE id IN (
-	SELECT id FROM jobs INDEXED BY jobs_finished
-	WHERE state IN (%s) AND finished_at < ? %s
-	ORDER BY finished_at LIMIT ?)
-RETURNING id`
-
-// JobDelete deletes final jobs, their attempts (by foreign key) and their
-// events; see queue.Store.
-func (s *Store) JobDelete(ctx context.Context, params queue.JobDeleteParams) (int, error) {
-	var states []any
-	for _, st := range params.States {
-		if !st.Final() {
-			return 0, fmt.Errorf("delete jobs: %s is not a final state", st)
-		}
-		states = append(states, string(st))
-	}
-	if len(states) == 0 {
-		return 0, nil
-	}
-	filter, queueArgs := queueFilter(params.Queues)
-	args := append(append(states, ms(params.FinishedBefore)), queueArgs...)
-	args = append(args, params.Limit)
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, interpretError(err)
-	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(deleteJobs, placeholders(len(states)), filter), args...)
-	if err != nil {
-		return 0, interpretError(err)
-	}
-	var ids []any
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Close(); err != nil {
-		return 0, interpretError(err)
-	}
-	if len(ids) > 0 {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM events WHERE job_id IN ("+placeholders(len(ids))+")", ids...); err != nil {
-			return 0, interpretError(err)
-		}
-	}
-	return len(ids), interpretError(tx.Commit())
-}
-
 // QueueSet changes a queue's settings; see queue.Store.
 func (s *Store) QueueSet(ctx context.Context, params queue.QueueSetParams) error {
 	var set []string

@@ -300,6 +300,10 @@ func TestInsertWaitingState(t *testing.T) {
 func TestWorkQueryPlans(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
+	deleteOne, deleteOneArgs := deleteJobs(queue.JobFilter{
+		States: []queue.State{queue.StateSucceeded}, Before: t0, Limit: 10})
+	deleteTwo, deleteTwoArgs := deleteJobs(queue.JobFilter{
+		States: []queue.State{queue.StateDead, queue.StateCancelled}, Queues: []string{"q1"}, Before: t0, Limit: 10})
 	check := func(t *testing.T) {
 		t.Helper()
 		for _, tt := range []struct {
@@ -307,8 +311,8 @@ func TestWorkQueryPlans(t *testing.T) {
 			args               []any
 		}{
 			{"expired leases", expiredJobs, "jobs_lease", []any{1, 100}},
-			{"delete", fmt.Sprintf(deleteJobs, "?", ""), "jobs_finished", []any{"succeeded", 1, 10}},
-			{"delete of two states in a queue", fmt.Sprintf(deleteJobs, "?, ?", "AND queue IN (?)"), "jobs_finished", []any{"dead", "cancelled", 1, "q1", 10}},
+			{"delete", deleteOne, "jobs_finished", deleteOneArgs},
+			{"delete of two states in a queue", deleteTwo, "jobs_finished", deleteTwoArgs},
 		} {
 			plan := explain(t, s, tt.query, tt.args...)
 			text := strings.Join(plan, "\n")
@@ -460,7 +464,7 @@ func TestMigrateFrom0001(t *testing.T) {
 		t.Errorf("events of job 6 = %v, want its cancellation logged", got)
 	}
 	// Deleting the newest jobs deletes their history, and frees no ID.
-	n, err := s.JobDelete(ctx, queue.JobDeleteParams{States: []queue.State{queue.StateSucceeded, queue.StateCancelled}, FinishedBefore: t0.Add(time.Hour), Limit: 10})
+	n, err := s.JobDelete(ctx, queue.JobFilter{States: []queue.State{queue.StateSucceeded, queue.StateCancelled}, Before: t0.Add(time.Hour), Limit: 10})
 	if err != nil || n != 2 {
 		t.Fatalf("JobDelete = %d, %v; want 2", n, err)
 	}
@@ -504,7 +508,7 @@ func TestDeleteLeavesNoHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	// c was cancelled with its dependencies: delete a and c, keep b.
-	n, err := s.JobDelete(ctx, queue.JobDeleteParams{States: []queue.State{queue.StateDead, queue.StateCancelled}, Queues: []string{"a", "c"}, FinishedBefore: t0.Add(time.Second), Limit: 10})
+	n, err := s.JobDelete(ctx, queue.JobFilter{States: []queue.State{queue.StateDead, queue.StateCancelled}, Queues: []string{"a", "c"}, Before: t0.Add(time.Second), Limit: 10})
 	if err != nil || n != 2 {
 		t.Fatalf("JobDelete = %d, %v; want 2", n, err)
 	}

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) queue.Store) {
 		{"Heartbeat", testHeartbeat},
 	}
 	tests = append(tests, workTests...)
+	tests = append(tests, operateTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

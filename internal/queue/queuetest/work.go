@@ -36,7 +36,7 @@ var workTests = []suiteTest{
 	{"AfterSettledAtInsert", testAfterSettledAtInsert},
 	{"AfterMissing", testAfterMissing},
 	{"Delete", testDelete},
-	{"DeleteOnlyFinalStates", testDeleteOnlyFinalStates},
+	{"DeleteNeverRunning", testDeleteNeverRunning},
 	{"DeleteNeverReusesIDs", testDeleteNeverReusesIDs},
 }
 
@@ -836,7 +836,7 @@ func testDelete(t *testing.T, s queue.Store) {
 		return id
 	}
 	ids := map[string]int64{}
-	ids["s-kept"] = end("s-kept", "a", queue.StateSucceeded, at(5*time.Second)) // at FinishedBefore: kept
+	ids["s-kept"] = end("s-kept", "a", queue.StateSucceeded, at(5*time.Second)) // at Before: kept
 	ids["s3"] = end("s3", "a", queue.StateSucceeded, at(3*time.Second))
 	ids["s2"] = end("s2", "a", queue.StateSucceeded, at(2*time.Second))
 	ids["s1"] = end("s1", "a", queue.StateSucceeded, at(1*time.Second))
@@ -861,20 +861,20 @@ func testDelete(t *testing.T, s queue.Store) {
 	deleted := map[string]bool{}
 
 	steps := []struct {
-		p    queue.JobDeleteParams
+		p    queue.JobFilter
 		gone []string
 	}{
-		{queue.JobDeleteParams{States: []queue.State{queue.StateSucceeded}, Queues: aQueues, FinishedBefore: at(5 * time.Second), Limit: 2}, []string{"s1", "s2"}},
-		{queue.JobDeleteParams{States: []queue.State{queue.StateSucceeded}, Queues: aQueues, FinishedBefore: at(5 * time.Second), Limit: 10}, []string{"s3"}},
-		{queue.JobDeleteParams{States: []queue.State{queue.StateSucceeded}, Queues: aQueues, FinishedBefore: at(5 * time.Second), Limit: 10}, nil},
-		{queue.JobDeleteParams{States: []queue.State{queue.StateDead}, FinishedBefore: at(time.Second), Limit: 10}, nil},
-		{queue.JobDeleteParams{States: []queue.State{queue.StateDead, queue.StateCancelled}, FinishedBefore: at(time.Hour), Limit: 10}, []string{"dead", "cancelled"}},
-		{queue.JobDeleteParams{States: []queue.State{queue.StateSucceeded}, FinishedBefore: at(5 * time.Second), Limit: 10}, []string{"b-s1"}},
+		{queue.JobFilter{States: []queue.State{queue.StateSucceeded}, Queues: aQueues, Before: at(5 * time.Second), Limit: 2}, []string{"s1", "s2"}},
+		{queue.JobFilter{States: []queue.State{queue.StateSucceeded}, Queues: aQueues, Before: at(5 * time.Second), Limit: 10}, []string{"s3"}},
+		{queue.JobFilter{States: []queue.State{queue.StateSucceeded}, Queues: aQueues, Before: at(5 * time.Second), Limit: 10}, nil},
+		{queue.JobFilter{States: []queue.State{queue.StateDead}, Before: at(time.Second), Limit: 10}, nil},
+		{queue.JobFilter{States: []queue.State{queue.StateDead, queue.StateCancelled}, Before: at(time.Hour), Limit: 10}, []string{"dead", "cancelled"}},
+		{queue.JobFilter{States: []queue.State{queue.StateSucceeded}, Before: at(5 * time.Second), Limit: 10}, []string{"b-s1"}},
 	}
 	for _, st := range steps {
 		n, err := s.JobDelete(t.Context(), st.p)
 		if err != nil || n != len(st.gone) {
-			t.Errorf("JobDelete(%v before t0+%v, limit %d) = %d, %v; want %d (%v)", st.p.States, st.p.FinishedBefore.Sub(t0), st.p.Limit, n, err, len(st.gone), st.gone)
+			t.Errorf("JobDelete(%v before t0+%v, limit %d) = %d, %v; want %d (%v)", st.p.States, st.p.Before.Sub(t0), st.p.Limit, n, err, len(st.gone), st.gone)
 		}
 		for _, name := range st.gone {
 			deleted[name] = true
@@ -897,33 +897,32 @@ func testDelete(t *testing.T, s queue.Store) {
 	}
 }
 
-// JobDelete deletes only final jobs: asking for another state is an error
-// and deletes nothing.
-func testDeleteOnlyFinalStates(t *testing.T, s queue.Store) {
+// JobDelete never deletes a running job, whatever the filter; a job in
+// another state goes when the filter names its state (as users see it),
+// or names no state at all.
+func testDeleteNeverRunning(t *testing.T, s queue.Store) {
 	ids := stateFixture(t, s)
-	for _, st := range []queue.State{queue.StatePending, queue.StateScheduled, queue.StateWaiting, queue.StateRunning, queue.StateRetrying, "bogus"} {
-		n, err := s.JobDelete(t.Context(), queue.JobDeleteParams{
-			States: []queue.State{queue.StateSucceeded, st, queue.StateDead}, FinishedBefore: t0.Add(time.Hour), Limit: 100,
-		})
-		if err == nil || n != 0 {
-			t.Errorf("JobDelete of state %s = %d, %v; want an error", st, n, err)
+	for _, step := range []struct {
+		states []queue.State
+		gone   []string
+	}{
+		{[]queue.State{queue.StateRunning}, nil},
+		{[]queue.State{queue.StateRunning, queue.StateScheduled}, []string{"scheduled"}},
+		{[]queue.State{queue.StatePending}, []string{"pending", "scheduled-due", "retrying-due"}},
+		{nil, []string{"retrying", "succeeded", "dead"}},
+	} {
+		n, err := s.JobDelete(t.Context(), queue.JobFilter{States: step.states, Now: t0})
+		if err != nil || n != len(step.gone) {
+			t.Errorf("JobDelete of states %v = %d, %v; want %d", step.states, n, err, len(step.gone))
+		}
+		for _, name := range step.gone {
+			if _, err := s.JobGet(t.Context(), ids[name]); !errors.Is(err, queue.ErrNotFound) {
+				t.Errorf("after JobDelete of states %v, the %s job: JobGet = %v; want ErrNotFound", step.states, name, err)
+			}
 		}
 	}
-	if got := list(t, s, queue.JobListParams{Now: t0}); len(got) != len(ids) {
-		t.Errorf("%d jobs left of %d", len(got), len(ids))
-	}
-	// Final states alone delete the final jobs and nothing else.
-	n, err := s.JobDelete(t.Context(), queue.JobDeleteParams{
-		States: []queue.State{queue.StateSucceeded, queue.StateDead, queue.StateCancelled}, FinishedBefore: t0.Add(time.Hour), Limit: 100,
-	})
-	if err != nil || n != 2 {
-		t.Errorf("JobDelete of the final states = %d, %v; want 2", n, err)
-	}
-	for name, id := range ids {
-		_, err := s.JobGet(t.Context(), id)
-		if gone := name == "succeeded" || name == "dead"; gone != errors.Is(err, queue.ErrNotFound) {
-			t.Errorf("the %s job: JobGet = %v", name, err)
-		}
+	if j := get(t, s, ids["running"]); j.State != queue.StateRunning {
+		t.Errorf("the running job is %s", j.State)
 	}
 }
 
@@ -935,7 +934,7 @@ func testDeleteNeverReusesIDs(t *testing.T, s queue.Store) {
 	for range ids {
 		succeed(t, s, t0, "default")
 	}
-	n, err := s.JobDelete(t.Context(), queue.JobDeleteParams{States: []queue.State{queue.StateSucceeded}, FinishedBefore: t0.Add(time.Second), Limit: 10})
+	n, err := s.JobDelete(t.Context(), queue.JobFilter{States: []queue.State{queue.StateSucceeded}, Before: t0.Add(time.Second), Limit: 10})
 	if err != nil || n != 2 {
 		t.Fatalf("JobDelete = %d, %v; want 2", n, err)
 	}
