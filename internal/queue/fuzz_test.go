@@ -2,6 +2,7 @@ package queue
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,65 @@ func FuzzParseTime(f *testing.F) {
 			if got.In(loc).Format("15:04") != s {
 				t.Errorf("ParseTime(%q, %v) = %v, clock shows %s", s, now, got, got.In(loc).Format("15:04"))
 			}
+		}
+	})
+}
+
+func FuzzParsePast(f *testing.F) {
+	for _, s := range []string{
+		"2h", "1d", "90s", "0", "08:00", "08:31", "00:00", "23:59", "2024-03-01 12:00",
+		"2024-03-01T12:00:00Z", "", "-1h", "24:00", "8:00", "now", "1w2d",
+	} {
+		f.Add(s, int64(1710059415)) // 2024-03-10 08:30:15 UTC
+	}
+	loc := time.FixedZone("UTC+2", 2*60*60)
+	f.Fuzz(func(t *testing.T, s string, unix int64) {
+		now := time.Unix(unix%(1<<40), 0).In(loc)
+		got, err := ParsePast(s, now)
+		if err != nil {
+			if !got.IsZero() {
+				t.Errorf("ParsePast(%q) = %v with error %v", s, got, err)
+			}
+			return
+		}
+		if d, derr := ParseDuration(s); derr == nil && !got.Equal(now.Add(-d)) {
+			t.Errorf("ParsePast(%q, %v) = %v, want %v ago", s, now, got, d)
+		}
+		if len(s) == 5 && s[2] == ':' {
+			// HH:MM: the last time the clock showed it, within a day.
+			if got.After(now) || now.Sub(got) > 25*time.Hour {
+				t.Errorf("ParsePast(%q, %v) = %v, not within the last day", s, now, got)
+			}
+			if got.In(loc).Format("15:04") != s {
+				t.Errorf("ParsePast(%q, %v) = %v, clock shows %s", s, now, got, got.In(loc).Format("15:04"))
+			}
+		}
+	})
+}
+
+func FuzzParsePercent(f *testing.F) {
+	for _, s := range []string{
+		"0", "40", "62.5", "100", "100%", "40%", ".5", "5.", "100.0", "", "%", "101", "-1",
+		"1e2", "NaN", "Inf", "0x1p2", "1_0", "50 %", "1.2.3", "99999999999",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePercent(s)
+		if err != nil {
+			if p != 0 {
+				t.Errorf("ParsePercent(%q) = %v with error %v", s, p, err)
+			}
+			return
+		}
+		if !(p >= 0 && p <= 100) {
+			t.Errorf("ParsePercent(%q) = %v, not from 0 to 100", s, p)
+		}
+		if strings.TrimLeft(strings.TrimSuffix(s, "%"), "0123456789.") != "" {
+			t.Errorf("ParsePercent(%q) = %v: accepted more than digits, a dot and a %% sign", s, p)
+		}
+		if again, err := ParsePercent(strconv.FormatFloat(p, 'f', -1, 64)); err != nil || again != p {
+			t.Errorf("ParsePercent(%q) = %v, but reading it back gives %v, %v", s, p, again, err)
 		}
 	})
 }

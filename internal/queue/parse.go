@@ -76,6 +76,50 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("invalid time %q (use RFC 3339, YYYY-MM-DD HH:MM[:SS] or HH:MM)", s)
 }
 
+// ParsePast reads a moment in the past as --since takes it: a duration
+// ago ("2h", "1d"), "HH:MM" for the last time the clock showed it, or an
+// instant as ParseTime reads it.
+func ParsePast(s string, now time.Time) (time.Time, error) {
+	if d, err := ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	if len(s) == 5 {
+		if t, err := ParseTime(s, now); err == nil {
+			return t.AddDate(0, 0, -1), nil // the next time it shows, a day back
+		}
+	}
+	if t, err := ParseTime(s, now); err == nil && len(s) != 5 {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("invalid time %q (use a duration ago such as 2h or 1d, HH:MM, YYYY-MM-DD HH:MM[:SS] or RFC 3339)", s)
+}
+
+// ParsePercent reads the percent jobq progress reports: a number from 0 to
+// 100, such as 40 or 62.5, with or without a % sign.
+func ParsePercent(s string) (float64, error) {
+	bad := fmt.Errorf("invalid percent %q (a number from 0 to 100, such as 40 or 62.5)", s)
+	num := strings.TrimSuffix(s, "%")
+	digits, dots := 0, 0
+	for i := 0; i < len(num); i++ {
+		switch c := num[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.':
+			dots++
+		default:
+			return 0, bad
+		}
+	}
+	if digits == 0 || dots > 1 || digits > 10 {
+		return 0, bad
+	}
+	p, err := strconv.ParseFloat(num, 64)
+	if err != nil || p > 100 {
+		return 0, bad
+	}
+	return p, nil
+}
+
 // ValidateQueue checks a queue name: a letter or digit, then up to 63
 // letters, digits or _.:- (written out rather than as a regexp, whose
 // compilation would add to the start-up of every jobq process).

@@ -180,16 +180,17 @@ func TestEventsOfWork(t *testing.T) {
 	finishOne(t, s, queue.Decide(jh, queue.Result{Cancelled: true, Error: queue.ErrCancelled.Error(), FinishedAt: t0}, 0.5))
 
 	lost := "worker lost: lease expired"
+	depFailed := func(id int64, state string) string { return fmt.Sprintf("dependency %d ended %s", id, state) }
 	want := map[int64][]event{
 		a: {{"", "pending", 0, "", ""}, {"pending", "running", 1, "w1", ""}, {"running", "succeeded", 1, "", ""}},
-		b: {{"", "waiting", 0, "", ""}, {"waiting", "pending", 0, "", ""}, {"pending", "cancelled", 0, "", ""}},
+		b: {{"", "waiting", 0, "", ""}, {"waiting", "pending", 0, "", ""}, {"pending", "cancelled", 0, "", "cancelled"}},
 		c: {{"", "waiting", 0, "", ""}, {"waiting", "pending", 0, "", ""}},
-		d: {{"", "waiting", 0, "", ""}, {"waiting", "cancelled", 0, "", ""}},
+		d: {{"", "waiting", 0, "", ""}, {"waiting", "cancelled", 0, "", depFailed(b, "cancelled")}},
 		e: {{"", "pending", 0, "", ""}, {"pending", "running", 1, "w1", ""}, {"running", "retrying", 1, "", lost},
 			{"retrying", "running", 2, "w1", ""}, {"running", "dead", 2, "", lost}},
-		f: {{"", "waiting", 0, "", ""}, {"waiting", "cancelled", 0, "", ""}},
-		g: {{"", "waiting", 0, "", ""}, {"waiting", "cancelled", 0, "", ""}},
-		h: {{"", "pending", 0, "", ""}, {"pending", "running", 1, "w1", ""}, {"running", "cancelled", 1, "", ""}},
+		f: {{"", "waiting", 0, "", ""}, {"waiting", "cancelled", 0, "", depFailed(e, "dead")}},
+		g: {{"", "waiting", 0, "", ""}, {"waiting", "cancelled", 0, "", depFailed(e, "dead")}},
+		h: {{"", "pending", 0, "", ""}, {"pending", "running", 1, "w1", ""}, {"running", "cancelled", 1, "", queue.ErrCancelled.Error()}},
 	}
 	for _, id := range []int64{a, b, c, d, e, f, g, h} {
 		if got := events(t, s, id); !slices.Equal(got, want[id]) {

@@ -472,4 +472,13 @@ func testEvents(t *testing.T, s queue.Store) {
 	if none, err := s.EventList(t.Context(), queue.EventListParams{JobID: other, AfterID: all[5].ID}); err != nil || len(none) != 0 {
 		t.Errorf("events of job %d after the last: %+v, %v; want none", other, none, err)
 	}
+	// A cancellation says why, down a chain of dependencies too.
+	child := insertOne(t, s, after(newJob("child"), other))
+	cancel(t, s, t0, other)
+	for _, id := range []int64{other, child} {
+		events, err := s.EventList(t.Context(), queue.EventListParams{JobID: id, Last: 1})
+		if err != nil || len(events) != 1 || events[0].To != queue.StateCancelled || events[0].Error == "" {
+			t.Errorf("last event of cancelled job %d: %+v, %v; want cancelled, saying why", id, events, err)
+		}
+	}
 }

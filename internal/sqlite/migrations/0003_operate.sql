@@ -35,3 +35,15 @@ END;
 CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
 	UPDATE job_counts SET n = n - 1 WHERE queue = old.queue AND state = old.state;
 END;
+
+-- The log of transitions also says why a job was cancelled (jobq cancel,
+-- a dependency that failed), as it says why one failed. Made again, and
+-- last, so that it still fires before the dependency triggers of 0002
+-- (see there).
+DROP TRIGGER jobs_transition;
+CREATE TRIGGER jobs_transition AFTER UPDATE OF state ON jobs
+WHEN old.state IS NOT new.state BEGIN
+	INSERT INTO events (job_id, at, from_state, to_state, attempt, worker, error)
+	VALUES (new.id, new.updated_at, old.state, new.state, new.attempts, new.worker,
+		CASE WHEN new.state IN ('retrying', 'dead', 'pending', 'cancelled') THEN new.last_error END);
+END;
