@@ -169,3 +169,40 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+// On a terminal, purge asks first: only y or yes deletes; any other
+// answer (or none) deletes nothing and exits 1.
+func TestPurgeAsksOnATerminal(t *testing.T) {
+	e := setup(t)
+	e.f.IO.CanPrompt = true
+	for range 2 {
+		if code := e.run("enqueue", "--max-attempts", "1", "exit 1"); code != 0 {
+			t.Fatalf("enqueue: exit %d: %s", code, e.stderr)
+		}
+	}
+	if code := e.run("drain"); code != 1 {
+		t.Fatalf("drain: exit %d, want 1: %s", code, e.stderr)
+	}
+	for _, answer := range []string{"", "\n", "n\n", "no\n", "yes please\n"} {
+		e.f.IO.In = strings.NewReader(answer)
+		if code := e.run("purge", "--state", "dead"); code != 1 {
+			t.Errorf("answer %q: exit %d, want 1", answer, code)
+		}
+		if want := "Delete 2 jobs (dead) and their history? [y/N] jobq: nothing was deleted\n"; e.stderr.String() != want {
+			t.Errorf("answer %q: stderr %q, want %q", answer, e.stderr, want)
+		}
+		if e.job(t, 1).State != queue.StateDead {
+			t.Fatalf("answer %q deleted job 1", answer)
+		}
+	}
+	e.f.IO.In = strings.NewReader("Y\n")
+	if code := e.run("purge", "--state", "dead", "-q", "default"); code != 0 {
+		t.Fatalf("answer Y: exit %d: %s", code, e.stderr)
+	}
+	if want := "Delete 2 jobs (dead; in default) and their history? [y/N] "; e.stderr.String() != want {
+		t.Errorf("stderr %q, want %q", e.stderr, want)
+	}
+	if e.stdout.String() != "deleted 2 jobs\n" {
+		t.Errorf("stdout %q, want the count deleted", e.stdout)
+	}
+}

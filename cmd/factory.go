@@ -6,6 +6,8 @@ import (
 	"os"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/jobq/jobq/internal/config"
 	"github.com/jobq/jobq/internal/queue"
 	"github.com/jobq/jobq/internal/sqlite"
@@ -20,6 +22,9 @@ type IOStreams struct {
 	// IsTerminal reports whether Out is a terminal, for human-friendly
 	// output (relative times).
 	IsTerminal bool
+	// CanPrompt reports whether a person can answer a question: In and
+	// ErrOut are terminals.
+	CanPrompt bool
 }
 
 // Factory holds what commands depend on, so that tests can give them
@@ -39,11 +44,11 @@ type Factory struct {
 
 // NewFactory returns a Factory for the real process.
 func NewFactory() *Factory {
-	fi, err := os.Stdout.Stat()
 	return &Factory{
 		IO: IOStreams{
 			In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-			IsTerminal: err == nil && fi.Mode()&os.ModeCharDevice != 0,
+			IsTerminal: isTerminal(os.Stdout),
+			CanPrompt:  isTerminal(os.Stdin) && isTerminal(os.Stderr),
 		},
 		Now:       time.Now,
 		Getwd:     os.Getwd,
@@ -51,6 +56,10 @@ func NewFactory() *Factory {
 		Environ:   os.Environ,
 	}
 }
+
+// isTerminal reports whether f is a terminal (not merely a character
+// device such as /dev/null).
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // Config loads the settings once; a bad config file is a usage error.
 func (f *Factory) Config() (*config.Config, error) {

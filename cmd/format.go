@@ -1,9 +1,11 @@
 package cmd
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -35,9 +37,17 @@ type jobJSON struct {
 	StartedAt     *time.Time        `json:"started_at"`
 	FinishedAt    *time.Time        `json:"finished_at"`
 	ExitCode      *int              `json:"exit_code"`
+	Signal        *string           `json:"signal"`
 	LastError     *string           `json:"last_error"`
 	Worker        *string           `json:"worker"`
+	Progress      *progressJSON     `json:"progress"`
 	History       []attemptJSON     `json:"history,omitempty"`
+}
+
+type progressJSON struct {
+	Percent   float64    `json:"percent"`
+	Message   *string    `json:"message"`
+	UpdatedAt *time.Time `json:"updated_at"`
 }
 
 type attemptJSON struct {
@@ -59,8 +69,11 @@ func newJobJSON(j *queue.Job, now time.Time) jobJSON {
 		MaxAttempts: j.MaxAttempts, Backoff: formatDuration(j.Backoff), MaxBackoff: formatDuration(j.MaxBackoff),
 		PermanentExit: j.PermanentExit, UniqueKey: optString(j.UniqueKey),
 		RunAt: optTime(j.RunAt), CreatedAt: optTime(j.CreatedAt), StartedAt: optTime(j.StartedAt),
-		FinishedAt: optTime(j.FinishedAt), ExitCode: j.ExitCode, LastError: optString(j.LastError),
-		Worker: optString(j.Worker),
+		FinishedAt: optTime(j.FinishedAt), ExitCode: j.ExitCode, Signal: optString(j.Signal),
+		LastError: optString(j.LastError), Worker: optString(j.Worker),
+	}
+	if p := j.Progress; p != nil {
+		out.Progress = &progressJSON{Percent: p.Percent, Message: optString(p.Message), UpdatedAt: optTime(p.At)}
 	}
 	if out.PermanentExit == nil {
 		out.PermanentExit = []int{}
@@ -140,6 +153,33 @@ func roughDuration(d time.Duration) string {
 	}
 }
 
+// exitText is how an attempt ended, for a table: its exit code, or the
+// signal that killed it, or "-".
+func exitText(code *int, signal string) string {
+	switch {
+	case code != nil:
+		return strconv.Itoa(*code)
+	case signal != "":
+		return signal
+	}
+	return "-"
+}
+
+// stateText is a job's state for a table, with the progress a running job
+// reported: "running 40%".
+func stateText(j *queue.Job, now time.Time) string {
+	st := string(j.StateAt(now))
+	if j.State == queue.StateRunning && j.Progress != nil {
+		st += " " + formatPercent(j.Progress.Percent)
+	}
+	return st
+}
+
+// formatPercent writes a reported percent as users wrote it: 40%, 62.5%.
+func formatPercent(p float64) string {
+	return strconv.FormatFloat(p, 'f', -1, 64) + "%"
+}
+
 // truncate shortens s to n runes on one line.
 func truncate(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
@@ -150,14 +190,25 @@ func truncate(s string, n int) string {
 }
 
 // writeTable prints rows under header as aligned columns without borders,
-// like ps or docker ps, with no padding after the last column.
+// like ps or docker ps, with no spaces at the end of a line (an empty last
+// cell would leave them).
 func writeTable(w io.Writer, header []string, rows [][]string) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, row := range rows {
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	for line := range bytes.Lines(b.Bytes()) {
+		out.Write(bytes.TrimRight(line, " \n"))
+		out.WriteByte('\n')
+	}
+	_, err := w.Write(out.Bytes())
+	return err
 }
 
 // formatDuration writes d as users write it: 1h rather than 1h0m0s.

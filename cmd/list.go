@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -17,8 +18,7 @@ type ListOptions struct {
 	OpenStore func(context.Context) (queue.Store, error)
 	Now       func() time.Time
 
-	States string
-	Queues []string
+	Filter filterFlags
 	Limit  int
 	JSON   bool
 	IDs    bool
@@ -27,12 +27,23 @@ type ListOptions struct {
 func newListCmd(f *Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
 	opts := &ListOptions{IO: f.IO, OpenStore: f.OpenStore, Now: f.Now}
 	cmd := &cobra.Command{
-		Use:   "list [--state S,..] [-q Q] [--limit N] [--json | --ids]",
-		Short: "List jobs, newest first",
+		Use:   "list [--state S,..] [-q Q] [filters] [--limit N] [--json | --ids]",
+		Short: "List jobs, newest first; --state dead is the dead-letter list",
+		Long: `List jobs, newest first. Running jobs show the progress they reported.
+
+With only final states (--state dead, the dead-letter list), the table
+shows why each job ended: its attempts, the exit code or signal of its
+last attempt, when it ended and its last error. The same filters pick
+jobs for 'jobq retry' and 'jobq purge': look with list, then act.
+
+Times are relative on a terminal ("3m ago") and exact otherwise; --json
+gives every field, times in RFC 3339 UTC.`,
 		Example: `  jobq list
-  jobq list --state dead            # the dead-letter list
+  jobq list --state dead                      # the dead-letter list
+  jobq list --state dead -q mail --exit-code 75 --since 2h
+  jobq list --state dead --error 'timed out'
   jobq list --state pending,retrying -q mail --limit 20
-  jobq list --state dead --ids | xargs jobq show`,
+  jobq list --state dead --ids | xargs -n1 jobq show`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -42,39 +53,31 @@ func newListCmd(f *Factory, runF func(context.Context, *ListOptions) error) *cob
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.States, "state", "", "only jobs in these states, comma-separated")
-	fl.StringSliceVarP(&opts.Queues, "queue", "q", nil, "only jobs in these queues")
-	fl.IntVar(&opts.Limit, "limit", 100, "at most this many jobs; 0 for all")
+	opts.Filter.register(fl)
+	fl.IntVar(&opts.Limit, "limit", 100, "at most `N` jobs; 0 for all")
 	fl.BoolVar(&opts.JSON, "json", false, "print a JSON array of jobs")
 	fl.BoolVar(&opts.IDs, "ids", false, "print only IDs, one per line")
 	return cmd
 }
 
 func runList(ctx context.Context, opts *ListOptions) error {
-	params := queue.JobListParams{Queues: opts.Queues, Limit: opts.Limit, Now: opts.Now()}
-	var err error
 	switch {
 	case opts.JSON && opts.IDs:
 		return usageErrorf("give --json or --ids, not both")
 	case opts.Limit < 0:
 		return usageErrorf("--limit must be 0 or more")
 	}
-	if opts.States != "" {
-		if params.States, err = queue.ParseStates(opts.States); err != nil {
-			return &UsageError{Err: err}
-		}
+	filter, err := opts.Filter.filter(opts.Now())
+	if err != nil {
+		return err
 	}
-	for _, q := range opts.Queues {
-		if err := queue.ValidateQueue(q); err != nil {
-			return &UsageError{Err: err}
-		}
-	}
+	filter.Limit = opts.Limit
 	store, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	jobs, err := store.JobList(ctx, params)
+	jobs, err := store.JobList(ctx, filter)
 	if err != nil {
 		return fmt.Errorf("list jobs: %w", err)
 	}
@@ -82,7 +85,7 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	case opts.JSON:
 		out := make([]jobJSON, len(jobs))
 		for i, j := range jobs {
-			out[i] = newJobJSON(j, params.Now)
+			out[i] = newJobJSON(j, filter.Now)
 		}
 		return writeJSON(opts.IO.Out, out)
 	case opts.IDs:
@@ -91,14 +94,33 @@ func runList(ctx context.Context, opts *ListOptions) error {
 		}
 		return nil
 	}
+	return writeJobTable(opts.IO, jobs, filter)
+}
+
+// writeJobTable prints jobs as list does: when the filter asks for final
+// states only (the dead-letter list), why each job ended; otherwise where
+// each one is.
+func writeJobTable(io IOStreams, jobs []*queue.Job, filter queue.JobFilter) error {
+	now, term := filter.Now, io.IsTerminal
+	ended := len(filter.States) > 0 && !slices.ContainsFunc(filter.States, func(s queue.State) bool { return !s.Final() })
+	if ended {
+		rows := make([][]string, len(jobs))
+		for i, j := range jobs {
+			rows[i] = []string{
+				strconv.FormatInt(j.ID, 10), j.Queue, string(j.StateAt(now)),
+				fmt.Sprintf("%d/%d", j.Attempts, j.MaxAttempts), exitText(j.ExitCode, j.Signal),
+				formatTime(j.FinishedAt, now, term), truncate(j.Command, 40), truncate(j.LastError, 50),
+			}
+		}
+		return writeTable(io.Out, []string{"ID", "QUEUE", "STATE", "ATTEMPTS", "EXIT", "ENDED", "COMMAND", "LAST ERROR"}, rows)
+	}
 	rows := make([][]string, len(jobs))
 	for i, j := range jobs {
 		rows[i] = []string{
-			strconv.FormatInt(j.ID, 10), j.Queue, string(j.StateAt(params.Now)),
+			strconv.FormatInt(j.ID, 10), j.Queue, stateText(j, now),
 			strconv.Itoa(j.Priority), fmt.Sprintf("%d/%d", j.Attempts, j.MaxAttempts),
-			formatTime(j.CreatedAt, params.Now, opts.IO.IsTerminal), truncate(j.Command, 40),
-			truncate(j.LastError, 40),
+			formatTime(j.CreatedAt, now, term), truncate(j.Command, 40), truncate(j.LastError, 40),
 		}
 	}
-	return writeTable(opts.IO.Out, []string{"ID", "QUEUE", "STATE", "PRI", "ATTEMPTS", "CREATED", "COMMAND", "LAST ERROR"}, rows)
+	return writeTable(io.Out, []string{"ID", "QUEUE", "STATE", "PRI", "ATTEMPTS", "CREATED", "COMMAND", "LAST ERROR"}, rows)
 }

@@ -152,8 +152,19 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 	if job.ExitCode != nil {
 		field("Exit code", strconv.Itoa(*job.ExitCode))
 	}
+	field("Signal", job.Signal)
 	field("Last error", job.LastError)
 	field("Worker", job.Worker)
+	if p := job.Progress; p != nil {
+		text := formatPercent(p.Percent)
+		if p.Message != "" {
+			text += " " + p.Message
+		}
+		field("Progress", text+" ("+formatTime(p.At, now, term)+")")
+	}
+	if job.CancelRequested {
+		field("Cancel", "asked; its worker stops it at its next heartbeat")
+	}
 	tw.Flush()
 
 	if len(history) > 0 {
@@ -161,11 +172,11 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 		for i, a := range history {
 			rows[i] = []string{
 				strconv.Itoa(a.Run), strconv.Itoa(a.Attempt), a.Worker,
-				formatTime(a.StartedAt, now, term), attemptDuration(a, now), attemptResult(a),
+				formatTime(a.StartedAt, now, term), attemptDuration(a, now), attemptExit(a), truncate(a.Error, 60),
 			}
 		}
 		b.WriteString("\nHistory:\n")
-		if err := writeTable(&b, []string{"#", "ATTEMPT", "WORKER", "STARTED", "DURATION", "RESULT"}, rows); err != nil {
+		if err := writeTable(&b, []string{"#", "ATTEMPT", "WORKER", "STARTED", "DURATION", "EXIT", "ERROR"}, rows); err != nil {
 			return err
 		}
 		last := history[len(history)-1]
@@ -186,16 +197,12 @@ func attemptDuration(a queue.Attempt, now time.Time) string {
 	return end.Sub(a.StartedAt).Round(time.Millisecond).String()
 }
 
-func attemptResult(a queue.Attempt) string {
-	switch {
-	case a.FinishedAt.IsZero():
+// attemptExit is how an attempt ended: exit code, signal, or still running.
+func attemptExit(a queue.Attempt) string {
+	if a.FinishedAt.IsZero() {
 		return "running"
-	case a.Error != "":
-		return a.Error
-	case a.ExitCode != nil:
-		return "exit " + strconv.Itoa(*a.ExitCode)
 	}
-	return "-"
+	return exitText(a.ExitCode, a.Signal)
 }
 
 // lastLines returns the last n lines of out, ending in a newline.
