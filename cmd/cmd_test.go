@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -204,5 +205,70 @@ func TestPurgeAsksOnATerminal(t *testing.T) {
 	}
 	if e.stdout.String() != "deleted 2 jobs\n" {
 		t.Errorf("stdout %q, want the count deleted", e.stdout)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a running command writes while the
+// test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// events -f without --job follows until interrupted, printing the
+// transitions other processes make, and then exits 0.
+func TestEventsFollowUntilInterrupted(t *testing.T) {
+	e := setup(t)
+	if code := e.run("enqueue", "true"); code != 0 {
+		t.Fatalf("enqueue: exit %d: %s", code, e.stderr)
+	}
+	follower := *e.f
+	out := &syncBuffer{}
+	follower.IO.Out, follower.IO.ErrOut = out, out
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { done <- Run(ctx, &follower, []string{"events", "-f"}) }()
+	waitFor := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(out.String(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("events -f printed %q, never %q", out, what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("  1  - -> pending  attempt 0\n")
+	if code := e.run("enqueue", "true"); code != 0 {
+		t.Fatalf("enqueue: exit %d: %s", code, e.stderr)
+	}
+	waitFor("  2  - -> pending  attempt 0\n")
+	if code := e.run("cancel", "1"); code != 0 {
+		t.Fatalf("cancel: exit %d: %s", code, e.stderr)
+	}
+	waitFor("  1  pending -> cancelled  attempt 0  cancelled\n")
+	stop()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("events -f exited %d when interrupted, want 0: %s", code, out)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("events -f did not stop when interrupted")
+	}
+	if n := strings.Count(out.String(), "\n"); n != 3 {
+		t.Errorf("events -f printed %d lines, want each of the 3 transitions once:\n%s", n, out)
 	}
 }

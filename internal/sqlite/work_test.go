@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -456,6 +457,21 @@ func TestMigrateFrom0001(t *testing.T) {
 	}
 	if n := count(s, "events", 1); n != 5 {
 		t.Errorf("job 1 has %d events after migrating, want 5", n)
+	}
+	// 0003 counts the jobs already there.
+	stats, err := s.QueueStats(ctx, queue.QueueStatsParams{Now: t0, RecentSince: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]map[queue.State]int{}
+	for _, q := range stats {
+		counts[q.Name] = q.Counts
+	}
+	wantCounts := map[string]map[queue.State]int{
+		"a": {queue.StateSucceeded: 1}, "b": {queue.StateRunning: 1}, "c": {queue.StatePending: 1},
+	}
+	if !maps.EqualFunc(counts, wantCounts, maps.Equal) {
+		t.Errorf("stats after migrating: %v, want %v", counts, wantCounts)
 	}
 	// The triggers act on the new table.
 	if _, err := s.JobCancel(ctx, queue.JobCancelParams{IDs: []int64{6}, Now: t0}); err != nil {
