@@ -109,6 +109,18 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"show", "7"}, 1, "jobq: job 7: not found\n"},
 		{[]string{"list", "--state", "done"}, 2, "jobq: invalid state \"done\""},
 		{[]string{"nope"}, 2, "jobq: unknown command \"nope\" for \"jobq\""},
+		{[]string{"list", "--since", "soon"}, 2, "jobq: --since: invalid time \"soon\""},
+		{[]string{"retry"}, 2, "jobq: name the jobs to retry"},
+		{[]string{"retry", "--state", "pending"}, 2, "jobq: cannot retry pending jobs"},
+		{[]string{"retry", "7"}, 1, "jobq: job 7: not found\n"},
+		{[]string{"retry", "7", "--dry-run"}, 1, "jobq: dry run: would retry 0 jobs"},
+		{[]string{"purge", "--state", "running"}, 2, "jobq: purge never deletes running jobs"},
+		{[]string{"purge", "--yes"}, 0, "jobq: no job matches; nothing was deleted\n"},
+		{[]string{"stats", "x"}, 2, "jobq: stats takes 0 argument(s)"},
+		{[]string{"events", "--job", "x"}, 2, "jobq: --job: invalid job ID"},
+		{[]string{"events", "--job", "7"}, 1, "jobq: job 7: not found\n"},
+		{[]string{"progress", "101"}, 2, "jobq: invalid percent \"101\""},
+		{[]string{"progress", "50"}, 2, "jobq: JOBQ_JOB_ID is not set"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -176,6 +188,7 @@ func TestFormatDuration(t *testing.T) {
 func TestPurgeAsksOnATerminal(t *testing.T) {
 	e := setup(t)
 	e.f.IO.CanPrompt = true
+	e.f.Now = time.Now // purge counts the jobs that ended before it started
 	for range 2 {
 		if code := e.run("enqueue", "--max-attempts", "1", "exit 1"); code != 0 {
 			t.Fatalf("enqueue: exit %d: %s", code, e.stderr)

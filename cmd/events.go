@@ -108,6 +108,11 @@ func runEvents(ctx context.Context, opts *EventsOptions) error {
 		if opts.Job != 0 && len(events) > 0 && events[len(events)-1].To.Final() {
 			return nil
 		}
+		if opts.Job != 0 && len(events) == 0 {
+			if _, err := store.JobGet(ctx, opts.Job); errors.Is(err, queue.ErrNotFound) {
+				return fmt.Errorf("job %d was deleted", opts.Job)
+			}
+		}
 		params.Last = 0
 		if err := store.Wait(ctx, followCheck); err != nil {
 			if errors.Is(err, context.Canceled) || ctx.Err() != nil {

@@ -73,6 +73,12 @@ func runPurge(ctx context.Context, opts *PurgeOptions) error {
 	if opts.Yes && opts.DryRun {
 		return usageErrorf("give --yes or --dry-run, not both")
 	}
+	described := describeFilter(filter)
+	// Only jobs whose time came before now: a job that ends or is
+	// enqueued while purge asks or deletes is not one it counted.
+	if filter.Before.IsZero() || filter.Before.After(filter.Now) {
+		filter.Before = filter.Now
+	}
 	store, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
@@ -101,7 +107,7 @@ func runPurge(ctx context.Context, opts *PurgeOptions) error {
 		if !opts.IO.CanPrompt {
 			return &UsageError{Err: fmt.Errorf("purge would delete %s: add --yes to confirm (no terminal to ask on)", plural(n, "job")), NoHelp: true}
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "Delete %s (%s) and their history? [y/N] ", plural(n, "job"), describeFilter(filter))
+		fmt.Fprintf(opts.IO.ErrOut, "Delete %s (%s) and their history? [y/N] ", plural(n, "job"), described)
 		answer, _ := bufio.NewReader(opts.IO.In).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
 			return &ExitError{Code: exitFailure, Err: fmt.Errorf("nothing was deleted")}
@@ -112,8 +118,12 @@ func runPurge(ctx context.Context, opts *PurgeOptions) error {
 	for {
 		k, err := store.JobDelete(ctx, filter)
 		deleted += k
+		if err != nil && deleted > 0 {
+			// Not "nothing was written" (exit 75): some batches were.
+			return &ExitError{Code: exitFailure, Err: fmt.Errorf("purge stopped after deleting %s: %v; run it again to finish", plural(deleted, "job"), err)}
+		}
 		if err != nil {
-			return fmt.Errorf("purge: %w (%s deleted before)", err, plural(deleted, "job"))
+			return fmt.Errorf("purge: %w", err)
 		}
 		if k < purgeBatch {
 			break

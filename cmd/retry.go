@@ -104,6 +104,9 @@ func runRetry(ctx context.Context, opts *RetryOptions) error {
 			return err
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "jobq: dry run: would retry %s; nothing was changed\n", plural(retried, "job"))
+		if refused > 0 { // as the real run would
+			return &ExitError{Code: exitFailure}
+		}
 		return nil
 	}
 	for _, r := range results {

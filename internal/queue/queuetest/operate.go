@@ -26,6 +26,48 @@ var operateTests = []suiteTest{
 	{"QueueStats", testQueueStats},
 	{"QueueStatsFollowChanges", testQueueStatsFollowChanges},
 	{"Events", testEvents},
+	{"EventIDsNeverReused", testEventIDsNeverReused},
+	{"DeleteCancelsWaiting", testDeleteCancelsWaiting},
+}
+
+// Event IDs only increase, also past the events of deleted jobs: events -f
+// follows the log by ID.
+func testEventIDsNeverReused(t *testing.T, s queue.Store) {
+	insert(t, s, newJob("a"), newJob("b"))
+	all, err := s.EventList(t.Context(), queue.EventListParams{})
+	if err != nil || len(all) != 2 {
+		t.Fatalf("events: %+v, %v", all, err)
+	}
+	if n, err := s.JobDelete(t.Context(), queue.JobFilter{Queues: []string{"b"}, Now: t0}); err != nil || n != 1 {
+		t.Fatalf("JobDelete = %d, %v", n, err)
+	}
+	insertOne(t, s, newJob("c"))
+	after, err := s.EventList(t.Context(), queue.EventListParams{AfterID: all[1].ID})
+	if err != nil || len(after) != 1 {
+		t.Errorf("events after %d, once the newest job was deleted and another inserted: %+v, %v; want the new job's", all[1].ID, after, err)
+	}
+}
+
+// Deleting a job that others wait for cancels them, saying why, rather
+// than leaving them waiting for ever; deleting one that succeeded leaves
+// them waiting for the rest.
+func testDeleteCancelsWaiting(t *testing.T, s queue.Store) {
+	dep := insertOne(t, s, newJob("dep"))
+	done := insertOne(t, s, newJob("done"))
+	other := insertOne(t, s, newJob("other"))
+	child := insertOne(t, s, after(newJob("child"), dep))
+	second := insertOne(t, s, after(newJob("second"), done, other))
+	succeed(t, s, t0, "done")
+	if _, err := s.JobDelete(t.Context(), queue.JobFilter{IDs: []int64{dep, done}, Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if j := get(t, s, child); j.State != queue.StateCancelled || !names(j.LastError, dep) {
+		t.Errorf("child of a deleted pending job: %s, %q; want cancelled, naming %d", j.State, j.LastError, dep)
+	}
+	if j := get(t, s, second); j.State != queue.StateWaiting {
+		t.Errorf("child of a deleted succeeded job and a pending one: %s; want still waiting", j.State)
+	}
+	checkCounts(t, s, t0)
 }
 
 // die records the end of a job claimed in its own queue q: dead at now
@@ -413,6 +455,17 @@ func testQueueStatsFollowChanges(t *testing.T, s queue.Store) {
 	claimOne(t, s, t0, "a")
 	checkCounts(t, s, t0)
 	cancel(t, s, t0, ids[1]) // running: marked only
+	checkCounts(t, s, t0)
+	// A lost worker's job taken back; a job handed back at shutdown; a
+	// cancellation running down a chain of waiting jobs.
+	expire(t, s, t0.Add(time.Hour), 0, "other-worker")
+	checkCounts(t, s, t0.Add(time.Hour))
+	head := insertOne(t, s, newJob("d"))
+	insert(t, s, after(newJob("d"), head))
+	j := claimOne(t, s, t0, "d")
+	finish(t, s, t0, queue.Decide(j, queue.Result{Interrupted: true, FinishedAt: t0}, 0.5))
+	checkCounts(t, s, t0)
+	cancel(t, s, t0, head)
 	checkCounts(t, s, t0)
 	retry(t, s, queue.JobRetryParams{Filter: queue.JobFilter{States: []queue.State{queue.StateDead, queue.StateCancelled}, Now: t0}})
 	checkCounts(t, s, t0)

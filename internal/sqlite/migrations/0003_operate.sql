@@ -1,4 +1,28 @@
--- What operators need: the dead-letter list, progress, jobq stats.
+-- What operators need: the dead-letter list, progress, jobq stats, a log
+-- of transitions to follow.
+
+-- Made again at the end (see there); dropped first so that no trigger
+-- names the events table while it is made again.
+DROP TRIGGER jobs_transition;
+
+-- Event IDs are never used again: jobq events -f follows the log by ID,
+-- and SQLite would give a new row the ID of the newest event once jobq
+-- deleted it (with its job: retention, purge). As 0002 did for jobs.
+CREATE TABLE events_0003 (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	job_id     INTEGER NOT NULL,
+	at         INTEGER NOT NULL,
+	from_state TEXT,
+	to_state   TEXT    NOT NULL,
+	attempt    INTEGER NOT NULL,
+	worker     TEXT,
+	error      TEXT
+);
+INSERT INTO events_0003 (id, job_id, at, from_state, to_state, attempt, worker, error)
+	SELECT id, job_id, at, from_state, to_state, attempt, worker, error FROM events;
+DROP TABLE events;
+ALTER TABLE events_0003 RENAME TO events;
+CREATE INDEX events_job ON events (job_id, id);
 
 -- The signal that ended a job's last attempt, for the dead-letter list
 -- (attempts has it too, one row per attempt).
@@ -47,11 +71,24 @@ CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
 	UPDATE job_counts SET n = n - 1 WHERE queue = old.queue AND state = old.state;
 END;
 
+-- jobq purge may delete a job that others wait for (--after): they are
+-- cancelled, as when it fails, rather than left waiting for ever. A
+-- succeeded job deleted (retention) leaves them waiting for the rest.
+CREATE TRIGGER jobs_dependency_deleted AFTER DELETE ON jobs
+WHEN old.state IS NOT 'succeeded' BEGIN
+	UPDATE jobs SET
+		state = 'cancelled',
+		last_error = 'dependency ' || old.id || ' was deleted',
+		finished_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER),
+		updated_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+	WHERE state = 'waiting'
+		AND id IN (SELECT job_id FROM job_deps WHERE depends_on = old.id);
+END;
+
 -- The log of transitions also says why a job was cancelled (jobq cancel,
 -- a dependency that failed), as it says why one failed. Made again, and
 -- last, so that it still fires before the dependency triggers of 0002
 -- (see there).
-DROP TRIGGER jobs_transition;
 CREATE TRIGGER jobs_transition AFTER UPDATE OF state ON jobs
 WHEN old.state IS NOT new.state BEGIN
 	INSERT INTO events (job_id, at, from_state, to_state, attempt, worker, error)
