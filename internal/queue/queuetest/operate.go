@@ -134,15 +134,7 @@ func testListFilters(t *testing.T, s queue.Store) {
 	die(t, s, t0, "killed", 0, "SIGKILL", "killed by SIGKILL")
 	die(t, s, t0, "timeout", 0, "SIGTERM", "timed out after 5s")
 	die(t, s, t0.Add(time.Hour), "late", 2, "", "exit status 2")
-	byName := func(names ...string) []int64 {
-		var want []int64
-		for _, n := range names {
-			want = append(want, ids[n])
-		}
-		slices.Sort(want)
-		slices.Reverse(want)
-		return want
-	}
+	byName := func(names ...string) []int64 { return newestFirst(ids, names...) }
 	for _, tt := range []struct {
 		name string
 		f    queue.JobFilter

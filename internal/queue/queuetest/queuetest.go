@@ -501,17 +501,20 @@ func stateFixture(t *testing.T, s queue.Store) map[string]int64 {
 	return ids
 }
 
+// newestFirst is the IDs of the named jobs as JobList orders them.
+func newestFirst(ids map[string]int64, names ...string) []int64 {
+	var want []int64
+	for _, n := range names {
+		want = append(want, ids[n])
+	}
+	slices.Sort(want)
+	slices.Reverse(want)
+	return want
+}
+
 func testListByState(t *testing.T, s queue.Store) {
 	ids := stateFixture(t, s)
-	byName := func(names ...string) []int64 {
-		var want []int64
-		for _, n := range names {
-			want = append(want, ids[n])
-		}
-		slices.Sort(want)
-		slices.Reverse(want)
-		return want
-	}
+	byName := func(names ...string) []int64 { return newestFirst(ids, names...) }
 	tests := []struct {
 		states []queue.State
 		now    time.Time
