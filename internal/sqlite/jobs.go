@@ -89,7 +89,7 @@ func (s *Store) JobInsert(ctx context.Context, params []queue.JobInsertParams) (
 }
 
 // countNewJobs adds the jobs inserted to job_counts, one statement per
-// queue and state (see migration 0003).
+// queue and state (see job_counts in the schema).
 func countNewJobs(ctx context.Context, tx *sql.Tx, params []queue.JobInsertParams, fresh []int) error {
 	type key struct {
 		queue string

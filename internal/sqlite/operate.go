@@ -138,7 +138,7 @@ func (s *Store) JobDelete(ctx context.Context, filter queue.JobFilter) (int, err
 
 // retryJob gives one job a fresh attempt budget, waiting while one of its
 // dependencies has not succeeded, as jobs_dependency_succeeded (migration
-// 0002) judges them.
+// 0001) judges them.
 const retryJob = `UPDATE jobs SET
 	state = CASE WHEN EXISTS (
 		SELECT 1 FROM job_deps d JOIN jobs p ON p.id = d.depends_on
@@ -243,7 +243,7 @@ func (s *Store) JobProgress(ctx context.Context, params queue.JobProgressParams)
 }
 
 // QueueStats sums up every queue; see queue.Store. Counts come from
-// job_counts, the rest from the indexes migration 0003 made for it, so
+// job_counts, the rest from the indexes the schema keeps for it, so
 // that its cost grows with the number of queues, not of jobs.
 func (s *Store) QueueStats(ctx context.Context, params queue.QueueStatsParams) ([]queue.QueueStats, error) {
 	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // one snapshot

@@ -11,7 +11,7 @@ import (
 	"github.com/jobq/jobq/internal/queue"
 )
 
-// JobCancel cancels jobs; see queue.Store. The triggers of migration 0002
+// JobCancel cancels jobs; see queue.Store. The triggers of the schema
 // cancel the jobs waiting for a cancelled one.
 func (s *Store) JobCancel(ctx context.Context, params queue.JobCancelParams) ([]queue.JobCancelResult, error) {
 	tx, err := s.writer.BeginTx(ctx, nil)

@@ -1,46 +1,86 @@
--- Every time is Unix milliseconds; every duration milliseconds.
+-- jobq's schema. Every time is Unix milliseconds; every duration
+-- milliseconds. Later changes go in new numbered files (0002_...sql), never
+-- here once a jobq that ran this one is released.
+
+-- Job IDs are never used again (AUTOINCREMENT): a job's ID is its
+-- idempotency key (JOBQ_JOB_ID) and scripts wait on it, but SQLite would
+-- give a new row the largest rowid plus one, the ID of the newest job once
+-- jobq deleted it (retention, purge).
 CREATE TABLE jobs (
-	id             INTEGER PRIMARY KEY,
-	queue          TEXT    NOT NULL,
-	state          TEXT    NOT NULL,
-	priority       INTEGER NOT NULL,
-	command        TEXT    NOT NULL,
-	argv           BLOB    NOT NULL, -- exactly what is executed, NUL between arguments
-	dir            TEXT    NOT NULL,
-	env            BLOB,             -- "K=V" entries, NUL between them; NULL when none
-	run_at         INTEGER NOT NULL,
-	max_attempts   INTEGER NOT NULL,
-	attempts       INTEGER NOT NULL DEFAULT 0, -- used; retry resets it
-	timeout_ms     INTEGER NOT NULL,
-	backoff_ms     INTEGER NOT NULL,
-	max_backoff_ms INTEGER NOT NULL,
-	permanent_exit TEXT,             -- "3,64"; NULL when none
-	unique_key     TEXT,
-	created_at     INTEGER NOT NULL,
-	updated_at     INTEGER NOT NULL,
-	started_at     INTEGER,
-	finished_at    INTEGER,
-	exit_code      INTEGER,
-	last_error     TEXT,
-	run            INTEGER NOT NULL DEFAULT 0, -- claims ever: numbers attempts, fences writes
-	worker         TEXT,
-	lease_until    INTEGER
+	id               INTEGER PRIMARY KEY AUTOINCREMENT,
+	queue            TEXT    NOT NULL,
+	state            TEXT    NOT NULL,
+	priority         INTEGER NOT NULL,
+	command          TEXT    NOT NULL,
+	argv             BLOB    NOT NULL, -- exactly what is executed, NUL between arguments
+	dir              TEXT    NOT NULL,
+	env              BLOB,             -- "K=V" entries, NUL between them; NULL when none
+	run_at           INTEGER NOT NULL,
+	max_attempts     INTEGER NOT NULL,
+	attempts         INTEGER NOT NULL DEFAULT 0, -- used of max_attempts; retry resets it
+	timeout_ms       INTEGER NOT NULL,
+	backoff_ms       INTEGER NOT NULL,
+	max_backoff_ms   INTEGER NOT NULL,
+	permanent_exit   TEXT,             -- "3,64"; NULL when none
+	unique_key       TEXT,
+	created_at       INTEGER NOT NULL,
+	updated_at       INTEGER NOT NULL,
+	started_at       INTEGER,
+	finished_at      INTEGER,
+	exit_code        INTEGER,
+	signal           TEXT,             -- that ended the last attempt
+	last_error       TEXT,
+	run              INTEGER NOT NULL DEFAULT 0, -- claims ever: numbers attempts, fences writes
+	worker           TEXT,
+	lease_until      INTEGER,
+	cancel_requested INTEGER NOT NULL DEFAULT 0, -- jobq cancel asks the worker to stop it
+	-- jobq progress, from inside a running job; cleared when the job is
+	-- claimed again, kept after it ends (where did it die?).
+	progress         REAL,             -- percent, 0 to 100
+	progress_message TEXT,
+	progress_at      INTEGER
 );
 
--- Claiming reads only this index, so its cost does not grow with finished
--- jobs. Queries must name these states literally for SQLite to use it.
+-- The partial indexes name their states literally, as SQLite needs to
+-- match them to a query's condition; the lists are queue.ReadyStates and
+-- queue.FinalStates, and a test checks that they agree.
+--
+-- Claiming reads only jobs_ready, so its cost does not grow with finished
+-- jobs.
 CREATE INDEX jobs_ready ON jobs (priority DESC, run_at, id)
+	WHERE state IN ('pending', 'scheduled', 'retrying');
+-- What counters cannot tell, jobq stats reads from indexes, per queue: the
+-- oldest ready job and the scheduled or retrying jobs whose time has come
+-- (pending to users) at the head of jobs_queue_ready, however long the
+-- backlog; the jobs that ended lately from jobs_finished, queue included so
+-- that counting them reads no table row. jobs_queue_ready costs a batch
+-- enqueue about a sixth of its time (docs/performance.md).
+CREATE INDEX jobs_queue_ready ON jobs (queue, state, run_at)
 	WHERE state IN ('pending', 'scheduled', 'retrying');
 CREATE INDEX jobs_state ON jobs (state, id);
 CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
 	WHERE unique_key IS NOT NULL AND state NOT IN ('succeeded', 'dead', 'cancelled');
+-- Leases to take back, rate limits counted and final jobs past their
+-- retention found without scanning all jobs. Partial, so that inserting a
+-- job (no start, no end yet) does not touch them.
+CREATE INDEX jobs_lease ON jobs (lease_until) WHERE state = 'running';
+CREATE INDEX jobs_started ON jobs (queue, started_at) WHERE started_at IS NOT NULL;
+CREATE INDEX jobs_finished ON jobs (state, finished_at, queue) WHERE finished_at IS NOT NULL;
 
--- One row per attempt, kept when the job is retried.
+-- --after: job_id waits until every depends_on job has succeeded.
+CREATE TABLE job_deps (
+	job_id     INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+	depends_on INTEGER NOT NULL,
+	PRIMARY KEY (job_id, depends_on)
+) WITHOUT ROWID;
+CREATE INDEX job_deps_depends_on ON job_deps (depends_on);
+
+-- One row per attempt, kept when the job is retried; run numbers them.
 CREATE TABLE attempts (
 	id          INTEGER PRIMARY KEY,
 	job_id      INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
 	run         INTEGER NOT NULL,
-	attempt     INTEGER NOT NULL,
+	attempt     INTEGER NOT NULL, -- the job's attempts (of max_attempts) at its claim
 	worker      TEXT    NOT NULL,
 	started_at  INTEGER NOT NULL,
 	finished_at INTEGER,
@@ -51,12 +91,12 @@ CREATE TABLE attempts (
 	UNIQUE (job_id, run)
 );
 
--- The append-only log of state transitions. A trigger writes every state
--- change, so that no code path can make one without a trace; JobInsert,
--- the only way in, logs new jobs with one statement per batch (a trigger
--- per inserted row cost a third of a batch's time).
+-- The append-only log of state transitions. Event IDs are never used
+-- again (AUTOINCREMENT): jobq events -f follows the log by ID, and SQLite
+-- would give a new row the ID of the newest event once jobq deleted it
+-- (with its job: retention, purge).
 CREATE TABLE events (
-	id         INTEGER PRIMARY KEY,
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
 	job_id     INTEGER NOT NULL,
 	at         INTEGER NOT NULL,
 	from_state TEXT,
@@ -67,11 +107,93 @@ CREATE TABLE events (
 );
 CREATE INDEX events_job ON events (job_id, id);
 
+-- One row per queue that has a setting; a queue without one is unpaused
+-- and unlimited. A row whose settings are all back to default is deleted.
+CREATE TABLE queues (
+	name           TEXT PRIMARY KEY,
+	paused         INTEGER NOT NULL DEFAULT 0,
+	concurrency    INTEGER,  -- running jobs at most, across all workers; NULL: no limit
+	rate           INTEGER,  -- jobs started at most per rate_period_ms; NULL: no limit
+	rate_period_ms INTEGER
+) WITHOUT ROWID;
+
+-- Jobs per queue and state, so that jobq stats costs the same with a
+-- million jobs as with ten: counting them by an index took 60 ms per
+-- million here, warm.
+CREATE TABLE job_counts (
+	queue TEXT    NOT NULL,
+	state TEXT    NOT NULL,
+	n     INTEGER NOT NULL,
+	PRIMARY KEY (queue, state)
+) WITHOUT ROWID;
+
+-- Dependencies settle in the same transaction as the state change that
+-- settles them, whichever command made it. recursive_triggers is on, so
+-- a cancellation runs down a whole chain of waiting jobs.
+CREATE TRIGGER jobs_dependency_succeeded AFTER UPDATE OF state ON jobs
+WHEN new.state = 'succeeded' AND old.state IS NOT 'succeeded' BEGIN
+	UPDATE jobs SET
+		state = CASE WHEN run_at > new.updated_at THEN 'scheduled' ELSE 'pending' END,
+		updated_at = new.updated_at
+	WHERE state = 'waiting'
+		AND id IN (SELECT job_id FROM job_deps WHERE depends_on = new.id)
+		AND NOT EXISTS (
+			SELECT 1 FROM job_deps d JOIN jobs p ON p.id = d.depends_on
+			WHERE d.job_id = jobs.id AND p.state IS NOT 'succeeded');
+END;
+
+CREATE TRIGGER jobs_dependency_failed AFTER UPDATE OF state ON jobs
+WHEN new.state IN ('dead', 'cancelled') AND old.state IS NOT new.state BEGIN
+	UPDATE jobs SET
+		state = 'cancelled',
+		last_error = 'dependency ' || new.id || ' ended ' || new.state,
+		finished_at = new.updated_at,
+		updated_at = new.updated_at
+	WHERE state = 'waiting'
+		AND id IN (SELECT job_id FROM job_deps WHERE depends_on = new.id);
+END;
+
+-- jobq purge may delete a job that others wait for (--after): they are
+-- cancelled, as when it fails, rather than left waiting for ever. A
+-- succeeded job deleted (retention) leaves them waiting for the rest.
+CREATE TRIGGER jobs_dependency_deleted AFTER DELETE ON jobs
+WHEN old.state IS NOT 'succeeded' BEGIN
+	UPDATE jobs SET
+		state = 'cancelled',
+		last_error = 'dependency ' || old.id || ' was deleted',
+		finished_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER),
+		updated_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+	WHERE state = 'waiting'
+		AND id IN (SELECT job_id FROM job_deps WHERE depends_on = old.id);
+END;
+
+-- The traces: every state change is logged and counted, and every claim
+-- opens an attempt, in the statement that makes it, whichever statement
+-- that is, so that no code path can change a state without a trace.
+-- JobInsert, the only way in, logs and counts its new jobs itself with one
+-- statement per batch (a trigger per inserted row cost a third of a
+-- batch's time).
+--
+-- The log of transitions reads in order, a cause before its effects.
+-- SQLite fires the triggers of a table newest first: made last,
+-- jobs_transition logs a transition before the dependency triggers above
+-- change the jobs waiting for it (whose own transitions it logs after).
 CREATE TRIGGER jobs_transition AFTER UPDATE OF state ON jobs
 WHEN old.state IS NOT new.state BEGIN
 	INSERT INTO events (job_id, at, from_state, to_state, attempt, worker, error)
 	VALUES (new.id, new.updated_at, old.state, new.state, new.attempts, new.worker,
-		CASE WHEN new.state IN ('retrying', 'dead', 'pending') THEN new.last_error END);
+		CASE WHEN new.state IN ('retrying', 'dead', 'pending', 'cancelled') THEN new.last_error END);
+END;
+
+CREATE TRIGGER jobs_count_transition AFTER UPDATE OF state ON jobs
+WHEN old.state IS NOT new.state BEGIN
+	UPDATE job_counts SET n = n - 1 WHERE queue = old.queue AND state = old.state;
+	INSERT INTO job_counts (queue, state, n) VALUES (new.queue, new.state, 1)
+		ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
+	UPDATE job_counts SET n = n - 1 WHERE queue = old.queue AND state = old.state;
 END;
 
 CREATE TRIGGER jobs_claimed AFTER UPDATE OF run ON jobs
