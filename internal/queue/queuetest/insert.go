@@ -1,0 +1,276 @@
+package queuetest
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// Inserting jobs and reading them back: every field kept, IDs, unique keys.
+var insertTests = []suiteTest{
+	{"InsertGetRoundTrip", testInsertGetRoundTrip},
+	{"InsertMinimal", testInsertMinimal},
+	{"InsertIDsIncrease", testInsertIDsIncrease},
+	{"InsertKeepsBytes", testInsertKeepsBytes},
+	{"InsertLargeBatch", testInsertLargeBatch},
+	{"InsertNothing", testInsertNothing},
+	{"NotFound", testNotFound},
+	{"UniqueKey", testUniqueKey},
+	{"UniqueKeyWithinOneCall", testUniqueKeyWithinOneCall},
+	{"UniqueKeyFreedWhenFinal", testUniqueKeyFreedWhenFinal},
+}
+
+func testInsertGetRoundTrip(t *testing.T, s queue.Store) {
+	p := queue.JobInsertParams{
+		Queue:         "emails.out:eu-1",
+		State:         queue.StateScheduled,
+		Priority:      -7,
+		Command:       "/bin/echo 'a b' \"it's\"",
+		Argv:          []string{"/bin/echo", "a b", "it's", "", "é ✓"},
+		Dir:           "/srv/app dir",
+		Env:           []string{"A=1", "B=two words", "C=", "D=x=y"},
+		RunAt:         t0.Add(time.Hour + 123*time.Millisecond),
+		MaxAttempts:   5,
+		Timeout:       90*time.Second + 500*time.Millisecond,
+		Backoff:       2500 * time.Millisecond,
+		MaxBackoff:    2 * time.Hour,
+		PermanentExit: []int{3, 64, 65},
+		UniqueKey:     "report:2031-02-03",
+		CreatedAt:     t0.Add(-time.Millisecond),
+	}
+	id := insertOne(t, s, p)
+	if id <= 0 {
+		t.Fatalf("ID %d, want a positive one", id)
+	}
+	j := get(t, s, id)
+	want := queue.Job{
+		ID: id, Queue: p.Queue, State: p.State, Priority: p.Priority, Command: p.Command,
+		Argv: p.Argv, Dir: p.Dir, Env: p.Env, RunAt: p.RunAt, MaxAttempts: p.MaxAttempts,
+		Timeout: p.Timeout, Backoff: p.Backoff, MaxBackoff: p.MaxBackoff,
+		PermanentExit: p.PermanentExit, UniqueKey: p.UniqueKey, CreatedAt: p.CreatedAt,
+	}
+	checkJob(t, j, &want)
+
+	// JobList returns the same record.
+	jobs, err := s.JobList(t.Context(), queue.JobListParams{Now: t0})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("JobList = %d jobs, %v; want 1", len(jobs), err)
+	}
+	checkJob(t, jobs[0], &want)
+}
+
+// checkJob compares every field of a job with want.
+func checkJob(t *testing.T, got, want *queue.Job) {
+	t.Helper()
+	type field struct {
+		name      string
+		same      bool
+		got, want any
+	}
+	for _, f := range []field{
+		{"ID", got.ID == want.ID, got.ID, want.ID},
+		{"Queue", got.Queue == want.Queue, got.Queue, want.Queue},
+		{"State", got.State == want.State, got.State, want.State},
+		{"Priority", got.Priority == want.Priority, got.Priority, want.Priority},
+		{"Command", got.Command == want.Command, got.Command, want.Command},
+		{"Argv", slices.Equal(got.Argv, want.Argv), got.Argv, want.Argv},
+		{"Dir", got.Dir == want.Dir, got.Dir, want.Dir},
+		{"Env", slices.Equal(got.Env, want.Env), got.Env, want.Env},
+		{"RunAt", sameTime(got.RunAt, want.RunAt), got.RunAt, want.RunAt},
+		{"MaxAttempts", got.MaxAttempts == want.MaxAttempts, got.MaxAttempts, want.MaxAttempts},
+		{"Attempts", got.Attempts == want.Attempts, got.Attempts, want.Attempts},
+		{"Timeout", got.Timeout == want.Timeout, got.Timeout, want.Timeout},
+		{"Backoff", got.Backoff == want.Backoff, got.Backoff, want.Backoff},
+		{"MaxBackoff", got.MaxBackoff == want.MaxBackoff, got.MaxBackoff, want.MaxBackoff},
+		{"PermanentExit", slices.Equal(got.PermanentExit, want.PermanentExit), got.PermanentExit, want.PermanentExit},
+		{"UniqueKey", got.UniqueKey == want.UniqueKey, got.UniqueKey, want.UniqueKey},
+		{"CreatedAt", sameTime(got.CreatedAt, want.CreatedAt), got.CreatedAt, want.CreatedAt},
+		{"StartedAt", sameTime(got.StartedAt, want.StartedAt), got.StartedAt, want.StartedAt},
+		{"FinishedAt", sameTime(got.FinishedAt, want.FinishedAt), got.FinishedAt, want.FinishedAt},
+		{"ExitCode", sameInt(got.ExitCode, want.ExitCode), showInt(got.ExitCode), showInt(want.ExitCode)},
+		{"LastError", got.LastError == want.LastError, got.LastError, want.LastError},
+		{"Run", got.Run == want.Run, got.Run, want.Run},
+		{"Worker", got.Worker == want.Worker, got.Worker, want.Worker},
+		{"LeaseUntil", sameTime(got.LeaseUntil, want.LeaseUntil), got.LeaseUntil, want.LeaseUntil},
+	} {
+		if !f.same {
+			t.Errorf("job %d: %s = %v, want %v", want.ID, f.name, f.got, f.want)
+		}
+	}
+}
+
+func testInsertMinimal(t *testing.T, s queue.Store) {
+	p := newJob("default")
+	p.Backoff, p.MaxBackoff = 0, 0
+	id := insertOne(t, s, p)
+	j := get(t, s, id)
+	if len(j.Env) != 0 || len(j.PermanentExit) != 0 || j.UniqueKey != "" || j.Timeout != 0 {
+		t.Errorf("unset fields read back as env %q, permanent %v, unique key %q, timeout %v", j.Env, j.PermanentExit, j.UniqueKey, j.Timeout)
+	}
+	if j.State != queue.StatePending || j.Attempts != 0 || j.Run != 0 || j.ExitCode != nil {
+		t.Errorf("new job: state %s, attempts %d, run %d, exit %v", j.State, j.Attempts, j.Run, showInt(j.ExitCode))
+	}
+	if !j.StartedAt.IsZero() || !j.FinishedAt.IsZero() || !j.LeaseUntil.IsZero() || j.Worker != "" {
+		t.Errorf("new job: started %v, finished %v, lease %v, worker %q; want all unset", j.StartedAt, j.FinishedAt, j.LeaseUntil, j.Worker)
+	}
+	if a := attempts(t, s, id); len(a) != 0 {
+		t.Errorf("new job has %d attempts in its history, want none", len(a))
+	}
+}
+
+func testInsertIDsIncrease(t *testing.T, s queue.Store) {
+	first := insert(t, s, newJob("a"), newJob("b"), newJob("c"))
+	second := insert(t, s, newJob("a"))
+	all := append(first, second...)
+	for i := 1; i < len(all); i++ {
+		if all[i] <= all[i-1] {
+			t.Fatalf("IDs %v do not increase", all)
+		}
+	}
+	for i, id := range first {
+		if q := get(t, s, id).Queue; q != []string{"a", "b", "c"}[i] {
+			t.Errorf("ID %d is the job of queue %s, not the %d-th inserted", id, q, i+1)
+		}
+	}
+}
+
+// Commands, arguments and environments are bytes, not always UTF-8 (file
+// names): what is executed must be exactly what was enqueued.
+func testInsertKeepsBytes(t *testing.T, s queue.Store) {
+	p := newJob("default")
+	p.Command = "rm -- '\xff\xfe.txt'"
+	p.Argv = []string{"rm", "--", "\xff\xfe.txt", "", "tab\there", "new\nline"}
+	p.Env = []string{"A=\xc3\x28", "EMPTY="}
+	p.Dir = "/tmp/\xe9t\xe9"
+	j := get(t, s, insertOne(t, s, p))
+	if j.Command != p.Command || !slices.Equal(j.Argv, p.Argv) || !slices.Equal(j.Env, p.Env) || j.Dir != p.Dir {
+		t.Errorf("read back command %q argv %q env %q dir %q\nwant %q %q %q %q", j.Command, j.Argv, j.Env, j.Dir, p.Command, p.Argv, p.Env, p.Dir)
+	}
+}
+
+// A batch larger than any internal chunk gets one ID per job, in order,
+// with unique keys settled across the whole batch.
+func testInsertLargeBatch(t *testing.T, s queue.Store) {
+	before := insertOne(t, s, withKey(newJob("default"), "old"))
+	params := make([]queue.JobInsertParams, 1000)
+	for i := range params {
+		params[i] = newJob("bulk")
+		params[i].Priority = i
+	}
+	params[10] = withKey(params[10], "old")   // an existing job's key
+	params[500] = withKey(params[500], "new") // first of a new key...
+	params[900] = withKey(params[900], "new") // ...and a repeat of it
+	ids := insert(t, s, params...)
+	if ids[10] != before || ids[900] != ids[500] {
+		t.Errorf("unique keys: ids[10] = %d (want %d), ids[500] = %d, ids[900] = %d (want equal)", ids[10], before, ids[500], ids[900])
+	}
+	last := int64(0)
+	for i, id := range ids {
+		if i == 10 || i == 900 {
+			continue
+		}
+		if id <= last {
+			t.Fatalf("ids[%d] = %d after %d: IDs must increase in batch order", i, id, last)
+		}
+		last = id
+		if j := get(t, s, id); j.Priority != i || j.Queue != "bulk" {
+			t.Fatalf("ids[%d] = %d is the job with priority %d in queue %s, want priority %d", i, id, j.Priority, j.Queue, i)
+		}
+	}
+	if n := len(list(t, s, queue.JobListParams{Queues: []string{"bulk"}})); n != 998 {
+		t.Errorf("%d jobs inserted in queue bulk, want 998", n)
+	}
+}
+
+func testInsertNothing(t *testing.T, s queue.Store) {
+	ids, err := s.JobInsert(t.Context(), nil)
+	if err != nil || len(ids) != 0 {
+		t.Errorf("JobInsert(nil) = %v, %v; want nothing", ids, err)
+	}
+}
+
+func testNotFound(t *testing.T, s queue.Store) {
+	id := insertOne(t, s, newJob("default"))
+	if _, err := s.JobGet(t.Context(), id+1000); !errors.Is(err, queue.ErrNotFound) {
+		t.Errorf("JobGet(missing) error = %v, want ErrNotFound", err)
+	}
+	if _, err := s.AttemptList(t.Context(), id+1000); !errors.Is(err, queue.ErrNotFound) {
+		t.Errorf("AttemptList(missing) error = %v, want ErrNotFound", err)
+	}
+	if _, err := s.JobGet(t.Context(), 0); !errors.Is(err, queue.ErrNotFound) {
+		t.Errorf("JobGet(0) error = %v, want ErrNotFound", err)
+	}
+	if _, err := s.JobGet(t.Context(), id); err != nil {
+		t.Errorf("JobGet(%d) after the misses: %v", id, err)
+	}
+}
+
+func withKey(p queue.JobInsertParams, key string) queue.JobInsertParams {
+	p.UniqueKey = key
+	return p
+}
+
+func testUniqueKey(t *testing.T, s queue.Store) {
+	first := insertOne(t, s, withKey(newJob("default"), "k"))
+	again := insert(t, s, withKey(newJob("default"), "k"), withKey(newJob("other"), "k"))
+	if again[0] != first || again[1] != first {
+		t.Errorf("inserting key k again gave IDs %v, want %d twice", again, first)
+	}
+	other := insertOne(t, s, withKey(newJob("default"), "k2"))
+	none1 := insertOne(t, s, newJob("default"))
+	none2 := insertOne(t, s, newJob("default"))
+	if other == first || none1 == none2 || none1 == first {
+		t.Errorf("distinct or empty keys were deduplicated: %d %d %d %d", first, other, none1, none2)
+	}
+	if got := list(t, s, queue.JobListParams{Now: t0}); len(got) != 4 {
+		t.Errorf("JobList = %v, want 4 jobs", got)
+	}
+	// A running job is not final: its key still holds.
+	claimOne(t, s, t0, "default")
+	if got := list(t, s, queue.JobListParams{States: []queue.State{queue.StateRunning}, Now: t0}); !slices.Equal(got, []int64{first}) {
+		t.Fatalf("running = %v, want [%d]", got, first)
+	}
+	if id := insertOne(t, s, withKey(newJob("default"), "k")); id != first {
+		t.Errorf("key of a running job gave ID %d, want %d", id, first)
+	}
+}
+
+func testUniqueKeyWithinOneCall(t *testing.T, s queue.Store) {
+	ids := insert(t, s,
+		withKey(newJob("default"), "a"),
+		withKey(newJob("default"), "b"),
+		withKey(newJob("default"), "a"),
+		newJob("default"),
+		withKey(newJob("default"), "b"),
+	)
+	if ids[2] != ids[0] || ids[4] != ids[1] || ids[0] == ids[1] || ids[3] == ids[0] || ids[3] == ids[1] {
+		t.Errorf("IDs %v, want the 3rd equal to the 1st and the 5th to the 2nd, others distinct", ids)
+	}
+	if got := list(t, s, queue.JobListParams{Now: t0}); len(got) != 3 {
+		t.Errorf("JobList = %v, want 3 jobs", got)
+	}
+}
+
+func testUniqueKeyFreedWhenFinal(t *testing.T, s queue.Store) {
+	for _, st := range []queue.State{queue.StateSucceeded, queue.StateDead} {
+		first := insertOne(t, s, withKey(newJob("default"), "nightly"))
+		j := claimOne(t, s, t0, "default")
+		if j.ID != first {
+			t.Fatalf("claimed %d, want %d", j.ID, first)
+		}
+		finish(t, s, t0, queue.JobFinishParams{ID: j.ID, Run: j.Run, State: st, Attempts: j.Attempts, FinishedAt: t0, ExitCode: intp(0)})
+		next := insertOne(t, s, withKey(newJob("default"), "nightly"))
+		if next == first {
+			t.Errorf("key of a %s job still deduplicates: got ID %d again", st, next)
+		}
+		if again := insertOne(t, s, withKey(newJob("default"), "nightly")); again != next {
+			t.Errorf("key of the new job gave %d, want %d", again, next)
+		}
+		// Make the new job final too, for the next round.
+		j = claimOne(t, s, t0, "default")
+		finish(t, s, t0, queue.JobFinishParams{ID: j.ID, Run: j.Run, State: queue.StateSucceeded, Attempts: j.Attempts, FinishedAt: t0, ExitCode: intp(0)})
+	}
+}

@@ -1,0 +1,46 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// JobCancel cancels jobs; see queue.Store. The triggers of the schema
+// cancel the jobs waiting for a cancelled one.
+func (s *Store) JobCancel(ctx context.Context, params queue.JobCancelParams) ([]queue.JobCancelResult, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer tx.Rollback()
+	now := ms(params.Now)
+	out := make([]queue.JobCancelResult, len(params.IDs))
+	for i, id := range params.IDs {
+		out[i].ID = id
+		var state string
+		err := tx.QueryRowContext(ctx, "SELECT state FROM jobs WHERE id = ?", id).Scan(&state)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, interpretError(err)
+		}
+		out[i].Found, out[i].State = true, queue.State(state)
+		switch {
+		case out[i].State.Final():
+		case out[i].State == queue.StateRunning:
+			_, err = tx.ExecContext(ctx, "UPDATE jobs SET cancel_requested = 1 WHERE id = ?", id)
+		default:
+			_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'cancelled', finished_at = ?,
+				updated_at = ?, last_error = 'cancelled' WHERE id = ?`, now, now, id)
+		}
+		if err != nil {
+			return nil, interpretError(fmt.Errorf("cancel job %d: %w", id, err))
+		}
+	}
+	return out, interpretError(tx.Commit())
+}

@@ -1,0 +1,250 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// clearProgress ends the progress an earlier attempt reported.
+const clearProgress = ", progress = NULL, progress_message = NULL, progress_at = NULL"
+
+// claimJobs names jobs_ready: without statistics (jobq runs no ANALYZE)
+// the planner prefers jobs_state for the state test, then sorts every
+// ready job to pick the first few. The %s is the queue filter.
+const claimJobs = `UPDATE jobs SET state = 'running', attempts = attempts + 1, run = run + 1,
+	worker = ?, lease_until = ?, started_at = ?, updated_at = ?` + clearProgress + `
+WHERE id IN (
+	SELECT id FROM jobs INDEXED BY jobs_ready
+	WHERE state IN ('pending', 'scheduled', 'retrying') AND run_at <= ? %s
+	ORDER BY priority DESC, run_at, id
+	LIMIT ?)
+RETURNING ` + jobColumns
+
+// claimIDs is the claim of claimJobs for jobs picked one by one, when a
+// queue is paused or limited.
+const claimIDs = `UPDATE jobs SET state = 'running', attempts = attempts + 1, run = run + 1,
+	worker = ?, lease_until = ?, started_at = ?, updated_at = ?` + clearProgress + `
+WHERE id IN (%s)
+RETURNING ` + jobColumns
+
+// readyJobs lists ready jobs in claim order, for picking by hand.
+const readyJobs = `SELECT id, queue FROM jobs INDEXED BY jobs_ready
+WHERE state IN ('pending', 'scheduled', 'retrying') AND run_at <= ? %s
+ORDER BY priority DESC, run_at, id`
+
+const finishJob = `UPDATE jobs SET state = ?, attempts = ?, run_at = coalesce(?, run_at),
+	finished_at = ?, exit_code = ?, signal = ?, last_error = ?, updated_at = ?,
+	worker = NULL, lease_until = NULL, cancel_requested = 0
+WHERE id = ? AND run = ? AND state = 'running'`
+
+const finishAttempt = `UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?,
+	error = ?, output = ?
+WHERE job_id = ? AND run = ?`
+
+// expiredLeases is how many jobs of lost workers one claim takes back.
+const expiredLeases = 100
+
+// expiredJobs finds the running jobs of lost workers. It names jobs_lease:
+// without statistics the planner prefers jobs_state and reads every
+// running job to find the few whose lease ended.
+const expiredJobs = "SELECT " + jobColumns + ` FROM jobs INDEXED BY jobs_lease
+	WHERE state = 'running' AND lease_until < ? LIMIT ?`
+
+// JobClaim takes back the jobs of lost workers, records outcomes and
+// claims jobs, in one transaction; see queue.Store.
+func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*queue.JobClaimResult, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer tx.Rollback()
+	res := &queue.JobClaimResult{}
+	now := ms(params.Now)
+	if params.Expired != nil {
+		expired, err := s.queryJobs(ctx, tx, expiredJobs, now, expiredLeases)
+		if err != nil {
+			return nil, fmt.Errorf("find expired leases: %w", err)
+		}
+		for _, job := range expired {
+			res.Expired = append(res.Expired, params.Expired(job))
+		}
+		if _, err := finishJobs(ctx, tx, res.Expired); err != nil {
+			return nil, err
+		}
+	}
+	if res.Lost, err = finishJobs(ctx, tx, params.Finish); err != nil {
+		return nil, err
+	}
+	var rateNext time.Time
+	if params.Limit > 0 {
+		if res.Jobs, rateNext, err = s.claim(ctx, tx, params); err != nil {
+			return nil, fmt.Errorf("claim jobs: %w", err)
+		}
+		// RETURNING gives rows in no promised order.
+		slices.SortFunc(res.Jobs, func(a, b *queue.Job) int {
+			return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
+		})
+	}
+	if len(res.Jobs) < params.Limit {
+		filter, args := queueFilter(params.Queues)
+		var next sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT min(run_at) FROM jobs INDEXED BY jobs_ready
+			WHERE state IN ('pending', 'scheduled', 'retrying') AND run_at > ? `+filter,
+			append([]any{now}, args...)...).Scan(&next); err != nil {
+			return nil, interpretError(err)
+		}
+		res.NextRunAt = fromNullMS(next)
+		if !rateNext.IsZero() && (res.NextRunAt.IsZero() || rateNext.Before(res.NextRunAt)) {
+			res.NextRunAt = rateNext
+		}
+	}
+	var version int64
+	if err := tx.QueryRowContext(ctx, "PRAGMA data_version").Scan(&version); err != nil {
+		return nil, interpretError(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, interpretError(err)
+	}
+	s.seen.Store(version)
+	return res, nil
+}
+
+// finishJobs records outcomes, fenced by each job's run, and returns the
+// IDs of the jobs whose worker no longer held them.
+func finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams) (lost []int64, err error) {
+	for _, p := range finish {
+		var finished any
+		if p.State.Final() {
+			finished = ms(p.FinishedAt)
+		}
+		r, err := tx.ExecContext(ctx, finishJob, string(p.State), p.Attempts, msOrNull(p.RunAt),
+			finished, p.ExitCode, nullString(p.Signal), nullString(p.Error), ms(p.FinishedAt), p.ID, p.Run)
+		if err != nil {
+			return nil, interpretError(fmt.Errorf("finish job %d: %w", p.ID, err))
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			lost = append(lost, p.ID)
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, finishAttempt, ms(p.FinishedAt), p.ExitCode,
+			nullString(p.Signal), nullString(p.Error), p.Output, p.ID, p.Run); err != nil {
+			return nil, interpretError(fmt.Errorf("finish attempt: %w", err))
+		}
+	}
+	return lost, nil
+}
+
+// claim claims up to params.Limit ready jobs: in one statement when no
+// queue is paused or limited, else picked one by one within the limits.
+// next is when a rate limit that held back a ready job lets one start
+// (zero if none did): a worker must look again then, as no write of
+// another process will tell it.
+func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimParams) (jobs []*queue.Job, next time.Time, err error) {
+	now := ms(params.Now)
+	set := []any{params.Worker, ms(params.LeaseUntil), now, now}
+	filter, filterArgs := queueFilter(params.Queues)
+	allow, frees, err := allowances(ctx, tx, params.Now)
+	if err != nil {
+		return nil, next, err
+	}
+	if len(allow) == 0 {
+		args := append(append(append(set, now), filterArgs...), params.Limit)
+		jobs, err := s.queryJobs(ctx, tx, fmt.Sprintf(claimJobs, filter), args...)
+		return jobs, next, err
+	}
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(readyJobs, filter), append([]any{now}, filterArgs...)...)
+	if err != nil {
+		return nil, next, interpretError(err)
+	}
+	var ids []any
+	for rows.Next() && len(ids) < params.Limit {
+		var id int64
+		var q string
+		if err := rows.Scan(&id, &q); err != nil {
+			rows.Close()
+			return nil, next, err
+		}
+		if n, limited := allow[q]; limited {
+			if n <= 0 {
+				if at, ok := frees[q]; ok && (next.IsZero() || at.Before(next)) {
+					next = at
+				}
+				continue
+			}
+			allow[q] = n - 1
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, next, interpretError(err)
+	}
+	if len(ids) == 0 {
+		return nil, next, nil
+	}
+	jobs, err = s.queryJobs(ctx, tx, fmt.Sprintf(claimIDs, placeholders(len(ids))), append(set, ids...)...)
+	return jobs, next, err
+}
+
+// allowances says how many jobs each paused or limited queue may start
+// now, across all workers: 0 when paused, else what its concurrency and
+// rate limits leave. Queues without settings are not in the map. frees
+// says, for a queue whose rate limit is used up, when the oldest start of
+// its period leaves it.
+func allowances(ctx context.Context, tx *sql.Tx, now time.Time) (allow map[string]int, frees map[string]time.Time, err error) {
+	settings, err := queueSettings(ctx, tx)
+	if err != nil {
+		return nil, nil, err
+	}
+	allow, frees = map[string]int{}, map[string]time.Time{}
+	for _, q := range settings {
+		switch {
+		case q.Paused:
+			allow[q.Name] = 0
+			continue
+		case q.Concurrency == 0 && q.Rate == 0:
+			continue
+		}
+		n := math.MaxInt
+		if q.Concurrency > 0 {
+			var running int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs
+				WHERE state = 'running' AND queue = ?`, q.Name).Scan(&running); err != nil {
+				return nil, nil, interpretError(err)
+			}
+			n = q.Concurrency - running
+		}
+		if q.Rate > 0 {
+			var started int
+			var oldest sql.NullInt64
+			if err := tx.QueryRowContext(ctx, `SELECT count(*), min(started_at) FROM jobs
+				WHERE queue = ? AND started_at > ?`, q.Name, ms(now.Add(-q.RatePeriod))).Scan(&started, &oldest); err != nil {
+				return nil, nil, interpretError(err)
+			}
+			n = min(n, q.Rate-started)
+			if started >= q.Rate && oldest.Valid {
+				frees[q.Name] = fromMS(oldest.Int64).Add(q.RatePeriod)
+			}
+		}
+		allow[q.Name] = n
+	}
+	return allow, frees, nil
+}
+
+// queueFilter is the SQL condition for a claim's queues, and its arguments.
+func queueFilter(queues []string) (string, []any) {
+	if len(queues) == 0 {
+		return "", nil
+	}
+	args := make([]any, len(queues))
+	for i, q := range queues {
+		args[i] = q
+	}
+	return "AND queue IN (" + placeholders(len(queues)) + ")", args
+}

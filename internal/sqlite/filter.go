@@ -1,0 +1,78 @@
+package sqlite
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// jobFilter is the SQL condition selecting the jobs of f (never empty),
+// and its arguments. Its Limit is the caller's to apply.
+func jobFilter(f queue.JobFilter) (string, []any) {
+	where := []string{"1"}
+	var args []any
+	in := func(column string, n int) {
+		where = append(where, column+" IN ("+placeholders(n)+")")
+	}
+	if len(f.IDs) > 0 {
+		in("id", len(f.IDs))
+		for _, id := range f.IDs {
+			args = append(args, id)
+		}
+	}
+	if len(f.States) > 0 {
+		var or []string
+		now := ms(f.Now)
+		for _, st := range f.States {
+			switch st {
+			case queue.StatePending:
+				or = append(or, "state = 'pending' OR (state IN ('scheduled', 'retrying') AND run_at <= ?)")
+				args = append(args, now)
+			case queue.StateScheduled, queue.StateRetrying:
+				or = append(or, "(state = ? AND run_at > ?)")
+				args = append(args, string(st), now)
+			default:
+				or = append(or, "state = ?")
+				args = append(args, string(st))
+			}
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
+	}
+	if len(f.Queues) > 0 {
+		in("queue", len(f.Queues))
+		for _, q := range f.Queues {
+			args = append(args, q)
+		}
+	}
+	if len(f.ExitCodes) > 0 {
+		in("exit_code", len(f.ExitCodes))
+		for _, c := range f.ExitCodes {
+			args = append(args, c)
+		}
+	}
+	if f.Error != "" {
+		where = append(where, "instr(last_error, ?) > 0")
+		args = append(args, f.Error)
+	}
+	// A final job's time is when it ended; the plain column lets
+	// retention's deletes go through jobs_finished.
+	at := "coalesce(finished_at, created_at)"
+	if onlyFinal(f.States) {
+		at = "finished_at"
+	}
+	if !f.Since.IsZero() {
+		where = append(where, at+" >= ?")
+		args = append(args, ms(f.Since))
+	}
+	if !f.Before.IsZero() {
+		where = append(where, at+" < ?")
+		args = append(args, ms(f.Before))
+	}
+	return strings.Join(where, " AND "), args
+}
+
+// onlyFinal reports whether states are all final, and at least one.
+func onlyFinal(states []queue.State) bool {
+	return len(states) > 0 && !slices.ContainsFunc(states, func(s queue.State) bool { return !s.Final() })
+}

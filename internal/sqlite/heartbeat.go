@@ -1,0 +1,35 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// JobHeartbeat extends leases; see queue.Store.
+func (s *Store) JobHeartbeat(ctx context.Context, params queue.JobHeartbeatParams) (*queue.JobHeartbeatResult, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer tx.Rollback()
+	res := &queue.JobHeartbeatResult{}
+	for _, ref := range params.Jobs {
+		var cancel bool
+		err := tx.QueryRowContext(ctx, `UPDATE jobs SET lease_until = ?
+			WHERE id = ? AND run = ? AND worker = ? AND state = 'running'
+			RETURNING cancel_requested`,
+			ms(params.LeaseUntil), ref.ID, ref.Run, params.Worker).Scan(&cancel)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			res.Lost = append(res.Lost, ref.ID)
+		case err != nil:
+			return nil, interpretError(err)
+		case cancel:
+			res.Cancel = append(res.Cancel, ref.ID)
+		}
+	}
+	return res, interpretError(tx.Commit())
+}

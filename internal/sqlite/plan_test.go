@@ -1,0 +1,140 @@
+package sqlite
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// TestClaimUsesReadyIndex checks the plan of the hot query: it must walk
+// the partial index of ready jobs in order, never the whole table, and
+// never sort; as jobq opens databases (no ANALYZE ever run), and also once
+// statistics exist.
+func TestClaimUsesReadyIndex(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	check := func(t *testing.T) {
+		t.Helper()
+		for _, tt := range []struct {
+			filter string
+			args   []any
+		}{
+			{"", []any{"w", 1, 1, 1, 1, 10}},
+			{"AND queue IN (?)", []any{"w", 1, 1, 1, 1, "q1", 10}},
+			{"AND queue IN (?, ?)", []any{"w", 1, 1, 1, 1, "q1", "q2", 10}},
+		} {
+			plan := explain(t, s, fmt.Sprintf(claimJobs, tt.filter), tt.args...)
+			text := strings.Join(plan, "\n")
+			if !strings.Contains(text, "INDEX jobs_ready") {
+				t.Errorf("claim (%q) does not use index jobs_ready:\n%s", tt.filter, text)
+			}
+			for _, line := range plan {
+				if strings.Contains(line, "SCAN jobs") && !strings.Contains(line, "INDEX jobs_ready") {
+					t.Errorf("claim (%q) scans the whole table: %q in\n%s", tt.filter, line, text)
+				}
+				if strings.Contains(line, "TEMP B-TREE") {
+					t.Errorf("claim (%q) sorts: %q in\n%s", tt.filter, line, text)
+				}
+			}
+		}
+	}
+	t.Run("new database", check)
+
+	var params []queue.JobInsertParams
+	for i := range 2000 {
+		p := testJob(fmt.Sprintf("q%d", i%5))
+		p.Priority = i % 7
+		params = append(params, p)
+	}
+	if _, err := s.JobInsert(t.Context(), params); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.writer.Exec("UPDATE jobs SET state = 'succeeded' WHERE id % 10 != 0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("mostly finished jobs", check)
+
+	if _, err := s.writer.Exec("ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("analyzed", check)
+}
+
+// TestWorkQueryPlans: taking back expired leases and deleting old jobs
+// read their partial indexes, not the whole table; as jobq opens
+// databases (no ANALYZE ever run), and also once statistics exist.
+func TestWorkQueryPlans(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	deleteOne, deleteOneArgs := deleteJobs(queue.JobFilter{
+		States: []queue.State{queue.StateSucceeded}, Before: t0, Limit: 10})
+	deleteTwo, deleteTwoArgs := deleteJobs(queue.JobFilter{
+		States: []queue.State{queue.StateDead, queue.StateCancelled}, Queues: []string{"q1"}, Before: t0, Limit: 10})
+	check := func(t *testing.T) {
+		t.Helper()
+		for _, tt := range []struct {
+			name, query, index string
+			args               []any
+		}{
+			{"expired leases", expiredJobs, "jobs_lease", []any{1, 100}},
+			{"delete", deleteOne, "jobs_finished", deleteOneArgs},
+			{"delete of two states in a queue", deleteTwo, "jobs_finished", deleteTwoArgs},
+		} {
+			plan := explain(t, s, tt.query, tt.args...)
+			text := strings.Join(plan, "\n")
+			if !strings.Contains(text, "INDEX "+tt.index) {
+				t.Errorf("%s does not use index %s:\n%s", tt.name, tt.index, text)
+			}
+			for _, line := range plan {
+				if strings.Contains(line, "SCAN jobs") && !strings.Contains(line, "INDEX") {
+					t.Errorf("%s scans the whole table: %q in\n%s", tt.name, line, text)
+				}
+			}
+		}
+	}
+	t.Run("new database", check)
+
+	var params []queue.JobInsertParams
+	for i := range 2000 {
+		params = append(params, testJob(fmt.Sprintf("q%d", i%5)))
+	}
+	if _, err := s.JobInsert(t.Context(), params); err != nil {
+		t.Fatal(err)
+	}
+	// Mostly final jobs, some running, as a long-lived queue holds.
+	if _, err := s.writer.Exec(`UPDATE jobs SET state = CASE WHEN id % 10 = 0 THEN 'running' ELSE 'succeeded' END,
+		finished_at = CASE WHEN id % 10 = 0 THEN NULL ELSE id END,
+		lease_until = CASE WHEN id % 10 = 0 THEN id END`); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("mostly finished jobs", check)
+
+	if _, err := s.writer.Exec("ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("analyzed", check)
+}
+
+func explain(t *testing.T, s *Store, query string, args ...any) []string {
+	t.Helper()
+	rows, err := s.writer.Query("EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}

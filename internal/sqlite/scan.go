@@ -1,0 +1,151 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+const jobColumns = `id, queue, state, priority, command, argv, dir, env, run_at,
+	max_attempts, attempts, timeout_ms, backoff_ms, max_backoff_ms, permanent_exit,
+	unique_key, created_at, started_at, finished_at, exit_code, signal, last_error, run,
+	worker, lease_until, cancel_requested, progress, progress_message, progress_at`
+
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (s *Store) queryJobs(ctx context.Context, q queryer, query string, args ...any) ([]*queue.Job, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer rows.Close()
+	var jobs []*queue.Job
+	for rows.Next() {
+		job, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, job)
+	}
+	return jobs, interpretError(rows.Err())
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanJob(row scanner) (*queue.Job, error) {
+	var j queue.Job
+	var state string
+	var argv, env []byte
+	var permanent, unique, signal, lastError, worker, progressMessage sql.NullString
+	var runAt, created int64
+	var timeout, backoff, maxBackoff int64
+	var started, finished, exit, lease, progressAt sql.NullInt64
+	var progress sql.NullFloat64
+	err := row.Scan(&j.ID, &j.Queue, &state, &j.Priority, &j.Command, &argv, &j.Dir, &env,
+		&runAt, &j.MaxAttempts, &j.Attempts, &timeout, &backoff, &maxBackoff, &permanent,
+		&unique, &created, &started, &finished, &exit, &signal, &lastError, &j.Run, &worker,
+		&lease, &j.CancelRequested, &progress, &progressMessage, &progressAt)
+	if err != nil {
+		return nil, err
+	}
+	if progress.Valid {
+		j.Progress = &queue.Progress{Percent: progress.Float64, Message: progressMessage.String, At: fromNullMS(progressAt)}
+	}
+	j.Argv, j.Env = splitNUL(argv), splitNUL(env)
+	if j.PermanentExit, err = queue.ParseExitCodes(permanent.String); err != nil {
+		return nil, fmt.Errorf("job %d: %w", j.ID, err)
+	}
+	j.State = queue.State(state)
+	j.RunAt, j.CreatedAt = fromMS(runAt), fromMS(created)
+	j.StartedAt, j.FinishedAt, j.LeaseUntil = fromNullMS(started), fromNullMS(finished), fromNullMS(lease)
+	j.Timeout = time.Duration(timeout) * time.Millisecond
+	j.Backoff = time.Duration(backoff) * time.Millisecond
+	j.MaxBackoff = time.Duration(maxBackoff) * time.Millisecond
+	j.UniqueKey, j.Signal, j.LastError, j.Worker = unique.String, signal.String, lastError.String, worker.String
+	j.ExitCode = nullInt(exit)
+	return &j, nil
+}
+
+// eachRow runs query and calls f on each of its rows.
+func eachRow(ctx context.Context, q queryer, query string, args []any, f func(*sql.Rows) error) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return interpretError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := f(rows); err != nil {
+			return err
+		}
+	}
+	return interpretError(rows.Err())
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func msOrNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v) }
+
+func fromNullMS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(v.Int64)
+}
+
+func nullInt(v sql.NullInt64) *int {
+	if !v.Valid {
+		return nil
+	}
+	n := int(v.Int64)
+	return &n
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func zeroNull(n int) any {
+	if n == 0 {
+		return nil
+	}
+	return n
+}
+
+// joinNUL encodes a list of strings exactly, whatever bytes they hold
+// (file names need not be UTF-8): NUL cannot occur in an argument or an
+// environment variable, so it separates them.
+func joinNUL(list []string) []byte {
+	return []byte(strings.Join(list, "\x00"))
+}
+
+func splitNUL(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	return strings.Split(string(b), "\x00")
+}
+
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
