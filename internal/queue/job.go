@@ -32,10 +32,21 @@ var States = []State{
 	StateRetrying, StateSucceeded, StateDead, StateCancelled,
 }
 
+// ReadyStates are the stored states of the jobs a claim may take once
+// their run_at has come. Stores build their queries (and SQLite its partial
+// indexes) from this list.
+var ReadyStates = []State{StatePending, StateScheduled, StateRetrying}
+
+// FinalStates are the states a job never leaves by itself; only jobq
+// retry takes a job out of one.
+var FinalStates = []State{StateSucceeded, StateDead, StateCancelled}
+
 // Final reports whether a job in state s will never run again by itself.
-func (s State) Final() bool {
-	return s == StateSucceeded || s == StateDead || s == StateCancelled
-}
+func (s State) Final() bool { return slices.Contains(FinalStates, s) }
+
+// Ready reports whether a job stored in state s may be claimed once its
+// run_at has come.
+func (s State) Ready() bool { return slices.Contains(ReadyStates, s) }
 
 // Valid reports whether s is one of States.
 func (s State) Valid() bool { return slices.Contains(States, s) }

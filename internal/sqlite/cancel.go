@@ -9,8 +9,8 @@ import (
 	"github.com/jobq/jobq/internal/queue"
 )
 
-// JobCancel cancels jobs; see queue.Store. The triggers of the schema
-// cancel the jobs waiting for a cancelled one.
+// JobCancel cancels jobs; see queue.Store. The jobs waiting for a
+// cancelled one are cancelled after it (settleDependents).
 func (s *Store) JobCancel(ctx context.Context, params queue.JobCancelParams) ([]queue.JobCancelResult, error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -37,6 +37,9 @@ func (s *Store) JobCancel(ctx context.Context, params queue.JobCancelParams) ([]
 		default:
 			_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'cancelled', finished_at = ?,
 				updated_at = ?, last_error = 'cancelled' WHERE id = ?`, now, now, id)
+			if err == nil {
+				err = settleDependents(ctx, tx, now, []ended{{id: id, state: queue.StateCancelled}})
+			}
 		}
 		if err != nil {
 			return nil, interpretError(fmt.Errorf("cancel job %d: %w", id, err))

@@ -15,29 +15,39 @@ import (
 // clearProgress ends the progress an earlier attempt reported.
 const clearProgress = ", progress = NULL, progress_message = NULL, progress_at = NULL"
 
-// claimJobs names jobs_ready: without statistics (jobq runs no ANALYZE)
-// the planner prefers jobs_state for the state test, then sorts every
-// ready job to pick the first few. The %s is the queue filter.
-const claimJobs = `UPDATE jobs SET state = 'running', attempts = attempts + 1, run = run + 1,
-	worker = ?, lease_until = ?, started_at = ?, updated_at = ?` + clearProgress + `
+// claimSet is what a claim does to a job, whichever way it was picked:
+// running, an attempt counted and a run begun (jobs_claimed opens its
+// attempts row), the worker's lease, and the progress of an earlier run
+// cleared. Its arguments: worker, lease_until, started_at, updated_at.
+const claimSet = `UPDATE jobs SET state = 'running', attempts = attempts + 1, run = run + 1,
+	worker = ?, lease_until = ?, started_at = ?, updated_at = ?` + clearProgress
+
+// claimJobs claims the first ready jobs in one statement. It names
+// jobs_ready: without statistics (jobq runs no ANALYZE) the planner
+// prefers jobs_state for the state test, then sorts every ready job to
+// pick the first few (TestClaimUsesReadyIndex). The %s is the queue filter.
+var claimJobs = claimSet + `
 WHERE id IN (
 	SELECT id FROM jobs INDEXED BY jobs_ready
-	WHERE state IN ('pending', 'scheduled', 'retrying') AND run_at <= ? %s
+	WHERE ` + readyCondition + ` AND run_at <= ? %s
 	ORDER BY priority DESC, run_at, id
 	LIMIT ?)
 RETURNING ` + jobColumns
 
 // claimIDs is the claim of claimJobs for jobs picked one by one, when a
-// queue is paused or limited.
-const claimIDs = `UPDATE jobs SET state = 'running', attempts = attempts + 1, run = run + 1,
-	worker = ?, lease_until = ?, started_at = ?, updated_at = ?` + clearProgress + `
+// queue is paused or limited. The %s is their placeholders.
+const claimIDs = claimSet + `
 WHERE id IN (%s)
 RETURNING ` + jobColumns
 
 // readyJobs lists ready jobs in claim order, for picking by hand.
-const readyJobs = `SELECT id, queue FROM jobs INDEXED BY jobs_ready
-WHERE state IN ('pending', 'scheduled', 'retrying') AND run_at <= ? %s
+var readyJobs = `SELECT id, queue FROM jobs INDEXED BY jobs_ready
+WHERE ` + readyCondition + ` AND run_at <= ? %s
 ORDER BY priority DESC, run_at, id`
+
+// nextReady finds when the next job waiting for its time falls due.
+var nextReady = `SELECT min(run_at) FROM jobs INDEXED BY jobs_ready
+WHERE ` + readyCondition + ` AND run_at > ? `
 
 const finishJob = `UPDATE jobs SET state = ?, attempts = ?, run_at = coalesce(?, run_at),
 	finished_at = ?, exit_code = ?, signal = ?, last_error = ?, updated_at = ?,
@@ -95,8 +105,7 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 	if len(res.Jobs) < params.Limit {
 		filter, args := queueFilter(params.Queues)
 		var next sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT min(run_at) FROM jobs INDEXED BY jobs_ready
-			WHERE state IN ('pending', 'scheduled', 'retrying') AND run_at > ? `+filter,
+		if err := tx.QueryRowContext(ctx, nextReady+filter,
 			append([]any{now}, args...)...).Scan(&next); err != nil {
 			return nil, interpretError(err)
 		}
@@ -116,8 +125,9 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 	return res, nil
 }
 
-// finishJobs records outcomes, fenced by each job's run, and returns the
-// IDs of the jobs whose worker no longer held them.
+// finishJobs records outcomes, fenced by each job's run, settles the jobs
+// waiting for those that ended, and returns the IDs of the jobs whose
+// worker no longer held them.
 func finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams) (lost []int64, err error) {
 	for _, p := range finish {
 		var finished any
@@ -136,6 +146,11 @@ func finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams)
 		if _, err := tx.ExecContext(ctx, finishAttempt, ms(p.FinishedAt), p.ExitCode,
 			nullString(p.Signal), nullString(p.Error), p.Output, p.ID, p.Run); err != nil {
 			return nil, interpretError(fmt.Errorf("finish attempt: %w", err))
+		}
+		if p.State.Final() {
+			if err := settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return lost, nil

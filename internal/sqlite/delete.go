@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"slices"
+	"time"
 
 	"github.com/jobq/jobq/internal/queue"
 )
@@ -26,11 +28,12 @@ func deleteJobs(filter queue.JobFilter) (string, []any) {
 	return `DELETE FROM jobs WHERE id IN (
 		SELECT id FROM ` + from + ` WHERE ` + where + ` AND state != 'running'
 		ORDER BY ` + order + ` LIMIT ?)
-		RETURNING id`, append(args, limit)
+		RETURNING id, state`, append(args, limit)
 }
 
 // JobDelete deletes jobs, their attempts (by foreign key) and their
-// events; see queue.Store.
+// events, and cancels the jobs that waited for a deleted job that had not
+// succeeded (settleDependents, at filter.Now); see queue.Store.
 func (s *Store) JobDelete(ctx context.Context, filter queue.JobFilter) (int, error) {
 	query, args := deleteJobs(filter)
 	tx, err := s.writer.BeginTx(ctx, nil)
@@ -43,16 +46,27 @@ func (s *Store) JobDelete(ctx context.Context, filter queue.JobFilter) (int, err
 		return 0, interpretError(err)
 	}
 	var ids []any
+	var gone []ended
 	for rows.Next() {
 		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var state string
+		if err := rows.Scan(&id, &state); err != nil {
 			rows.Close()
 			return 0, err
 		}
 		ids = append(ids, id)
+		gone = append(gone, ended{id: id, state: queue.State(state), deleted: true})
 	}
 	if err := rows.Close(); err != nil {
 		return 0, interpretError(err)
+	}
+	slices.SortFunc(gone, func(a, b ended) int { return cmp.Compare(a.id, b.id) })
+	now := filter.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if err := settleDependents(ctx, tx, ms(now), gone); err != nil {
+		return 0, err
 	}
 	for part := range slices.Chunk(ids, deleteBatch) {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM events WHERE job_id IN ("+placeholders(len(part))+")", part...); err != nil {

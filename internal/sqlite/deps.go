@@ -9,6 +9,95 @@ import (
 	"github.com/jobq/jobq/internal/queue"
 )
 
+// The rules of --after live here, in Go rather than in triggers, so that
+// another store can share them and the conformance suite can pin them
+// (internal/queue/queuetest/deps.go). A job inserted with --after waits
+// until every job it names has succeeded. When a job ends, the jobs
+// waiting for it settle in the same transaction:
+//
+//   - it succeeded: a waiting job all of whose dependencies have succeeded
+//     (or were deleted once succeeded, by retention) becomes pending, or
+//     scheduled while its run_at has not come;
+//   - it ended dead or cancelled: the jobs waiting for it are cancelled,
+//     "dependency 3 ended dead";
+//   - it was deleted before it succeeded (jobq purge): they are cancelled,
+//     "dependency 3 was deleted", rather than left waiting for ever.
+//
+// A cancelled job ends in turn, so a cancellation runs down a chain.
+// Retrying a job does not end it, and a new job has no one waiting for it:
+// JobRetry and JobInsert settle a job's own state from its dependencies
+// (settleDependencies here, and JobRetry's own check), not its dependents.
+//
+// The order of events is explicit: every statement that ends a job logs
+// its transition (the trigger jobs_transition) before settleDependents
+// runs, and the dependents settle breadth first, each generation in ID
+// order, one statement each. So for A <- B <- C, A going dead logs A's
+// end, then B's cancellation, then C's.
+
+// ended is a job that ended, as settleDependents needs it: its state, and
+// whether it was deleted (then the state is the one it was deleted in).
+type ended struct {
+	id      int64
+	state   queue.State
+	deleted bool
+}
+
+// dependents lists the jobs waiting for a job, in ID order.
+const dependents = `SELECT j.id FROM job_deps d JOIN jobs j ON j.id = d.job_id
+WHERE d.depends_on = ? AND j.state = 'waiting' ORDER BY j.id`
+
+// releaseJob makes a waiting job ready once no dependency of it is left
+// that has not succeeded; a deleted one is left by the join.
+const releaseJob = `UPDATE jobs SET
+	state = CASE WHEN run_at > ?1 THEN 'scheduled' ELSE 'pending' END, updated_at = ?1
+WHERE id = ?2 AND state = 'waiting' AND NOT EXISTS (
+	SELECT 1 FROM job_deps d JOIN jobs p ON p.id = d.depends_on
+	WHERE d.job_id = jobs.id AND p.state != 'succeeded')`
+
+// cancelDependent cancels a waiting job whose dependency failed.
+const cancelDependent = `UPDATE jobs SET state = 'cancelled', last_error = ?1,
+	finished_at = ?2, updated_at = ?2
+WHERE id = ?3 AND state = 'waiting'`
+
+// settleDependents settles the jobs waiting for the jobs of causes, which
+// ended at now (Unix ms), and so on down the chains; see above. Call it
+// after every statement that ends or deletes a job, in its transaction.
+func settleDependents(ctx context.Context, tx *sql.Tx, now int64, causes []ended) error {
+	for len(causes) > 0 {
+		var next []ended
+		for _, c := range causes {
+			if c.state == queue.StateSucceeded && c.deleted {
+				continue // its dependents were released when it succeeded
+			}
+			ids, err := queryIDs(ctx, tx, dependents, c.id)
+			if err != nil {
+				return fmt.Errorf("dependents of job %d: %w", c.id, err)
+			}
+			for _, id := range ids {
+				var query string
+				var args []any
+				switch {
+				case c.state == queue.StateSucceeded:
+					query, args = releaseJob, []any{now, id}
+				case c.deleted:
+					query, args = cancelDependent, []any{fmt.Sprintf("dependency %d was deleted", c.id), now, id}
+				default:
+					query, args = cancelDependent, []any{fmt.Sprintf("dependency %d ended %s", c.id, c.state), now, id}
+				}
+				r, err := tx.ExecContext(ctx, query, args...)
+				if err != nil {
+					return interpretError(fmt.Errorf("settle job %d: %w", id, err))
+				}
+				if n, _ := r.RowsAffected(); n > 0 && query == cancelDependent {
+					next = append(next, ended{id: id, state: queue.StateCancelled})
+				}
+			}
+		}
+		causes = next
+	}
+	return nil
+}
+
 // settleDependencies gives a job with --after the state its dependencies
 // call for: waiting while one has not succeeded. A job one of whose
 // dependencies already ended dead or cancelled is inserted waiting and

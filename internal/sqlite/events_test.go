@@ -180,32 +180,3 @@ func eventID(t *testing.T, s *Store, e eventRef) int64 {
 	}
 	return id
 }
-
-// TestEventOrderSurvivesReopen: the order of the triggers, which decides
-// the order of events, is the same once the schema is read back from disk.
-func TestEventOrderSurvivesReopen(t *testing.T) {
-	t.Parallel()
-	s, path := setup(t)
-	s.Close()
-	s, err := Open(t.Context(), path, Options{BusyTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ids, err := s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("a")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := testJob("b")
-	p.After = ids
-	ids, err = s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("a"), p})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.JobCancel(t.Context(), queue.JobCancelParams{IDs: []int64{p.After[0]}, Now: t0}); err != nil {
-		t.Fatal(err)
-	}
-	if ce, ee := eventID(t, s, eventRef{p.After[0], "cancelled"}), eventID(t, s, eventRef{ids[1], "cancelled"}); ce >= ee {
-		t.Errorf("after reopening, the effect (event %d) is logged before its cause (event %d)", ee, ce)
-	}
-}

@@ -7,6 +7,26 @@ import (
 	"github.com/jobq/jobq/internal/queue"
 )
 
+// The domain's lists of states as SQL: readyCondition is the condition of
+// the partial indexes jobs_ready and jobs_queue_ready, which SQLite uses
+// only for a query that repeats it word for word (TestIndexesMatchStates
+// checks that the schema's literals are these); finalStates is the list
+// jobs_unique_key leaves out.
+var (
+	readyCondition = "state IN (" + sqlStates(queue.ReadyStates) + ")"
+	finalStates    = sqlStates(queue.FinalStates)
+)
+
+// sqlStates is states as a list of SQL literals: 'pending', 'scheduled'.
+// A state is a fixed word without quotes, so nothing needs escaping.
+func sqlStates(states []queue.State) string {
+	quoted := make([]string, len(states))
+	for i, st := range states {
+		quoted[i] = "'" + string(st) + "'"
+	}
+	return strings.Join(quoted, ", ")
+}
+
 // jobFilter is the SQL condition selecting the jobs of f (never empty),
 // and its arguments. Its Limit is the caller's to apply.
 func jobFilter(f queue.JobFilter) (string, []any) {

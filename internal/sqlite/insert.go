@@ -239,7 +239,7 @@ func settleUniqueKeys(ctx context.Context, tx *sql.Tx, params []queue.JobInsertP
 		}
 		if lookup == nil {
 			lookup, err = tx.PrepareContext(ctx, `SELECT id FROM jobs WHERE unique_key = ?
-				AND state NOT IN ('succeeded', 'dead', 'cancelled')`)
+				AND state NOT IN (`+finalStates+`)`)
 			if err != nil {
 				return nil, nil, interpretError(err)
 			}

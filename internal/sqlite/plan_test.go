@@ -138,3 +138,25 @@ func explain(t *testing.T, s *Store, query string, args ...any) []string {
 	}
 	return plan
 }
+
+// TestIndexesMatchStates: the partial indexes name their states literally
+// (SQLite matches a query to an index's condition word for word), so the
+// schema repeats the domain's lists; they must be the lists the queries
+// are built from.
+func TestIndexesMatchStates(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	for _, tt := range []struct{ index, want string }{
+		{"jobs_ready", "WHERE " + readyCondition},
+		{"jobs_queue_ready", "WHERE " + readyCondition},
+		{"jobs_unique_key", "state NOT IN (" + finalStates + ")"},
+	} {
+		var def string
+		if err := s.reader.QueryRow("SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?", tt.index).Scan(&def); err != nil {
+			t.Fatalf("index %s: %v", tt.index, err)
+		}
+		if !strings.HasSuffix(strings.Join(strings.Fields(def), " "), tt.want) {
+			t.Errorf("index %s is\n%s\nwant it to end with %q, from queue's lists of states", tt.index, def, tt.want)
+		}
+	}
+}

@@ -70,7 +70,7 @@ func (s *Store) JobRetry(ctx context.Context, params queue.JobRetryParams) ([]qu
 		if r.Job.UniqueKey != "" {
 			var holder int64
 			err := tx.QueryRowContext(ctx, `SELECT id FROM jobs WHERE unique_key = ? AND id != ?
-				AND state NOT IN ('succeeded', 'dead', 'cancelled')`, r.Job.UniqueKey, r.ID).Scan(&holder)
+				AND state NOT IN (`+finalStates+`)`, r.Job.UniqueKey, r.ID).Scan(&holder)
 			switch {
 			case err == nil:
 				r.Reason = fmt.Sprintf("job %d holds its unique key %q", holder, r.Job.UniqueKey)

@@ -72,6 +72,20 @@ func scanJob(row scanner) (*queue.Job, error) {
 	return &j, nil
 }
 
+// queryIDs runs query, which selects one integer column, and returns it.
+func queryIDs(ctx context.Context, q queryer, query string, args ...any) ([]int64, error) {
+	var ids []int64
+	err := eachRow(ctx, q, query, args, func(rows *sql.Rows) error {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+		return nil
+	})
+	return ids, err
+}
+
 // eachRow runs query and calls f on each of its rows.
 func eachRow(ctx context.Context, q queryer, query string, args []any, f func(*sql.Rows) error) error {
 	rows, err := q.QueryContext(ctx, query, args...)

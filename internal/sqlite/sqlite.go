@@ -92,7 +92,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	uri := "file:" + escapePath(path)
 	busy := strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
-	writer, err := sql.Open(driverName, uri+"?_synchronous=FULL&_foreign_keys=1&_recursive_triggers=1&_txlock=immediate&_busy_timeout="+busy)
+	writer, err := sql.Open(driverName, uri+"?_synchronous=FULL&_foreign_keys=1&_txlock=immediate&_busy_timeout="+busy)
 	if err != nil {
 		return nil, err
 	}

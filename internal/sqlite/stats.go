@@ -88,7 +88,7 @@ func (s *Store) QueueStats(ctx context.Context, params queue.QueueStatsParams) (
 // least run_at of each state is the head of its range, and the due ones
 // are counted by a range that ends at now.
 func readyStats(ctx context.Context, tx *sql.Tx, q *queue.QueueStats, now int64) error {
-	for _, st := range []queue.State{queue.StatePending, queue.StateScheduled, queue.StateRetrying} {
+	for _, st := range queue.ReadyStates {
 		if q.Counts[st] == 0 {
 			continue
 		}
@@ -101,7 +101,7 @@ func readyStats(ctx context.Context, tx *sql.Tx, q *queue.QueueStats, now int64)
 		var n int
 		var oldest sql.NullInt64
 		query := `SELECT ` + count + `, min(run_at) FROM jobs INDEXED BY jobs_queue_ready
-			WHERE state IN ('pending', 'scheduled', 'retrying')
+			WHERE ` + readyCondition + `
 				AND queue = ? AND state = '` + string(st) + `' AND run_at <= ?`
 		if err := tx.QueryRowContext(ctx, query, q.Name, now).Scan(&n, &oldest); err != nil {
 			return interpretError(err)

@@ -17,6 +17,7 @@ var depsTests = []suiteTest{
 	{"AfterSettledAtInsert", testAfterSettledAtInsert},
 	{"AfterMissing", testAfterMissing},
 	{"DeleteCancelsWaiting", testDeleteCancelsWaiting},
+	{"AfterEventOrder", testAfterEventOrder},
 }
 
 func after(p queue.JobInsertParams, ids ...int64) queue.JobInsertParams {
@@ -226,5 +227,144 @@ func testDeleteCancelsWaiting(t *testing.T, s queue.Store) {
 	if j := get(t, s, second); j.State != queue.StateWaiting {
 		t.Errorf("child of a deleted succeeded job and a pending one: %s; want still waiting", j.State)
 	}
+	checkCounts(t, s, t0)
+}
+
+// step is one logged transition, as the order tests compare them.
+type step struct {
+	job      int64
+	from, to queue.State
+}
+
+// stepsSince returns the transitions logged after event afterID, of the
+// given jobs only, in the order of the log.
+func stepsSince(t *testing.T, s queue.Store, afterID int64, jobs ...int64) []step {
+	t.Helper()
+	events, err := s.EventList(t.Context(), queue.EventListParams{AfterID: afterID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []step
+	for _, e := range events {
+		if slices.Contains(jobs, e.JobID) {
+			out = append(out, step{e.JobID, e.From, e.To})
+		}
+	}
+	return out
+}
+
+// lastEventID is the ID of the newest event, the point from which an
+// order test reads the log.
+func lastEventID(t *testing.T, s queue.Store) int64 {
+	t.Helper()
+	events, err := s.EventList(t.Context(), queue.EventListParams{Last: 1})
+	if err != nil || len(events) != 1 {
+		t.Fatalf("last event: %v, %v", events, err)
+	}
+	return events[0].ID
+}
+
+// The log reads in the order things happened, a cause before its effects,
+// whatever ends a dependency: for a chain A <- B <- C, A's end is logged,
+// then B's, then C's. Siblings come after their common cause (in an order
+// left to the store).
+func testAfterEventOrder(t *testing.T, s queue.Store) {
+	chain := func(q string) (a, b, c int64) {
+		a = insertOne(t, s, newJob(q))
+		b = insertOne(t, s, after(newJob(q+"-b"), a))
+		c = insertOne(t, s, after(newJob(q+"-c"), b))
+		return a, b, c
+	}
+	const (
+		pending   = queue.StatePending
+		scheduled = queue.StateScheduled
+		waiting   = queue.StateWaiting
+		running   = queue.StateRunning
+		retrying  = queue.StateRetrying
+		dead      = queue.StateDead
+		cancelled = queue.StateCancelled
+		succeeded = queue.StateSucceeded
+	)
+	check := func(t *testing.T, from int64, want []step) {
+		t.Helper()
+		var jobs []int64
+		for _, st := range want {
+			if !slices.Contains(jobs, st.job) {
+				jobs = append(jobs, st.job)
+			}
+		}
+		if got := stepsSince(t, s, from, jobs...); !slices.Equal(got, want) {
+			t.Errorf("log =\n%v\nwant\n%v", got, want)
+		}
+	}
+
+	t.Run("dead after retrying", func(t *testing.T) {
+		p := newJob("dead")
+		p.MaxAttempts = 2
+		a := insertOne(t, s, p)
+		b := insertOne(t, s, after(newJob("dead-b"), a))
+		c := insertOne(t, s, after(newJob("dead-c"), b))
+		from := lastEventID(t, s)
+		j := claimOne(t, s, t0, "dead")
+		finish(t, s, t0, queue.JobFinishParams{ID: a, Run: j.Run, State: retrying, Attempts: 1, RunAt: t0, FinishedAt: t0, ExitCode: intp(1), Error: "exit status 1"})
+		fail(t, s, t0, "dead")
+		check(t, from, []step{{a, pending, running}, {a, running, retrying}, {a, retrying, running},
+			{a, running, dead}, {b, waiting, cancelled}, {c, waiting, cancelled}})
+	})
+	t.Run("succeeded", func(t *testing.T) {
+		a, b, c := chain("ok")
+		later := newJob("ok-later")
+		later.State, later.RunAt = scheduled, t0.Add(time.Hour)
+		d := insertOne(t, s, after(later, a))
+		from := lastEventID(t, s)
+		succeed(t, s, t0, "ok")
+		got := stepsSince(t, s, from, a, b, c, d)
+		want := []step{{a, pending, running}, {a, running, succeeded}}
+		if len(got) != 4 || !slices.Equal(got[:2], want) ||
+			!slices.ContainsFunc(got[2:], func(st step) bool { return st == step{b, waiting, pending} }) ||
+			!slices.ContainsFunc(got[2:], func(st step) bool { return st == step{d, waiting, scheduled} }) {
+			t.Errorf("log =\n%v\nwant %v, then b released and d scheduled, c still waiting", got, want)
+		}
+		succeed(t, s, t0, "ok-b")
+		check(t, from, []step{{a, pending, running}, {a, running, succeeded}, {b, waiting, pending},
+			{b, pending, running}, {b, running, succeeded}, {c, waiting, pending}})
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		a, b, c := chain("cancel")
+		from := lastEventID(t, s)
+		cancel(t, s, t0, a)
+		check(t, from, []step{{a, pending, cancelled}, {b, waiting, cancelled}, {c, waiting, cancelled}})
+	})
+	t.Run("cancelled while running", func(t *testing.T) {
+		a, b, c := chain("stop")
+		from := lastEventID(t, s)
+		j := claimOne(t, s, t0, "stop")
+		cancel(t, s, t0, a)
+		finish(t, s, t0, queue.Decide(j, queue.Result{Cancelled: true, Error: queue.ErrCancelled.Error(), FinishedAt: t0}, 0.5))
+		check(t, from, []step{{a, pending, running}, {a, running, cancelled}, {b, waiting, cancelled}, {c, waiting, cancelled}})
+	})
+	t.Run("lease expired", func(t *testing.T) {
+		p := newJob("lost")
+		p.MaxAttempts = 1
+		a := insertOne(t, s, p)
+		b := insertOne(t, s, after(newJob("lost-b"), a))
+		c := insertOne(t, s, after(newJob("lost-c"), b))
+		from := lastEventID(t, s)
+		claim(t, s, queue.JobClaimParams{Limit: 1, Queues: []string{"lost"}, Now: t0, Worker: worker, LeaseUntil: t0.Add(time.Minute)})
+		expire(t, s, t0.Add(time.Hour), 0, "w2")
+		check(t, from, []step{{a, pending, running}, {a, running, dead}, {b, waiting, cancelled}, {c, waiting, cancelled}})
+	})
+	t.Run("deleted", func(t *testing.T) {
+		a, b, c := chain("purge")
+		from := lastEventID(t, s)
+		if n, err := s.JobDelete(t.Context(), queue.JobFilter{IDs: []int64{a}, Now: t0}); err != nil || n != 1 {
+			t.Fatalf("JobDelete = %d, %v", n, err)
+		}
+		// A deleted job's events go with it.
+		check(t, from, []step{{b, waiting, cancelled}, {c, waiting, cancelled}})
+		if j := get(t, s, b); !names(j.LastError, a) || !j.FinishedAt.Equal(t0) {
+			t.Errorf("job %d after its dependency was deleted: %q, finished %v; want the error naming %d, finished at %v", b, j.LastError, j.FinishedAt, a, t0)
+		}
+	})
 	checkCounts(t, s, t0)
 }

@@ -1,6 +1,12 @@
 -- jobq's schema. Every time is Unix milliseconds; every duration
 -- milliseconds. Later changes go in new numbered files (0002_...sql), never
 -- here once a jobq that ran this one is released.
+--
+-- The triggers below only keep a trace of what the store's statements do
+-- (events, job_counts, attempts), whichever statement did it. The rules of
+-- the queue, what a job's end does to the jobs waiting for it (--after)
+-- included, are the store's Go code (deps.go), where another store can
+-- share them and the conformance suite pins them.
 
 -- Job IDs are never used again (AUTOINCREMENT): a job's ID is its
 -- idempotency key (JOBQ_JOB_ID) and scripts wait on it, but SQLite would
@@ -67,7 +73,8 @@ CREATE INDEX jobs_lease ON jobs (lease_until) WHERE state = 'running';
 CREATE INDEX jobs_started ON jobs (queue, started_at) WHERE started_at IS NOT NULL;
 CREATE INDEX jobs_finished ON jobs (state, finished_at, queue) WHERE finished_at IS NOT NULL;
 
--- --after: job_id waits until every depends_on job has succeeded.
+-- --after: job_id waits until every depends_on job has succeeded; what a
+-- dependency's end does to job_id is deps.go's.
 CREATE TABLE job_deps (
 	job_id     INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
 	depends_on INTEGER NOT NULL,
@@ -127,46 +134,6 @@ CREATE TABLE job_counts (
 	PRIMARY KEY (queue, state)
 ) WITHOUT ROWID;
 
--- Dependencies settle in the same transaction as the state change that
--- settles them, whichever command made it. recursive_triggers is on, so
--- a cancellation runs down a whole chain of waiting jobs.
-CREATE TRIGGER jobs_dependency_succeeded AFTER UPDATE OF state ON jobs
-WHEN new.state = 'succeeded' AND old.state IS NOT 'succeeded' BEGIN
-	UPDATE jobs SET
-		state = CASE WHEN run_at > new.updated_at THEN 'scheduled' ELSE 'pending' END,
-		updated_at = new.updated_at
-	WHERE state = 'waiting'
-		AND id IN (SELECT job_id FROM job_deps WHERE depends_on = new.id)
-		AND NOT EXISTS (
-			SELECT 1 FROM job_deps d JOIN jobs p ON p.id = d.depends_on
-			WHERE d.job_id = jobs.id AND p.state IS NOT 'succeeded');
-END;
-
-CREATE TRIGGER jobs_dependency_failed AFTER UPDATE OF state ON jobs
-WHEN new.state IN ('dead', 'cancelled') AND old.state IS NOT new.state BEGIN
-	UPDATE jobs SET
-		state = 'cancelled',
-		last_error = 'dependency ' || new.id || ' ended ' || new.state,
-		finished_at = new.updated_at,
-		updated_at = new.updated_at
-	WHERE state = 'waiting'
-		AND id IN (SELECT job_id FROM job_deps WHERE depends_on = new.id);
-END;
-
--- jobq purge may delete a job that others wait for (--after): they are
--- cancelled, as when it fails, rather than left waiting for ever. A
--- succeeded job deleted (retention) leaves them waiting for the rest.
-CREATE TRIGGER jobs_dependency_deleted AFTER DELETE ON jobs
-WHEN old.state IS NOT 'succeeded' BEGIN
-	UPDATE jobs SET
-		state = 'cancelled',
-		last_error = 'dependency ' || old.id || ' was deleted',
-		finished_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER),
-		updated_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
-	WHERE state = 'waiting'
-		AND id IN (SELECT job_id FROM job_deps WHERE depends_on = old.id);
-END;
-
 -- The traces: every state change is logged and counted, and every claim
 -- opens an attempt, in the statement that makes it, whichever statement
 -- that is, so that no code path can change a state without a trace.
@@ -174,10 +141,12 @@ END;
 -- statement per batch (a trigger per inserted row cost a third of a
 -- batch's time).
 --
--- The log of transitions reads in order, a cause before its effects.
--- SQLite fires the triggers of a table newest first: made last,
--- jobs_transition logs a transition before the dependency triggers above
--- change the jobs waiting for it (whose own transitions it logs after).
+-- The order of events is the order of statements: each statement's own
+-- transitions are logged by these triggers, which write only other tables,
+-- so the order in which SQLite fires them (which it does not document)
+-- changes nothing one can see. The statements that settle the jobs waiting
+-- for a job (deps.go) run after the statement that ended it: a cause is
+-- logged before its effects.
 CREATE TRIGGER jobs_transition AFTER UPDATE OF state ON jobs
 WHEN old.state IS NOT new.state BEGIN
 	INSERT INTO events (job_id, at, from_state, to_state, attempt, worker, error)
