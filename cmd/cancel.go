@@ -13,7 +13,7 @@ import (
 // CancelOptions are cancel's dependencies and arguments.
 type CancelOptions struct {
 	IO        IOStreams
-	OpenStore func(context.Context) (queue.Store, error)
+	OpenStore func(context.Context) (storeNotifier, error)
 	Now       func() time.Time
 
 	IDs []int64

@@ -23,7 +23,7 @@ import (
 type EnqueueOptions struct {
 	IO        IOStreams
 	Config    func() (*config.Config, error)
-	OpenStore func(context.Context) (queue.Store, error)
+	OpenStore func(context.Context) (storeNotifier, error)
 	Factory   *Factory
 
 	Args        []string

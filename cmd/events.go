@@ -17,7 +17,7 @@ import (
 // EventsOptions are events' dependencies and flags.
 type EventsOptions struct {
 	IO        IOStreams
-	OpenStore func(context.Context) (queue.Store, error)
+	OpenStore func(context.Context) (storeNotifier, error)
 
 	Job    int64
 	Follow bool

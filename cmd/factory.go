@@ -94,8 +94,15 @@ func (f *Factory) DBPath() (string, error) {
 	return config.DefaultDB()
 }
 
+// storeNotifier is what OpenStore opens: the jobs, and news of their
+// changes for the commands that wait (work, wait, events -f).
+type storeNotifier interface {
+	queue.Store
+	queue.Notifier
+}
+
 // OpenStore opens the queue's database.
-func (f *Factory) OpenStore(ctx context.Context) (queue.Store, error) {
+func (f *Factory) OpenStore(ctx context.Context) (storeNotifier, error) {
 	path, err := f.DBPath()
 	if err != nil {
 		return nil, err

@@ -52,7 +52,6 @@ type progressJSON struct {
 
 type attemptJSON struct {
 	Attempt    int        `json:"attempt"`
-	Run        int        `json:"run"`
 	Worker     string     `json:"worker"`
 	StartedAt  *time.Time `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at"`
@@ -96,7 +95,7 @@ func newJobJSON(j *queue.Job, now time.Time) jobJSON {
 
 func newAttemptJSON(a queue.Attempt) attemptJSON {
 	return attemptJSON{
-		Attempt: a.Attempt, Run: a.Run, Worker: a.Worker,
+		Attempt: a.Attempt, Worker: a.Worker,
 		StartedAt: optTime(a.StartedAt), FinishedAt: optTime(a.FinishedAt),
 		ExitCode: a.ExitCode, Signal: optString(a.Signal), Error: optString(a.Error),
 		Output: string(a.Output),

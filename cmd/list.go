@@ -15,7 +15,7 @@ import (
 // ListOptions are list's dependencies and flags.
 type ListOptions struct {
 	IO        IOStreams
-	OpenStore func(context.Context) (queue.Store, error)
+	OpenStore func(context.Context) (storeNotifier, error)
 	Now       func() time.Time
 
 	Filter filterFlags

@@ -5,14 +5,12 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/jobq/jobq/internal/queue"
 )
 
 // LogsOptions are logs' dependencies and flags.
 type LogsOptions struct {
 	IO        IOStreams
-	OpenStore func(context.Context) (queue.Store, error)
+	OpenStore func(context.Context) (storeNotifier, error)
 
 	ID      int64
 	Attempt int

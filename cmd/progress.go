@@ -17,7 +17,7 @@ import (
 // ProgressOptions are progress' dependencies and arguments.
 type ProgressOptions struct {
 	IO        IOStreams
-	OpenStore func(context.Context) (queue.Store, error)
+	OpenStore func(context.Context) (storeNotifier, error)
 	Now       func() time.Time
 	LookupEnv func(string) (string, bool)
 

@@ -15,7 +15,7 @@ import (
 // PurgeOptions are purge's dependencies and flags.
 type PurgeOptions struct {
 	IO        IOStreams
-	OpenStore func(context.Context) (queue.Store, error)
+	OpenStore func(context.Context) (storeNotifier, error)
 	Now       func() time.Time
 
 	Filter filterFlags

@@ -12,7 +12,7 @@ import (
 
 // QueueOptions are the dependencies and flags of jobq queue's subcommands.
 type QueueOptions struct {
-	OpenStore func(context.Context) (queue.Store, error)
+	OpenStore func(context.Context) (storeNotifier, error)
 
 	Params queue.QueueSetParams
 }

@@ -14,7 +14,7 @@ import (
 // RetryOptions are retry's dependencies and flags.
 type RetryOptions struct {
 	IO        IOStreams
-	OpenStore func(context.Context) (queue.Store, error)
+	OpenStore func(context.Context) (storeNotifier, error)
 	Now       func() time.Time
 
 	IDs    []int64

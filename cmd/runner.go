@@ -22,7 +22,7 @@ type RunnerOptions struct {
 	IO        IOStreams
 	Config    func() (*config.Config, error)
 	DBPath    func() (string, error)
-	OpenStore func(context.Context) (queue.Store, error)
+	OpenStore func(context.Context) (storeNotifier, error)
 	Now       func() time.Time
 	Environ   func() []string
 
@@ -77,6 +77,7 @@ func (o *RunnerOptions) setUp(ctx context.Context) (*queue.Runner, *config.Confi
 	host, _ := os.Hostname()
 	return &queue.Runner{
 		Store:       store,
+		Notifier:    store,
 		Worker:      host + ":" + strconv.Itoa(os.Getpid()),
 		Queues:      o.Queues,
 		Concurrency: o.Concurrency,

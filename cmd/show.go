@@ -17,7 +17,7 @@ import (
 // ShowOptions are show's dependencies and flags.
 type ShowOptions struct {
 	IO        IOStreams
-	OpenStore func(context.Context) (queue.Store, error)
+	OpenStore func(context.Context) (storeNotifier, error)
 	Now       func() time.Time
 
 	ID   int64
@@ -171,17 +171,17 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 		rows := make([][]string, len(history))
 		for i, a := range history {
 			rows[i] = []string{
-				strconv.Itoa(a.Run), strconv.Itoa(a.Attempt), a.Worker,
+				strconv.Itoa(a.Attempt), a.Worker,
 				formatTime(a.StartedAt, now, term), attemptDuration(a, now), attemptExit(a), truncate(a.Error, 60),
 			}
 		}
 		b.WriteString("\nHistory:\n")
-		if err := writeTable(&b, []string{"#", "ATTEMPT", "WORKER", "STARTED", "DURATION", "EXIT", "ERROR"}, rows); err != nil {
+		if err := writeTable(&b, []string{"#", "WORKER", "STARTED", "DURATION", "EXIT", "ERROR"}, rows); err != nil {
 			return err
 		}
 		last := history[len(history)-1]
 		if len(last.Output) > 0 {
-			fmt.Fprintf(&b, "\nOutput of #%d (last %d lines; jobq logs %d for all):\n", last.Run, outputTailLines, job.ID)
+			fmt.Fprintf(&b, "\nOutput of #%d (last %d lines; jobq logs %d for all):\n", last.Attempt, outputTailLines, job.ID)
 			b.Write(lastLines(last.Output, outputTailLines))
 		}
 	}

@@ -15,7 +15,7 @@ import (
 // StatsOptions are stats' dependencies and flags.
 type StatsOptions struct {
 	IO        IOStreams
-	OpenStore func(context.Context) (queue.Store, error)
+	OpenStore func(context.Context) (storeNotifier, error)
 	Now       func() time.Time
 
 	JSON bool

@@ -16,7 +16,7 @@ const exitTimeout = 124 // as timeout(1) says it
 // WaitOptions are wait's dependencies and flags.
 type WaitOptions struct {
 	IO        IOStreams
-	OpenStore func(context.Context) (queue.Store, error)
+	OpenStore func(context.Context) (storeNotifier, error)
 
 	IDs     []int64
 	Timeout string

@@ -48,7 +48,7 @@ func (e *Executor) Run(ctx context.Context, job *Job) Result {
 	cmd.Env = append(slices.Clone(e.Environ), job.Env...)
 	cmd.Env = append(cmd.Env,
 		"JOBQ_JOB_ID="+strconv.FormatInt(job.ID, 10),
-		"JOBQ_ATTEMPT="+strconv.Itoa(job.Attempts),
+		"JOBQ_ATTEMPT="+strconv.Itoa(job.Run), // the attempt as users see it numbered
 		"JOBQ_QUEUE="+job.Queue,
 		"JOBQ_DB="+e.DB,
 	)

@@ -29,7 +29,7 @@ func testExecutor() *Executor {
 
 func shellJob(t *testing.T, command string) *Job {
 	t.Helper()
-	return &Job{ID: 42, Queue: "q1", Attempts: 2, Command: command, Argv: ShellArgv(command), Dir: t.TempDir()}
+	return &Job{ID: 42, Queue: "q1", Attempts: 1, Run: 2, Command: command, Argv: ShellArgv(command), Dir: t.TempDir()}
 }
 
 // run runs job and fails the test if Run does not return within runLimit.

@@ -80,7 +80,8 @@ type Job struct {
 	Progress      *Progress // reported by the current or last attempt
 
 	// Run counts every claim of the job, never reset: it numbers the
-	// history and fences the writes of the worker that holds the job.
+	// history (Attempt.Attempt) and fences the writes of the worker that
+	// holds the job; Attempts, the budget used, is reset by a retry.
 	Run             int
 	Worker          string
 	LeaseUntil      time.Time
@@ -105,9 +106,12 @@ type Progress struct {
 
 // Attempt is the record of one run of a job.
 type Attempt struct {
-	JobID      int64
-	Run        int // 1, 2, ... over the job's whole life
-	Attempt    int // the attempt number within the current budget
+	JobID int64
+	// Attempt numbers the attempt over the job's whole life, 1, 2, ...,
+	// never reset by a retry: it is the job's Run when it was claimed, and
+	// the number users see everywhere (show, logs --attempt, events,
+	// JOBQ_ATTEMPT).
+	Attempt    int
 	Worker     string
 	StartedAt  time.Time
 	FinishedAt time.Time

@@ -42,7 +42,7 @@ func TestWorkRateLimit(t *testing.T) {
 	}()
 	var took time.Duration
 	for {
-		jobs, err := e.store.JobList(t.Context(), queue.JobListParams{States: []queue.State{queue.StateSucceeded}, Now: time.Now()})
+		jobs, err := e.store.JobList(t.Context(), queue.JobFilter{States: []queue.State{queue.StateSucceeded}, Now: time.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -29,6 +29,7 @@ const (
 // Concurrency at a time.
 type Runner struct {
 	Store       Store
+	Notifier    Notifier // tells Work of new jobs; nil: Work looks every Tick
 	Exec        *Executor
 	Worker      string   // names this process in leases and history
 	Queues      []string // empty: every queue
@@ -178,7 +179,7 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 		if look && len(held) < r.Concurrency && ctx.Err() == nil {
 			continue
 		}
-		p, ok := r.wait(ctx, results, forever && len(held) < r.Concurrency, len(held) > 0, nextRunAt)
+		p, ok := r.wait(ctx, results, forever && r.Notifier != nil && len(held) < r.Concurrency, len(held) > 0, nextRunAt)
 		look = true
 		if !ok {
 			continue
@@ -222,7 +223,7 @@ func (r *Runner) wait(ctx context.Context, results <-chan JobFinishParams, watch
 	go func() {
 		defer close(changed)
 		if watch {
-			_ = r.Store.Wait(waitCtx, d)
+			_ = r.Notifier.Wait(waitCtx, d)
 		}
 	}()
 	var storeChanged <-chan struct{} // nil, never ready, unless watched

@@ -37,7 +37,8 @@ func setup(t *testing.T) *runnerEnv {
 
 func (e *runnerEnv) runner(t *testing.T, concurrency int) *queue.Runner {
 	return &queue.Runner{
-		Store: e.store,
+		Store:    e.store,
+		Notifier: e.store,
 		Exec: &queue.Executor{
 			Environ:     os.Environ(),
 			DB:          filepath.Join(e.dir, "db", "jobq.db"),

@@ -56,23 +56,31 @@ type Store interface {
 	// JobProgress records the progress a running job reports; ErrNotFound
 	// or ErrNotRunning when it is not running that attempt.
 	JobProgress(ctx context.Context, params JobProgressParams) error
-	// QueueSet changes a queue's settings; QueueList returns the settings
-	// of every queue that has any.
+	// QueueSet changes a queue's settings. A queue with no jobs whose
+	// settings are all back to their defaults leaves no trace.
 	QueueSet(ctx context.Context, params QueueSetParams) error
-	QueueList(ctx context.Context) ([]QueueSettings, error)
-	// QueueStats sums up every queue that has jobs or settings, by name.
+	// QueueStats sums up every queue that has jobs or settings, by name;
+	// its QueueSettings are the queue's settings.
 	QueueStats(ctx context.Context, params QueueStatsParams) ([]QueueStats, error)
 	// EventList returns logged transitions in the order they happened.
 	EventList(ctx context.Context, params EventListParams) ([]Event, error)
+	// AttemptList returns the history of a job's attempts, oldest first
+	// (numbered by run), or ErrNotFound when the job does not exist.
+	AttemptList(ctx context.Context, jobID int64) ([]Attempt, error)
+	// Close releases the store.
+	Close() error
+}
+
+// Notifier tells a process that waits for work when a store may have
+// changed. It is apart from Store as River keeps its listener apart from
+// its executor: being told of changes is another concern than storing
+// jobs, and another database does it another way (SQLite: the file's
+// version and inotify; PostgreSQL: LISTEN/NOTIFY).
+type Notifier interface {
 	// Wait returns when another process may have changed the store, when
 	// d has passed, or when ctx is done, whichever comes first; it is how
 	// a worker and jobq wait notice new jobs without busy polling.
 	Wait(ctx context.Context, d time.Duration) error
-	// AttemptList returns the history of a job's attempts, oldest first,
-	// or ErrNotFound when the job does not exist.
-	AttemptList(ctx context.Context, jobID int64) ([]Attempt, error)
-	// Close releases the store.
-	Close() error
 }
 
 // JobInsertParams is one job to insert.
@@ -111,9 +119,6 @@ type JobFilter struct {
 	Now    time.Time
 }
 
-// JobListParams is what JobList takes.
-type JobListParams = JobFilter
-
 // Retryable reports whether jobq retry may give a job in state s (as
 // users see it) a fresh start: a job waiting for its backoff or one that
 // ended, never one that runs or has yet to.
@@ -138,8 +143,11 @@ type JobRetryResult struct {
 
 // JobProgressParams is what jobq progress reports from inside a job.
 type JobProgressParams struct {
-	ID      int64
-	Attempt int // JOBQ_ATTEMPT: a report of an earlier attempt is refused
+	ID int64
+	// Attempt is the job's run the report comes from (JOBQ_ATTEMPT): a
+	// report of any other run, a stale process of an earlier one after a
+	// retry included, is refused.
+	Attempt int
 	Percent float64
 	Message string
 	At      time.Time
@@ -167,7 +175,7 @@ type Event struct {
 	JobID    int64
 	At       time.Time
 	From, To State // From is empty for a new job
-	Attempt  int
+	Attempt  int   // the job's run, as Attempt.Attempt numbers it; 0 before its first
 	Worker   string
 	Error    string
 }

@@ -72,7 +72,7 @@ func TestConcurrentClaims(t *testing.T) {
 	if len(seen) != n {
 		t.Errorf("%d jobs claimed, want %d", len(seen), n)
 	}
-	done, err := first.JobList(t.Context(), queue.JobListParams{States: []queue.State{queue.StateSucceeded}, Now: t0})
+	done, err := first.JobList(t.Context(), queue.JobFilter{States: []queue.State{queue.StateSucceeded}, Now: t0})
 	if err != nil || len(done) != n {
 		t.Errorf("%d jobs succeeded, %v; want %d", len(done), err, n)
 	}

@@ -63,7 +63,7 @@ func (s *Store) JobInsert(ctx context.Context, params []queue.JobInsertParams) (
 	}
 	if len(fresh) > 0 {
 		if _, err := tx.ExecContext(execCtx, `INSERT INTO events (job_id, at, to_state, attempt)
-			SELECT id, created_at, state, attempts FROM jobs WHERE id BETWEEN ? AND ?`,
+			SELECT id, created_at, state, run FROM jobs WHERE id BETWEEN ? AND ?`,
 			ids[fresh[0]], ids[fresh[len(fresh)-1]]); err != nil {
 			return nil, interpretError(fmt.Errorf("log new jobs: %w", err))
 		}

@@ -28,7 +28,7 @@ func TestInsertAllOrNothing(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "poisoned") {
 		t.Fatalf("JobInsert with a poisoned row: %v", err)
 	}
-	jobs, err := s.JobList(t.Context(), queue.JobListParams{Now: t0})
+	jobs, err := s.JobList(t.Context(), queue.JobFilter{Now: t0})
 	if err != nil || len(jobs) != 0 {
 		t.Errorf("after the failed batch: %d jobs, %v; want none", len(jobs), err)
 	}

@@ -6,7 +6,8 @@ import (
 	"github.com/jobq/jobq/internal/queue"
 )
 
-// JobProgress records a running job's progress; see queue.Store.
+// JobProgress records a running job's progress, fenced by its run; see
+// queue.Store.
 func (s *Store) JobProgress(ctx context.Context, params queue.JobProgressParams) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -14,7 +15,7 @@ func (s *Store) JobProgress(ctx context.Context, params queue.JobProgressParams)
 	}
 	defer tx.Rollback()
 	r, err := tx.ExecContext(ctx, `UPDATE jobs SET progress = ?, progress_message = ?, progress_at = ?
-		WHERE id = ? AND state = 'running' AND attempts = ?`,
+		WHERE id = ? AND state = 'running' AND run = ?`,
 		params.Percent, nullString(params.Message), ms(params.At), params.ID, params.Attempt)
 	if err != nil {
 		return interpretError(err)

@@ -41,11 +41,6 @@ func (s *Store) QueueSet(ctx context.Context, params queue.QueueSetParams) error
 	return interpretError(tx.Commit())
 }
 
-// QueueList returns every queue's settings; see queue.Store.
-func (s *Store) QueueList(ctx context.Context) ([]queue.QueueSettings, error) {
-	return queueSettings(ctx, s.reader)
-}
-
 func queueSettings(ctx context.Context, q queryer) ([]queue.QueueSettings, error) {
 	rows, err := q.QueryContext(ctx, `SELECT name, paused, coalesce(concurrency, 0),
 		coalesce(rate, 0), coalesce(rate_period_ms, 0) FROM queues ORDER BY name`)

@@ -24,7 +24,10 @@ import (
 	"github.com/jobq/jobq/internal/queue"
 )
 
-var _ queue.Store = (*Store)(nil)
+var (
+	_ queue.Store    = (*Store)(nil)
+	_ queue.Notifier = (*Store)(nil)
+)
 
 //go:embed migrations/*.sql
 var migrations embed.FS

@@ -204,7 +204,7 @@ func TestReopenKeepsData(t *testing.T) {
 		if err != nil {
 			t.Fatalf("reopen: %v", err)
 		}
-		jobs, err := s.JobList(t.Context(), queue.JobListParams{Now: t0})
+		jobs, err := s.JobList(t.Context(), queue.JobFilter{Now: t0})
 		if err != nil || len(jobs) != 2 || jobs[0].ID != ids[1] || jobs[1].ID != ids[0] {
 			t.Fatalf("after reopening: %d jobs, %v; want the 2 inserted", len(jobs), err)
 		}
@@ -301,7 +301,7 @@ func TestBusy(t *testing.T) {
 	if _, err := conn.ExecContext(t.Context(), "ROLLBACK"); err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := s.JobList(t.Context(), queue.JobListParams{Now: t0})
+	jobs, err := s.JobList(t.Context(), queue.JobFilter{Now: t0})
 	if err != nil || len(jobs) != 1 {
 		t.Errorf("after the busy errors: %d jobs, %v; want only the first", len(jobs), err)
 	}

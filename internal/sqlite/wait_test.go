@@ -54,7 +54,7 @@ func TestWait(t *testing.T) {
 			t.Fatal(err)
 		}
 		// It returned because of the insert: the new job is there.
-		if jobs, err := waiter.JobList(t.Context(), queue.JobListParams{Now: t0}); err != nil || len(jobs) != 1 {
+		if jobs, err := waiter.JobList(t.Context(), queue.JobFilter{Now: t0}); err != nil || len(jobs) != 1 {
 			t.Errorf("after Wait: %d jobs, %v; want the one inserted", len(jobs), err)
 		}
 	})
@@ -63,7 +63,7 @@ func TestWait(t *testing.T) {
 		t.Parallel()
 		waiter, other := open(t)
 		// Reading is no change.
-		if _, err := other.JobList(t.Context(), queue.JobListParams{Now: t0}); err != nil {
+		if _, err := other.JobList(t.Context(), queue.JobFilter{Now: t0}); err != nil {
 			t.Fatal(err)
 		}
 		const d = 500 * time.Millisecond

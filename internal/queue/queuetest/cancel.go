@@ -58,9 +58,7 @@ func testCancel(t *testing.T, s queue.Store) {
 		switch {
 		case b.State.Final():
 		case b.State == queue.StateRunning:
-			if !got.CancelRequested {
-				t.Errorf("the running job was not asked to stop")
-			}
+			want.CancelRequested = true // and nothing else changes
 		default:
 			want.State, want.FinishedAt, want.LastError = queue.StateCancelled, now, got.LastError
 		}

@@ -118,19 +118,19 @@ func testClaimSetsRunning(t *testing.T, s queue.Store) {
 	if len(as) != 1 {
 		t.Fatalf("history has %d attempts, want 1", len(as))
 	}
-	checkAttempt(t, as[0], queue.Attempt{JobID: id, Run: 1, Attempt: 1, Worker: "host-b:7", StartedAt: now})
+	checkAttempt(t, as[0], queue.Attempt{JobID: id, Attempt: 1, Worker: "host-b:7", StartedAt: now})
 }
 
 func checkAttempt(t *testing.T, got, want queue.Attempt) {
 	t.Helper()
-	if got.JobID != want.JobID || got.Run != want.Run || got.Attempt != want.Attempt || got.Worker != want.Worker ||
+	if got.JobID != want.JobID || got.Attempt != want.Attempt || got.Worker != want.Worker ||
 		!sameTime(got.StartedAt, want.StartedAt) || !sameTime(got.FinishedAt, want.FinishedAt) ||
 		!sameInt(got.ExitCode, want.ExitCode) || got.Signal != want.Signal || got.Error != want.Error ||
 		string(got.Output) != string(want.Output) {
-		t.Errorf("attempt = {job %d run %d attempt %d worker %q started %v finished %v exit %v signal %q error %q output %q}\n"+
-			"     want {job %d run %d attempt %d worker %q started %v finished %v exit %v signal %q error %q output %q}",
-			got.JobID, got.Run, got.Attempt, got.Worker, got.StartedAt, got.FinishedAt, showInt(got.ExitCode), got.Signal, got.Error, got.Output,
-			want.JobID, want.Run, want.Attempt, want.Worker, want.StartedAt, want.FinishedAt, showInt(want.ExitCode), want.Signal, want.Error, want.Output)
+		t.Errorf("attempt = {job %d attempt %d worker %q started %v finished %v exit %v signal %q error %q output %q}\n"+
+			"     want {job %d attempt %d worker %q started %v finished %v exit %v signal %q error %q output %q}",
+			got.JobID, got.Attempt, got.Worker, got.StartedAt, got.FinishedAt, showInt(got.ExitCode), got.Signal, got.Error, got.Output,
+			want.JobID, want.Attempt, want.Worker, want.StartedAt, want.FinishedAt, showInt(want.ExitCode), want.Signal, want.Error, want.Output)
 	}
 }
 
@@ -154,7 +154,7 @@ func testFinishSucceeded(t *testing.T, s queue.Store) {
 	if len(as) != 1 {
 		t.Fatalf("history has %d attempts, want 1", len(as))
 	}
-	checkAttempt(t, as[0], queue.Attempt{JobID: id, Run: 1, Attempt: 1, Worker: worker, StartedAt: t0, FinishedAt: end, ExitCode: intp(0), Output: output})
+	checkAttempt(t, as[0], queue.Attempt{JobID: id, Attempt: 1, Worker: worker, StartedAt: t0, FinishedAt: end, ExitCode: intp(0), Output: output})
 	if ids := claimIDs(t, s, end.Add(time.Hour), 10); len(ids) != 0 {
 		t.Errorf("a succeeded job was claimed again: %v", ids)
 	}
@@ -178,7 +178,7 @@ func testFinishDead(t *testing.T, s queue.Store) {
 	if len(as) != 1 {
 		t.Fatalf("history has %d attempts, want 1", len(as))
 	}
-	checkAttempt(t, as[0], queue.Attempt{JobID: id, Run: 1, Attempt: 1, Worker: worker, StartedAt: t0, FinishedAt: end, Signal: "SIGKILL", Error: "killed by SIGKILL", Output: []byte("bye\n")})
+	checkAttempt(t, as[0], queue.Attempt{JobID: id, Attempt: 1, Worker: worker, StartedAt: t0, FinishedAt: end, Signal: "SIGKILL", Error: "killed by SIGKILL", Output: []byte("bye\n")})
 	if ids := claimIDs(t, s, end.Add(time.Hour), 10); len(ids) != 0 {
 		t.Errorf("a dead job was claimed again: %v", ids)
 	}
@@ -221,8 +221,8 @@ func testFinishRetrying(t *testing.T, s queue.Store) {
 	if len(as) != 2 {
 		t.Fatalf("history has %d attempts, want 2", len(as))
 	}
-	checkAttempt(t, as[0], queue.Attempt{JobID: id, Run: 1, Attempt: 1, Worker: worker, StartedAt: t0, FinishedAt: end, ExitCode: intp(2), Error: "exit status 2", Output: []byte("oops\n")})
-	checkAttempt(t, as[1], queue.Attempt{JobID: id, Run: 2, Attempt: 2, Worker: "host-b:7", StartedAt: retryAt, FinishedAt: end2, ExitCode: intp(0), Output: []byte("ok\n")})
+	checkAttempt(t, as[0], queue.Attempt{JobID: id, Attempt: 1, Worker: worker, StartedAt: t0, FinishedAt: end, ExitCode: intp(2), Error: "exit status 2", Output: []byte("oops\n")})
+	checkAttempt(t, as[1], queue.Attempt{JobID: id, Attempt: 2, Worker: "host-b:7", StartedAt: retryAt, FinishedAt: end2, ExitCode: intp(0), Output: []byte("ok\n")})
 	if got := get(t, s, id); got.State != queue.StateSucceeded || got.LastError != "" || !sameInt(got.ExitCode, intp(0)) {
 		t.Errorf("after the retry succeeded: state %s error %q exit %v", got.State, got.LastError, showInt(got.ExitCode))
 	}
@@ -248,8 +248,8 @@ func testFinishHandedBack(t *testing.T, s queue.Store) {
 	if len(as) != 2 {
 		t.Fatalf("history has %d attempts, want 2", len(as))
 	}
-	checkAttempt(t, as[0], queue.Attempt{JobID: id, Run: 1, Attempt: 1, Worker: worker, StartedAt: t0, FinishedAt: end, Signal: "SIGTERM", Error: queue.ErrShutdown.Error()})
-	checkAttempt(t, as[1], queue.Attempt{JobID: id, Run: 2, Attempt: 1, Worker: worker, StartedAt: end})
+	checkAttempt(t, as[0], queue.Attempt{JobID: id, Attempt: 1, Worker: worker, StartedAt: t0, FinishedAt: end, Signal: "SIGTERM", Error: queue.ErrShutdown.Error()})
+	checkAttempt(t, as[1], queue.Attempt{JobID: id, Attempt: 2, Worker: worker, StartedAt: end})
 }
 
 func testFinishStaleRunIsLost(t *testing.T, s queue.Store) {

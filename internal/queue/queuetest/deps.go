@@ -46,14 +46,14 @@ func testAfterWaits(t *testing.T, s queue.Store) {
 		if got.State != st || !slices.Equal(slices.Sorted(slices.Values(got.DependsOn)), tt.deps) {
 			t.Errorf("JobGet(%d): %s, depends on %v; want %s, %v", tt.id, got.State, got.DependsOn, st, tt.deps)
 		}
-		jobs, err := s.JobList(t.Context(), queue.JobListParams{Queues: []string{got.Queue}, Now: t0})
+		jobs, err := s.JobList(t.Context(), queue.JobFilter{Queues: []string{got.Queue}, Now: t0})
 		if err != nil || len(jobs) != 1 || !slices.Equal(slices.Sorted(slices.Values(jobs[0].DependsOn)), tt.deps) {
 			t.Errorf("JobList of job %d: %d jobs, %v; want it, depending on %v", tt.id, len(jobs), err, tt.deps)
 		} else if jobs[0].State != st {
 			t.Errorf("JobList: job %d is %s, want %s", tt.id, jobs[0].State, st)
 		}
 	}
-	if got := list(t, s, queue.JobListParams{States: []queue.State{queue.StateWaiting}, Now: t0}); !slices.Equal(got, []int64{d, c}) {
+	if got := list(t, s, queue.JobFilter{States: []queue.State{queue.StateWaiting}, Now: t0}); !slices.Equal(got, []int64{d, c}) {
 		t.Errorf("JobList(waiting) = %v, want %v", got, []int64{d, c})
 	}
 	if got := claimIDs(t, s, t0.Add(2*time.Hour), 10, "c", "d"); len(got) != 0 {
@@ -200,7 +200,7 @@ func testAfterMissing(t *testing.T, s queue.Store) {
 	if !errors.Is(err, queue.ErrNotFound) {
 		t.Errorf("JobInsert after a missing job = %v, %v; want ErrNotFound", ids, err)
 	}
-	if got := list(t, s, queue.JobListParams{Now: t0}); !slices.Equal(got, []int64{a}) {
+	if got := list(t, s, queue.JobFilter{Now: t0}); !slices.Equal(got, []int64{a}) {
 		t.Errorf("jobs after the failed insert: %v, want only %v", got, []int64{a})
 	}
 	if b := insertOne(t, s, newJob("b")); b <= a {

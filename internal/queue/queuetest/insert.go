@@ -2,6 +2,7 @@ package queuetest
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -55,14 +56,15 @@ func testInsertGetRoundTrip(t *testing.T, s queue.Store) {
 	checkJob(t, j, &want)
 
 	// JobList returns the same record.
-	jobs, err := s.JobList(t.Context(), queue.JobListParams{Now: t0})
+	jobs, err := s.JobList(t.Context(), queue.JobFilter{Now: t0})
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("JobList = %d jobs, %v; want 1", len(jobs), err)
 	}
 	checkJob(t, jobs[0], &want)
 }
 
-// checkJob compares every field of a job with want.
+// checkJob compares every field of a job with want (DependsOn in any
+// order). A field added to queue.Job fails it until it is compared here.
 func checkJob(t *testing.T, got, want *queue.Job) {
 	t.Helper()
 	type field struct {
@@ -70,7 +72,7 @@ func checkJob(t *testing.T, got, want *queue.Job) {
 		same      bool
 		got, want any
 	}
-	for _, f := range []field{
+	fields := []field{
 		{"ID", got.ID == want.ID, got.ID, want.ID},
 		{"Queue", got.Queue == want.Queue, got.Queue, want.Queue},
 		{"State", got.State == want.State, got.State, want.State},
@@ -95,11 +97,24 @@ func checkJob(t *testing.T, got, want *queue.Job) {
 		{"Run", got.Run == want.Run, got.Run, want.Run},
 		{"Worker", got.Worker == want.Worker, got.Worker, want.Worker},
 		{"LeaseUntil", sameTime(got.LeaseUntil, want.LeaseUntil), got.LeaseUntil, want.LeaseUntil},
-	} {
+		{"DependsOn", slices.Equal(slices.Sorted(slices.Values(got.DependsOn)), slices.Sorted(slices.Values(want.DependsOn))), got.DependsOn, want.DependsOn},
+		{"Signal", got.Signal == want.Signal, got.Signal, want.Signal},
+		{"Progress", sameProgress(got.Progress, want.Progress), got.Progress, want.Progress},
+		{"CancelRequested", got.CancelRequested == want.CancelRequested, got.CancelRequested, want.CancelRequested},
+	}
+	if n := reflect.TypeFor[queue.Job]().NumField(); len(fields) != n {
+		t.Fatalf("checkJob compares %d fields of queue.Job, which has %d: compare the new ones", len(fields), n)
+	}
+	for _, f := range fields {
 		if !f.same {
 			t.Errorf("job %d: %s = %v, want %v", want.ID, f.name, f.got, f.want)
 		}
 	}
+}
+
+func sameProgress(a, b *queue.Progress) bool {
+	return a == nil && b == nil ||
+		a != nil && b != nil && a.Percent == b.Percent && a.Message == b.Message && sameTime(a.At, b.At)
 }
 
 func testInsertMinimal(t *testing.T, s queue.Store) {
@@ -180,7 +195,7 @@ func testInsertLargeBatch(t *testing.T, s queue.Store) {
 			t.Fatalf("ids[%d] = %d is the job with priority %d in queue %s, want priority %d", i, id, j.Priority, j.Queue, i)
 		}
 	}
-	if n := len(list(t, s, queue.JobListParams{Queues: []string{"bulk"}})); n != 998 {
+	if n := len(list(t, s, queue.JobFilter{Queues: []string{"bulk"}})); n != 998 {
 		t.Errorf("%d jobs inserted in queue bulk, want 998", n)
 	}
 }
@@ -225,12 +240,12 @@ func testUniqueKey(t *testing.T, s queue.Store) {
 	if other == first || none1 == none2 || none1 == first {
 		t.Errorf("distinct or empty keys were deduplicated: %d %d %d %d", first, other, none1, none2)
 	}
-	if got := list(t, s, queue.JobListParams{Now: t0}); len(got) != 4 {
+	if got := list(t, s, queue.JobFilter{Now: t0}); len(got) != 4 {
 		t.Errorf("JobList = %v, want 4 jobs", got)
 	}
 	// A running job is not final: its key still holds.
 	claimOne(t, s, t0, "default")
-	if got := list(t, s, queue.JobListParams{States: []queue.State{queue.StateRunning}, Now: t0}); !slices.Equal(got, []int64{first}) {
+	if got := list(t, s, queue.JobFilter{States: []queue.State{queue.StateRunning}, Now: t0}); !slices.Equal(got, []int64{first}) {
 		t.Fatalf("running = %v, want [%d]", got, first)
 	}
 	if id := insertOne(t, s, withKey(newJob("default"), "k")); id != first {
@@ -249,7 +264,7 @@ func testUniqueKeyWithinOneCall(t *testing.T, s queue.Store) {
 	if ids[2] != ids[0] || ids[4] != ids[1] || ids[0] == ids[1] || ids[3] == ids[0] || ids[3] == ids[1] {
 		t.Errorf("IDs %v, want the 3rd equal to the 1st and the 5th to the 2nd, others distinct", ids)
 	}
-	if got := list(t, s, queue.JobListParams{Now: t0}); len(got) != 3 {
+	if got := list(t, s, queue.JobFilter{Now: t0}); len(got) != 3 {
 		t.Errorf("JobList = %v, want 3 jobs", got)
 	}
 }

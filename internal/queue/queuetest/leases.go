@@ -144,7 +144,7 @@ func testExpiredLeaseRetrying(t *testing.T, s queue.Store) {
 	if len(as) != 1 {
 		t.Fatalf("history has %d attempts, want 1", len(as))
 	}
-	checkAttempt(t, as[0], queue.Attempt{JobID: lost.ID, Run: 1, Attempt: 1, Worker: worker, StartedAt: t0, FinishedAt: now, Error: "worker lost: lease expired"})
+	checkAttempt(t, as[0], queue.Attempt{JobID: lost.ID, Attempt: 1, Worker: worker, StartedAt: t0, FinishedAt: now, Error: "worker lost: lease expired"})
 
 	// The lost worker comes back: it holds nothing.
 	stale := queue.JobFinishParams{ID: lost.ID, Run: lost.Run, State: queue.StateSucceeded, Attempts: 1, FinishedAt: now, ExitCode: intp(0)}
@@ -310,7 +310,7 @@ func testHeartbeatCancel(t *testing.T, s queue.Store) {
 	if len(as) != 1 {
 		t.Fatalf("history has %d attempts, want 1", len(as))
 	}
-	checkAttempt(t, as[0], queue.Attempt{JobID: a.ID, Run: 1, Attempt: 1, Worker: worker, StartedAt: t0, FinishedAt: end, Signal: "SIGTERM", Error: queue.ErrCancelled.Error()})
+	checkAttempt(t, as[0], queue.Attempt{JobID: a.ID, Attempt: 1, Worker: worker, StartedAt: t0, FinishedAt: end, Signal: "SIGTERM", Error: queue.ErrCancelled.Error()})
 	if hb := heartbeat(t, s, worker, end.Add(time.Minute), a, b); !slices.Equal(hb.Lost, []int64{a.ID}) || len(hb.Cancel) != 0 {
 		t.Errorf("heartbeat after the end = lost %v, cancel %v; want lost [%d]", hb.Lost, hb.Cancel, a.ID)
 	}

@@ -19,13 +19,13 @@ var listTests = []suiteTest{
 func testListNewestFirst(t *testing.T, s queue.Store) {
 	ids := insert(t, s, newJob("a"), newJob("b"), newJob("a"))
 	ids = append(ids, insertOne(t, s, newJob("c")))
-	got := list(t, s, queue.JobListParams{Now: t0})
+	got := list(t, s, queue.JobFilter{Now: t0})
 	want := slices.Clone(ids)
 	slices.Reverse(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("JobList = %v, want newest first %v", got, want)
 	}
-	if got := list(t, s, queue.JobListParams{Queues: []string{"nothing-here"}, Now: t0}); len(got) != 0 {
+	if got := list(t, s, queue.JobFilter{Queues: []string{"nothing-here"}, Now: t0}); len(got) != 0 {
 		t.Errorf("JobList of an empty queue = %v", got)
 	}
 }
@@ -105,12 +105,12 @@ func testListByState(t *testing.T, s queue.Store) {
 		{nil, t0, byName("pending", "scheduled", "scheduled-due", "running", "retrying", "retrying-due", "succeeded", "dead")},
 	}
 	for _, tt := range tests {
-		got := list(t, s, queue.JobListParams{States: tt.states, Now: tt.now})
+		got := list(t, s, queue.JobFilter{States: tt.states, Now: tt.now})
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("JobList(states %v at t0%+v) = %v, want %v", tt.states, tt.now.Sub(t0), got, tt.want)
 		}
 		// Every job listed is in a state asked for, as users see it.
-		jobs, _ := s.JobList(t.Context(), queue.JobListParams{States: tt.states, Now: tt.now})
+		jobs, _ := s.JobList(t.Context(), queue.JobFilter{States: tt.states, Now: tt.now})
 		for _, j := range jobs {
 			if len(tt.states) > 0 && !slices.Contains(tt.states, j.StateAt(tt.now)) {
 				t.Errorf("JobList(states %v) listed job %d, which is %s", tt.states, j.ID, j.StateAt(tt.now))
@@ -122,16 +122,16 @@ func testListByState(t *testing.T, s queue.Store) {
 func testListByQueueAndLimit(t *testing.T, s queue.Store) {
 	ids := insert(t, s, newJob("a"), newJob("b"), newJob("a"), newJob("c"), newJob("a"))
 	tests := []struct {
-		p    queue.JobListParams
+		p    queue.JobFilter
 		want []int64
 	}{
-		{queue.JobListParams{Queues: []string{"a"}}, []int64{ids[4], ids[2], ids[0]}},
-		{queue.JobListParams{Queues: []string{"b", "c"}}, []int64{ids[3], ids[1]}},
-		{queue.JobListParams{Queues: []string{"a"}, Limit: 2}, []int64{ids[4], ids[2]}},
-		{queue.JobListParams{Limit: 1}, []int64{ids[4]}},
-		{queue.JobListParams{Limit: 100}, []int64{ids[4], ids[3], ids[2], ids[1], ids[0]}},
-		{queue.JobListParams{Queues: []string{"c"}, States: []queue.State{queue.StatePending}}, []int64{ids[3]}},
-		{queue.JobListParams{Queues: []string{"c"}, States: []queue.State{queue.StateDead}}, nil},
+		{queue.JobFilter{Queues: []string{"a"}}, []int64{ids[4], ids[2], ids[0]}},
+		{queue.JobFilter{Queues: []string{"b", "c"}}, []int64{ids[3], ids[1]}},
+		{queue.JobFilter{Queues: []string{"a"}, Limit: 2}, []int64{ids[4], ids[2]}},
+		{queue.JobFilter{Limit: 1}, []int64{ids[4]}},
+		{queue.JobFilter{Limit: 100}, []int64{ids[4], ids[3], ids[2], ids[1], ids[0]}},
+		{queue.JobFilter{Queues: []string{"c"}, States: []queue.State{queue.StatePending}}, []int64{ids[3]}},
+		{queue.JobFilter{Queues: []string{"c"}, States: []queue.State{queue.StateDead}}, nil},
 	}
 	for _, tt := range tests {
 		tt.p.Now = t0

@@ -54,4 +54,23 @@ func testProgress(t *testing.T, s queue.Store) {
 	if p := get(t, s, id).Progress; p != nil {
 		t.Errorf("progress of the last attempt kept by the next: %+v", p)
 	}
+
+	// After a retry the budget starts again (Attempts 1) but the run goes
+	// on: a process of run 1 left behind cannot report for run 3.
+	j = get(t, s, id)
+	finish(t, s, t0, queue.JobFinishParams{ID: j.ID, Run: j.Run, State: queue.StateDead, Attempts: j.Attempts, FinishedAt: t0, ExitCode: intp(1), Error: "exit status 1"})
+	retry(t, s, queue.JobRetryParams{Filter: queue.JobFilter{IDs: []int64{id}, Now: t0}})
+	j = claimOne(t, s, t0, "p")
+	if j.Attempts != 1 || j.Run != 3 {
+		t.Fatalf("claimed after a retry: attempts %d, run %d; want 1, 3", j.Attempts, j.Run)
+	}
+	if err := report(id, 1, 66); !errors.Is(err, queue.ErrNotRunning) {
+		t.Errorf("progress of run 1 while run 3 runs: %v; want ErrNotRunning", err)
+	}
+	if err := report(id, 3, 77); err != nil {
+		t.Errorf("progress of run 3: %v", err)
+	}
+	if p := get(t, s, id).Progress; p == nil || p.Percent != 77 {
+		t.Errorf("progress = %+v, want run 3's 77%%", p)
+	}
 }

@@ -96,7 +96,7 @@ func get(t *testing.T, s queue.Store, id int64) *queue.Job {
 	return job
 }
 
-func list(t *testing.T, s queue.Store, p queue.JobListParams) []int64 {
+func list(t *testing.T, s queue.Store, p queue.JobFilter) []int64 {
 	t.Helper()
 	jobs, err := s.JobList(t.Context(), p)
 	if err != nil {

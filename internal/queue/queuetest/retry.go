@@ -102,8 +102,14 @@ func testRetry(t *testing.T, s queue.Store) {
 	if again.Attempts != 1 || again.Run != 2 {
 		t.Errorf("claimed again as attempt %d, run %d; want 1 and 2", again.Attempts, again.Run)
 	}
-	if as := attempts(t, s, dead); len(as) != 2 {
-		t.Errorf("%d attempts in the history, want 2", len(as))
+	// Users see one numbering, the run's, never reset: in the history
+	// and in the log.
+	if as := attempts(t, s, dead); len(as) != 2 || as[0].Attempt != 1 || as[1].Attempt != 2 {
+		t.Errorf("history %+v, want attempts 1 and 2", as)
+	}
+	if events, err := s.EventList(t.Context(), queue.EventListParams{JobID: dead, Last: 1}); err != nil || len(events) != 1 ||
+		events[0].To != queue.StateRunning || events[0].Attempt != 2 {
+		t.Errorf("last event of the job run again: %+v, %v; want running, attempt 2", events, err)
 	}
 	checkCounts(t, s, t1)
 }

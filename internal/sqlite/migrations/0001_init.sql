@@ -82,12 +82,12 @@ CREATE TABLE job_deps (
 ) WITHOUT ROWID;
 CREATE INDEX job_deps_depends_on ON job_deps (depends_on);
 
--- One row per attempt, kept when the job is retried; run numbers them.
+-- One row per attempt, kept when the job is retried; run numbers them
+-- over the job's whole life.
 CREATE TABLE attempts (
 	id          INTEGER PRIMARY KEY,
 	job_id      INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
-	run         INTEGER NOT NULL,
-	attempt     INTEGER NOT NULL, -- the job's attempts (of max_attempts) at its claim
+	run         INTEGER NOT NULL, -- the attempt's number, as users see it
 	worker      TEXT    NOT NULL,
 	started_at  INTEGER NOT NULL,
 	finished_at INTEGER,
@@ -108,7 +108,7 @@ CREATE TABLE events (
 	at         INTEGER NOT NULL,
 	from_state TEXT,
 	to_state   TEXT    NOT NULL,
-	attempt    INTEGER NOT NULL,
+	attempt    INTEGER NOT NULL, -- the job's run
 	worker     TEXT,
 	error      TEXT
 );
@@ -150,7 +150,7 @@ CREATE TABLE job_counts (
 CREATE TRIGGER jobs_transition AFTER UPDATE OF state ON jobs
 WHEN old.state IS NOT new.state BEGIN
 	INSERT INTO events (job_id, at, from_state, to_state, attempt, worker, error)
-	VALUES (new.id, new.updated_at, old.state, new.state, new.attempts, new.worker,
+	VALUES (new.id, new.updated_at, old.state, new.state, new.run, new.worker,
 		CASE WHEN new.state IN ('retrying', 'dead', 'pending', 'cancelled') THEN new.last_error END);
 END;
 
@@ -167,6 +167,6 @@ END;
 
 CREATE TRIGGER jobs_claimed AFTER UPDATE OF run ON jobs
 WHEN new.run > old.run BEGIN
-	INSERT INTO attempts (job_id, run, attempt, worker, started_at)
-	VALUES (new.id, new.run, new.attempts, new.worker, new.started_at);
+	INSERT INTO attempts (job_id, run, worker, started_at)
+	VALUES (new.id, new.run, new.worker, new.started_at);
 END;
