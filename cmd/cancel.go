@@ -25,9 +25,9 @@ func newCancelCmd(f *Factory, runF func(context.Context, *CancelOptions) error) 
 		Use:   "cancel ID...",
 		Short: "Cancel jobs; a running job's process group is killed",
 		Long: `Cancel jobs. A job not yet running ends cancelled at once, and so do the
-jobs waiting for it (--after). A running job is stopped by its worker at
-its next heartbeat (within a third of a lease, 10s by default): SIGTERM to
-its process group, SIGKILL after work.kill_grace; it then ends cancelled.
+jobs waiting for it (--after). A running job is stopped by its worker as
+soon as it hears of the cancel (within about a second): SIGTERM to its
+process group, SIGKILL after work.kill_grace; it then ends cancelled.
 
 Exit status 1 when a job does not exist or had already ended; the others
 are cancelled all the same.`,

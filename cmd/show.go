@@ -163,7 +163,7 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 		field("Progress", text+" ("+formatTime(p.At, now, term)+")")
 	}
 	if job.CancelRequested {
-		field("Cancel", "asked; its worker stops it at its next heartbeat")
+		field("Cancel", "asked; its worker is stopping it")
 	}
 	tw.Flush()
 

@@ -98,7 +98,7 @@ func runWork(ctx context.Context, opts *WorkOptions) error {
 	n := newNotifier(r.Log)
 	r.Tick = n.tick
 	r.OnLoop = n.loop
-	r.Log.Info("worker started", "worker", r.Worker, "concurrency", r.Concurrency, "queues", fmt.Sprint(r.Queues))
+	r.Log.Info("worker started", "worker", r.Worker, "concurrency", r.Concurrency, "queues", logQueues(r.Queues))
 	n.send("READY=1")
 	sum, err := r.Work(ctx)
 	if !n.stopping {
@@ -156,4 +156,13 @@ func (n *notifier) loop(s queue.Snapshot) {
 		n.status = status
 		n.send(status)
 	}
+}
+
+// logQueues is the worker's queues for its log: a list, also when empty
+// (every queue), so that the JSON log has an array, never null.
+func logQueues(queues []string) []string {
+	if queues == nil {
+		return []string{}
+	}
+	return queues
 }

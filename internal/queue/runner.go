@@ -61,6 +61,12 @@ const (
 	retentionBatch = 500
 )
 
+// cancelCheckEvery bounds how often a busy runner, told that the store
+// changed, reads whether its jobs were asked to stop (jobq cancel): a
+// cancel then takes effect within about this long, not at the next
+// heartbeat, a third of a lease later.
+const cancelCheckEvery = 500 * time.Millisecond
+
 // Summary counts what a Drain did, by the outcome of each attempt.
 type Summary struct {
 	Succeeded, Retrying, Dead, Cancelled, HandedBack int
@@ -122,6 +128,12 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 	var finish []JobFinishParams
 	var nextRunAt, lastRetention time.Time
 	look := true // whether a claim may find something
+	// A store change seen while jobs run may be a jobq cancel of one:
+	// cancelCheck says one is to be looked for, lastCancelCheck when the
+	// last was.
+	var cancelCheck bool
+	var lastCancelCheck time.Time
+	ran := map[int64]*Job{} // the jobs of finish, for their log lines
 	for {
 		if forever && ctx.Err() == nil && r.Now().Sub(lastRetention) >= retentionEvery {
 			r.deleteOld(storeCtx)
@@ -133,10 +145,14 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 		}
 		if limit > 0 || len(finish) > 0 {
 			now := r.Now()
+			expiredQueue := map[int64]string{}
 			res, err := r.Store.JobClaim(storeCtx, JobClaimParams{
 				Finish: finish, Queues: r.Queues, Limit: limit,
 				Worker: r.Worker, Now: now, LeaseUntil: now.Add(r.Lease),
-				Expired: func(job *Job) JobFinishParams { return LeaseExpired(job, now, r.Jitter()) },
+				Expired: func(job *Job) JobFinishParams {
+					expiredQueue[job.ID] = job.Queue
+					return LeaseExpired(job, now, r.Jitter())
+				},
 			})
 			if errors.Is(err, ErrBusy) {
 				r.Log.Warn("database busy, trying again", logError, err)
@@ -152,17 +168,18 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 				return sum, err
 			}
 			for _, p := range res.Expired {
-				r.Log.Warn("worker lost, job taken back", logJob, p.ID, logState, string(p.State))
+				r.Log.Warn("worker lost, job taken back", logJob, p.ID, logQueue, expiredQueue[p.ID], logAttempt, p.Run, logState, string(p.State))
 			}
-			r.logFinished(finish, res.Lost, &sum)
+			r.logFinished(finish, ran, res.Lost, &sum)
 			finish = nil
+			clear(ran)
 			nextRunAt = res.NextRunAt
 			look = limit > 0 && len(res.Jobs) == limit // a full claim may leave more
 			mu.Lock()
 			for _, job := range res.Jobs {
 				jobCtx, cancel := context.WithCancelCause(jobsCtx)
 				held[job.ID] = &running{job: job, cancel: cancel}
-				r.Log.Info("job started", logJob, job.ID, logQueue, job.Queue, logAttempt, job.Attempts)
+				r.Log.Info("job started", jobAttrs(job)...)
 				go func() {
 					res := r.Exec.Run(jobCtx, job)
 					results <- Decide(job, res, r.Jitter())
@@ -179,8 +196,20 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 		if look && len(held) < r.Concurrency && ctx.Err() == nil {
 			continue
 		}
-		p, ok := r.wait(ctx, results, forever && r.Notifier != nil && len(held) < r.Concurrency, len(held) > 0, nextRunAt)
+		// Watch the store for new jobs while there is room for one (Work),
+		// and for cancels while jobs run.
+		watch := r.Notifier != nil && (forever && len(held) < r.Concurrency || len(held) > 0)
+		var cancelAt time.Time
+		if cancelCheck {
+			cancelAt = lastCancelCheck.Add(cancelCheckEvery)
+		}
+		p, ok, changed := r.wait(ctx, results, watch, len(held) > 0, nextRunAt, cancelAt)
 		look = true
+		cancelCheck = cancelCheck || changed && len(held) > 0
+		if cancelCheck && time.Since(lastCancelCheck) >= cancelCheckEvery {
+			r.stopCancelled(storeCtx, &mu, held)
+			cancelCheck, lastCancelCheck = false, time.Now()
+		}
 		if !ok {
 			continue
 		}
@@ -197,6 +226,7 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 		mu.Lock()
 		for _, p := range finish {
 			held[p.ID].cancel(nil)
+			ran[p.ID] = held[p.ID].job
 			delete(held, p.ID)
 		}
 		mu.Unlock()
@@ -204,10 +234,11 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 }
 
 // wait returns the next job's outcome, or ok false when the loop should
-// look again: the store changed (when watch is set), the next scheduled job
-// is due, half a lease passed (leases of lost workers to take back), Tick
-// passed, or ctx became done. busy says whether jobs are running.
-func (r *Runner) wait(ctx context.Context, results <-chan JobFinishParams, watch, busy bool, nextRunAt time.Time) (p JobFinishParams, ok bool) {
+// look again: the store changed (when watch is set; changed says so), the
+// next scheduled job is due, a cancel check is due (cancelAt), half a lease
+// passed (leases of lost workers to take back), Tick passed, or ctx became
+// done. busy says whether jobs are running.
+func (r *Runner) wait(ctx context.Context, results <-chan JobFinishParams, watch, busy bool, nextRunAt, cancelAt time.Time) (p JobFinishParams, ok, changed bool) {
 	d := r.Lease / 2
 	if r.Tick > 0 {
 		d = min(d, r.Tick)
@@ -215,25 +246,29 @@ func (r *Runner) wait(ctx context.Context, results <-chan JobFinishParams, watch
 	if !nextRunAt.IsZero() {
 		d = max(0, min(d, nextRunAt.Sub(r.Now())))
 	}
+	if !cancelAt.IsZero() {
+		d = max(0, min(d, time.Until(cancelAt)))
+	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
-	changed := make(chan struct{})
+	woke := make(chan struct{})
 	waitCtx, stopWaiting := context.WithCancel(ctx)
-	defer func() { stopWaiting(); <-changed }()
+	defer func() { stopWaiting(); <-woke }()
 	go func() {
-		defer close(changed)
+		defer close(woke)
 		if watch {
 			_ = r.Notifier.Wait(waitCtx, d)
 		}
 	}()
 	var storeChanged <-chan struct{} // nil, never ready, unless watched
 	if watch {
-		storeChanged = changed
+		storeChanged = woke
 	}
 	select {
 	case p := <-results:
-		return p, true
+		return p, true, false
 	case <-storeChanged:
+		return JobFinishParams{}, false, true
 	case <-timer.C:
 	case <-ctx.Done():
 		// Stop claiming; running jobs end within Grace and report here.
@@ -241,12 +276,42 @@ func (r *Runner) wait(ctx context.Context, results <-chan JobFinishParams, watch
 		if busy {
 			select {
 			case p := <-results:
-				return p, true
+				return p, true, false
 			case <-timer.C:
 			}
 		}
 	}
-	return JobFinishParams{}, false
+	return JobFinishParams{}, false, false
+}
+
+// stopCancelled stops the jobs in held that jobq cancel asked to stop. It
+// reads rather than renews the leases, as a heartbeat would: a write would
+// wake every other worker, which would write in turn.
+func (r *Runner) stopCancelled(ctx context.Context, mu *sync.Mutex, held map[int64]*running) {
+	mu.Lock()
+	ids := make([]int64, 0, len(held))
+	for id := range held {
+		ids = append(ids, id)
+	}
+	mu.Unlock()
+	jobs, err := r.Store.JobList(ctx, JobFilter{IDs: ids, Now: r.Now()})
+	if err != nil {
+		r.Log.Warn("look for cancelled jobs", logError, err)
+		return
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, j := range jobs {
+		if h, ok := held[j.ID]; ok && j.CancelRequested && j.Run == h.job.Run {
+			r.Log.Info("cancelled, stopping job", jobAttrs(h.job)...)
+			h.cancel(ErrCancelled)
+		}
+	}
+}
+
+// jobAttrs are the attributes of every log line about one attempt of a job.
+func jobAttrs(job *Job) []any {
+	return []any{logJob, job.ID, logQueue, job.Queue, logAttempt, job.Run}
 }
 
 // deleteOld deletes final jobs past their retention, a batch at a time.
@@ -319,7 +384,7 @@ func (r *Runner) heartbeat(ctx context.Context, mu *sync.Mutex, held map[int64]*
 				mu.Lock()
 				for _, ref := range refs {
 					if h, ok := held[ref.ID]; ok {
-						r.Log.Warn("lease not renewed, stopping job", logJob, ref.ID)
+						r.Log.Warn("lease not renewed, stopping job", jobAttrs(h.job)...)
 						h.cancel(errLeaseNotRenewed)
 					}
 				}
@@ -330,13 +395,13 @@ func (r *Runner) heartbeat(ctx context.Context, mu *sync.Mutex, held map[int64]*
 			mu.Lock()
 			for _, id := range res.Lost {
 				if h, ok := held[id]; ok {
-					r.Log.Warn("lease lost, stopping job", logJob, id)
+					r.Log.Warn("lease lost, stopping job", jobAttrs(h.job)...)
 					h.cancel(errLeaseLost)
 				}
 			}
 			for _, id := range res.Cancel {
 				if h, ok := held[id]; ok {
-					r.Log.Info("cancelled, stopping job", logJob, id)
+					r.Log.Info("cancelled, stopping job", jobAttrs(h.job)...)
 					h.cancel(ErrCancelled)
 				}
 			}
@@ -346,14 +411,15 @@ func (r *Runner) heartbeat(ctx context.Context, mu *sync.Mutex, held map[int64]*
 	return func() { close(done); <-stopped }
 }
 
-func (r *Runner) logFinished(finish []JobFinishParams, lost []int64, sum *Summary) {
+func (r *Runner) logFinished(finish []JobFinishParams, ran map[int64]*Job, lost []int64, sum *Summary) {
 	isLost := make(map[int64]bool, len(lost))
 	for _, id := range lost {
 		isLost[id] = true
 	}
 	for _, p := range finish {
+		attrs := jobAttrs(ran[p.ID])
 		if isLost[p.ID] {
-			r.Log.Warn("outcome not recorded: lease lost", logJob, p.ID)
+			r.Log.Warn("outcome not recorded: lease lost", attrs...)
 			continue
 		}
 		switch p.State {
@@ -372,7 +438,7 @@ func (r *Runner) logFinished(finish []JobFinishParams, lost []int64, sum *Summar
 		if p.State != StateSucceeded {
 			level = slog.LevelWarn
 		}
-		attrs := []any{logJob, p.ID, logState, string(p.State)}
+		attrs = append(attrs, logState, string(p.State))
 		if p.Error != "" {
 			attrs = append(attrs, logError, p.Error)
 		}

@@ -118,8 +118,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close closes both pools.
+// Close closes both pools, and ends the watch of Wait. It may be called
+// while a Wait runs (a runner stopped by a store error), so it takes the
+// watch's Once, which waits for a watch being set up, and prevents any
+// later one.
 func (s *Store) Close() error {
+	s.watchOnce.Do(func() {})
 	if s.unwatch != nil {
 		s.unwatch()
 	}
