@@ -147,7 +147,19 @@ func prepareFile(path string) error {
 	if !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("create database: %w", err)
 	}
-	return refuseWorldWritable(path, "file")
+	if err := refuseWorldWritable(path, "file"); err != nil {
+		return err
+	}
+	// The WAL and its index hold commits not yet in the file: writing
+	// them writes the queue as much. Either may not exist yet; SQLite
+	// then makes it with the database file's permissions.
+	for _, suffix := range []string{"-wal", "-shm"} {
+		err := refuseWorldWritable(path+suffix, "file")
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 func refuseWorldWritable(path, what string) error {
@@ -256,10 +268,18 @@ func interpretError(err error) error {
 		return queue.ErrNotFound
 	}
 	if isBusy(err) {
-		return fmt.Errorf("%w: %v", queue.ErrBusy, err)
+		return busyError{err}
 	}
 	return err
 }
+
+// busyError is SQLite's "database is locked" as queue.ErrBusy, said once:
+// both say the same, so the message is queue.ErrBusy's alone, and the
+// driver's error stays for errors.As.
+type busyError struct{ driver error }
+
+func (e busyError) Error() string   { return queue.ErrBusy.Error() }
+func (e busyError) Unwrap() []error { return []error{queue.ErrBusy, e.driver} }
 
 // isBusy says whether err is SQLite's "database is locked".
 func isBusy(err error) bool {

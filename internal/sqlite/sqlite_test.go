@@ -133,6 +133,33 @@ func TestOpenRefusesWritableByOthers(t *testing.T) {
 			t.Errorf("error %q does not say which file is writable by others", err)
 		}
 	})
+	// The -wal and -shm files hold the newest commits and the index of
+	// them: whoever writes one of them writes the queue.
+	for _, suffix := range []string{"-wal", "-shm"} {
+		t.Run("file"+suffix, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "jobq.db")
+			s, err := Open(t.Context(), path, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("a")}); err != nil {
+				t.Fatal(err)
+			}
+			s.Close() // the files stay (PERSIST_WAL)
+			if err := os.Chmod(path+suffix, 0o666); err != nil {
+				t.Fatal(err)
+			}
+			s, err = Open(t.Context(), path, Options{})
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open succeeded with a %s file anyone may write", suffix)
+			}
+			if !strings.Contains(err.Error(), "writable by others") || !strings.Contains(err.Error(), path+suffix) {
+				t.Errorf("error %q does not say which file is writable by others", err)
+			}
+		})
+	}
 	t.Run("not a file", func(t *testing.T) {
 		t.Parallel()
 		path := t.TempDir()
@@ -284,6 +311,8 @@ func TestBusy(t *testing.T) {
 	_, err = s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("default")})
 	if !errors.Is(err, queue.ErrBusy) {
 		t.Errorf("JobInsert while locked: %v, want ErrBusy", err)
+	} else if strings.Count(err.Error(), "locked") != 1 {
+		t.Errorf("JobInsert while locked: %q, want it said once", err)
 	}
 	_, err = s.JobClaim(t.Context(), queue.JobClaimParams{Limit: 1, Now: t0, Worker: "w", LeaseUntil: t0.Add(time.Minute)})
 	if !errors.Is(err, queue.ErrBusy) {
