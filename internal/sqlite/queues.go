@@ -8,7 +8,8 @@ import (
 	"github.com/jobq/jobq/internal/queue"
 )
 
-// QueueSet changes a queue's settings; see queue.Store.
+// QueueSet changes a queue's settings, keeping a row only for a queue
+// that has a setting; see queue.Store.
 func (s *Store) QueueSet(ctx context.Context, params queue.QueueSetParams) error {
 	var set []string
 	var args []any
@@ -37,6 +38,12 @@ func (s *Store) QueueSet(ctx context.Context, params queue.QueueSetParams) error
 			append(args, params.Name)...); err != nil {
 			return interpretError(err)
 		}
+	}
+	// A queue whose settings are all back to their defaults needs no row:
+	// without one, a queue without jobs (a typo, say) vanishes from stats.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM queues WHERE name = ? AND NOT paused
+		AND concurrency IS NULL AND rate IS NULL AND rate_period_ms IS NULL`, params.Name); err != nil {
+		return interpretError(err)
 	}
 	return interpretError(tx.Commit())
 }

@@ -69,6 +69,22 @@ func testQueueSettings(t *testing.T, s queue.Store) {
 	if got := queueList(t, s); !slices.Equal(got, want) {
 		t.Errorf("queue settings = %+v, want %+v", got, want)
 	}
+
+	// A queue with no jobs whose settings are all back to their defaults
+	// leaves no trace (a typo paused then resumed); one with jobs stays,
+	// for its jobs.
+	insertOne(t, s, newJob("batch"))
+	queueSet(t, s, queue.QueueSetParams{Name: "batch", Paused: boolp(false)})
+	queueSet(t, s, queue.QueueSetParams{Name: "mail", Concurrency: intp(0), Rate: intp(0), RatePeriod: durationp(0)})
+	if got := queueList(t, s); !slices.Equal(got, []queue.QueueSettings{{Name: "batch"}}) {
+		t.Errorf("queue settings = %+v after mail's settings went back to defaults, want only batch's (it has a job)", got)
+	}
+	queueSet(t, s, queue.QueueSetParams{Name: "mial", Paused: boolp(true)})
+	queueSet(t, s, queue.QueueSetParams{Name: "mial", Paused: boolp(false)})
+	queueSet(t, s, queue.QueueSetParams{Name: "nothing"})
+	if got := queueList(t, s); !slices.Equal(got, []queue.QueueSettings{{Name: "batch"}}) {
+		t.Errorf("queue settings = %+v, want only batch's", got)
+	}
 }
 
 func testPausedQueue(t *testing.T, s queue.Store) {
