@@ -45,9 +45,16 @@ type Store interface {
 	JobCancel(ctx context.Context, params JobCancelParams) ([]JobCancelResult, error)
 	// JobRetry gives the jobs the filter selects a fresh attempt budget:
 	// back to pending (waiting while a dependency has not succeeded), their
-	// history kept. Only retrying and final jobs are retried; with
-	// params.DryRun nothing is written. Jobs named by ID come back in the
-	// order named, whether retried or not, others in ID order.
+	// history kept. Only retrying and final jobs are retried. A job one of
+	// whose dependencies ended dead or cancelled is refused ("dependency 3
+	// is dead") unless that dependency is retried in the same call; it then
+	// waits for it. Jobs named by ID come back in the order named, whether
+	// retried or not, and are retried in one transaction. A filter's jobs
+	// come back in ID order and are retried in batches of at most a
+	// thousand, each its own transaction, so that a large wave never holds
+	// the write lock for long: an error leaves the batches before it
+	// retried (and returns their results). With params.DryRun nothing is
+	// written, and the results are what a real call would return.
 	JobRetry(ctx context.Context, params JobRetryParams) ([]JobRetryResult, error)
 	// JobDelete deletes up to the filter's Limit jobs it selects, never a
 	// running one, oldest first, with their history, and returns how many

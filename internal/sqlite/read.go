@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"slices"
 
 	"github.com/jobq/jobq/internal/queue"
 )
@@ -12,7 +14,7 @@ func (s *Store) JobGet(ctx context.Context, id int64) (*queue.Job, error) {
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	return job, s.loadDependencies(ctx, []*queue.Job{job})
+	return job, loadDependencies(ctx, s.reader, []*queue.Job{job})
 }
 
 // JobList returns the jobs filter selects, newest first; see queue.Store.
@@ -27,7 +29,7 @@ func (s *Store) JobList(ctx context.Context, filter queue.JobFilter) ([]*queue.J
 	if err != nil || len(jobs) == 0 {
 		return jobs, err
 	}
-	return jobs, s.loadDependencies(ctx, jobs)
+	return jobs, loadDependencies(ctx, s.reader, jobs)
 }
 
 // JobCount counts the jobs filter selects, whatever its Limit.
@@ -38,26 +40,28 @@ func (s *Store) JobCount(ctx context.Context, filter queue.JobFilter) (int, erro
 	return n, interpretError(err)
 }
 
-// loadDependencies fills in the DependsOn of jobs, listed newest first.
-func (s *Store) loadDependencies(ctx context.Context, jobs []*queue.Job) error {
+// loadDependencies fills in the DependsOn of jobs, by primary key, a
+// chunk of IDs at a time.
+func loadDependencies(ctx context.Context, q queryer, jobs []*queue.Job) error {
 	byID := make(map[int64]*queue.Job, len(jobs))
-	for _, j := range jobs {
+	ids := make([]any, len(jobs))
+	for i, j := range jobs {
 		byID[j.ID] = j
+		ids[i] = j.ID
 	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT job_id, depends_on FROM job_deps
-		WHERE job_id BETWEEN ? AND ? ORDER BY job_id, depends_on`, jobs[len(jobs)-1].ID, jobs[0].ID)
-	if err != nil {
-		return interpretError(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, dep int64
-		if err := rows.Scan(&id, &dep); err != nil {
+	for part := range slices.Chunk(ids, 500) {
+		err := eachRow(ctx, q, `SELECT job_id, depends_on FROM job_deps
+			WHERE job_id IN (`+placeholders(len(part))+`) ORDER BY job_id, depends_on`, part, func(rows *sql.Rows) error {
+			var id, dep int64
+			if err := rows.Scan(&id, &dep); err != nil {
+				return err
+			}
+			byID[id].DependsOn = append(byID[id].DependsOn, dep)
+			return nil
+		})
+		if err != nil {
 			return err
 		}
-		if j, ok := byID[id]; ok {
-			j.DependsOn = append(j.DependsOn, dep)
-		}
 	}
-	return interpretError(rows.Err())
+	return nil
 }

@@ -1,6 +1,7 @@
 package queuetest
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -183,7 +184,10 @@ func testRetryUniqueKey(t *testing.T, s queue.Store) {
 }
 
 // A retried job waits while one of its dependencies has not succeeded,
-// and runs once they have.
+// and runs once they have. One whose dependency ended dead or cancelled
+// is refused, saying which, as an enqueue --after such a job is cancelled
+// at once, unless the dependency is retried in the same call, named before
+// or after it: it then waits for it.
 func testRetryDependencies(t *testing.T, s queue.Store) {
 	dep := insertOne(t, s, newJob("dep"))
 	child := insertOne(t, s, after(newJob("child"), dep))
@@ -192,13 +196,44 @@ func testRetryDependencies(t *testing.T, s queue.Store) {
 		t.Fatalf("child of a dead job is %s, want cancelled", st)
 	}
 	res := retry(t, s, queue.JobRetryParams{Filter: queue.JobFilter{IDs: []int64{child}, Now: t0}})
-	if res[0].State != queue.StateWaiting {
-		t.Errorf("child retried while its dependency is dead: %+v; want waiting", res[0])
+	if res[0].State != "" || res[0].Reason != fmt.Sprintf("dependency %d is dead", dep) {
+		t.Errorf("child retried while its dependency is dead: %+v; want refused: dependency %d is dead", res[0], dep)
 	}
-	retry(t, s, queue.JobRetryParams{Filter: queue.JobFilter{IDs: []int64{dep}, Now: t0}})
+	if st := get(t, s, child).State; st != queue.StateCancelled {
+		t.Errorf("refused child is %s, want still cancelled", st)
+	}
+	for _, dryRun := range []bool{true, false} {
+		res = retry(t, s, queue.JobRetryParams{Filter: queue.JobFilter{IDs: []int64{child, dep}, Now: t0}, DryRun: dryRun})
+		if res[0].State != queue.StateWaiting || res[1].State != queue.StatePending {
+			t.Errorf("retry of the child and its dependency (dry run %v): %+v; want waiting and pending", dryRun, res)
+		}
+	}
 	succeed(t, s, t0, "dep")
 	if st := get(t, s, child).State; st != queue.StatePending {
 		t.Errorf("child after its retried dependency succeeded: %s, want pending", st)
+	}
+
+	// A chain retried by filter: each waits for the one before.
+	a := insertOne(t, s, newJob("a"))
+	b := insertOne(t, s, after(newJob("b"), a))
+	c := insertOne(t, s, after(newJob("c"), b))
+	die(t, s, t0, "a", 1, "", "exit status 1")
+	res = retry(t, s, queue.JobRetryParams{Filter: queue.JobFilter{
+		States: []queue.State{queue.StateDead, queue.StateCancelled}, Queues: []string{"a", "b", "c"}, Now: t0}})
+	want := []queue.JobRetryResult{{ID: a, State: queue.StatePending}, {ID: b, State: queue.StateWaiting}, {ID: c, State: queue.StateWaiting}}
+	if len(res) != 3 {
+		t.Fatalf("retry of the chain: %+v, want %+v", res, want)
+	}
+	for i := range want {
+		if res[i].ID != want[i].ID || res[i].State != want[i].State {
+			t.Errorf("retry of the chain: %+v, want %+v", res[i], want[i])
+		}
+	}
+	// A dependency still running or pending is no obstacle: the job waits.
+	d := insertOne(t, s, after(newJob("d"), a))
+	cancel(t, s, t0, d)
+	if res := retry(t, s, queue.JobRetryParams{Filter: queue.JobFilter{IDs: []int64{d}, Now: t0}}); res[0].State != queue.StateWaiting {
+		t.Errorf("retry of a job whose dependency is pending: %+v, want waiting", res[0])
 	}
 	checkCounts(t, s, t0)
 }
