@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // State is where a job is in its life. The stored state says why a job is
@@ -78,6 +79,11 @@ type Job struct {
 	Signal        string // that ended the last attempt
 	LastError     string
 	Progress      *Progress // reported by the current or last attempt
+	// LastOutput is the last non-empty line of the output of the job's
+	// latest attempt (see LastLine), often why it failed ("535 5.7.8
+	// Authentication credentials invalid"). JobGet and JobList fill it;
+	// claims do not.
+	LastOutput string
 
 	// Run counts every claim of the job, never reset: it numbers the
 	// history (Attempt.Attempt) and fences the writes of the worker that
@@ -119,6 +125,28 @@ type Attempt struct {
 	Signal     string
 	Error      string
 	Output     []byte
+}
+
+// LastOutputMax bounds Job.LastOutput, in bytes.
+const LastOutputMax = 200
+
+// LastLine is the last line of output that is not blank, without its
+// surrounding white space, cut to its first LastOutputMax bytes (at a
+// character's start).
+func LastLine(output []byte) string {
+	text := strings.TrimRight(string(output), " \t\r\n")
+	if i := strings.LastIndexByte(text, '\n'); i >= 0 {
+		text = text[i+1:]
+	}
+	text = strings.TrimSpace(text)
+	if len(text) > LastOutputMax {
+		cut := LastOutputMax
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut]
+	}
+	return text
 }
 
 // ShellArgv is the argv that runs command through the shell.

@@ -89,3 +89,22 @@ func TestTailBufferConcurrent(t *testing.T) {
 		t.Errorf("Bytes() = %q, want %q", got, want)
 	}
 }
+
+func TestLastLine(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 150) // 300 bytes
+	for _, tt := range []struct{ in, want string }{
+		{"", ""},
+		{"\n\n  \n", ""},
+		{"one\ntwo\n", "two"},
+		{"sending\n535 5.7.8 Authentication credentials invalid\r\n\n  \n", "535 5.7.8 Authentication credentials invalid"},
+		{"no newline at the end", "no newline at the end"},
+		{"  indented  \n", "indented"},
+		{long + "\n", strings.Repeat("é", 100)},
+		{"x" + long, "x" + strings.Repeat("é", 99)}, // cut before a split character
+	} {
+		if got := LastLine([]byte(tt.in)); got != tt.want {
+			t.Errorf("LastLine(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -160,3 +160,15 @@ func TestIndexesMatchStates(t *testing.T) {
 		}
 	}
 }
+
+// TestLastOutputPlan: the last line of a job's output is read through the
+// attempts' (job_id, run) index, the latest attempt first, not by reading
+// every attempt of the job, or every attempt.
+func TestLastOutputPlan(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	plan := strings.Join(explain(t, s, "SELECT "+readColumns+" FROM jobs WHERE id = ?", 1), "\n")
+	if !strings.Contains(plan, "SEARCH attempts USING INDEX sqlite_autoindex_attempts_1 (job_id=?)") || strings.Contains(plan, "TEMP B-TREE") {
+		t.Errorf("plan of JobGet:\n%s\nwant the attempts searched by index, unsorted", plan)
+	}
+}

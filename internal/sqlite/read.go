@@ -10,7 +10,7 @@ import (
 
 // JobGet returns one job or queue.ErrNotFound.
 func (s *Store) JobGet(ctx context.Context, id int64) (*queue.Job, error) {
-	job, err := scanJob(s.reader.QueryRowContext(ctx, "SELECT "+jobColumns+" FROM jobs WHERE id = ?", id))
+	job, err := scanReadJob(s.reader.QueryRowContext(ctx, "SELECT "+readColumns+" FROM jobs WHERE id = ?", id))
 	if err != nil {
 		return nil, interpretError(err)
 	}
@@ -20,12 +20,12 @@ func (s *Store) JobGet(ctx context.Context, id int64) (*queue.Job, error) {
 // JobList returns the jobs filter selects, newest first; see queue.Store.
 func (s *Store) JobList(ctx context.Context, filter queue.JobFilter) ([]*queue.Job, error) {
 	where, args := jobFilter(filter)
-	query := "SELECT " + jobColumns + " FROM jobs WHERE " + where + " ORDER BY id DESC"
+	query := "SELECT " + readColumns + " FROM jobs WHERE " + where + " ORDER BY id DESC"
 	if filter.Limit > 0 {
 		query += " LIMIT ?"
 		args = append(args, filter.Limit)
 	}
-	jobs, err := s.queryJobs(ctx, s.reader, query, args...)
+	jobs, err := scanJobs(ctx, s.reader, scanReadJob, query, args...)
 	if err != nil || len(jobs) == 0 {
 		return jobs, err
 	}

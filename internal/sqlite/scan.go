@@ -20,6 +20,11 @@ type queryer interface {
 }
 
 func (s *Store) queryJobs(ctx context.Context, q queryer, query string, args ...any) ([]*queue.Job, error) {
+	return scanJobs(ctx, q, func(row scanner) (*queue.Job, error) { return scanJob(row) }, query, args...)
+}
+
+// scanJobs runs query and scans each row with scan.
+func scanJobs(ctx context.Context, q queryer, scan func(scanner) (*queue.Job, error), query string, args ...any) ([]*queue.Job, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, interpretError(err)
@@ -27,7 +32,7 @@ func (s *Store) queryJobs(ctx context.Context, q queryer, query string, args ...
 	defer rows.Close()
 	var jobs []*queue.Job
 	for rows.Next() {
-		job, err := scanJob(rows)
+		job, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -36,9 +41,29 @@ func (s *Store) queryJobs(ctx context.Context, q queryer, query string, args ...
 	return jobs, interpretError(rows.Err())
 }
 
+// readColumns are jobColumns and the end of the output of the job's latest
+// attempt, which holds its last line (queue.Job.LastOutput): what JobGet
+// and JobList read, through the attempts' unique (job_id, run) index, and
+// claims do not pay for. A line longer than the end read is cut at its
+// start.
+const readColumns = jobColumns + `,
+	(SELECT substr(output, -1024) FROM attempts WHERE job_id = jobs.id ORDER BY run DESC LIMIT 1)`
+
+// scanReadJob scans the readColumns of a row.
+func scanReadJob(row scanner) (*queue.Job, error) {
+	var tail []byte
+	job, err := scanJob(row, &tail)
+	if err != nil {
+		return nil, err
+	}
+	job.LastOutput = queue.LastLine(tail)
+	return job, nil
+}
+
 type scanner interface{ Scan(dest ...any) error }
 
-func scanJob(row scanner) (*queue.Job, error) {
+// scanJob scans the jobColumns of a row, and then into extra.
+func scanJob(row scanner, extra ...any) (*queue.Job, error) {
 	var j queue.Job
 	var state string
 	var argv, env []byte
@@ -47,10 +72,11 @@ func scanJob(row scanner) (*queue.Job, error) {
 	var timeout, backoff, maxBackoff int64
 	var started, finished, exit, lease, progressAt sql.NullInt64
 	var progress sql.NullFloat64
-	err := row.Scan(&j.ID, &j.Queue, &state, &j.Priority, &j.Command, &argv, &j.Dir, &env,
+	dest := []any{&j.ID, &j.Queue, &state, &j.Priority, &j.Command, &argv, &j.Dir, &env,
 		&runAt, &j.MaxAttempts, &j.Attempts, &timeout, &backoff, &maxBackoff, &permanent,
 		&unique, &created, &started, &finished, &exit, &signal, &lastError, &j.Run, &worker,
-		&lease, &j.CancelRequested, &progress, &progressMessage, &progressAt)
+		&lease, &j.CancelRequested, &progress, &progressMessage, &progressAt}
+	err := row.Scan(append(dest, extra...)...)
 	if err != nil {
 		return nil, err
 	}

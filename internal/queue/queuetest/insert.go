@@ -101,6 +101,7 @@ func checkJob(t *testing.T, got, want *queue.Job) {
 		{"Signal", got.Signal == want.Signal, got.Signal, want.Signal},
 		{"Progress", sameProgress(got.Progress, want.Progress), got.Progress, want.Progress},
 		{"CancelRequested", got.CancelRequested == want.CancelRequested, got.CancelRequested, want.CancelRequested},
+		{"LastOutput", got.LastOutput == want.LastOutput, got.LastOutput, want.LastOutput},
 	}
 	if n := reflect.TypeFor[queue.Job]().NumField(); len(fields) != n {
 		t.Fatalf("checkJob compares %d fields of queue.Job, which has %d: compare the new ones", len(fields), n)

@@ -2,6 +2,7 @@ package queuetest
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ var listTests = []suiteTest{
 	{"ListByState", testListByState},
 	{"ListByQueueAndLimit", testListByQueueAndLimit},
 	{"ListFilters", testListFilters},
+	{"LastOutput", testLastOutput},
 }
 
 func testListNewestFirst(t *testing.T, s queue.Store) {
@@ -186,4 +188,38 @@ func testListFilters(t *testing.T, s queue.Store) {
 	if j := get(t, s, ids["killed"]); j.Signal != "SIGKILL" || j.ExitCode != nil {
 		t.Errorf("killed job: signal %q, exit code %v; want SIGKILL and none", j.Signal, showInt(j.ExitCode))
 	}
+}
+
+// JobGet and JobList give the last line of the output of a job's latest
+// attempt, the first place to look for why it failed; claims do not.
+func testLastOutput(t *testing.T, s queue.Store) {
+	id := insertOne(t, s, newJob("mail"))
+	quiet := insertOne(t, s, newJob("quiet"))
+	check := func(want string) {
+		t.Helper()
+		if got := get(t, s, id).LastOutput; got != want {
+			t.Errorf("JobGet: last output %q, want %q", got, want)
+		}
+		jobs, err := s.JobList(t.Context(), queue.JobFilter{IDs: []int64{id, quiet}, Now: t0})
+		if err != nil || len(jobs) != 2 || jobs[1].ID != id || jobs[1].LastOutput != want || jobs[0].LastOutput != "" {
+			t.Errorf("JobList: %v; want job %d with last output %q, job %d with none", err, id, want, quiet)
+		}
+	}
+	check("")
+	j := claimOne(t, s, t0, "mail")
+	long := strings.Repeat("x", 1000)
+	finish(t, s, t0, queue.JobFinishParams{ID: id, Run: j.Run, State: queue.StateRetrying, Attempts: 1, RunAt: t0, FinishedAt: t0, ExitCode: intp(1),
+		Output: []byte(long + "\nconnecting\n535 5.7.8 Authentication credentials invalid\n\n")})
+	check("535 5.7.8 Authentication credentials invalid")
+
+	// The latest attempt's, not the last that printed: a running one has
+	// printed nothing yet.
+	j = claimOne(t, s, t0, "mail")
+	if j.LastOutput != "" {
+		t.Errorf("a claim filled LastOutput: %q", j.LastOutput)
+	}
+	check("")
+	finish(t, s, t0, queue.JobFinishParams{ID: id, Run: j.Run, State: queue.StateDead, Attempts: 2, FinishedAt: t0, ExitCode: intp(1),
+		Output: []byte("done\n" + long + "\n")})
+	check(long[:queue.LastOutputMax])
 }
