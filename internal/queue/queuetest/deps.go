@@ -269,11 +269,17 @@ func lastEventID(t *testing.T, s queue.Store) int64 {
 // then B's, then C's. Siblings come after their common cause (in an order
 // left to the store).
 func testAfterEventOrder(t *testing.T, s queue.Store) {
-	chain := func(q string) (a, b, c int64) {
-		a = insertOne(t, s, newJob(q))
-		b = insertOne(t, s, after(newJob(q+"-b"), a))
-		c = insertOne(t, s, after(newJob(q+"-c"), b))
+	// chain inserts p, b after it and c after b, each in its own queue.
+	chain := func(p queue.JobInsertParams) (a, b, c int64) {
+		a = insertOne(t, s, p)
+		b = insertOne(t, s, after(newJob(p.Queue+"-b"), a))
+		c = insertOne(t, s, after(newJob(p.Queue+"-c"), b))
 		return a, b, c
+	}
+	withMaxAttempts := func(q string, n int) queue.JobInsertParams {
+		p := newJob(q)
+		p.MaxAttempts = n
+		return p
 	}
 	const (
 		pending   = queue.StatePending
@@ -299,11 +305,7 @@ func testAfterEventOrder(t *testing.T, s queue.Store) {
 	}
 
 	t.Run("dead after retrying", func(t *testing.T) {
-		p := newJob("dead")
-		p.MaxAttempts = 2
-		a := insertOne(t, s, p)
-		b := insertOne(t, s, after(newJob("dead-b"), a))
-		c := insertOne(t, s, after(newJob("dead-c"), b))
+		a, b, c := chain(withMaxAttempts("dead", 2))
 		from := lastEventID(t, s)
 		j := claimOne(t, s, t0, "dead")
 		finish(t, s, t0, queue.JobFinishParams{ID: a, Run: j.Run, State: retrying, Attempts: 1, RunAt: t0, FinishedAt: t0, ExitCode: intp(1), Error: "exit status 1"})
@@ -312,7 +314,7 @@ func testAfterEventOrder(t *testing.T, s queue.Store) {
 			{a, running, dead}, {b, waiting, cancelled}, {c, waiting, cancelled}})
 	})
 	t.Run("succeeded", func(t *testing.T) {
-		a, b, c := chain("ok")
+		a, b, c := chain(newJob("ok"))
 		later := newJob("ok-later")
 		later.State, later.RunAt = scheduled, t0.Add(time.Hour)
 		d := insertOne(t, s, after(later, a))
@@ -330,13 +332,13 @@ func testAfterEventOrder(t *testing.T, s queue.Store) {
 			{b, pending, running}, {b, running, succeeded}, {c, waiting, pending}})
 	})
 	t.Run("cancelled", func(t *testing.T) {
-		a, b, c := chain("cancel")
+		a, b, c := chain(newJob("cancel"))
 		from := lastEventID(t, s)
 		cancel(t, s, t0, a)
 		check(t, from, []step{{a, pending, cancelled}, {b, waiting, cancelled}, {c, waiting, cancelled}})
 	})
 	t.Run("cancelled while running", func(t *testing.T) {
-		a, b, c := chain("stop")
+		a, b, c := chain(newJob("stop"))
 		from := lastEventID(t, s)
 		j := claimOne(t, s, t0, "stop")
 		cancel(t, s, t0, a)
@@ -344,18 +346,14 @@ func testAfterEventOrder(t *testing.T, s queue.Store) {
 		check(t, from, []step{{a, pending, running}, {a, running, cancelled}, {b, waiting, cancelled}, {c, waiting, cancelled}})
 	})
 	t.Run("lease expired", func(t *testing.T) {
-		p := newJob("lost")
-		p.MaxAttempts = 1
-		a := insertOne(t, s, p)
-		b := insertOne(t, s, after(newJob("lost-b"), a))
-		c := insertOne(t, s, after(newJob("lost-c"), b))
+		a, b, c := chain(withMaxAttempts("lost", 1))
 		from := lastEventID(t, s)
 		claim(t, s, queue.JobClaimParams{Limit: 1, Queues: []string{"lost"}, Now: t0, Worker: worker, LeaseUntil: t0.Add(time.Minute)})
 		expire(t, s, t0.Add(time.Hour), 0, "w2")
 		check(t, from, []step{{a, pending, running}, {a, running, dead}, {b, waiting, cancelled}, {c, waiting, cancelled}})
 	})
 	t.Run("deleted", func(t *testing.T) {
-		a, b, c := chain("purge")
+		a, b, c := chain(newJob("purge"))
 		from := lastEventID(t, s)
 		if n, err := s.JobDelete(t.Context(), queue.JobFilter{IDs: []int64{a}, Now: t0}); err != nil || n != 1 {
 			t.Fatalf("JobDelete = %d, %v", n, err)
