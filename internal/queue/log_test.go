@@ -4,21 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
-	"sync"
 	"testing"
 )
-
-// syncBuffer is a bytes.Buffer a logger and a test may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
 
 // TestLogLinesNameQueueAndAttempt: every line a runner writes about a job
 // says which queue it is in and which attempt (the run, as users see it
@@ -30,7 +17,9 @@ func TestLogLinesNameQueueAndAttempt(t *testing.T) {
 	p.Queue, p.MaxAttempts, p.Backoff = "mail", 2, 0
 	id := e.insert(t, p)[0]
 	r := e.runner(t, 1)
-	var out syncBuffer
+	// slog's handlers write a line at a time, under a lock of their own,
+	// and the test reads once Drain has returned.
+	var out bytes.Buffer
 	r.Log = slog.New(slog.NewJSONHandler(&out, nil))
 	drain(t, t.Context(), r)
 
@@ -41,7 +30,7 @@ func TestLogLinesNameQueueAndAttempt(t *testing.T) {
 		Attempt *int
 	}
 	var finished []int
-	for _, raw := range bytes.Split(bytes.TrimSpace(out.b.Bytes()), []byte("\n")) {
+	for _, raw := range bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n")) {
 		var l line
 		if err := json.Unmarshal(raw, &l); err != nil {
 			t.Fatalf("log line %s: %v", raw, err)
