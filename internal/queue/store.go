@@ -40,8 +40,10 @@ type Store interface {
 	// says which it no longer holds and which were asked to stop.
 	JobHeartbeat(ctx context.Context, params JobHeartbeatParams) (*JobHeartbeatResult, error)
 	// JobCancel cancels jobs: one not running ends cancelled at once, and
-	// the jobs waiting for it with it; a running one is marked, for its
-	// worker to stop at its next heartbeat. A final job is left as it is.
+	// the jobs waiting for it with it; a running one is marked
+	// (CancelRequested), for its worker to stop: a Runner reads the mark
+	// when its Notifier tells it of a change, or at its next heartbeat. A
+	// final job is left as it is.
 	JobCancel(ctx context.Context, params JobCancelParams) ([]JobCancelResult, error)
 	// JobRetry gives the jobs the filter selects a fresh attempt budget:
 	// back to pending (waiting while a dependency has not succeeded), their
