@@ -38,6 +38,10 @@ var States = []State{
 // indexes) from this list.
 var ReadyStates = []State{StatePending, StateScheduled, StateRetrying}
 
+// TimedStates are the ready states whose jobs wait for their run_at: once
+// it has come, users see them as pending (Job.StateAt).
+var TimedStates = []State{StateScheduled, StateRetrying}
+
 // FinalStates are the states a job never leaves by itself; only jobq
 // retry takes a job out of one.
 var FinalStates = []State{StateSucceeded, StateDead, StateCancelled}
@@ -97,7 +101,7 @@ type Job struct {
 // StateAt is the state a user sees at now: a scheduled or retrying job
 // whose time has come is pending (ready), as SPEC.md defines the states.
 func (j *Job) StateAt(now time.Time) State {
-	if (j.State == StateScheduled || j.State == StateRetrying) && !j.RunAt.After(now) {
+	if slices.Contains(TimedStates, j.State) && !j.RunAt.After(now) {
 		return StatePending
 	}
 	return j.State

@@ -45,11 +45,11 @@ func jobFilter(f queue.JobFilter) (string, []any) {
 		var or []string
 		now := ms(f.Now)
 		for _, st := range f.States {
-			switch st {
-			case queue.StatePending:
-				or = append(or, "state = 'pending' OR (state IN ('scheduled', 'retrying') AND run_at <= ?)")
+			switch {
+			case st == queue.StatePending: // as users see it: ready now
+				or = append(or, "state = 'pending' OR (state IN ("+sqlStates(queue.TimedStates)+") AND run_at <= ?)")
 				args = append(args, now)
-			case queue.StateScheduled, queue.StateRetrying:
+			case slices.Contains(queue.TimedStates, st):
 				or = append(or, "(state = ? AND run_at > ?)")
 				args = append(args, string(st), now)
 			default:
