@@ -294,6 +294,9 @@ func (r *Runner) stopCancelled(ctx context.Context, mu *sync.Mutex, held map[int
 		ids = append(ids, id)
 	}
 	mu.Unlock()
+	if len(ids) == 0 {
+		return // an empty filter would select every job
+	}
 	jobs, err := r.Store.JobList(ctx, JobFilter{IDs: ids, Now: r.Now()})
 	if err != nil {
 		r.Log.Warn("look for cancelled jobs", logError, err)
