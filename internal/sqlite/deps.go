@@ -54,7 +54,8 @@ WHERE id = ?2 AND state = 'waiting' AND NOT EXISTS (
 	SELECT 1 FROM job_deps d JOIN jobs p ON p.id = d.depends_on
 	WHERE d.job_id = jobs.id AND p.state != 'succeeded')`
 
-// cancelDependent cancels a waiting job whose dependency failed.
+// cancelDependent cancels a waiting job whose dependency failed (or, at
+// insert, had failed already).
 const cancelDependent = `UPDATE jobs SET state = 'cancelled', last_error = ?1,
 	finished_at = ?2, updated_at = ?2
 WHERE id = ?3 AND state = 'waiting'`
@@ -151,8 +152,7 @@ func insertDependencies(ctx context.Context, tx *sql.Tx, params []queue.JobInser
 		}
 		if why, ok := failed[i]; ok {
 			now := ms(params[i].CreatedAt)
-			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET state = 'cancelled', last_error = ?,
-				finished_at = ?, updated_at = ? WHERE id = ?`, why, now, now, ids[i]); err != nil {
+			if _, err := tx.ExecContext(ctx, cancelDependent, why, now, ids[i]); err != nil {
 				return interpretError(err)
 			}
 		}
