@@ -13,30 +13,39 @@ import (
 	"github.com/jobq/jobq/internal/queue"
 )
 
-// testEnv is one command run's world: buffers, a fixed clock and a real
-// SQLite database in a temporary directory.
+// testEnv is one command run's world: buffers, a fixed clock, its own
+// environment and a real SQLite database in a temporary directory. Tests
+// that use it run in parallel: nothing of it is the process's.
 type testEnv struct {
 	f              *Factory
 	stdout, stderr *bytes.Buffer
 	dir            string
+	env            map[string]string // what f.LookupEnv sees
 }
 
 var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
 func setup(t *testing.T) *testEnv {
 	t.Helper()
+	t.Parallel()
 	dir := t.TempDir()
-	t.Setenv("XDG_CONFIG_HOME", dir) // no config file from the machine
-	t.Setenv("JOBQ_CONFIG", "")
-	t.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state"))
-	t.Setenv("JOBQ_DB", filepath.Join(dir, "q", "jobq.db"))
 	e := &testEnv{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, dir: dir}
+	e.env = map[string]string{
+		"HOME":            dir,
+		"XDG_CONFIG_HOME": dir, // no config file from the machine
+		"XDG_STATE_HOME":  filepath.Join(dir, "state"),
+		"JOBQ_DB":         filepath.Join(dir, "q", "jobq.db"),
+		"FROM_ENV":        "x",
+	}
 	e.f = &Factory{
-		IO:        IOStreams{In: strings.NewReader(""), Out: e.stdout, ErrOut: e.stderr},
-		Now:       func() time.Time { return testNow },
-		Getwd:     func() (string, error) { return dir, nil },
-		LookupEnv: func(k string) (string, bool) { return map[string]string{"FROM_ENV": "x"}[k], k == "FROM_ENV" },
-		Environ:   func() []string { return []string{"PATH=/usr/bin:/bin"} },
+		IO:    IOStreams{In: strings.NewReader(""), Out: e.stdout, ErrOut: e.stderr},
+		Now:   func() time.Time { return testNow },
+		Getwd: func() (string, error) { return dir, nil },
+		LookupEnv: func(k string) (string, bool) {
+			v, ok := e.env[k]
+			return v, ok
+		},
+		Environ: func() []string { return []string{"PATH=/usr/bin:/bin"} },
 	}
 	return e
 }
@@ -99,6 +108,7 @@ func TestEnqueueAtUsesTheClock(t *testing.T) {
 }
 
 func TestExitStatuses(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		args   []string
 		code   int
@@ -136,6 +146,7 @@ func TestExitStatuses(t *testing.T) {
 }
 
 func TestReportErrorBusy(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	err := errors.Join(errors.New("enqueue"), queue.ErrBusy)
 	if code := reportError(&buf, NewRootCmd(NewFactory()), err); code != exitBusy {
@@ -158,6 +169,7 @@ func TestPanicIsOneLine(t *testing.T) {
 }
 
 func TestLastLines(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"a\nb\nc\n", "b\nc\n"},
 		{"a\nb\nc", "b\nc\n"},
@@ -173,6 +185,7 @@ func TestLastLines(t *testing.T) {
 }
 
 func TestFormatDuration(t *testing.T) {
+	t.Parallel()
 	for d, want := range map[time.Duration]string{
 		time.Hour: "1h", 90 * time.Minute: "1h30m", time.Minute: "1m", 10 * time.Second: "10s",
 		0: "0s", 25 * time.Hour: "25h", time.Hour + time.Second: "1h0m1s",

@@ -70,7 +70,7 @@ func (f *Factory) Config() (*config.Config, error) {
 	if file == "" {
 		file, _ = f.LookupEnv("JOBQ_CONFIG")
 	}
-	cfg, err := config.Load(file)
+	cfg, err := config.Load(file, f.LookupEnv)
 	if err != nil {
 		return nil, &UsageError{Err: err, NoHelp: true}
 	}
@@ -91,7 +91,7 @@ func (f *Factory) DBPath() (string, error) {
 	if cfg.DB != "" {
 		return cfg.DB, nil
 	}
-	return config.DefaultDB()
+	return config.DefaultDB(f.LookupEnv)
 }
 
 // OpenStore opens the queue's database.
