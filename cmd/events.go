@@ -123,18 +123,6 @@ func runEvents(ctx context.Context, opts *EventsOptions) error {
 	}
 }
 
-// eventJSON is one transition as events --json prints it.
-type eventJSON struct {
-	ID        int64       `json:"id"`
-	JobID     int64       `json:"job_id"`
-	At        *time.Time  `json:"at"`
-	FromState *string     `json:"from_state"`
-	ToState   queue.State `json:"to_state"`
-	Attempt   int         `json:"attempt"`
-	Worker    *string     `json:"worker"`
-	Error     *string     `json:"error"`
-}
-
 func writeEvent(b *bytes.Buffer, e queue.Event, asJSON bool) {
 	if asJSON {
 		line, _ := json.Marshal(eventJSON{

@@ -3,8 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -95,32 +93,4 @@ func runList(ctx context.Context, opts *ListOptions) error {
 		return nil
 	}
 	return writeJobTable(opts.IO, jobs, filter)
-}
-
-// writeJobTable prints jobs as list does: when the filter asks for final
-// states only (the dead-letter list), why each job ended; otherwise where
-// each one is.
-func writeJobTable(io IOStreams, jobs []*queue.Job, filter queue.JobFilter) error {
-	now, term := filter.Now, io.IsTerminal
-	ended := len(filter.States) > 0 && !slices.ContainsFunc(filter.States, func(s queue.State) bool { return !s.Final() })
-	if ended {
-		rows := make([][]string, len(jobs))
-		for i, j := range jobs {
-			rows[i] = []string{
-				strconv.FormatInt(j.ID, 10), j.Queue, string(j.StateAt(now)),
-				fmt.Sprintf("%d/%d", j.Attempts, j.MaxAttempts), exitText(j.ExitCode, j.Signal),
-				formatTime(j.FinishedAt, now, term), truncate(j.Command, 40), truncate(j.LastError, 50),
-			}
-		}
-		return writeTable(io.Out, []string{"ID", "QUEUE", "STATE", "ATTEMPTS", "EXIT", "ENDED", "COMMAND", "LAST ERROR"}, rows)
-	}
-	rows := make([][]string, len(jobs))
-	for i, j := range jobs {
-		rows[i] = []string{
-			strconv.FormatInt(j.ID, 10), j.Queue, stateText(j, now),
-			strconv.Itoa(j.Priority), fmt.Sprintf("%d/%d", j.Attempts, j.MaxAttempts),
-			formatTime(j.CreatedAt, now, term), truncate(j.Command, 40), truncate(j.LastError, 40),
-		}
-	}
-	return writeTable(io.Out, []string{"ID", "QUEUE", "STATE", "PRI", "ATTEMPTS", "CREATED", "COMMAND", "LAST ERROR"}, rows)
 }

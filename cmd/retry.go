@@ -148,11 +148,3 @@ func writeRetryTable(io IOStreams, results []queue.JobRetryResult, now time.Time
 	}
 	return writeTable(io.Out, []string{"ID", "QUEUE", "STATE", "ATTEMPTS", "EXIT", "LAST ERROR", "RETRY"}, rows)
 }
-
-// plural writes n and noun, with an s unless n is 1.
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return strconv.Itoa(n) + " " + noun + "s"
-}

@@ -152,13 +152,3 @@ land on the dead-letter list ('jobq list --state dead').`,
 	)
 	return root
 }
-
-// exactArgs and friends make cobra's argument checks usage errors.
-func exactArgs(n int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return usageErrorf("%s takes %d argument(s), got %d", cmd.Name(), n, len(args))
-		}
-		return nil
-	}
-}

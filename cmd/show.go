@@ -46,39 +46,6 @@ func newShowCmd(f *Factory, runF func(context.Context, *ShowOptions) error) *cob
 	return cmd
 }
 
-// jobIDArg takes one job ID as the only argument, into dst.
-func jobIDArg(dst *int64) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != 1 {
-			return usageErrorf("%s takes 1 job ID, got %d argument(s)", cmd.Name(), len(args))
-		}
-		ids, err := queue.ParseIDs(args[0])
-		if err != nil || len(ids) != 1 {
-			return usageErrorf("invalid job ID %q", args[0])
-		}
-		*dst = ids[0]
-		return nil
-	}
-}
-
-// jobIDArgs takes one or more job IDs as arguments, into dst.
-func jobIDArgs(dst *[]int64) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) == 0 {
-			return usageErrorf("%s takes one or more job IDs", cmd.Name())
-		}
-		*dst = (*dst)[:0]
-		for _, a := range args {
-			ids, err := queue.ParseIDs(a)
-			if err != nil || len(ids) != 1 {
-				return usageErrorf("invalid job ID %q", a)
-			}
-			*dst = append(*dst, ids[0])
-		}
-		return nil
-	}
-}
-
 // getJob fetches a job and its history, saying "job N not found" for a
 // missing one.
 func getJob(ctx context.Context, store queue.Store, id int64) (*queue.Job, []queue.Attempt, error) {

@@ -94,14 +94,3 @@ func waitError(ctx context.Context, err error, pending []int64) error {
 	}
 	return err
 }
-
-func joinIDs(ids []int64) string {
-	s := ""
-	for i, id := range ids {
-		if i > 0 {
-			s += ", "
-		}
-		s += fmt.Sprint(id)
-	}
-	return s
-}
