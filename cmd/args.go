@@ -5,33 +5,56 @@ package cmd
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/jobq/jobq/internal/queue"
 )
 
-// exactArgs and friends make cobra's argument checks usage errors.
-func exactArgs(n int) cobra.PositionalArgs {
+// noArgs refuses arguments, for the commands that take none.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("%s takes no arguments, not %q", commandName(cmd), args[0])
+	}
+	return nil
+}
+
+// oneArg takes exactly one argument, said to be what.
+func oneArg(what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return usageErrorf("%s takes %d argument(s), got %d", cmd.Name(), n, len(args))
+		if len(args) != 1 {
+			return usageErrorf("%s takes one %s", commandName(cmd), what)
 		}
 		return nil
 	}
+}
+
+// commandName is a command as users type it after jobq: "queue pause".
+func commandName(cmd *cobra.Command) string {
+	return strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+}
+
+// parseJobID reads one job ID.
+func parseJobID(s string) (int64, error) {
+	ids, err := queue.ParseIDs(s)
+	if err != nil || len(ids) != 1 {
+		return 0, fmt.Errorf("invalid job ID %q", s)
+	}
+	return ids[0], nil
 }
 
 // jobIDArg takes one job ID as the only argument, into dst.
 func jobIDArg(dst *int64) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != 1 {
-			return usageErrorf("%s takes 1 job ID, got %d argument(s)", cmd.Name(), len(args))
+			return usageErrorf("%s takes one job ID", commandName(cmd))
 		}
-		ids, err := queue.ParseIDs(args[0])
-		if err != nil || len(ids) != 1 {
-			return usageErrorf("invalid job ID %q", args[0])
+		id, err := parseJobID(args[0])
+		if err != nil {
+			return &UsageError{Err: err}
 		}
-		*dst = ids[0]
+		*dst = id
 		return nil
 	}
 }
@@ -40,15 +63,15 @@ func jobIDArg(dst *int64) cobra.PositionalArgs {
 func jobIDArgs(dst *[]int64) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {
-			return usageErrorf("%s takes one or more job IDs", cmd.Name())
+			return usageErrorf("%s takes one or more job IDs", commandName(cmd))
 		}
 		*dst = (*dst)[:0]
 		for _, a := range args {
-			ids, err := queue.ParseIDs(a)
-			if err != nil || len(ids) != 1 {
-				return usageErrorf("invalid job ID %q", a)
+			id, err := parseJobID(a)
+			if err != nil {
+				return &UsageError{Err: err}
 			}
-			*dst = append(*dst, ids[0])
+			*dst = append(*dst, id)
 		}
 		return nil
 	}

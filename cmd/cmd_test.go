@@ -126,7 +126,7 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"retry", "7", "--dry-run"}, 1, "jobq: dry run: would retry 0 jobs"},
 		{[]string{"purge", "--state", "running"}, 2, "jobq: purge never deletes running jobs"},
 		{[]string{"purge", "--yes"}, 0, "jobq: no job matches; nothing was deleted\n"},
-		{[]string{"stats", "x"}, 2, "jobq: stats takes 0 argument(s)"},
+		{[]string{"stats", "x"}, 2, "jobq: stats takes no arguments, not \"x\""},
 		{[]string{"events", "--job", "x"}, 2, "jobq: --job: invalid job ID"},
 		{[]string{"events", "--job", "7"}, 1, "jobq: job 7: not found\n"},
 		{[]string{"progress", "101"}, 2, "jobq: invalid percent \"101\""},

@@ -22,7 +22,7 @@ type ListOptions struct {
 	IDs    bool
 }
 
-func newListCmd(f *Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
+func newListCmd(f *Factory) *cobra.Command {
 	opts := &ListOptions{IO: f.IO, OpenStore: f.OpenStore, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "list [--state S,..] [-q Q] [filters] [--limit N] [--json | --ids]",
@@ -42,11 +42,8 @@ gives every field, times in RFC 3339 UTC.`,
   jobq list --state dead --error 'timed out'
   jobq list --state pending,retrying -q mail --limit 20
   jobq list --state dead --ids | xargs -n1 jobq show`,
-		Args: exactArgs(0),
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runList(cmd.Context(), opts)
 		},
 	}

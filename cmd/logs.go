@@ -18,7 +18,7 @@ type LogsOptions struct {
 	Attempt int
 }
 
-func newLogsCmd(f *Factory, runF func(context.Context, *LogsOptions) error) *cobra.Command {
+func newLogsCmd(f *Factory) *cobra.Command {
 	opts := &LogsOptions{IO: f.IO, OpenStore: f.OpenStore}
 	cmd := &cobra.Command{
 		Use:   "logs ID [--attempt N]",
@@ -31,9 +31,6 @@ marker line saying how much was cut.`,
   jobq logs 42 --attempt 1 | less`,
 		Args: jobIDArg(&opts.ID),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runLogs(cmd.Context(), opts)
 		},
 	}

@@ -22,7 +22,7 @@ type RetryOptions struct {
 	DryRun bool
 }
 
-func newRetryCmd(f *Factory, runF func(context.Context, *RetryOptions) error) *cobra.Command {
+func newRetryCmd(f *Factory) *cobra.Command {
 	opts := &RetryOptions{IO: f.IO, OpenStore: f.OpenStore, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "retry ID... | --state S [-q Q] [filters] [--dry-run]",
@@ -51,9 +51,6 @@ the same.`,
 			return jobIDArgs(&opts.IDs)(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runRetry(cmd.Context(), opts)
 		},
 	}

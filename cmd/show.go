@@ -27,7 +27,7 @@ type ShowOptions struct {
 // outputTailLines is how much of the last attempt's output show prints.
 const outputTailLines = 10
 
-func newShowCmd(f *Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
+func newShowCmd(f *Factory) *cobra.Command {
 	opts := &ShowOptions{IO: f.IO, OpenStore: f.OpenStore, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "show ID [--json]",
@@ -36,9 +36,6 @@ func newShowCmd(f *Factory, runF func(context.Context, *ShowOptions) error) *cob
   jobq show 42 --json | jq '.history[] | {attempt, exit_code, error}'`,
 		Args: jobIDArg(&opts.ID),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runShow(cmd.Context(), opts)
 		},
 	}

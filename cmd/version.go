@@ -16,7 +16,7 @@ func newVersionCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print jobq's version",
-		Args:  exactArgs(0),
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v := version
 			if bi, ok := debug.ReadBuildInfo(); ok && v == "" {

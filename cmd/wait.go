@@ -19,10 +19,10 @@ type WaitOptions struct {
 	OpenStore func(context.Context) (queue.Store, error)
 
 	IDs     []int64
-	Timeout string
+	Timeout durationFlag
 }
 
-func newWaitCmd(f *Factory, runF func(context.Context, *WaitOptions) error) *cobra.Command {
+func newWaitCmd(f *Factory) *cobra.Command {
 	opts := &WaitOptions{IO: f.IO, OpenStore: f.OpenStore}
 	cmd := &cobra.Command{
 		Use:   "wait ID... [--timeout D]",
@@ -31,24 +31,17 @@ func newWaitCmd(f *Factory, runF func(context.Context, *WaitOptions) error) *cob
   jobq wait 41 42 43 --timeout 10m`,
 		Args: jobIDArgs(&opts.IDs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runWait(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Timeout, "timeout", "", "give up after this `duration` with exit status 124")
+	cmd.Flags().Var(&opts.Timeout, "timeout", "give up after this long with exit status 124; 0: never")
 	return cmd
 }
 
 func runWait(ctx context.Context, opts *WaitOptions) error {
-	if opts.Timeout != "" {
-		d, err := queue.ParseDuration(opts.Timeout)
-		if err != nil {
-			return usageErrorf("--timeout: %v", err)
-		}
+	if opts.Timeout.D > 0 { // 0, as everywhere, means none
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout.D)
 		defer cancel()
 	}
 	store, err := opts.OpenStore(ctx)
