@@ -2,8 +2,10 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/term"
@@ -82,16 +84,27 @@ func (f *Factory) Config() (*config.Config, error) {
 // db, then the default under $XDG_STATE_HOME.
 func (f *Factory) DBPath() (string, error) {
 	if f.dbFlag != "" {
-		return f.dbFlag, nil
+		return f.dbFlag, refusePostgres(f.dbFlag, "--db")
 	}
 	cfg, err := f.Config()
 	if err != nil {
 		return "", err
 	}
 	if cfg.DB != "" {
-		return cfg.DB, nil
+		return cfg.DB, refusePostgres(cfg.DB, "JOBQ_DB or config key db")
 	}
 	return config.DefaultDB(f.LookupEnv)
+}
+
+// refusePostgres refuses a PostgreSQL URL until that backend exists: it
+// must never become the name of a SQLite file ("./postgres:/u@host/db").
+// The URL is not repeated: it may hold a password.
+func refusePostgres(db, from string) error {
+	lower := strings.ToLower(db)
+	if strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://") {
+		return &UsageError{Err: fmt.Errorf("%s names a PostgreSQL database, and the PostgreSQL backend is not built yet", from), NoHelp: true}
+	}
+	return nil
 }
 
 // OpenStore opens the queue's database.
