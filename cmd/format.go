@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jobq/jobq/internal/queue"
 )
 
 // formatTime shows t relative to now on a terminal ("3m ago", "in 5m") and
@@ -60,3 +62,9 @@ func plural(n int, noun string) string {
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
 }
+
+// attemptNumber is the number users see for an attempt: the job's run, 1,
+// 2, 3 ... over its whole life, never reset by retry (show's # column,
+// logs --attempt, the history's attempt in JSON). The store names it Run
+// for now, beside an Attempt counted within the current budget.
+func attemptNumber(a queue.Attempt) int { return a.Run }

@@ -24,9 +24,9 @@ type jobJSON struct {
 	Env           map[string]string `json:"env"`
 	Attempts      int               `json:"attempts"`
 	MaxAttempts   int               `json:"max_attempts"`
-	Timeout       *string           `json:"timeout"`
-	Backoff       string            `json:"backoff"`
-	MaxBackoff    string            `json:"max_backoff"`
+	TimeoutS      *float64          `json:"timeout_s"`
+	BackoffS      float64           `json:"backoff_s"`
+	MaxBackoffS   float64           `json:"max_backoff_s"`
 	PermanentExit []int             `json:"permanent_exit"`
 	UniqueKey     *string           `json:"unique_key"`
 	DependsOn     []int64           `json:"depends_on"`
@@ -39,7 +39,13 @@ type jobJSON struct {
 	LastError     *string           `json:"last_error"`
 	Worker        *string           `json:"worker"`
 	Progress      *progressJSON     `json:"progress"`
-	History       []attemptJSON     `json:"history,omitempty"`
+}
+
+// jobHistoryJSON is a job as show --json prints it: with the history of
+// its attempts, an empty array when it never ran.
+type jobHistoryJSON struct {
+	jobJSON
+	History []attemptJSON `json:"history"`
 }
 
 type progressJSON struct {
@@ -50,7 +56,6 @@ type progressJSON struct {
 
 type attemptJSON struct {
 	Attempt    int        `json:"attempt"`
-	Run        int        `json:"run"`
 	Worker     string     `json:"worker"`
 	StartedAt  *time.Time `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at"`
@@ -64,7 +69,7 @@ func newJobJSON(j *queue.Job, now time.Time) jobJSON {
 	out := jobJSON{
 		ID: j.ID, Queue: j.Queue, State: j.StateAt(now), Priority: j.Priority,
 		Command: j.Command, Argv: j.Argv, Dir: j.Dir, Attempts: j.Attempts,
-		MaxAttempts: j.MaxAttempts, Backoff: formatDuration(j.Backoff), MaxBackoff: formatDuration(j.MaxBackoff),
+		MaxAttempts: j.MaxAttempts, BackoffS: j.Backoff.Seconds(), MaxBackoffS: j.MaxBackoff.Seconds(),
 		PermanentExit: j.PermanentExit, UniqueKey: optString(j.UniqueKey),
 		RunAt: optTime(j.RunAt), CreatedAt: optTime(j.CreatedAt), StartedAt: optTime(j.StartedAt),
 		FinishedAt: optTime(j.FinishedAt), ExitCode: j.ExitCode, Signal: optString(j.Signal),
@@ -80,7 +85,8 @@ func newJobJSON(j *queue.Job, now time.Time) jobJSON {
 		out.DependsOn = []int64{}
 	}
 	if j.Timeout > 0 {
-		out.Timeout = optString(formatDuration(j.Timeout))
+		s := j.Timeout.Seconds()
+		out.TimeoutS = &s
 	}
 	if len(j.Env) > 0 {
 		out.Env = make(map[string]string, len(j.Env))
@@ -94,7 +100,7 @@ func newJobJSON(j *queue.Job, now time.Time) jobJSON {
 
 func newAttemptJSON(a queue.Attempt) attemptJSON {
 	return attemptJSON{
-		Attempt: a.Attempt, Run: a.Run, Worker: a.Worker,
+		Attempt: attemptNumber(a), Worker: a.Worker,
 		StartedAt: optTime(a.StartedAt), FinishedAt: optTime(a.FinishedAt),
 		ExitCode: a.ExitCode, Signal: optString(a.Signal), Error: optString(a.Error),
 		Output: string(a.Output),

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -15,7 +16,7 @@ type LogsOptions struct {
 	OpenStore func(context.Context) (queue.Store, error)
 
 	ID      int64
-	Attempt int
+	Attempt intFlag // not given: the last
 }
 
 func newLogsCmd(f *Factory) *cobra.Command {
@@ -34,12 +35,12 @@ marker line saying how much was cut.`,
 			return runLogs(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().IntVar(&opts.Attempt, "attempt", 0, "the attempt `N` (as numbered by jobq show; default the last)")
+	cmd.Flags().Var(&opts.Attempt, "attempt", "the attempt `N` (as numbered by jobq show; default the last)")
 	return cmd
 }
 
 func runLogs(ctx context.Context, opts *LogsOptions) error {
-	if opts.Attempt < 0 {
+	if opts.Attempt.Given && opts.Attempt.N < 1 {
 		return usageErrorf("--attempt must be 1 or more")
 	}
 	store, err := opts.OpenStore(ctx)
@@ -52,14 +53,26 @@ func runLogs(ctx context.Context, opts *LogsOptions) error {
 		return fmt.Errorf("job %d: %w", opts.ID, err)
 	}
 	if len(history) == 0 {
+		job, err := store.JobGet(ctx, opts.ID)
+		if err != nil {
+			return fmt.Errorf("job %d: %w", opts.ID, err)
+		}
+		if job.State == queue.StateCancelled {
+			return fmt.Errorf("job %d was cancelled before it ran: it has no output", opts.ID)
+		}
 		return fmt.Errorf("job %d has not run yet", opts.ID)
 	}
 	a := history[len(history)-1]
-	if opts.Attempt > 0 {
-		if opts.Attempt > len(history) {
-			return fmt.Errorf("job %d has %d attempt(s), not %d", opts.ID, len(history), opts.Attempt)
+	if opts.Attempt.Given {
+		i := slices.IndexFunc(history, func(a queue.Attempt) bool { return attemptNumber(a) == opts.Attempt.N })
+		first, last := attemptNumber(history[0]), attemptNumber(a)
+		switch {
+		case i < 0 && first == last:
+			return fmt.Errorf("job %d has no attempt %d: its only attempt is %d", opts.ID, opts.Attempt.N, last)
+		case i < 0:
+			return fmt.Errorf("job %d has no attempt %d: its attempts are %d to %d", opts.ID, opts.Attempt.N, first, last)
 		}
-		a = history[opts.Attempt-1]
+		a = history[i]
 	}
 	_, err = opts.IO.Out.Write(a.Output)
 	return err

@@ -69,8 +69,7 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 	}
 	now := opts.Now()
 	if opts.JSON {
-		out := newJobJSON(job, now)
-		out.History = make([]attemptJSON, len(history))
+		out := jobHistoryJSON{jobJSON: newJobJSON(job, now), History: make([]attemptJSON, len(history))}
 		for i, a := range history {
 			out.History[i] = newAttemptJSON(a)
 		}
@@ -135,17 +134,17 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 		rows := make([][]string, len(history))
 		for i, a := range history {
 			rows[i] = []string{
-				strconv.Itoa(a.Run), strconv.Itoa(a.Attempt), a.Worker,
+				strconv.Itoa(attemptNumber(a)), a.Worker,
 				formatTime(a.StartedAt, now, term), attemptDuration(a, now), attemptExit(a), truncate(a.Error, 60),
 			}
 		}
 		b.WriteString("\nHistory:\n")
-		if err := writeTable(&b, []string{"#", "ATTEMPT", "WORKER", "STARTED", "DURATION", "EXIT", "ERROR"}, rows); err != nil {
+		if err := writeTable(&b, []string{"#", "WORKER", "STARTED", "DURATION", "EXIT", "ERROR"}, rows); err != nil {
 			return err
 		}
 		last := history[len(history)-1]
 		if len(last.Output) > 0 {
-			fmt.Fprintf(&b, "\nOutput of #%d (last %d lines; jobq logs %d for all):\n", last.Run, outputTailLines, job.ID)
+			fmt.Fprintf(&b, "\nOutput of #%d (last %d lines; jobq logs %d for all):\n", attemptNumber(last), outputTailLines, job.ID)
 			b.Write(lastLines(last.Output, outputTailLines))
 		}
 	}
