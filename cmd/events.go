@@ -113,6 +113,10 @@ func runEvents(ctx context.Context, opts *EventsOptions) error {
 	}
 }
 
+// eventTime is RFC 3339 with milliseconds, in local time with its offset,
+// as list and show print times: transitions come close together.
+const eventTime = "2006-01-02T15:04:05.000Z07:00"
+
 func writeEvent(b *bytes.Buffer, e queue.Event, asJSON bool) {
 	if asJSON {
 		line, _ := json.Marshal(eventJSON{
@@ -123,7 +127,7 @@ func writeEvent(b *bytes.Buffer, e queue.Event, asJSON bool) {
 		b.WriteByte('\n')
 		return
 	}
-	fmt.Fprintf(b, "%s  %s  %s -> %s  attempt %d", e.At.Local().Format("2006-01-02 15:04:05.000"),
+	fmt.Fprintf(b, "%s  %s  %s -> %s  attempt %d", e.At.Local().Format(eventTime),
 		strconv.FormatInt(e.JobID, 10), orDash(string(e.From)), e.To, e.Attempt)
 	if e.Worker != "" {
 		fmt.Fprintf(b, "  %s", e.Worker)
