@@ -226,11 +226,11 @@ func TestPurgeAsksOnATerminal(t *testing.T) {
 	if code := e.run("purge", "--state", "dead", "-q", "default"); code != 0 {
 		t.Fatalf("answer Y: exit %d: %s", code, e.stderr)
 	}
-	if want := "Delete 2 jobs (dead; in default) and their history? [y/N] "; e.stderr.String() != want {
+	if want := "Delete 2 jobs (dead; in default) and their history? [y/N] jobq: deleted 2 jobs\n"; e.stderr.String() != want {
 		t.Errorf("stderr %q, want %q", e.stderr, want)
 	}
-	if e.stdout.String() != "deleted 2 jobs\n" {
-		t.Errorf("stdout %q, want the count deleted", e.stdout)
+	if e.stdout.Len() != 0 {
+		t.Errorf("stdout %q, want nothing: purge's messages go to stderr", e.stdout)
 	}
 }
 

@@ -126,7 +126,7 @@ func runPurge(ctx context.Context, opts *PurgeOptions) error {
 			break
 		}
 	}
-	fmt.Fprintf(opts.IO.Out, "deleted %s\n", plural(deleted, "job"))
+	fmt.Fprintf(opts.IO.ErrOut, "jobq: deleted %s\n", plural(deleted, "job"))
 	return nil
 }
 
