@@ -10,6 +10,9 @@ import (
 	"github.com/jobq/jobq/internal/queue"
 )
 
+// defaultListLimit is how many jobs list shows unless told otherwise.
+const defaultListLimit = 100
+
 // ListOptions are list's dependencies and flags.
 type ListOptions struct {
 	IO        IOStreams
@@ -17,7 +20,7 @@ type ListOptions struct {
 	Now       func() time.Time
 
 	Filter filterFlags
-	Limit  int
+	Limit  intFlag // not given: defaultListLimit
 	JSON   bool
 	IDs    bool
 }
@@ -49,7 +52,7 @@ gives every field, times in RFC 3339 UTC.`,
 	}
 	fl := cmd.Flags()
 	opts.Filter.register(fl)
-	fl.IntVar(&opts.Limit, "limit", 100, "at most `N` jobs; 0 for all")
+	fl.Var(&opts.Limit, "limit", "at most `N` jobs (default 100); 0 for all")
 	fl.BoolVar(&opts.JSON, "json", false, "print a JSON array of jobs")
 	fl.BoolVar(&opts.IDs, "ids", false, "print only IDs, one per line")
 	return cmd
@@ -59,14 +62,17 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	switch {
 	case opts.JSON && opts.IDs:
 		return usageErrorf("give --json or --ids, not both")
-	case opts.Limit < 0:
+	case opts.Limit.N < 0:
 		return usageErrorf("--limit must be 0 or more")
 	}
 	filter, err := opts.Filter.filter(opts.Now())
 	if err != nil {
 		return err
 	}
-	filter.Limit = opts.Limit
+	filter.Limit = defaultListLimit
+	if opts.Limit.Given {
+		filter.Limit = opts.Limit.N
+	}
 	store, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
@@ -75,6 +81,18 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	jobs, err := store.JobList(ctx, filter)
 	if err != nil {
 		return fmt.Errorf("list jobs: %w", err)
+	}
+	if !opts.Limit.Given && len(jobs) == filter.Limit {
+		// The default cut the list: say so, or the oldest jobs go unseen.
+		all := filter
+		all.Limit = 0
+		n, err := store.JobCount(ctx, all)
+		if err != nil {
+			return fmt.Errorf("count jobs: %w", err)
+		}
+		if n > len(jobs) {
+			fmt.Fprintf(opts.IO.ErrOut, "jobq: showing the newest %d of %d jobs; use --limit 0 for all\n", len(jobs), n)
+		}
 	}
 	switch {
 	case opts.JSON:
