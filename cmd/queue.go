@@ -116,5 +116,21 @@ func runQueueSet(ctx context.Context, opts *QueueOptions) error {
 	if err := store.QueueSet(ctx, params); err != nil {
 		return fmt.Errorf("queue %s: %w", opts.Name, err)
 	}
+	if opts.Paused != nil && !*opts.Paused {
+		return nil
+	}
+	// Setting a queue ahead of its jobs is legitimate, and so is a typo
+	// (pause mial): say which this may be.
+	n, err := store.JobCount(ctx, queue.JobFilter{Queues: []string{opts.Name}, Now: opts.Now()})
+	if err != nil {
+		return fmt.Errorf("queue %s: %w", opts.Name, err)
+	}
+	if n == 0 {
+		done := "limited"
+		if opts.Paused != nil {
+			done = "paused"
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "jobq: queue %s has no jobs yet; %s all the same\n", opts.Name, done)
+	}
 	return nil
 }
