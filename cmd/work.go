@@ -28,8 +28,9 @@ func newWorkCmd(f *Factory) *cobra.Command {
 		Long: `Run jobs as they become ready, N at a time, until stopped. Several workers,
 on this host, may share one database: each job runs on one of them.
 
-It notices a new job within about 25 ms without busy polling, runs
-scheduled jobs and retries when they come due, takes back the jobs of a
+It notices a new job within about 10 ms without busy polling (inotify
+says when the database is written; where inotify is not to be had, it
+looks every 25 ms), runs scheduled jobs and retries when they come due, takes back the jobs of a
 worker whose lease expired (a failed attempt), and deletes final jobs past
 their retention (config retention.*).
 
