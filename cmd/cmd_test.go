@@ -298,3 +298,53 @@ func TestEventsFollowUntilInterrupted(t *testing.T) {
 		t.Errorf("events -f printed %d lines, want each of the 3 transitions once:\n%s", n, out)
 	}
 }
+
+// wait -q waits for the jobs of the queue not ended when it started, not
+// for those enqueued later; on a terminal it says how each one ended.
+func TestWaitQueue(t *testing.T) {
+	e := setup(t)
+	for _, args := range [][]string{
+		{"enqueue", "-q", "batch", "--max-attempts", "1", "true"},
+		{"enqueue", "-q", "batch", "--max-attempts", "1", "exit 3"},
+		{"enqueue", "-q", "other", "--in", "1h", "true"},
+	} {
+		if code := e.run(args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, e.stderr)
+		}
+	}
+	waiter := *e.f
+	out := &syncBuffer{}
+	waiter.IO.Out, waiter.IO.ErrOut, waiter.IO.ErrTerminal = out, out, true
+	done := make(chan int)
+	go func() {
+		done <- Run(context.Background(), &waiter, []string{"wait", "-q", "batch", "--timeout", "60s"})
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "jobq: waiting for 2 jobs of queue batch\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("wait -q printed %q, never what it waits for", out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Enqueued after wait started: not waited for (it never runs here).
+	if code := e.run("enqueue", "-q", "batch", "--in", "1h", "true"); code != 0 {
+		t.Fatalf("enqueue: exit %d: %s", code, e.stderr)
+	}
+	if code := e.run("drain", "-q", "batch"); code != 1 {
+		t.Fatalf("drain: exit %d, want 1 (job 2 went dead): %s", code, e.stderr)
+	}
+	select {
+	case code := <-done:
+		if code != exitFailure {
+			t.Errorf("wait -q exited %d, want 1: job 2 ended dead", code)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("wait -q did not return once the jobs it waited for ended")
+	}
+	want := "jobq: waiting for 2 jobs of queue batch\n" +
+		"jobq: job 1 succeeded (1 of 2 ended)\n" +
+		"jobq: job 2 ended dead (2 of 2 ended)\n"
+	if out.String() != want {
+		t.Errorf("wait -q on a terminal printed\n%s\nwant\n%s", out, want)
+	}
+}

@@ -24,6 +24,9 @@ type IOStreams struct {
 	// IsTerminal reports whether Out is a terminal, for human-friendly
 	// output (relative times).
 	IsTerminal bool
+	// ErrTerminal reports whether ErrOut is a terminal: a person watches
+	// the messages (wait then reports each job as it ends).
+	ErrTerminal bool
 	// CanPrompt reports whether a person can answer a question: In and
 	// ErrOut are terminals.
 	CanPrompt bool
@@ -49,8 +52,9 @@ func NewFactory() *Factory {
 	return &Factory{
 		IO: IOStreams{
 			In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-			IsTerminal: isTerminal(os.Stdout),
-			CanPrompt:  isTerminal(os.Stdin) && isTerminal(os.Stderr),
+			IsTerminal:  isTerminal(os.Stdout),
+			ErrTerminal: isTerminal(os.Stderr),
+			CanPrompt:   isTerminal(os.Stdin) && isTerminal(os.Stderr),
 		},
 		Now:       time.Now,
 		Getwd:     os.Getwd,
