@@ -47,7 +47,7 @@ func runDrain(ctx context.Context, opts *DrainOptions) error {
 		return fmt.Errorf("drain: %w", err)
 	}
 	if sum.Dead > 0 {
-		return &ExitError{Code: exitFailure, Err: fmt.Errorf("%d job(s) went dead; see 'jobq list --state dead'", sum.Dead)}
+		return &ExitError{Code: exitFailure, Err: fmt.Errorf("%s went dead; see 'jobq list --state dead'", plural(sum.Dead, "job"))}
 	}
 	return nil
 }

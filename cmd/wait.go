@@ -79,13 +79,13 @@ func runWait(ctx context.Context, opts *WaitOptions) error {
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout.D)
 		defer cancel()
 	}
+	w := waiter{io: opts.IO, now: opts.Now, queues: opts.Queues, pending: slices.Clone(opts.IDs)}
 	store, err := opts.OpenStore(ctx)
 	if err != nil {
-		return err
+		return w.error(ctx, err)
 	}
 	defer store.Close()
-
-	w := waiter{io: opts.IO, store: store, now: opts.Now, queues: opts.Queues, pending: slices.Clone(opts.IDs)}
+	w.store = store
 	if len(opts.Queues) > 0 {
 		if err := w.listQueues(ctx); err != nil {
 			return w.error(ctx, err)
@@ -201,5 +201,9 @@ func (w *waiter) error(ctx context.Context, err error) error {
 		return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out with %s of queue %s not ended",
 			plural(len(w.pending), "job"), strings.Join(w.queues, ", "))}
 	}
-	return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out waiting for job(s) %s", joinIDs(w.pending))}
+	noun := "job"
+	if len(w.pending) > 1 {
+		noun = "jobs"
+	}
+	return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out waiting for %s %s", noun, joinIDs(w.pending))}
 }

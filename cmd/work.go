@@ -140,7 +140,7 @@ func (n *notifier) loop(s queue.Snapshot) {
 	status := fmt.Sprintf("STATUS=%d running; %d succeeded, %d retrying, %d dead since start",
 		s.Running, s.Succeeded, s.Retrying, s.Dead)
 	if s.Stopping {
-		status = fmt.Sprintf("STATUS=stopping: waiting for %d running job(s)", s.Running)
+		status = fmt.Sprintf("STATUS=stopping: waiting for %s", plural(s.Running, "running job"))
 	}
 	if status != n.status {
 		n.status = status
