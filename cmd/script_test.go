@@ -46,6 +46,7 @@ func TestScripts(t *testing.T) {
 			"waitfile":     cmdWaitFile,
 			"notifysocket": cmdNotifySocket,
 			"status":       cmdStatus,
+			"oneline":      cmdOneLine,
 		},
 	})
 }
@@ -78,6 +79,19 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("exit status %d, want %d", got, want)
+	}
+}
+
+// cmdOneLine checks that the last command wrote one line on stderr, a
+// message starting "jobq: ", as every refusal of bad input does.
+// Usage: oneline.
+func cmdOneLine(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: oneline")
+	}
+	stderr := ts.ReadFile("stderr")
+	if !strings.HasPrefix(stderr, "jobq: ") || strings.Count(stderr, "\n") != 1 || !strings.HasSuffix(stderr, "\n") {
+		ts.Fatalf("stderr is not one line starting 'jobq: ': %q", stderr)
 	}
 }
 
