@@ -77,6 +77,18 @@ func jobIDArgs(dst *[]int64) cobra.PositionalArgs {
 	}
 }
 
+// optionalJobIDArgs takes job IDs, or none (the command picks jobs another
+// way: retry's filters, wait's -q), into dst.
+func optionalJobIDArgs(dst *[]int64) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			*dst = nil
+			return nil
+		}
+		return jobIDArgs(dst)(cmd, args)
+	}
+}
+
 // joinIDs writes job IDs for a message: "3, 4".
 func joinIDs(ids []int64) string {
 	s := ""

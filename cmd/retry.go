@@ -43,13 +43,7 @@ the same.`,
   jobq retry --state dead -q mail --dry-run
   jobq retry --state dead -q mail --exit-code 75 --since 2h
   jobq retry --state dead --error 'timed out' | xargs jobq wait`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				opts.IDs = nil
-				return nil
-			}
-			return jobIDArgs(&opts.IDs)(cmd, args)
-		},
+		Args: optionalJobIDArgs(&opts.IDs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRetry(cmd.Context(), opts)
 		},

@@ -46,13 +46,7 @@ and how each job ended as it ends.`,
   jobq wait 41 42 43 --timeout 10m
   find . -name '*.wav' | sed 's/.*/flac "&"/' | jobq enqueue --batch -q encode >/dev/null
   jobq wait -q encode`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				opts.IDs = nil
-				return nil
-			}
-			return jobIDArgs(&opts.IDs)(cmd, args)
-		},
+		Args: optionalJobIDArgs(&opts.IDs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runWait(cmd.Context(), opts)
 		},
