@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -346,5 +347,31 @@ func TestWaitQueue(t *testing.T) {
 		"jobq: job 2 ended dead (2 of 2 ended)\n"
 	if out.String() != want {
 		t.Errorf("wait -q on a terminal printed\n%s\nwant\n%s", out, want)
+	}
+}
+
+// Settings and the default database come from the Factory's environment,
+// not the process's: tests run side by side, each with its own.
+func TestEnvironmentComesFromTheFactory(t *testing.T) {
+	e := setup(t)
+	delete(e.env, "JOBQ_DB")
+	e.env["JOBQ_DEFAULTS_MAX_ATTEMPTS"] = "7"
+	if code := e.run("enqueue", "true"); code != 0 {
+		t.Fatalf("enqueue: exit %d: %s", code, e.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "state", "jobq", "jobq.db")); err != nil {
+		t.Errorf("no database under the Factory's XDG_STATE_HOME: %v", err)
+	}
+	if got := e.job(t, 1).MaxAttempts; got != 7 {
+		t.Errorf("max_attempts = %d, want 7 from the Factory's JOBQ_DEFAULTS_MAX_ATTEMPTS", got)
+	}
+	// Without XDG_STATE_HOME: under the Factory's HOME.
+	delete(e.env, "XDG_STATE_HOME")
+	e.env["HOME"] = filepath.Join(e.dir, "home")
+	if code := e.run("enqueue", "true"); code != 0 {
+		t.Fatalf("enqueue: exit %d: %s", code, e.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "home", ".local", "state", "jobq", "jobq.db")); err != nil {
+		t.Errorf("no database under the Factory's HOME: %v", err)
 	}
 }
