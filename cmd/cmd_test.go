@@ -255,7 +255,8 @@ func (s *syncBuffer) String() string {
 }
 
 // events -f without --job follows until interrupted, printing the
-// transitions other processes make, and then exits 0.
+// transitions that other commands make through their own connections to
+// the database (as another process would), and then exits 0.
 func TestEventsFollowUntilInterrupted(t *testing.T) {
 	e := setup(t)
 	if code := e.run("enqueue", "true"); code != 0 {
