@@ -19,7 +19,7 @@ type CancelOptions struct {
 	IDs []int64
 }
 
-func newCancelCmd(f *Factory, runF func(context.Context, *CancelOptions) error) *cobra.Command {
+func newCancelCmd(f *Factory) *cobra.Command {
 	opts := &CancelOptions{IO: f.IO, OpenStore: f.OpenStore, Now: f.Now}
 	return &cobra.Command{
 		Use:   "cancel ID...",
@@ -35,9 +35,6 @@ are cancelled all the same.`,
   jobq list --state pending -q reports --ids | xargs jobq cancel`,
 		Args: jobIDArgs(&opts.IDs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runCancel(cmd.Context(), opts)
 		},
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,30 +14,39 @@ import (
 	"github.com/jobq/jobq/internal/queue"
 )
 
-// testEnv is one command run's world: buffers, a fixed clock and a real
-// SQLite database in a temporary directory.
+// testEnv is one command run's world: buffers, a fixed clock, its own
+// environment and a real SQLite database in a temporary directory. Tests
+// that use it run in parallel: nothing of it is the process's.
 type testEnv struct {
 	f              *Factory
 	stdout, stderr *bytes.Buffer
 	dir            string
+	env            map[string]string // what f.LookupEnv sees
 }
 
 var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
 func setup(t *testing.T) *testEnv {
 	t.Helper()
+	t.Parallel()
 	dir := t.TempDir()
-	t.Setenv("XDG_CONFIG_HOME", dir) // no config file from the machine
-	t.Setenv("JOBQ_CONFIG", "")
-	t.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state"))
-	t.Setenv("JOBQ_DB", filepath.Join(dir, "q", "jobq.db"))
 	e := &testEnv{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, dir: dir}
+	e.env = map[string]string{
+		"HOME":            dir,
+		"XDG_CONFIG_HOME": dir, // no config file from the machine
+		"XDG_STATE_HOME":  filepath.Join(dir, "state"),
+		"JOBQ_DB":         filepath.Join(dir, "q", "jobq.db"),
+		"FROM_ENV":        "x",
+	}
 	e.f = &Factory{
-		IO:        IOStreams{In: strings.NewReader(""), Out: e.stdout, ErrOut: e.stderr},
-		Now:       func() time.Time { return testNow },
-		Getwd:     func() (string, error) { return dir, nil },
-		LookupEnv: func(k string) (string, bool) { return map[string]string{"FROM_ENV": "x"}[k], k == "FROM_ENV" },
-		Environ:   func() []string { return []string{"PATH=/usr/bin:/bin"} },
+		IO:    IOStreams{In: strings.NewReader(""), Out: e.stdout, ErrOut: e.stderr},
+		Now:   func() time.Time { return testNow },
+		Getwd: func() (string, error) { return dir, nil },
+		LookupEnv: func(k string) (string, bool) {
+			v, ok := e.env[k]
+			return v, ok
+		},
+		Environ: func() []string { return []string{"PATH=/usr/bin:/bin"} },
 	}
 	return e
 }
@@ -99,6 +109,7 @@ func TestEnqueueAtUsesTheClock(t *testing.T) {
 }
 
 func TestExitStatuses(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		args   []string
 		code   int
@@ -116,7 +127,7 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"retry", "7", "--dry-run"}, 1, "jobq: dry run: would retry 0 jobs"},
 		{[]string{"purge", "--state", "running"}, 2, "jobq: purge never deletes running jobs"},
 		{[]string{"purge", "--yes"}, 0, "jobq: no job matches; nothing was deleted\n"},
-		{[]string{"stats", "x"}, 2, "jobq: stats takes 0 argument(s)"},
+		{[]string{"stats", "x"}, 2, "jobq: stats takes no arguments, not \"x\""},
 		{[]string{"events", "--job", "x"}, 2, "jobq: --job: invalid job ID"},
 		{[]string{"events", "--job", "7"}, 1, "jobq: job 7: not found\n"},
 		{[]string{"progress", "101"}, 2, "jobq: invalid percent \"101\""},
@@ -136,6 +147,7 @@ func TestExitStatuses(t *testing.T) {
 }
 
 func TestReportErrorBusy(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	err := errors.Join(errors.New("enqueue"), queue.ErrBusy)
 	if code := reportError(&buf, NewRootCmd(NewFactory()), err); code != exitBusy {
@@ -158,6 +170,7 @@ func TestPanicIsOneLine(t *testing.T) {
 }
 
 func TestLastLines(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"a\nb\nc\n", "b\nc\n"},
 		{"a\nb\nc", "b\nc\n"},
@@ -173,6 +186,7 @@ func TestLastLines(t *testing.T) {
 }
 
 func TestFormatDuration(t *testing.T) {
+	t.Parallel()
 	for d, want := range map[time.Duration]string{
 		time.Hour: "1h", 90 * time.Minute: "1h30m", time.Minute: "1m", 10 * time.Second: "10s",
 		0: "0s", 25 * time.Hour: "25h", time.Hour + time.Second: "1h0m1s",
@@ -213,11 +227,11 @@ func TestPurgeAsksOnATerminal(t *testing.T) {
 	if code := e.run("purge", "--state", "dead", "-q", "default"); code != 0 {
 		t.Fatalf("answer Y: exit %d: %s", code, e.stderr)
 	}
-	if want := "Delete 2 jobs (dead; in default) and their history? [y/N] "; e.stderr.String() != want {
+	if want := "Delete 2 jobs (dead; in default) and their history? [y/N] jobq: deleted 2 jobs\n"; e.stderr.String() != want {
 		t.Errorf("stderr %q, want %q", e.stderr, want)
 	}
-	if e.stdout.String() != "deleted 2 jobs\n" {
-		t.Errorf("stdout %q, want the count deleted", e.stdout)
+	if e.stdout.Len() != 0 {
+		t.Errorf("stdout %q, want nothing: purge's messages go to stderr", e.stdout)
 	}
 }
 
@@ -241,7 +255,8 @@ func (s *syncBuffer) String() string {
 }
 
 // events -f without --job follows until interrupted, printing the
-// transitions other processes make, and then exits 0.
+// transitions that other commands make through their own connections to
+// the database (as another process would), and then exits 0.
 func TestEventsFollowUntilInterrupted(t *testing.T) {
 	e := setup(t)
 	if code := e.run("enqueue", "true"); code != 0 {
@@ -283,5 +298,81 @@ func TestEventsFollowUntilInterrupted(t *testing.T) {
 	}
 	if n := strings.Count(out.String(), "\n"); n != 3 {
 		t.Errorf("events -f printed %d lines, want each of the 3 transitions once:\n%s", n, out)
+	}
+}
+
+// wait -q waits for the jobs of the queue not ended when it started, not
+// for those enqueued later; on a terminal it says how each one ended.
+func TestWaitQueue(t *testing.T) {
+	e := setup(t)
+	for _, args := range [][]string{
+		{"enqueue", "-q", "batch", "--max-attempts", "1", "true"},
+		{"enqueue", "-q", "batch", "--max-attempts", "1", "exit 3"},
+		{"enqueue", "-q", "other", "--in", "1h", "true"},
+	} {
+		if code := e.run(args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, e.stderr)
+		}
+	}
+	waiter := *e.f
+	out := &syncBuffer{}
+	waiter.IO.Out, waiter.IO.ErrOut, waiter.IO.ErrTerminal = out, out, true
+	done := make(chan int)
+	go func() {
+		done <- Run(context.Background(), &waiter, []string{"wait", "-q", "batch", "--timeout", "60s"})
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "jobq: waiting for 2 jobs of queue batch\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("wait -q printed %q, never what it waits for", out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Enqueued after wait started: not waited for (it never runs here).
+	if code := e.run("enqueue", "-q", "batch", "--in", "1h", "true"); code != 0 {
+		t.Fatalf("enqueue: exit %d: %s", code, e.stderr)
+	}
+	if code := e.run("drain", "-q", "batch"); code != 1 {
+		t.Fatalf("drain: exit %d, want 1 (job 2 went dead): %s", code, e.stderr)
+	}
+	select {
+	case code := <-done:
+		if code != exitFailure {
+			t.Errorf("wait -q exited %d, want 1: job 2 ended dead", code)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("wait -q did not return once the jobs it waited for ended")
+	}
+	want := "jobq: waiting for 2 jobs of queue batch\n" +
+		"jobq: job 1 succeeded (1 of 2 ended)\n" +
+		"jobq: job 2 ended dead (2 of 2 ended)\n"
+	if out.String() != want {
+		t.Errorf("wait -q on a terminal printed\n%s\nwant\n%s", out, want)
+	}
+}
+
+// Settings and the default database come from the Factory's environment,
+// not the process's: tests run side by side, each with its own.
+func TestEnvironmentComesFromTheFactory(t *testing.T) {
+	e := setup(t)
+	delete(e.env, "JOBQ_DB")
+	e.env["JOBQ_DEFAULTS_MAX_ATTEMPTS"] = "7"
+	if code := e.run("enqueue", "true"); code != 0 {
+		t.Fatalf("enqueue: exit %d: %s", code, e.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "state", "jobq", "jobq.db")); err != nil {
+		t.Errorf("no database under the Factory's XDG_STATE_HOME: %v", err)
+	}
+	if got := e.job(t, 1).MaxAttempts; got != 7 {
+		t.Errorf("max_attempts = %d, want 7 from the Factory's JOBQ_DEFAULTS_MAX_ATTEMPTS", got)
+	}
+	// Without XDG_STATE_HOME: under the Factory's HOME.
+	delete(e.env, "XDG_STATE_HOME")
+	e.env["HOME"] = filepath.Join(e.dir, "home")
+	if code := e.run("enqueue", "true"); code != 0 {
+		t.Fatalf("enqueue: exit %d: %s", code, e.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "home", ".local", "state", "jobq", "jobq.db")); err != nil {
+		t.Errorf("no database under the Factory's HOME: %v", err)
 	}
 }

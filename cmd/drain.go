@@ -12,7 +12,7 @@ type DrainOptions struct {
 	RunnerOptions
 }
 
-func newDrainCmd(f *Factory, runF func(context.Context, *DrainOptions) error) *cobra.Command {
+func newDrainCmd(f *Factory) *cobra.Command {
 	opts := &DrainOptions{RunnerOptions: newRunnerOptions(f)}
 	cmd := &cobra.Command{
 		Use:   "drain [-q Q] [-c N]",
@@ -27,11 +27,8 @@ hands them back as pending without using an attempt.`,
 		Example: `  jobq drain
   jobq drain -q mail -c 4
   */5 * * * * jobq drain -q reports   # a crontab line`,
-		Args: exactArgs(0),
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runDrain(cmd.Context(), opts)
 		},
 	}
@@ -50,7 +47,7 @@ func runDrain(ctx context.Context, opts *DrainOptions) error {
 		return fmt.Errorf("drain: %w", err)
 	}
 	if sum.Dead > 0 {
-		return &ExitError{Code: exitFailure, Err: fmt.Errorf("%d job(s) went dead; see 'jobq list --state dead'", sum.Dead)}
+		return &ExitError{Code: exitFailure, Err: fmt.Errorf("%s went dead; see 'jobq list --state dead'", plural(sum.Dead, "job"))}
 	}
 	return nil
 }

@@ -24,30 +24,31 @@ type EnqueueOptions struct {
 	IO        IOStreams
 	Config    func() (*config.Config, error)
 	OpenStore func(context.Context) (storeNotifier, error)
-	Factory   *Factory
+	Now       func() time.Time
+	Getwd     func() (string, error)
+	LookupEnv func(string) (string, bool)
 
 	Args        []string
+	DashFirst   bool // -- came before every argument
 	Queue       string
 	Priority    int
-	In, At      string
-	MaxAttempts int
-	Timeout     string
-	Backoff     string
-	MaxBackoff  string
-	Permanent   string
-	Unique      string
-	After       string
+	In          durationFlag
+	At          stringFlag
+	MaxAttempts intFlag
+	Timeout     durationFlag
+	Backoff     durationFlag
+	MaxBackoff  durationFlag
+	Permanent   stringFlag
+	Unique      stringFlag
+	After       stringFlag
 	Env         []string
 	Dir         string
 	Batch       bool
 	JSON        bool
-
-	dashFirst bool // -- came before every argument
-	changed   func(name string) bool
 }
 
-func newEnqueueCmd(f *Factory, runF func(context.Context, *EnqueueOptions) error) *cobra.Command {
-	opts := &EnqueueOptions{IO: f.IO, Config: f.Config, OpenStore: f.OpenStore, Factory: f}
+func newEnqueueCmd(f *Factory) *cobra.Command {
+	opts := &EnqueueOptions{IO: f.IO, Config: f.Config, OpenStore: f.OpenStore, Now: f.Now, Getwd: f.Getwd, LookupEnv: f.LookupEnv}
 	cmd := &cobra.Command{
 		Use:   "enqueue [flags] COMMAND | [flags] -- PROGRAM ARG...",
 		Short: "Add a job; print its ID once it is on disk",
@@ -71,30 +72,26 @@ environment, and is skipped when K is not set.`,
 		Args: func(cmd *cobra.Command, args []string) error { return nil },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args
-			opts.changed = cmd.Flags().Changed
 			dash := cmd.ArgsLenAtDash()
 			if dash > 0 {
 				return usageErrorf("put every flag before --, and only PROGRAM ARG... after it")
 			}
-			opts.dashFirst = dash == 0
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
+			opts.DashFirst = dash == 0
 			return runEnqueue(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.Queue, "queue", "q", "default", "queue to add the job to")
 	fl.IntVarP(&opts.Priority, "priority", "p", 0, "higher runs first")
-	fl.StringVar(&opts.In, "in", "", "start no earlier than this `duration` from now (90s, 15m, 2d)")
-	fl.StringVar(&opts.At, "at", "", "start no earlier than this `time` (RFC 3339, 'YYYY-MM-DD HH:MM', HH:MM)")
-	fl.IntVar(&opts.MaxAttempts, "max-attempts", 0, "attempts before the job is dead (default: config defaults.max_attempts, 3)")
-	fl.StringVar(&opts.Timeout, "timeout", "", "kill an attempt after this `duration` (default: config defaults.timeout, none)")
-	fl.StringVar(&opts.Backoff, "backoff", "", "wait before the first retry, doubled each time (default 10s)")
-	fl.StringVar(&opts.MaxBackoff, "max-backoff", "", "longest wait between retries (default 1h)")
-	fl.StringVar(&opts.Permanent, "permanent-exit", "", "exit `codes` that mean dead at once, e.g. 3,64-78")
-	fl.StringVar(&opts.Unique, "unique", "", "while a job with this `key` is not final, add nothing and print its ID")
-	fl.StringVar(&opts.After, "after", "", "wait until these jobs (`IDs`, comma-separated) succeeded; cancelled if one ends dead or cancelled")
+	fl.Var(&opts.In, "in", "start no earlier than this long from now (90s, 15m, 2d)")
+	fl.Var(&opts.At, "at", "start no earlier than this `time` (RFC 3339, 'YYYY-MM-DD HH:MM', HH:MM)")
+	fl.Var(&opts.MaxAttempts, "max-attempts", "attempts before the job is dead (default: config defaults.max_attempts, 3)")
+	fl.Var(&opts.Timeout, "timeout", "kill an attempt after this long (default: config defaults.timeout, none)")
+	fl.Var(&opts.Backoff, "backoff", "wait before the first retry, doubled each time (default: config defaults.backoff, 10s)")
+	fl.Var(&opts.MaxBackoff, "max-backoff", "longest wait between retries (default: config defaults.max_backoff, 1h)")
+	fl.Var(&opts.Permanent, "permanent-exit", "exit `codes` that mean dead at once, e.g. 3,64-78")
+	fl.Var(&opts.Unique, "unique", "while a job with this `key` is not final, add nothing and print its ID")
+	fl.Var(&opts.After, "after", "wait until these jobs (`IDs`, comma-separated) succeeded; cancelled if one ends dead or cancelled")
 	fl.StringArrayVar(&opts.Env, "env", nil, "set K=V in the job's environment, or copy K from this one (repeatable)")
 	fl.StringVar(&opts.Dir, "dir", "", "working directory (default: the current one)")
 	fl.BoolVar(&opts.Batch, "batch", false, "one job per line of standard input")
@@ -107,7 +104,7 @@ func runEnqueue(ctx context.Context, opts *EnqueueOptions) error {
 	if err != nil {
 		return err
 	}
-	now := opts.Factory.Now()
+	now := opts.Now()
 	def, err := opts.defaults(cfg, now)
 	if err != nil {
 		return &UsageError{Err: err}
@@ -128,7 +125,7 @@ func runEnqueue(ctx context.Context, opts *EnqueueOptions) error {
 		def.Command, def.Argv = opts.Args[0], queue.ShellArgv(opts.Args[0])
 		jobs = append(jobs, def)
 	default:
-		if !opts.dashFirst {
+		if !opts.DashFirst {
 			return usageErrorf("quote a shell command as one argument, or put -- before PROGRAM ARG...")
 		}
 		def.Command, def.Argv = queue.QuoteArgv(opts.Args), opts.Args
@@ -172,61 +169,52 @@ func (opts *EnqueueOptions) defaults(cfg *config.Config, now time.Time) (queue.J
 		Backoff:       cfg.Defaults.Backoff,
 		MaxBackoff:    cfg.Defaults.MaxBackoff,
 		PermanentExit: cfg.Defaults.PermanentExit,
-		UniqueKey:     opts.Unique,
+		UniqueKey:     opts.Unique.S,
 		CreatedAt:     now,
 	}
 	if err := queue.ValidateQueue(p.Queue); err != nil {
 		return p, err
 	}
-	if opts.changed("max-attempts") {
-		p.MaxAttempts = opts.MaxAttempts
+	if opts.MaxAttempts.Given {
+		p.MaxAttempts = opts.MaxAttempts.N
 	}
-	if opts.changed("unique") && opts.Unique == "" {
+	if opts.Unique.Given && opts.Unique.S == "" {
 		return p, errors.New("--unique needs a non-empty key")
 	}
 	for _, d := range []struct {
-		flag, value string
-		dst         *time.Duration
+		flag durationFlag
+		dst  *time.Duration
 	}{
-		{"timeout", opts.Timeout, &p.Timeout},
-		{"backoff", opts.Backoff, &p.Backoff},
-		{"max-backoff", opts.MaxBackoff, &p.MaxBackoff},
+		{opts.Timeout, &p.Timeout},
+		{opts.Backoff, &p.Backoff},
+		{opts.MaxBackoff, &p.MaxBackoff},
 	} {
-		if !opts.changed(d.flag) {
-			continue
+		if d.flag.Given {
+			*d.dst = d.flag.D
 		}
-		v, err := queue.ParseDuration(d.value)
-		if err != nil {
-			return p, fmt.Errorf("--%s: %w", d.flag, err)
-		}
-		*d.dst = v
 	}
 	switch {
-	case opts.changed("in") && opts.changed("at"):
+	case opts.In.Given && opts.At.Given:
 		return p, errors.New("give --in or --at, not both")
-	case opts.changed("in"):
-		d, err := queue.ParseDuration(opts.In)
-		if err != nil {
-			return p, fmt.Errorf("--in: %w", err)
-		}
-		p.RunAt = now.Add(d)
-	case opts.changed("at"):
-		t, err := queue.ParseTime(opts.At, now)
+	case opts.In.Given:
+		p.RunAt = now.Add(opts.In.D)
+	case opts.At.Given:
+		t, err := queue.ParseTime(opts.At.S, now)
 		if err != nil {
 			return p, fmt.Errorf("--at: %w", err)
 		}
 		p.RunAt = t
 	}
 	p.State = queue.NewJobState(p.RunAt, now)
-	if opts.changed("after") {
-		ids, err := queue.ParseIDs(opts.After)
+	if opts.After.Given {
+		ids, err := queue.ParseIDs(opts.After.S)
 		if err != nil {
 			return p, fmt.Errorf("--after: %w", err)
 		}
 		p.After = ids
 	}
-	if opts.changed("permanent-exit") {
-		codes, err := queue.ParseExitCodes(opts.Permanent)
+	if opts.Permanent.Given {
+		codes, err := queue.ParseExitCodes(opts.Permanent.S)
 		if err != nil {
 			return p, fmt.Errorf("--permanent-exit: %w", err)
 		}
@@ -238,11 +226,11 @@ func (opts *EnqueueOptions) defaults(cfg *config.Config, now time.Time) (queue.J
 				return p, fmt.Errorf("--env %q: empty name", e)
 			}
 			p.Env = queue.SetEnv(p.Env, e)
-		} else if v, ok := opts.Factory.LookupEnv(e); ok {
+		} else if v, ok := opts.LookupEnv(e); ok {
 			p.Env = queue.SetEnv(p.Env, e+"="+v)
 		}
 	}
-	cwd, err := opts.Factory.Getwd()
+	cwd, err := opts.Getwd()
 	if err != nil {
 		return p, fmt.Errorf("current directory: %w", err)
 	}

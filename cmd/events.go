@@ -19,7 +19,7 @@ type EventsOptions struct {
 	IO        IOStreams
 	OpenStore func(context.Context) (storeNotifier, error)
 
-	Job    int64
+	Job    jobIDFlag // 0: every job
 	Follow bool
 	JSON   bool
 	Limit  int
@@ -29,9 +29,8 @@ type EventsOptions struct {
 // change go unnoticed (a database on a filesystem without inotify).
 const followCheck = 2 * time.Second
 
-func newEventsCmd(f *Factory, runF func(context.Context, *EventsOptions) error) *cobra.Command {
+func newEventsCmd(f *Factory) *cobra.Command {
 	opts := &EventsOptions{IO: f.IO, OpenStore: f.OpenStore}
-	var job string
 	cmd := &cobra.Command{
 		Use:   "events [--job ID] [-f] [--json] [--limit N]",
 		Short: "Print the log of job transitions; -f to follow it",
@@ -48,23 +47,13 @@ The events of a job go when the job is deleted (retention, purge).`,
 		Example: `  jobq events --job 42
   jobq events -f
   jobq events --job 42 -f --json | jq -r .to_state`,
-		Args: exactArgs(0),
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if cmd.Flags().Changed("job") {
-				ids, err := queue.ParseIDs(job)
-				if err != nil || len(ids) != 1 {
-					return usageErrorf("--job: invalid job ID %q", job)
-				}
-				opts.Job = ids[0]
-			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runEvents(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&job, "job", "", "only the transitions of job `ID`")
+	fl.Var(&opts.Job, "job", "only the transitions of job `ID`")
 	fl.BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new transitions")
 	fl.BoolVar(&opts.JSON, "json", false, "print one JSON object per line")
 	fl.IntVar(&opts.Limit, "limit", 100, "only the last `N` transitions to begin with; 0 for all")
@@ -72,6 +61,7 @@ The events of a job go when the job is deleted (retention, purge).`,
 }
 
 func runEvents(ctx context.Context, opts *EventsOptions) error {
+	job := int64(opts.Job)
 	if opts.Limit < 0 {
 		return usageErrorf("--limit must be 0 or more")
 	}
@@ -80,12 +70,12 @@ func runEvents(ctx context.Context, opts *EventsOptions) error {
 		return err
 	}
 	defer store.Close()
-	if opts.Job != 0 {
-		if _, err := store.JobGet(ctx, opts.Job); err != nil {
-			return fmt.Errorf("job %d: %w", opts.Job, err)
+	if job != 0 {
+		if _, err := store.JobGet(ctx, job); err != nil {
+			return fmt.Errorf("job %d: %w", job, err)
 		}
 	}
-	params := queue.EventListParams{JobID: opts.Job, Last: opts.Limit}
+	params := queue.EventListParams{JobID: job, Last: opts.Limit}
 	for {
 		events, err := store.EventList(ctx, params)
 		if err != nil {
@@ -105,12 +95,12 @@ func runEvents(ctx context.Context, opts *EventsOptions) error {
 		if !opts.Follow {
 			return nil
 		}
-		if opts.Job != 0 && len(events) > 0 && events[len(events)-1].To.Final() {
+		if job != 0 && len(events) > 0 && events[len(events)-1].To.Final() {
 			return nil
 		}
-		if opts.Job != 0 && len(events) == 0 {
-			if _, err := store.JobGet(ctx, opts.Job); errors.Is(err, queue.ErrNotFound) {
-				return fmt.Errorf("job %d was deleted", opts.Job)
+		if job != 0 && len(events) == 0 {
+			if _, err := store.JobGet(ctx, job); errors.Is(err, queue.ErrNotFound) {
+				return fmt.Errorf("job %d was deleted", job)
 			}
 		}
 		params.Last = 0
@@ -123,17 +113,9 @@ func runEvents(ctx context.Context, opts *EventsOptions) error {
 	}
 }
 
-// eventJSON is one transition as events --json prints it.
-type eventJSON struct {
-	ID        int64       `json:"id"`
-	JobID     int64       `json:"job_id"`
-	At        *time.Time  `json:"at"`
-	FromState *string     `json:"from_state"`
-	ToState   queue.State `json:"to_state"`
-	Attempt   int         `json:"attempt"`
-	Worker    *string     `json:"worker"`
-	Error     *string     `json:"error"`
-}
+// eventTime is RFC 3339 with milliseconds, in local time with its offset,
+// as list and show print times: transitions come close together.
+const eventTime = "2006-01-02T15:04:05.000Z07:00"
 
 func writeEvent(b *bytes.Buffer, e queue.Event, asJSON bool) {
 	if asJSON {
@@ -145,7 +127,7 @@ func writeEvent(b *bytes.Buffer, e queue.Event, asJSON bool) {
 		b.WriteByte('\n')
 		return
 	}
-	fmt.Fprintf(b, "%s  %s  %s -> %s  attempt %d", e.At.Local().Format("2006-01-02 15:04:05.000"),
+	fmt.Fprintf(b, "%s  %s  %s -> %s  attempt %d", e.At.Local().Format(eventTime),
 		strconv.FormatInt(e.JobID, 10), orDash(string(e.From)), e.To, e.Attempt)
 	if e.Worker != "" {
 		fmt.Fprintf(b, "  %s", e.Worker)

@@ -2,8 +2,10 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/term"
@@ -22,6 +24,9 @@ type IOStreams struct {
 	// IsTerminal reports whether Out is a terminal, for human-friendly
 	// output (relative times).
 	IsTerminal bool
+	// ErrTerminal reports whether ErrOut is a terminal: a person watches
+	// the messages (wait then reports each job as it ends).
+	ErrTerminal bool
 	// CanPrompt reports whether a person can answer a question: In and
 	// ErrOut are terminals.
 	CanPrompt bool
@@ -47,8 +52,9 @@ func NewFactory() *Factory {
 	return &Factory{
 		IO: IOStreams{
 			In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
-			IsTerminal: isTerminal(os.Stdout),
-			CanPrompt:  isTerminal(os.Stdin) && isTerminal(os.Stderr),
+			IsTerminal:  isTerminal(os.Stdout),
+			ErrTerminal: isTerminal(os.Stderr),
+			CanPrompt:   isTerminal(os.Stdin) && isTerminal(os.Stderr),
 		},
 		Now:       time.Now,
 		Getwd:     os.Getwd,
@@ -70,7 +76,7 @@ func (f *Factory) Config() (*config.Config, error) {
 	if file == "" {
 		file, _ = f.LookupEnv("JOBQ_CONFIG")
 	}
-	cfg, err := config.Load(file)
+	cfg, err := config.Load(file, f.LookupEnv)
 	if err != nil {
 		return nil, &UsageError{Err: err, NoHelp: true}
 	}
@@ -82,16 +88,27 @@ func (f *Factory) Config() (*config.Config, error) {
 // db, then the default under $XDG_STATE_HOME.
 func (f *Factory) DBPath() (string, error) {
 	if f.dbFlag != "" {
-		return f.dbFlag, nil
+		return f.dbFlag, refusePostgres(f.dbFlag, "--db")
 	}
 	cfg, err := f.Config()
 	if err != nil {
 		return "", err
 	}
 	if cfg.DB != "" {
-		return cfg.DB, nil
+		return cfg.DB, refusePostgres(cfg.DB, "JOBQ_DB or config key db")
 	}
-	return config.DefaultDB()
+	return config.DefaultDB(f.LookupEnv)
+}
+
+// refusePostgres refuses a PostgreSQL URL until that backend exists: it
+// must never become the name of a SQLite file ("./postgres:/u@host/db").
+// The URL is not repeated: it may hold a password.
+func refusePostgres(db, from string) error {
+	lower := strings.ToLower(db)
+	if strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://") {
+		return &UsageError{Err: fmt.Errorf("%s names a PostgreSQL database, and the PostgreSQL backend is not built yet", from), NoHelp: true}
+	}
+	return nil
 }
 
 // storeNotifier is what OpenStore opens: the jobs, and news of their

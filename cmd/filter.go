@@ -17,7 +17,7 @@ type filterFlags struct {
 	ExitCodes string
 	Error     string
 	Since     string
-	OlderThan string
+	OlderThan durationFlag
 }
 
 func (ff *filterFlags) register(fl *pflag.FlagSet) {
@@ -26,12 +26,12 @@ func (ff *filterFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&ff.ExitCodes, "exit-code", "", "only jobs whose last attempt exited with one of these `codes`, e.g. 1,64-78")
 	fl.StringVar(&ff.Error, "error", "", "only jobs whose last error contains `text`, e.g. 'timed out' or SIGKILL")
 	fl.StringVar(&ff.Since, "since", "", "only jobs that ended at or after `time` (2h: two hours ago); a job not ended counts from its creation")
-	fl.StringVar(&ff.OlderThan, "older-than", "", "only jobs that ended more than `duration` ago; a job not ended counts from its creation")
+	fl.Var(&ff.OlderThan, "older-than", "only jobs that ended more than this long ago; a job not ended counts from its creation")
 }
 
 // given reports whether any filter flag was given, --state aside.
 func (ff *filterFlags) given() bool {
-	return len(ff.Queues) > 0 || ff.ExitCodes != "" || ff.Error != "" || ff.Since != "" || ff.OlderThan != ""
+	return len(ff.Queues) > 0 || ff.ExitCodes != "" || ff.Error != "" || ff.Since != "" || ff.OlderThan.Given
 }
 
 // filter checks the flags and returns the filter they make at now; bad
@@ -57,12 +57,8 @@ func (ff *filterFlags) filter(now time.Time) (queue.JobFilter, error) {
 			return f, usageErrorf("--since: %v", err)
 		}
 	}
-	if ff.OlderThan != "" {
-		d, err := queue.ParseDuration(ff.OlderThan)
-		if err != nil {
-			return f, usageErrorf("--older-than: %v", err)
-		}
-		f.Before = now.Add(-d)
+	if ff.OlderThan.Given {
+		f.Before = now.Add(-ff.OlderThan.D)
 	}
 	return f, nil
 }

@@ -3,14 +3,13 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/jobq/jobq/internal/queue"
 )
+
+// defaultListLimit is how many jobs list shows unless told otherwise.
+const defaultListLimit = 100
 
 // ListOptions are list's dependencies and flags.
 type ListOptions struct {
@@ -19,12 +18,12 @@ type ListOptions struct {
 	Now       func() time.Time
 
 	Filter filterFlags
-	Limit  int
+	Limit  intFlag // not given: defaultListLimit
 	JSON   bool
 	IDs    bool
 }
 
-func newListCmd(f *Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
+func newListCmd(f *Factory) *cobra.Command {
 	opts := &ListOptions{IO: f.IO, OpenStore: f.OpenStore, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "list [--state S,..] [-q Q] [filters] [--limit N] [--json | --ids]",
@@ -44,17 +43,14 @@ gives every field, times in RFC 3339 UTC.`,
   jobq list --state dead --error 'timed out'
   jobq list --state pending,retrying -q mail --limit 20
   jobq list --state dead --ids | xargs -n1 jobq show`,
-		Args: exactArgs(0),
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runList(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
 	opts.Filter.register(fl)
-	fl.IntVar(&opts.Limit, "limit", 100, "at most `N` jobs; 0 for all")
+	fl.Var(&opts.Limit, "limit", "at most `N` jobs (default 100); 0 for all")
 	fl.BoolVar(&opts.JSON, "json", false, "print a JSON array of jobs")
 	fl.BoolVar(&opts.IDs, "ids", false, "print only IDs, one per line")
 	return cmd
@@ -64,14 +60,17 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	switch {
 	case opts.JSON && opts.IDs:
 		return usageErrorf("give --json or --ids, not both")
-	case opts.Limit < 0:
+	case opts.Limit.N < 0:
 		return usageErrorf("--limit must be 0 or more")
 	}
 	filter, err := opts.Filter.filter(opts.Now())
 	if err != nil {
 		return err
 	}
-	filter.Limit = opts.Limit
+	filter.Limit = defaultListLimit
+	if opts.Limit.Given {
+		filter.Limit = opts.Limit.N
+	}
 	store, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
@@ -80,6 +79,18 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	jobs, err := store.JobList(ctx, filter)
 	if err != nil {
 		return fmt.Errorf("list jobs: %w", err)
+	}
+	if !opts.Limit.Given && len(jobs) == filter.Limit {
+		// The default cut the list: say so, or the oldest jobs go unseen.
+		all := filter
+		all.Limit = 0
+		n, err := store.JobCount(ctx, all)
+		if err != nil {
+			return fmt.Errorf("count jobs: %w", err)
+		}
+		if n > len(jobs) {
+			fmt.Fprintf(opts.IO.ErrOut, "jobq: showing the newest %d of %d jobs; use --limit 0 for all\n", len(jobs), n)
+		}
 	}
 	switch {
 	case opts.JSON:
@@ -95,32 +106,4 @@ func runList(ctx context.Context, opts *ListOptions) error {
 		return nil
 	}
 	return writeJobTable(opts.IO, jobs, filter)
-}
-
-// writeJobTable prints jobs as list does: when the filter asks for final
-// states only (the dead-letter list), why each job ended; otherwise where
-// each one is.
-func writeJobTable(io IOStreams, jobs []*queue.Job, filter queue.JobFilter) error {
-	now, term := filter.Now, io.IsTerminal
-	ended := len(filter.States) > 0 && !slices.ContainsFunc(filter.States, func(s queue.State) bool { return !s.Final() })
-	if ended {
-		rows := make([][]string, len(jobs))
-		for i, j := range jobs {
-			rows[i] = []string{
-				strconv.FormatInt(j.ID, 10), j.Queue, string(j.StateAt(now)),
-				fmt.Sprintf("%d/%d", j.Attempts, j.MaxAttempts), exitText(j.ExitCode, j.Signal),
-				formatTime(j.FinishedAt, now, term), truncate(j.Command, 40), truncate(j.LastError, 50),
-			}
-		}
-		return writeTable(io.Out, []string{"ID", "QUEUE", "STATE", "ATTEMPTS", "EXIT", "ENDED", "COMMAND", "LAST ERROR"}, rows)
-	}
-	rows := make([][]string, len(jobs))
-	for i, j := range jobs {
-		rows[i] = []string{
-			strconv.FormatInt(j.ID, 10), j.Queue, stateText(j, now),
-			strconv.Itoa(j.Priority), fmt.Sprintf("%d/%d", j.Attempts, j.MaxAttempts),
-			formatTime(j.CreatedAt, now, term), truncate(j.Command, 40), truncate(j.LastError, 40),
-		}
-	}
-	return writeTable(io.Out, []string{"ID", "QUEUE", "STATE", "PRI", "ATTEMPTS", "CREATED", "COMMAND", "LAST ERROR"}, rows)
 }

@@ -3,8 +3,11 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
+
+	"github.com/jobq/jobq/internal/queue"
 )
 
 // LogsOptions are logs' dependencies and flags.
@@ -13,10 +16,10 @@ type LogsOptions struct {
 	OpenStore func(context.Context) (storeNotifier, error)
 
 	ID      int64
-	Attempt int
+	Attempt intFlag // not given: the last
 }
 
-func newLogsCmd(f *Factory, runF func(context.Context, *LogsOptions) error) *cobra.Command {
+func newLogsCmd(f *Factory) *cobra.Command {
 	opts := &LogsOptions{IO: f.IO, OpenStore: f.OpenStore}
 	cmd := &cobra.Command{
 		Use:   "logs ID [--attempt N]",
@@ -29,18 +32,15 @@ marker line saying how much was cut.`,
   jobq logs 42 --attempt 1 | less`,
 		Args: jobIDArg(&opts.ID),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runLogs(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().IntVar(&opts.Attempt, "attempt", 0, "the attempt `N` (as numbered by jobq show; default the last)")
+	cmd.Flags().Var(&opts.Attempt, "attempt", "the attempt `N` (as numbered by jobq show; default the last)")
 	return cmd
 }
 
 func runLogs(ctx context.Context, opts *LogsOptions) error {
-	if opts.Attempt < 0 {
+	if opts.Attempt.Given && opts.Attempt.N < 1 {
 		return usageErrorf("--attempt must be 1 or more")
 	}
 	store, err := opts.OpenStore(ctx)
@@ -53,14 +53,26 @@ func runLogs(ctx context.Context, opts *LogsOptions) error {
 		return fmt.Errorf("job %d: %w", opts.ID, err)
 	}
 	if len(history) == 0 {
+		job, err := store.JobGet(ctx, opts.ID)
+		if err != nil {
+			return fmt.Errorf("job %d: %w", opts.ID, err)
+		}
+		if job.State == queue.StateCancelled {
+			return fmt.Errorf("job %d was cancelled before it ran: it has no output", opts.ID)
+		}
 		return fmt.Errorf("job %d has not run yet", opts.ID)
 	}
 	a := history[len(history)-1]
-	if opts.Attempt > 0 {
-		if opts.Attempt > len(history) {
-			return fmt.Errorf("job %d has %d attempt(s), not %d", opts.ID, len(history), opts.Attempt)
+	if opts.Attempt.Given {
+		i := slices.IndexFunc(history, func(a queue.Attempt) bool { return a.Attempt == opts.Attempt.N })
+		first, last := history[0].Attempt, a.Attempt
+		switch {
+		case i < 0 && first == last:
+			return fmt.Errorf("job %d has no attempt %d: its only attempt is %d", opts.ID, opts.Attempt.N, last)
+		case i < 0:
+			return fmt.Errorf("job %d has no attempt %d: its attempts are %d to %d", opts.ID, opts.Attempt.N, first, last)
 		}
-		a = history[opts.Attempt-1]
+		a = history[i]
 	}
 	_, err = opts.IO.Out.Write(a.Output)
 	return err

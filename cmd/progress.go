@@ -28,7 +28,7 @@ type ProgressOptions struct {
 // maxProgressMessage bounds what jobq progress keeps of a message.
 const maxProgressMessage = 200
 
-func newProgressCmd(f *Factory, runF func(context.Context, *ProgressOptions) error) *cobra.Command {
+func newProgressCmd(f *Factory) *cobra.Command {
 	opts := &ProgressOptions{IO: f.IO, OpenStore: f.OpenStore, Now: f.Now, LookupEnv: f.LookupEnv}
 	return &cobra.Command{
 		Use:   "progress PERCENT [MESSAGE...]",
@@ -63,9 +63,6 @@ that ended, to show where it stopped.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runProgress(cmd.Context(), opts)
 		},
 	}

@@ -27,7 +27,7 @@ type PurgeOptions struct {
 // wait for the write lock no longer than a batch takes.
 const purgeBatch = 1000
 
-func newPurgeCmd(f *Factory, runF func(context.Context, *PurgeOptions) error) *cobra.Command {
+func newPurgeCmd(f *Factory) *cobra.Command {
 	opts := &PurgeOptions{IO: f.IO, OpenStore: f.OpenStore, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "purge [--state S] [-q Q] [--older-than D] [filters] [--yes | --dry-run]",
@@ -43,11 +43,8 @@ has deleted some of them.`,
 		Example: `  jobq purge --older-than 30d
   jobq purge --state dead -q mail --older-than 7d --yes
   jobq purge --state pending -q reports --dry-run`,
-		Args: exactArgs(0),
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runPurge(cmd.Context(), opts)
 		},
 	}
@@ -129,7 +126,7 @@ func runPurge(ctx context.Context, opts *PurgeOptions) error {
 			break
 		}
 	}
-	fmt.Fprintf(opts.IO.Out, "deleted %s\n", plural(deleted, "job"))
+	fmt.Fprintf(opts.IO.ErrOut, "jobq: deleted %s\n", plural(deleted, "job"))
 	return nil
 }
 

@@ -22,7 +22,7 @@ type RetryOptions struct {
 	DryRun bool
 }
 
-func newRetryCmd(f *Factory, runF func(context.Context, *RetryOptions) error) *cobra.Command {
+func newRetryCmd(f *Factory) *cobra.Command {
 	opts := &RetryOptions{IO: f.IO, OpenStore: f.OpenStore, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "retry ID... | --state S [-q Q] [filters] [--dry-run]",
@@ -43,17 +43,8 @@ the same.`,
   jobq retry --state dead -q mail --dry-run
   jobq retry --state dead -q mail --exit-code 75 --since 2h
   jobq retry --state dead --error 'timed out' | xargs jobq wait`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				opts.IDs = nil
-				return nil
-			}
-			return jobIDArgs(&opts.IDs)(cmd, args)
-		},
+		Args: optionalJobIDArgs(&opts.IDs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runRetry(cmd.Context(), opts)
 		},
 	}
@@ -147,12 +138,4 @@ func writeRetryTable(io IOStreams, results []queue.JobRetryResult, now time.Time
 		rows[i] = row
 	}
 	return writeTable(io.Out, []string{"ID", "QUEUE", "STATE", "ATTEMPTS", "EXIT", "LAST ERROR", "RETRY"}, rows)
-}
-
-// plural writes n and noun, with an s unless n is 1.
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return strconv.Itoa(n) + " " + noun + "s"
 }

@@ -127,38 +127,28 @@ land on the dead-letter list ('jobq list --state dead').`,
 	}
 	root.PersistentFlags().StringVar(&f.dbFlag, "db", "", "database file (default: $JOBQ_DB, config key db, or $XDG_STATE_HOME/jobq/jobq.db)")
 	root.PersistentFlags().StringVar(&f.configFlag, "config", "", "config file (default: $JOBQ_CONFIG, $XDG_CONFIG_HOME/jobq/config.yaml, /etc/jobq/config.yaml)")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &UsageError{Err: err} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &UsageError{Err: flagError(err)} })
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	root.SetIn(f.IO.In)
 	root.CompletionOptions.DisableDefaultCmd = true
 
 	root.AddCommand(
-		newEnqueueCmd(f, nil),
-		newListCmd(f, nil),
-		newShowCmd(f, nil),
-		newLogsCmd(f, nil),
-		newDrainCmd(f, nil),
-		newWorkCmd(f, nil),
-		newWaitCmd(f, nil),
-		newCancelCmd(f, nil),
-		newRetryCmd(f, nil),
-		newPurgeCmd(f, nil),
-		newStatsCmd(f, nil),
-		newEventsCmd(f, nil),
-		newProgressCmd(f, nil),
-		newQueueCmd(f, nil),
+		newEnqueueCmd(f),
+		newListCmd(f),
+		newShowCmd(f),
+		newLogsCmd(f),
+		newDrainCmd(f),
+		newWorkCmd(f),
+		newWaitCmd(f),
+		newCancelCmd(f),
+		newRetryCmd(f),
+		newPurgeCmd(f),
+		newStatsCmd(f),
+		newEventsCmd(f),
+		newProgressCmd(f),
+		newQueueCmd(f),
 		newVersionCmd(f),
 	)
 	return root
-}
-
-// exactArgs and friends make cobra's argument checks usage errors.
-func exactArgs(n int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return usageErrorf("%s takes %d argument(s), got %d", cmd.Name(), n, len(args))
-		}
-		return nil
-	}
 }

@@ -2,9 +2,11 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,22 +26,23 @@ type RunnerOptions struct {
 	DBPath    func() (string, error)
 	OpenStore func(context.Context) (storeNotifier, error)
 	Now       func() time.Time
+	Getwd     func() (string, error)
 	Environ   func() []string
 
 	Queues      []string
-	Concurrency int
+	Concurrency intFlag // not given: config work.concurrency
 	LogFormat   string
 	LogLevel    string
 }
 
 func newRunnerOptions(f *Factory) RunnerOptions {
-	return RunnerOptions{IO: f.IO, Config: f.Config, DBPath: f.DBPath, OpenStore: f.OpenStore, Now: f.Now, Environ: f.Environ}
+	return RunnerOptions{IO: f.IO, Config: f.Config, DBPath: f.DBPath, OpenStore: f.OpenStore, Now: f.Now, Getwd: f.Getwd, Environ: f.Environ}
 }
 
 func (o *RunnerOptions) addFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringSliceVarP(&o.Queues, "queue", "q", nil, "only these queues, comma-separated or repeated (default: all)")
-	fl.IntVarP(&o.Concurrency, "concurrency", "c", 0, "jobs at once (default: config work.concurrency, 1)")
+	fl.VarP(&o.Concurrency, "concurrency", "c", "jobs at once (default: config work.concurrency, 1)")
 	fl.StringVar(&o.LogFormat, "log-format", "text", "log lines as text or json")
 	fl.StringVar(&o.LogLevel, "log-level", "info", "least level logged: debug, info, warn or error")
 }
@@ -56,11 +59,12 @@ func (o *RunnerOptions) setUp(ctx context.Context) (*queue.Runner, *config.Confi
 			return nil, nil, &UsageError{Err: err}
 		}
 	}
-	switch {
-	case o.Concurrency < 0:
-		return nil, nil, usageErrorf("-c must be 1 or more")
-	case o.Concurrency == 0:
-		o.Concurrency = cfg.Work.Concurrency
+	concurrency := cfg.Work.Concurrency
+	if o.Concurrency.Given {
+		if o.Concurrency.N < 1 {
+			return nil, nil, usageErrorf("-c must be 1 or more")
+		}
+		concurrency = o.Concurrency.N
 	}
 	log, err := newLogger(o.IO, o.LogFormat, o.LogLevel)
 	if err != nil {
@@ -69,6 +73,15 @@ func (o *RunnerOptions) setUp(ctx context.Context) (*queue.Runner, *config.Confi
 	path, err := o.DBPath()
 	if err != nil {
 		return nil, nil, err
+	}
+	// Jobs run in their own directories: a relative path would name
+	// another database from there (and jobq progress would create it).
+	if !filepath.IsAbs(path) {
+		cwd, err := o.Getwd()
+		if err != nil {
+			return nil, nil, fmt.Errorf("current directory: %w", err)
+		}
+		path = filepath.Join(cwd, path)
 	}
 	store, err := o.OpenStore(ctx)
 	if err != nil {
@@ -80,7 +93,7 @@ func (o *RunnerOptions) setUp(ctx context.Context) (*queue.Runner, *config.Confi
 		Notifier:    store,
 		Worker:      host + ":" + strconv.Itoa(os.Getpid()),
 		Queues:      o.Queues,
-		Concurrency: o.Concurrency,
+		Concurrency: concurrency,
 		Lease:       cfg.Work.Lease,
 		Now:         o.Now,
 		Jitter:      rand.Float64,

@@ -3,11 +3,14 @@ package cmd
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,8 +45,48 @@ func TestScripts(t *testing.T) {
 			"lockdb":       cmdLockDB,
 			"waitfile":     cmdWaitFile,
 			"notifysocket": cmdNotifySocket,
+			"status":       cmdStatus,
+			"oneline":      cmdOneLine,
 		},
 	})
+}
+
+// cmdStatus runs a program as exec does (its stdout and stderr are then
+// checked the same way) and checks its exact exit status: `! exec` says
+// only "not zero", and jobq promises 1, 2, 75 or 124.
+// Usage: status CODE PROGRAM [ARG...].
+func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: status CODE PROGRAM [ARG...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("usage: status CODE PROGRAM [ARG...]: %v", err)
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = exit.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("exit status %d, want %d", got, want)
+	}
+}
+
+// cmdOneLine checks that the last command wrote one line on stderr, a
+// message starting "jobq: ", as every refusal of bad input does.
+// Usage: oneline.
+func cmdOneLine(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: oneline")
+	}
+	stderr := ts.ReadFile("stderr")
+	if !strings.HasPrefix(stderr, "jobq: ") || strings.Count(stderr, "\n") != 1 || !strings.HasSuffix(stderr, "\n") {
+		ts.Fatalf("stderr is not one line starting 'jobq: ': %q", stderr)
+	}
 }
 
 // cmdDBDump prints every job's id, queue, state and attempts, and the

@@ -27,7 +27,7 @@ type ShowOptions struct {
 // outputTailLines is how much of the last attempt's output show prints.
 const outputTailLines = 10
 
-func newShowCmd(f *Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
+func newShowCmd(f *Factory) *cobra.Command {
 	opts := &ShowOptions{IO: f.IO, OpenStore: f.OpenStore, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "show ID [--json]",
@@ -36,47 +36,11 @@ func newShowCmd(f *Factory, runF func(context.Context, *ShowOptions) error) *cob
   jobq show 42 --json | jq '.history[] | {attempt, exit_code, error}'`,
 		Args: jobIDArg(&opts.ID),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runShow(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the job as a JSON object with its history")
 	return cmd
-}
-
-// jobIDArg takes one job ID as the only argument, into dst.
-func jobIDArg(dst *int64) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != 1 {
-			return usageErrorf("%s takes 1 job ID, got %d argument(s)", cmd.Name(), len(args))
-		}
-		ids, err := queue.ParseIDs(args[0])
-		if err != nil || len(ids) != 1 {
-			return usageErrorf("invalid job ID %q", args[0])
-		}
-		*dst = ids[0]
-		return nil
-	}
-}
-
-// jobIDArgs takes one or more job IDs as arguments, into dst.
-func jobIDArgs(dst *[]int64) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) == 0 {
-			return usageErrorf("%s takes one or more job IDs", cmd.Name())
-		}
-		*dst = (*dst)[:0]
-		for _, a := range args {
-			ids, err := queue.ParseIDs(a)
-			if err != nil || len(ids) != 1 {
-				return usageErrorf("invalid job ID %q", a)
-			}
-			*dst = append(*dst, ids[0])
-		}
-		return nil
-	}
 }
 
 // getJob fetches a job and its history, saying "job N not found" for a
@@ -105,8 +69,7 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 	}
 	now := opts.Now()
 	if opts.JSON {
-		out := newJobJSON(job, now)
-		out.History = make([]attemptJSON, len(history))
+		out := jobHistoryJSON{jobJSON: newJobJSON(job, now), History: make([]attemptJSON, len(history))}
 		for i, a := range history {
 			out.History[i] = newAttemptJSON(a)
 		}

@@ -24,7 +24,7 @@ type StatsOptions struct {
 // recentWindow is how far back stats counts the jobs that ended.
 const recentWindow = time.Hour
 
-func newStatsCmd(f *Factory, runF func(context.Context, *StatsOptions) error) *cobra.Command {
+func newStatsCmd(f *Factory) *cobra.Command {
 	opts := &StatsOptions{IO: f.IO, OpenStore: f.OpenStore, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "stats [--json]",
@@ -40,11 +40,8 @@ for every state name.`,
 		Example: `  jobq stats
   watch -n 5 jobq stats
   jobq stats --json | jq '.[] | select(.dead_last_hour > 0) | .queue'`,
-		Args: exactArgs(0),
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runStats(cmd.Context(), opts)
 		},
 	}

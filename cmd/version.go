@@ -15,8 +15,10 @@ var version = ""
 func newVersionCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print jobq's version",
-		Args:  exactArgs(0),
+		Short: "Print jobq's version, with those of Go and SQLite",
+		Example: `  jobq version
+  jobq version | grep -o 'SQLite [0-9.]*'`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v := version
 			if bi, ok := debug.ReadBuildInfo(); ok && v == "" {

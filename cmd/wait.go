@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,95 +15,189 @@ import (
 
 const exitTimeout = 124 // as timeout(1) says it
 
+// waitChunk bounds the job IDs one query of wait names (SQLite bounds the
+// parameters of a statement).
+const waitChunk = 500
+
 // WaitOptions are wait's dependencies and flags.
 type WaitOptions struct {
 	IO        IOStreams
 	OpenStore func(context.Context) (storeNotifier, error)
+	Now       func() time.Time
 
 	IDs     []int64
-	Timeout string
+	Queues  []string
+	Timeout durationFlag
 }
 
-func newWaitCmd(f *Factory, runF func(context.Context, *WaitOptions) error) *cobra.Command {
-	opts := &WaitOptions{IO: f.IO, OpenStore: f.OpenStore}
+func newWaitCmd(f *Factory) *cobra.Command {
+	opts := &WaitOptions{IO: f.IO, OpenStore: f.OpenStore, Now: f.Now}
 	cmd := &cobra.Command{
-		Use:   "wait ID... [--timeout D]",
+		Use:   "wait ID... | -q Q [--timeout D]",
 		Short: "Wait until jobs end: 0 all succeeded, 1 one dead or cancelled, 124 timeout",
+		Long: `Wait until the jobs named have ended, or, with -q, every job of the queue
+that had not ended when wait started (jobs enqueued later are not waited
+for). Exit status 0 when all succeeded, 1 when one ended dead or cancelled
+(named on stderr) or does not exist, 124 when --timeout passed first.
+
+On a terminal it says on stderr how many jobs of the queue it waits for,
+and how each job ended as it ends.`,
 		Example: `  id=$(jobq enqueue 'make release') && jobq wait "$id" && echo released
-  jobq wait 41 42 43 --timeout 10m`,
-		Args: jobIDArgs(&opts.IDs),
+  jobq wait 41 42 43 --timeout 10m
+  find . -name '*.wav' | sed 's/.*/flac "&"/' | jobq enqueue --batch -q encode >/dev/null
+  jobq wait -q encode`,
+		Args: optionalJobIDArgs(&opts.IDs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
 			return runWait(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Timeout, "timeout", "", "give up after this `duration` with exit status 124")
+	cmd.Flags().StringSliceVarP(&opts.Queues, "queue", "q", nil, "every job of these `queues` not ended when wait starts")
+	cmd.Flags().Var(&opts.Timeout, "timeout", "give up after this long with exit status 124; 0: never")
 	return cmd
 }
 
 func runWait(ctx context.Context, opts *WaitOptions) error {
-	if opts.Timeout != "" {
-		d, err := queue.ParseDuration(opts.Timeout)
-		if err != nil {
-			return usageErrorf("--timeout: %v", err)
+	switch {
+	case len(opts.IDs) > 0 && len(opts.Queues) > 0:
+		return usageErrorf("give job IDs or -q, not both")
+	case len(opts.IDs) == 0 && len(opts.Queues) == 0:
+		return usageErrorf("wait takes one or more job IDs, or -q QUEUE")
+	}
+	for _, q := range opts.Queues {
+		if err := queue.ValidateQueue(q); err != nil {
+			return &UsageError{Err: err}
 		}
+	}
+	if opts.Timeout.D > 0 { // 0, as everywhere, means none
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout.D)
 		defer cancel()
 	}
+	w := waiter{io: opts.IO, now: opts.Now, queues: opts.Queues, pending: slices.Clone(opts.IDs)}
 	store, err := opts.OpenStore(ctx)
 	if err != nil {
-		return err
+		return w.error(ctx, err)
 	}
 	defer store.Close()
-	pending := opts.IDs
-	failed := false
-	for {
-		var still []int64
-		for _, id := range pending {
-			job, err := store.JobGet(ctx, id)
-			if err != nil {
-				return waitError(ctx, fmt.Errorf("job %d: %w", id, err), pending)
-			}
-			switch job.State {
-			case queue.StateSucceeded:
-			case queue.StateDead, queue.StateCancelled:
-				fmt.Fprintf(opts.IO.ErrOut, "jobq: job %d ended %s\n", id, job.State)
-				failed = true
-			default:
-				still = append(still, id)
-			}
+	w.store = store
+	if len(opts.Queues) > 0 {
+		if err := w.listQueues(ctx); err != nil {
+			return w.error(ctx, err)
 		}
-		if pending = still; len(pending) == 0 {
+		if len(w.pending) == 0 {
+			fmt.Fprintf(opts.IO.ErrOut, "jobq: no job of queue %s is left to wait for\n", strings.Join(opts.Queues, ", "))
+			return nil
+		}
+		if opts.IO.ErrTerminal {
+			fmt.Fprintf(opts.IO.ErrOut, "jobq: waiting for %s of queue %s\n", plural(len(w.pending), "job"), strings.Join(opts.Queues, ", "))
+		}
+	}
+	w.total = len(w.pending)
+	for {
+		if err := w.look(ctx); err != nil {
+			return w.error(ctx, err)
+		}
+		if len(w.pending) == 0 {
 			break
 		}
 		if err := store.Wait(ctx, time.Second); err != nil {
-			return waitError(ctx, err, pending)
+			return w.error(ctx, err)
 		}
 	}
-	if failed {
+	if w.failed {
 		return &ExitError{Code: exitFailure}
 	}
 	return nil
 }
 
-// waitError is err, or exit 124 when the wait timed out.
-func waitError(ctx context.Context, err error, pending []int64) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out waiting for job(s) %s", joinIDs(pending))}
-	}
-	return err
+// waiter follows the jobs wait waits for.
+type waiter struct {
+	io      IOStreams
+	store   queue.Store
+	now     func() time.Time
+	queues  []string
+	pending []int64 // not ended when last looked at
+	total   int     // jobs waited for
+	done    int     // of them, ended
+	failed  bool
 }
 
-func joinIDs(ids []int64) string {
-	s := ""
-	for i, id := range ids {
-		if i > 0 {
-			s += ", "
+// listQueues takes as pending every job of the queues not ended now.
+func (w *waiter) listQueues(ctx context.Context) error {
+	var notEnded []queue.State
+	for _, st := range queue.States {
+		if !st.Final() {
+			notEnded = append(notEnded, st)
 		}
-		s += fmt.Sprint(id)
 	}
-	return s
+	jobs, err := w.store.JobList(ctx, queue.JobFilter{Queues: w.queues, States: notEnded, Now: w.now()})
+	if err != nil {
+		return fmt.Errorf("list jobs: %w", err)
+	}
+	for _, j := range jobs {
+		w.pending = append(w.pending, j.ID)
+	}
+	slices.Sort(w.pending) // oldest first, as they are reported
+	return nil
+}
+
+// look takes out of pending the jobs that ended (or no longer exist),
+// saying how each ended: on stderr always for a failure, and for every job
+// when a person watches stderr.
+func (w *waiter) look(ctx context.Context) error {
+	var still []int64
+	for chunk := range slices.Chunk(w.pending, waitChunk) {
+		jobs, err := w.store.JobList(ctx, queue.JobFilter{IDs: chunk, Now: w.now()})
+		if err != nil {
+			return fmt.Errorf("list jobs: %w", err)
+		}
+		byID := make(map[int64]*queue.Job, len(jobs))
+		for _, j := range jobs {
+			byID[j.ID] = j
+		}
+		for _, id := range chunk {
+			job, ok := byID[id]
+			switch {
+			case !ok:
+				fmt.Fprintf(w.io.ErrOut, "jobq: job %d: %v%s\n", id, queue.ErrNotFound, w.count())
+				w.failed = true
+			case !job.State.Final():
+				still = append(still, id)
+				continue
+			case job.State != queue.StateSucceeded:
+				fmt.Fprintf(w.io.ErrOut, "jobq: job %d ended %s%s\n", id, job.State, w.count())
+				w.failed = true
+			case w.io.ErrTerminal:
+				fmt.Fprintf(w.io.ErrOut, "jobq: job %d succeeded%s\n", id, w.count())
+			}
+		}
+	}
+	w.pending = still
+	return nil
+}
+
+// count counts a job that ended and, to a person watching, says how far
+// a wait for several is: " (3 of 10 ended)".
+func (w *waiter) count() string {
+	w.done++
+	if w.total < 2 || !w.io.ErrTerminal {
+		return ""
+	}
+	return fmt.Sprintf(" (%d of %d ended)", w.done, w.total)
+}
+
+// error is err, or exit 124 when the wait timed out.
+func (w *waiter) error(ctx context.Context, err error) error {
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	if len(w.queues) > 0 {
+		return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out with %s of queue %s not ended",
+			plural(len(w.pending), "job"), strings.Join(w.queues, ", "))}
+	}
+	noun := "job"
+	if len(w.pending) > 1 {
+		noun = "jobs"
+	}
+	return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out waiting for %s %s", noun, joinIDs(w.pending))}
 }

@@ -85,14 +85,19 @@ func Keys() []string {
 	return keys
 }
 
+// LookupEnv reads one environment variable, as os.LookupEnv does. The
+// environment comes in through it, never from the process directly, so
+// that callers (and tests running side by side) give each load its own.
+type LookupEnv func(key string) (string, bool)
+
 // Load reads the settings. file is the config file named by --config or
 // JOBQ_CONFIG, which must exist; when empty, the first of
 // $XDG_CONFIG_HOME/jobq/config.yaml and /etc/jobq/config.yaml that exists is
-// read, if any.
-func Load(file string) (*Config, error) {
+// read, if any. env gives the JOBQ_* variables, XDG_CONFIG_HOME and HOME.
+func Load(file string, env LookupEnv) (*Config, error) {
 	values := map[string]string{}
 	if file == "" {
-		file = findFile()
+		file = findFile(env)
 	}
 	if file != "" {
 		if err := readFile(file, values); err != nil {
@@ -100,8 +105,8 @@ func Load(file string) (*Config, error) {
 		}
 	}
 	for k := range defaults {
-		env := "JOBQ_" + strings.ToUpper(strings.ReplaceAll(k, ".", "_"))
-		if v := os.Getenv(env); v != "" {
+		name := "JOBQ_" + strings.ToUpper(strings.ReplaceAll(k, ".", "_"))
+		if v, _ := env(name); v != "" {
 			values[k] = v
 		}
 	}
@@ -175,22 +180,22 @@ func flatten(prefix string, m map[string]any, values map[string]string) error {
 
 // DefaultDB is where the queue lives when nothing says otherwise:
 // $XDG_STATE_HOME/jobq/jobq.db, or ~/.local/state/jobq/jobq.db.
-func DefaultDB() (string, error) {
-	if dir := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(dir) {
+func DefaultDB(env LookupEnv) (string, error) {
+	if dir, _ := env("XDG_STATE_HOME"); filepath.IsAbs(dir) {
 		return filepath.Join(dir, "jobq", "jobq.db"), nil
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("no database path: set --db or JOBQ_DB (%w)", err)
+	home, ok := env("HOME")
+	if !ok || home == "" {
+		return "", errors.New("no database path: HOME is not set; set --db or JOBQ_DB")
 	}
 	return filepath.Join(home, ".local", "state", "jobq", "jobq.db"), nil
 }
 
-func findFile() string {
+func findFile(env LookupEnv) string {
 	var candidates []string
-	if dir := os.Getenv("XDG_CONFIG_HOME"); filepath.IsAbs(dir) {
+	if dir, _ := env("XDG_CONFIG_HOME"); filepath.IsAbs(dir) {
 		candidates = append(candidates, filepath.Join(dir, "jobq", "config.yaml"))
-	} else if home, err := os.UserHomeDir(); err == nil {
+	} else if home, _ := env("HOME"); home != "" {
 		candidates = append(candidates, filepath.Join(home, ".config", "jobq", "config.yaml"))
 	}
 	candidates = append(candidates, "/etc/jobq/config.yaml")

@@ -9,18 +9,22 @@ import (
 	"time"
 )
 
-// setup isolates a test from the machine's config files and JOBQ_* variables.
-func setup(t *testing.T) string {
+// env is a test's environment: only what it sets, nothing of the
+// machine's, so that tests run side by side.
+type env map[string]string
+
+func (e env) lookup(k string) (string, bool) {
+	v, ok := e[k]
+	return v, ok
+}
+
+// setup isolates a test from the machine's config files and JOBQ_*
+// variables: it returns a temporary directory and an environment whose
+// XDG_CONFIG_HOME and HOME are that directory.
+func setup(t *testing.T) (string, env) {
+	t.Parallel()
 	dir := t.TempDir()
-	t.Setenv("XDG_CONFIG_HOME", dir)
-	t.Setenv("HOME", dir)
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "JOBQ_") {
-			t.Setenv(k, "")
-			os.Unsetenv(k)
-		}
-	}
-	return dir
+	return dir, env{"XDG_CONFIG_HOME": dir, "HOME": dir}
 }
 
 func writeFile(t *testing.T, dir, body string) string {
@@ -33,8 +37,8 @@ func writeFile(t *testing.T, dir, body string) string {
 }
 
 func TestDefaults(t *testing.T) {
-	setup(t)
-	c, err := Load("")
+	_, e := setup(t)
+	c, err := Load("", e.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +56,7 @@ func TestDefaults(t *testing.T) {
 // The example file documents every key with its default: loading it must
 // give exactly the built-in defaults.
 func TestExampleFileIsComplete(t *testing.T) {
-	setup(t)
+	_, e := setup(t)
 	body, err := os.ReadFile("../../config.example.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -63,11 +67,11 @@ func TestExampleFileIsComplete(t *testing.T) {
 			t.Errorf("config.example.yaml does not document %s", k)
 		}
 	}
-	fromExample, err := Load("../../config.example.yaml")
+	fromExample, err := Load("../../config.example.yaml", e.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
-	builtIn, err := Load("")
+	builtIn, err := Load("", e.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,10 +81,10 @@ func TestExampleFileIsComplete(t *testing.T) {
 }
 
 func TestPrecedence(t *testing.T) {
-	dir := setup(t)
+	dir, e := setup(t)
 	path := writeFile(t, dir, "db: /from/file.db\ndefaults:\n  max_attempts: 7\n  permanent_exit: \"3,5\"\nwork:\n  lease: 1m\n")
-	t.Setenv("JOBQ_DEFAULTS_MAX_ATTEMPTS", "9")
-	c, err := Load(path)
+	e["JOBQ_DEFAULTS_MAX_ATTEMPTS"] = "9"
+	c, err := Load(path, e.lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,21 +92,31 @@ func TestPrecedence(t *testing.T) {
 		!reflect.DeepEqual(c.Defaults.PermanentExit, []int{3, 5}) {
 		t.Errorf("Load() = %+v", c)
 	}
-	t.Setenv("JOBQ_DB", "/from/env.db")
-	if c, err = Load(path); err != nil || c.DB != "/from/env.db" {
+	e["JOBQ_DB"] = "/from/env.db"
+	if c, err = Load(path, e.lookup); err != nil || c.DB != "/from/env.db" {
 		t.Errorf("JOBQ_DB: got %q, %v", c.DB, err)
 	}
 }
 
 func TestFoundInXDGConfigHome(t *testing.T) {
-	dir := setup(t)
+	dir, e := setup(t)
 	if err := os.MkdirAll(filepath.Join(dir, "jobq"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "jobq"), "work:\n  concurrency: 4\n")
-	c, err := Load("")
+	c, err := Load("", e.lookup)
 	if err != nil || c.Work.Concurrency != 4 {
 		t.Fatalf("Load() = %+v, %v; want concurrency 4 from $XDG_CONFIG_HOME/jobq/config.yaml", c, err)
+	}
+	// Without XDG_CONFIG_HOME: ~/.config/jobq/config.yaml.
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, ".config", "jobq"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(home, ".config", "jobq"), "work:\n  concurrency: 5\n")
+	c, err = Load("", env{"HOME": home}.lookup)
+	if err != nil || c.Work.Concurrency != 5 {
+		t.Fatalf("Load() = %+v, %v; want concurrency 5 from ~/.config/jobq/config.yaml", c, err)
 	}
 }
 
@@ -121,12 +135,12 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := setup(t)
+			dir, e := setup(t)
 			path := writeFile(t, dir, tt.body)
 			if k, v, ok := strings.Cut(tt.env, "="); ok {
-				t.Setenv(k, v)
+				e[k] = v
 			}
-			_, err := Load(path)
+			_, err := Load(path, e.lookup)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Load() error = %v, want one containing %q", err, tt.want)
 			}
@@ -136,23 +150,30 @@ func TestErrors(t *testing.T) {
 		})
 	}
 	t.Run("missing file", func(t *testing.T) {
-		dir := setup(t)
-		if _, err := Load(filepath.Join(dir, "nope.yaml")); err == nil {
+		dir, e := setup(t)
+		if _, err := Load(filepath.Join(dir, "nope.yaml"), e.lookup); err == nil {
 			t.Fatal("Load(missing) succeeded")
 		}
 	})
 }
 
 func TestDefaultDB(t *testing.T) {
-	setup(t)
-	t.Setenv("XDG_STATE_HOME", "/state")
-	if got, _ := DefaultDB(); got != "/state/jobq/jobq.db" {
-		t.Errorf("DefaultDB() = %q", got)
+	t.Parallel()
+	tests := []struct {
+		env  env
+		want string
+	}{
+		{env{"XDG_STATE_HOME": "/state", "HOME": "/home/u"}, "/state/jobq/jobq.db"},
+		{env{"HOME": "/home/u"}, "/home/u/.local/state/jobq/jobq.db"},
+		// A relative XDG_STATE_HOME is ignored, as the XDG spec says.
+		{env{"XDG_STATE_HOME": "state", "HOME": "/home/u"}, "/home/u/.local/state/jobq/jobq.db"},
+		{env{}, ""},
 	}
-	t.Setenv("XDG_STATE_HOME", "")
-	t.Setenv("HOME", "/home/u")
-	if got, _ := DefaultDB(); got != "/home/u/.local/state/jobq/jobq.db" {
-		t.Errorf("DefaultDB() without XDG_STATE_HOME = %q", got)
+	for _, tt := range tests {
+		got, err := DefaultDB(tt.env.lookup)
+		if got != tt.want || (err == nil) != (tt.want != "") {
+			t.Errorf("DefaultDB(%v) = %q, %v; want %q", tt.env, got, err, tt.want)
+		}
 	}
 }
 
@@ -172,7 +193,7 @@ func FuzzLoad(f *testing.F) {
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		c, err := Load(path)
+		c, err := Load(path, env{"HOME": dir}.lookup)
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("error spans lines: %q", err)

@@ -219,7 +219,6 @@ type job struct {
 // attempt is one entry of a job's history.
 type attempt struct {
 	Attempt    int        `json:"attempt"`
-	Run        int        `json:"run"`
 	Worker     string     `json:"worker"`
 	StartedAt  *time.Time `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at"`
@@ -230,8 +229,8 @@ type attempt struct {
 }
 
 func (a attempt) String() string {
-	return fmt.Sprintf("{attempt %d run %d worker %s exit %s signal %s error %s}",
-		a.Attempt, a.Run, a.Worker, ptr(a.ExitCode), ptr(a.Signal), ptr(a.Error))
+	return fmt.Sprintf("{attempt %d worker %s exit %s signal %s error %s}",
+		a.Attempt, a.Worker, ptr(a.ExitCode), ptr(a.Signal), ptr(a.Error))
 }
 
 func ptr[T any](p *T) string {

@@ -1,0 +1,141 @@
+// The shapes of --json output: jobs, attempts, events.
+
+package cmd
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// jobJSON is a job as --json prints it: snake_case, times in RFC 3339 UTC,
+// null where unset.
+type jobJSON struct {
+	ID            int64             `json:"id"`
+	Queue         string            `json:"queue"`
+	State         queue.State       `json:"state"`
+	Priority      int               `json:"priority"`
+	Command       string            `json:"command"`
+	Argv          []string          `json:"argv"`
+	Dir           string            `json:"dir"`
+	Env           map[string]string `json:"env"`
+	Attempts      int               `json:"attempts"`
+	MaxAttempts   int               `json:"max_attempts"`
+	TimeoutS      *float64          `json:"timeout_s"`
+	BackoffS      float64           `json:"backoff_s"`
+	MaxBackoffS   float64           `json:"max_backoff_s"`
+	PermanentExit []int             `json:"permanent_exit"`
+	UniqueKey     *string           `json:"unique_key"`
+	DependsOn     []int64           `json:"depends_on"`
+	RunAt         *time.Time        `json:"run_at"`
+	CreatedAt     *time.Time        `json:"created_at"`
+	StartedAt     *time.Time        `json:"started_at"`
+	FinishedAt    *time.Time        `json:"finished_at"`
+	ExitCode      *int              `json:"exit_code"`
+	Signal        *string           `json:"signal"`
+	LastError     *string           `json:"last_error"`
+	Worker        *string           `json:"worker"`
+	Progress      *progressJSON     `json:"progress"`
+}
+
+// jobHistoryJSON is a job as show --json prints it: with the history of
+// its attempts, an empty array when it never ran.
+type jobHistoryJSON struct {
+	jobJSON
+	History []attemptJSON `json:"history"`
+}
+
+type progressJSON struct {
+	Percent   float64    `json:"percent"`
+	Message   *string    `json:"message"`
+	UpdatedAt *time.Time `json:"updated_at"`
+}
+
+type attemptJSON struct {
+	Attempt    int        `json:"attempt"`
+	Worker     string     `json:"worker"`
+	StartedAt  *time.Time `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+	ExitCode   *int       `json:"exit_code"`
+	Signal     *string    `json:"signal"`
+	Error      *string    `json:"error"`
+	Output     string     `json:"output"`
+}
+
+func newJobJSON(j *queue.Job, now time.Time) jobJSON {
+	out := jobJSON{
+		ID: j.ID, Queue: j.Queue, State: j.StateAt(now), Priority: j.Priority,
+		Command: j.Command, Argv: j.Argv, Dir: j.Dir, Attempts: j.Attempts,
+		MaxAttempts: j.MaxAttempts, BackoffS: j.Backoff.Seconds(), MaxBackoffS: j.MaxBackoff.Seconds(),
+		PermanentExit: j.PermanentExit, UniqueKey: optString(j.UniqueKey),
+		RunAt: optTime(j.RunAt), CreatedAt: optTime(j.CreatedAt), StartedAt: optTime(j.StartedAt),
+		FinishedAt: optTime(j.FinishedAt), ExitCode: j.ExitCode, Signal: optString(j.Signal),
+		LastError: optString(j.LastError), Worker: optString(j.Worker),
+	}
+	if p := j.Progress; p != nil {
+		out.Progress = &progressJSON{Percent: p.Percent, Message: optString(p.Message), UpdatedAt: optTime(p.At)}
+	}
+	if out.PermanentExit == nil {
+		out.PermanentExit = []int{}
+	}
+	if out.DependsOn = j.DependsOn; out.DependsOn == nil {
+		out.DependsOn = []int64{}
+	}
+	if j.Timeout > 0 {
+		s := j.Timeout.Seconds()
+		out.TimeoutS = &s
+	}
+	if len(j.Env) > 0 {
+		out.Env = make(map[string]string, len(j.Env))
+		for _, kv := range j.Env {
+			k, v, _ := strings.Cut(kv, "=")
+			out.Env[k] = v
+		}
+	}
+	return out
+}
+
+func newAttemptJSON(a queue.Attempt) attemptJSON {
+	return attemptJSON{
+		Attempt: a.Attempt, Worker: a.Worker,
+		StartedAt: optTime(a.StartedAt), FinishedAt: optTime(a.FinishedAt),
+		ExitCode: a.ExitCode, Signal: optString(a.Signal), Error: optString(a.Error),
+		Output: string(a.Output),
+	}
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// eventJSON is one transition as events --json prints it.
+type eventJSON struct {
+	ID        int64       `json:"id"`
+	JobID     int64       `json:"job_id"`
+	At        *time.Time  `json:"at"`
+	FromState *string     `json:"from_state"`
+	ToState   queue.State `json:"to_state"`
+	Attempt   int         `json:"attempt"`
+	Worker    *string     `json:"worker"`
+	Error     *string     `json:"error"`
+}
