@@ -29,7 +29,8 @@ func newRetryCmd(f *Factory) *cobra.Command {
 		Short: "Run jobs again with a fresh attempt budget, their history kept",
 		Long: `Put jobs back to pending with their attempts at 0, to run again as soon
 as a worker is free; the history of their attempts is kept ('jobq show').
-A job that waits for others (--after) waits again until they succeeded.
+A job that waits for others (--after) waits again until they succeeded; one
+whose dependency ended dead or cancelled is retried only together with it.
 
 Name the jobs by ID, or pick them with the filters of 'jobq list', --state
 among them (retrying, dead, cancelled or succeeded). --dry-run prints what
@@ -79,7 +80,7 @@ func runRetry(ctx context.Context, opts *RetryOptions) error {
 	}
 	defer store.Close()
 	results, err := store.JobRetry(ctx, queue.JobRetryParams{Filter: filter, DryRun: opts.DryRun})
-	if err != nil {
+	if err != nil && (opts.DryRun || len(results) == 0) {
 		return fmt.Errorf("retry: %w", err)
 	}
 	retried, refused := 0, 0
@@ -109,6 +110,11 @@ func runRetry(ctx context.Context, opts *RetryOptions) error {
 		default:
 			fmt.Fprintf(opts.IO.ErrOut, "jobq: job %d not retried: %s\n", r.ID, r.Reason)
 		}
+	}
+	if err != nil {
+		// A retry by filter commits a batch at a time: the batches before
+		// the error stay retried, and their IDs were printed above.
+		return &ExitError{Code: exitFailure, Err: fmt.Errorf("retry stopped after retrying %s: %v; run it again to finish", plural(retried, "job"), err)}
 	}
 	if len(results) == 0 {
 		fmt.Fprintln(opts.IO.ErrOut, "jobq: no job matches; nothing was retried")
