@@ -137,10 +137,3 @@ func writeEvent(b *bytes.Buffer, e queue.Event, asJSON bool) {
 	}
 	b.WriteByte('\n')
 }
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}

@@ -37,6 +37,7 @@ type jobJSON struct {
 	ExitCode      *int              `json:"exit_code"`
 	Signal        *string           `json:"signal"`
 	LastError     *string           `json:"last_error"`
+	LastOutput    *string           `json:"last_output"`
 	Worker        *string           `json:"worker"`
 	Progress      *progressJSON     `json:"progress"`
 }
@@ -73,7 +74,7 @@ func newJobJSON(j *queue.Job, now time.Time) jobJSON {
 		PermanentExit: j.PermanentExit, UniqueKey: optString(j.UniqueKey),
 		RunAt: optTime(j.RunAt), CreatedAt: optTime(j.CreatedAt), StartedAt: optTime(j.StartedAt),
 		FinishedAt: optTime(j.FinishedAt), ExitCode: j.ExitCode, Signal: optString(j.Signal),
-		LastError: optString(j.LastError), Worker: optString(j.Worker),
+		LastError: optString(j.LastError), LastOutput: optString(j.LastOutput), Worker: optString(j.Worker),
 	}
 	if p := j.Progress; p != nil {
 		out.Progress = &progressJSON{Percent: p.Percent, Message: optString(p.Message), UpdatedAt: optTime(p.At)}

@@ -80,10 +80,14 @@ func writeJobTable(io IOStreams, jobs []*queue.Job, filter queue.JobFilter) erro
 			rows[i] = []string{
 				strconv.FormatInt(j.ID, 10), j.Queue, string(j.StateAt(now)),
 				fmt.Sprintf("%d/%d", j.Attempts, j.MaxAttempts), exitText(j.ExitCode, j.Signal),
-				formatTime(j.FinishedAt, now, term), truncate(j.Command, 40), truncate(j.LastError, 50),
+				formatTime(j.FinishedAt, now, term), truncate(j.Command, 40), truncate(j.LastError, 30),
+				orDash(truncate(j.LastOutput, 60)),
 			}
 		}
-		return writeTable(io.Out, []string{"ID", "QUEUE", "STATE", "ATTEMPTS", "EXIT", "ENDED", "COMMAND", "LAST ERROR"}, rows)
+		// The last line of output is usually why a job died ("535 5.7.8
+		// Authentication credentials invalid"): shown here, it saves a
+		// jobq show per job when triaging.
+		return writeTable(io.Out, []string{"ID", "QUEUE", "STATE", "ATTEMPTS", "EXIT", "ENDED", "COMMAND", "LAST ERROR", "LAST OUTPUT"}, rows)
 	}
 	rows := make([][]string, len(jobs))
 	for i, j := range jobs {
