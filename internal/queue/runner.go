@@ -186,6 +186,10 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 				}()
 			}
 			mu.Unlock()
+			// A store may note, as it claims, that it has seen every
+			// commit so far (the SQLite store does): a jobq cancel that
+			// came just before would then wake no Wait. Look for one.
+			cancelCheck = cancelCheck || len(held) > 0
 		}
 		if r.OnLoop != nil {
 			r.OnLoop(Snapshot{Running: len(held), Stopping: ctx.Err() != nil, Summary: sum})
