@@ -116,8 +116,9 @@ func runQueueSet(ctx context.Context, opts *QueueOptions) error {
 	if err := store.QueueSet(ctx, params); err != nil {
 		return fmt.Errorf("queue %s: %w", opts.Name, err)
 	}
-	if opts.Paused != nil && !*opts.Paused {
-		return nil
+	limits := params.Concurrency != nil && *params.Concurrency > 0 || params.Rate != nil && *params.Rate > 0
+	if opts.Paused == nil && !limits || opts.Paused != nil && !*opts.Paused {
+		return nil // lifted a setting: nothing to warn of
 	}
 	// Setting a queue ahead of its jobs is legitimate, and so is a typo
 	// (pause mial): say which this may be.
