@@ -19,6 +19,9 @@ const exitTimeout = 124 // as timeout(1) says it
 // parameters of a statement).
 const waitChunk = 500
 
+// bigWaitEvery is how often a wait for more than waitChunk jobs looks.
+const bigWaitEvery = 250 * time.Millisecond
+
 // WaitOptions are wait's dependencies and flags.
 type WaitOptions struct {
 	IO        IOStreams
@@ -81,6 +84,9 @@ func runWait(ctx context.Context, opts *WaitOptions) error {
 	defer store.Close()
 	w.store = store
 	if len(opts.Queues) > 0 {
+		if err := w.checkQueues(ctx); err != nil {
+			return w.error(ctx, err)
+		}
 		if err := w.listQueues(ctx); err != nil {
 			return w.error(ctx, err)
 		}
@@ -94,6 +100,7 @@ func runWait(ctx context.Context, opts *WaitOptions) error {
 	}
 	w.total = len(w.pending)
 	for {
+		looked := time.Now()
 		if err := w.look(ctx); err != nil {
 			return w.error(ctx, err)
 		}
@@ -102,6 +109,15 @@ func runWait(ctx context.Context, opts *WaitOptions) error {
 		}
 		if err := store.Wait(ctx, time.Second); err != nil {
 			return w.error(ctx, err)
+		}
+		if len(w.pending) > waitChunk {
+			// A busy worker commits many times a second: a wait for a
+			// large batch looks at most every bigWaitEvery, not at each.
+			select {
+			case <-ctx.Done():
+				return w.error(ctx, ctx.Err())
+			case <-time.After(time.Until(looked.Add(bigWaitEvery))):
+			}
 		}
 	}
 	if w.failed {
@@ -122,14 +138,26 @@ type waiter struct {
 	failed  bool
 }
 
-// listQueues takes as pending every job of the queues not ended now.
-func (w *waiter) listQueues(ctx context.Context) error {
-	var notEnded []queue.State
-	for _, st := range queue.States {
-		if !st.Final() {
-			notEnded = append(notEnded, st)
+// checkQueues refuses a queue that has no job at all, ended or not: more
+// likely a typo (wait -q encdoe && deploy) than a batch that ended.
+func (w *waiter) checkQueues(ctx context.Context) error {
+	for _, q := range w.queues {
+		n, err := w.store.JobCount(ctx, queue.JobFilter{Queues: []string{q}, Now: w.now()})
+		if err != nil {
+			return fmt.Errorf("count jobs: %w", err)
+		}
+		if n == 0 {
+			return &ExitError{Code: exitFailure, Err: fmt.Errorf("queue %s has no jobs: nothing to wait for", q)}
 		}
 	}
+	return nil
+}
+
+// notEnded are the states of a job wait still waits for.
+var notEnded = slices.DeleteFunc(slices.Clone(queue.States), queue.State.Final)
+
+// listQueues takes as pending every job of the queues not ended now.
+func (w *waiter) listQueues(ctx context.Context) error {
 	jobs, err := w.store.JobList(ctx, queue.JobFilter{Queues: w.queues, States: notEnded, Now: w.now()})
 	if err != nil {
 		return fmt.Errorf("list jobs: %w", err)
@@ -147,6 +175,16 @@ func (w *waiter) listQueues(ctx context.Context) error {
 func (w *waiter) look(ctx context.Context) error {
 	var still []int64
 	for chunk := range slices.Chunk(w.pending, waitChunk) {
+		// Counting reads an index entry a job; listing reads whole jobs.
+		// Most looks at a large batch find most of it still running.
+		n, err := w.store.JobCount(ctx, queue.JobFilter{IDs: chunk, States: notEnded, Now: w.now()})
+		if err != nil {
+			return fmt.Errorf("count jobs: %w", err)
+		}
+		if n == len(chunk) {
+			still = append(still, chunk...)
+			continue
+		}
 		jobs, err := w.store.JobList(ctx, queue.JobFilter{IDs: chunk, Now: w.now()})
 		if err != nil {
 			return fmt.Errorf("list jobs: %w", err)
