@@ -31,9 +31,13 @@ func setup(t *testing.T) *testEnv {
 	t.Parallel()
 	dir := t.TempDir()
 	e := &testEnv{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, dir: dir}
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	e.env = map[string]string{
 		"HOME":            dir,
-		"XDG_CONFIG_HOME": dir, // no config file from the machine
+		"XDG_CONFIG_HOME": dir,
+		"JOBQ_CONFIG":     filepath.Join(dir, "config.yaml"), // empty: none of the machine's (/etc/jobq)
 		"XDG_STATE_HOME":  filepath.Join(dir, "state"),
 		"JOBQ_DB":         filepath.Join(dir, "q", "jobq.db"),
 		"FROM_ENV":        "x",

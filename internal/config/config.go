@@ -200,8 +200,11 @@ func findFile(env LookupEnv) string {
 	}
 	candidates = append(candidates, "/etc/jobq/config.yaml")
 	for _, c := range candidates {
-		if _, err := os.Stat(c); !errors.Is(err, fs.ErrNotExist) {
-			return c // an unreadable file is reported when read
+		// A file we may not read is reported when read; a path that
+		// cannot hold one (a plain file where a directory would be:
+		// ENOTDIR) is as good as missing.
+		if _, err := os.Stat(c); err == nil || errors.Is(err, fs.ErrPermission) {
+			return c
 		}
 	}
 	return ""

@@ -211,3 +211,16 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestNoConfigDirectory: a plain file where $XDG_CONFIG_HOME/jobq would be
+// holds no config file: the defaults apply, as when nothing is there.
+func TestNoConfigDirectory(t *testing.T) {
+	dir, e := setup(t)
+	if err := os.WriteFile(filepath.Join(dir, "jobq"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load("", e.lookup)
+	if err != nil || c.Work.Concurrency != 1 {
+		t.Fatalf("Load() = %+v, %v; want the defaults", c, err)
+	}
+}
