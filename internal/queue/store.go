@@ -50,7 +50,10 @@ type Store interface {
 	// history kept. Only retrying and final jobs are retried. A job one of
 	// whose dependencies ended dead or cancelled is refused ("dependency 3
 	// is dead") unless that dependency is retried in the same call; it then
-	// waits for it. Jobs named by ID come back in the order named, whether
+	// waits for it. One whose dependency was deleted before it succeeded
+	// is refused ("dependency 3 was deleted"); a dependency deleted once
+	// it had succeeded no longer counts (nor is listed in DependsOn).
+	// Jobs named by ID come back in the order named, whether
 	// retried or not, and are retried in one transaction. A filter's jobs
 	// come back in ID order and are retried in batches of at most a
 	// thousand, each its own transaction, so that a large wave never holds
@@ -60,7 +63,9 @@ type Store interface {
 	JobRetry(ctx context.Context, params JobRetryParams) ([]JobRetryResult, error)
 	// JobDelete deletes up to the filter's Limit jobs it selects, never a
 	// running one, oldest first, with their history, and returns how many
-	// it deleted.
+	// it deleted. The jobs waiting for a deleted job that had not
+	// succeeded are cancelled ("dependency 3 was deleted"); a deleted job
+	// that had succeeded leaves the DependsOn of the jobs it released.
 	JobDelete(ctx context.Context, filter JobFilter) (int, error)
 	// JobProgress records the progress a running job reports; ErrNotFound
 	// or ErrNotRunning when it is not running that attempt.

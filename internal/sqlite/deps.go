@@ -16,12 +16,16 @@ import (
 // waiting for it settle in the same transaction:
 //
 //   - it succeeded: a waiting job all of whose dependencies have succeeded
-//     (or were deleted once succeeded, by retention) becomes pending, or
-//     scheduled while its run_at has not come;
+//     becomes pending, or scheduled while its run_at has not come;
 //   - it ended dead or cancelled: the jobs waiting for it are cancelled,
 //     "dependency 3 ended dead";
 //   - it was deleted before it succeeded (jobq purge): they are cancelled,
-//     "dependency 3 was deleted", rather than left waiting for ever.
+//     "dependency 3 was deleted", rather than left waiting for ever;
+//   - it was deleted once it had succeeded (retention, purge): its
+//     dependents were released when it succeeded, and the job_deps rows
+//     naming it go with it. So a job_deps row that names a job no longer
+//     there always means "deleted before it succeeded", which is how
+//     JobRetry reads it (a retry of such a job is refused).
 //
 // A cancelled job ends in turn, so a cancellation runs down a chain.
 // Retrying a job does not end it, and a new job has no one waiting for it:
@@ -47,7 +51,9 @@ const dependents = `SELECT j.id FROM job_deps d JOIN jobs j ON j.id = d.job_id
 WHERE d.depends_on = ? AND j.state = 'waiting' ORDER BY j.id`
 
 // releaseJob makes a waiting job ready once no dependency of it is left
-// that has not succeeded; a deleted one is left by the join.
+// that has not succeeded. The join leaves out a row naming a job no longer
+// there: it cannot be one deleted before it succeeded, which cancelled the
+// job, nor one deleted after, whose rows went with it.
 const releaseJob = `UPDATE jobs SET
 	state = CASE WHEN run_at > ?1 THEN 'scheduled' ELSE 'pending' END, updated_at = ?1
 WHERE id = ?2 AND state = 'waiting' AND NOT EXISTS (
@@ -68,7 +74,12 @@ func settleDependents(ctx context.Context, tx *sql.Tx, now int64, causes []ended
 		var next []ended
 		for _, c := range causes {
 			if c.state == queue.StateSucceeded && c.deleted {
-				continue // its dependents were released when it succeeded
+				// Its dependents were released when it succeeded; left,
+				// its rows would read as a dependency deleted before.
+				if _, err := tx.ExecContext(ctx, "DELETE FROM job_deps WHERE depends_on = ?", c.id); err != nil {
+					return interpretError(fmt.Errorf("forget job %d: %w", c.id, err))
+				}
+				continue
 			}
 			ids, err := queryIDs(ctx, tx, dependents, c.id)
 			if err != nil {

@@ -147,9 +147,11 @@ func (r *retrier) batch(ctx context.Context, query string, args []any, named []i
 }
 
 // judge says whether job may be retried and into which state: pending,
-// or waiting while a dependency has not succeeded (a deleted one had,
-// as settleDependents judges it). reason says why not; blocked, that a
-// dependency ended dead or cancelled and was not retried (yet).
+// or waiting while a dependency has not succeeded. reason says why not;
+// blocked, that a dependency ended dead or cancelled and was not retried
+// (yet). A dependency no longer there was deleted before it succeeded
+// (one deleted after leaves no job_deps row: settleDependents): nothing
+// would ever release the job, and no retry brings the dependency back.
 func (r *retrier) judge(ctx context.Context, tx *sql.Tx, job *queue.Job) (reason string, blocked bool, state queue.State, err error) {
 	if job == nil {
 		return "not found", false, "", nil
@@ -183,7 +185,7 @@ func (r *retrier) judge(ctx context.Context, tx *sql.Tx, job *queue.Job) (reason
 		err := tx.QueryRowContext(ctx, "SELECT state FROM jobs WHERE id = ?", dep).Scan(&st)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			continue // deleted once it succeeded: retention
+			return fmt.Sprintf("dependency %d was deleted", dep), false, "", nil
 		case err != nil:
 			return "", false, "", interpretError(err)
 		}
