@@ -43,7 +43,9 @@ type Store interface {
 	// the jobs waiting for it with it; a running one is marked
 	// (CancelRequested), for its worker to stop: a Runner reads the mark
 	// when its Notifier tells it of a change, or at its next heartbeat. A
-	// final job is left as it is.
+	// final job is left as it is. A job the call itself cancelled before
+	// reaching it (waiting for a job named earlier, or named twice) is
+	// reported as cancelled by the call, with the state it had before.
 	JobCancel(ctx context.Context, params JobCancelParams) ([]JobCancelResult, error)
 	// JobRetry gives the jobs the filter selects a fresh attempt budget:
 	// back to pending (waiting while a dependency has not succeeded), their
@@ -266,7 +268,7 @@ type JobCancelParams struct {
 // JobCancelResult says what cancelling one job did.
 type JobCancelResult struct {
 	ID    int64
-	State State // the job's state before: final means nothing was done
+	State State // the job's state before the call: final means nothing was done
 	Found bool
 }
 

@@ -69,7 +69,8 @@ WHERE id = ?3 AND state = 'waiting'`
 // settleDependents settles the jobs waiting for the jobs of causes, which
 // ended at now (Unix ms), and so on down the chains; see above. Call it
 // after every statement that ends or deletes a job, in its transaction.
-func settleDependents(ctx context.Context, tx *sql.Tx, now int64, causes []ended) error {
+// It returns the IDs of the jobs it cancelled (all of them were waiting).
+func settleDependents(ctx context.Context, tx *sql.Tx, now int64, causes []ended) (cancelled []int64, err error) {
 	for len(causes) > 0 {
 		var next []ended
 		for _, c := range causes {
@@ -77,13 +78,13 @@ func settleDependents(ctx context.Context, tx *sql.Tx, now int64, causes []ended
 				// Its dependents were released when it succeeded; left,
 				// its rows would read as a dependency deleted before.
 				if _, err := tx.ExecContext(ctx, "DELETE FROM job_deps WHERE depends_on = ?", c.id); err != nil {
-					return interpretError(fmt.Errorf("forget job %d: %w", c.id, err))
+					return nil, interpretError(fmt.Errorf("forget job %d: %w", c.id, err))
 				}
 				continue
 			}
 			ids, err := queryIDs(ctx, tx, dependents, c.id)
 			if err != nil {
-				return fmt.Errorf("dependents of job %d: %w", c.id, err)
+				return nil, fmt.Errorf("dependents of job %d: %w", c.id, err)
 			}
 			for _, id := range ids {
 				var query string
@@ -98,16 +99,17 @@ func settleDependents(ctx context.Context, tx *sql.Tx, now int64, causes []ended
 				}
 				r, err := tx.ExecContext(ctx, query, args...)
 				if err != nil {
-					return interpretError(fmt.Errorf("settle job %d: %w", id, err))
+					return nil, interpretError(fmt.Errorf("settle job %d: %w", id, err))
 				}
 				if n, _ := r.RowsAffected(); n > 0 && query == cancelDependent {
 					next = append(next, ended{id: id, state: queue.StateCancelled})
+					cancelled = append(cancelled, id)
 				}
 			}
 		}
 		causes = next
 	}
-	return nil
+	return cancelled, nil
 }
 
 // settleDependencies gives a job with --after the state its dependencies
