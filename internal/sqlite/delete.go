@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -60,7 +59,6 @@ func (s *Store) JobDelete(ctx context.Context, filter queue.JobFilter) (int, err
 	if err := rows.Close(); err != nil {
 		return 0, interpretError(err)
 	}
-	slices.SortFunc(gone, func(a, b ended) int { return cmp.Compare(a.id, b.id) })
 	now := filter.Now
 	if now.IsZero() {
 		now = time.Now()

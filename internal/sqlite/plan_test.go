@@ -185,3 +185,48 @@ func TestLastOutputPlan(t *testing.T) {
 		t.Errorf("plan of JobGet:\n%s\nwant the attempts searched by index, unsorted", plan)
 	}
 }
+
+// TestDependentsPlan: the jobs waiting for a job that ended are found from
+// job_deps by depends_on, each then looked up by its ID (in the table, or
+// in jobs_state by state and ID once analyzed), never by reading every
+// waiting job through jobs_state, and in ID order without a sort; as written, with no hint
+// but the CROSS JOIN, on a new database and once statistics exist.
+func TestDependentsPlan(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	check := func(t *testing.T) {
+		t.Helper()
+		plan := explain(t, s, dependents, 1)
+		text := strings.Join(plan, "\n")
+		if len(plan) == 0 || !strings.HasPrefix(plan[0], "SEARCH d USING COVERING INDEX job_deps_depends_on (depends_on=?)") {
+			t.Errorf("dependents does not start by searching job_deps by depends_on:\n%s", text)
+		}
+		if len(plan) != 2 || !strings.HasPrefix(plan[1], "SEARCH j ") || !strings.Contains(plan[1], "id=?") {
+			t.Errorf("dependents does not look each job up by its ID:\n%s", text)
+		}
+		if strings.Contains(text, "TEMP B-TREE") {
+			t.Errorf("dependents sorts:\n%s", text)
+		}
+	}
+	t.Run("new database", check)
+
+	// Many waiting jobs, few of them per dependency.
+	ids, err := s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("a"), testJob("a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var params []queue.JobInsertParams
+	for i := range 2000 {
+		p := testJob("b")
+		p.After = ids[i%2:][:1]
+		params = append(params, p)
+	}
+	if _, err := s.JobInsert(t.Context(), params); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("many waiting jobs", check)
+	if _, err := s.writer.Exec("ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("analyzed", check)
+}
