@@ -181,9 +181,13 @@ type QueueStats struct {
 	QueueSettings
 	Counts      map[State]int // by state as users see it, at Now
 	OldestReady time.Time     // run_at of the longest-ready job; zero when none
-	// Jobs that ended succeeded or dead since RecentSince.
+	// Jobs that ended succeeded or dead since RecentSince (RecentStates).
 	RecentSucceeded, RecentDead int
 }
+
+// RecentStates are the ends QueueStats counts since RecentSince, in
+// RecentSucceeded and RecentDead: a cancel is no outcome of a run.
+var RecentStates = []State{StateSucceeded, StateDead}
 
 // Event is one logged transition of a job.
 type Event struct {
@@ -193,8 +197,15 @@ type Event struct {
 	From, To State // From is empty for a new job
 	Attempt  int   // the job's run, as Attempt.Attempt numbers it; 0 before its first
 	Worker   string
-	Error    string
+	Error    string // the job's last error, for a transition to one of EventErrorStates
 }
+
+// EventErrorStates are the states whose transitions an event logs with
+// the job's last error: an attempt that failed (retrying, dead), one
+// handed back (pending: its worker stopped, or lost its lease) and a
+// cancel (why: "cancelled", "dependency 3 ended dead"). A transition to
+// any other state carries none, as a stale error would mislead.
+var EventErrorStates = []State{StateRetrying, StateDead, StatePending, StateCancelled}
 
 // EventListParams selects events: those after AfterID, of one job when
 // JobID is set, only the last Last of them when Last is set.

@@ -284,3 +284,19 @@ func TestStatsQueryPlans(t *testing.T) {
 	}
 	t.Run("analyzed", check)
 }
+
+// TestTriggerMatchesStates: jobs_transition logs the job's last error with
+// a transition to one of queue.EventErrorStates; the trigger names them
+// literally, being SQL, and must name that list.
+func TestTriggerMatchesStates(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	var def string
+	if err := s.reader.QueryRow("SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'jobs_transition'").Scan(&def); err != nil {
+		t.Fatal(err)
+	}
+	want := "CASE WHEN new.state IN (" + sqlStates(queue.EventErrorStates) + ") THEN new.last_error END"
+	if !strings.Contains(strings.Join(strings.Fields(def), " "), want) {
+		t.Errorf("trigger jobs_transition is\n%s\nwant it to contain %q, from queue.EventErrorStates", def, want)
+	}
+}

@@ -58,9 +58,10 @@ func (s *Store) QueueStats(ctx context.Context, params queue.QueueStatsParams) (
 		if err := rows.Scan(&name, &state, &n); err != nil {
 			return err
 		}
-		if q := get(name); queue.State(state) == queue.StateSucceeded {
+		switch q := get(name); queue.State(state) {
+		case queue.StateSucceeded:
 			q.RecentSucceeded = n
-		} else {
+		case queue.StateDead:
 			q.RecentDead = n
 		}
 		return nil
@@ -121,7 +122,7 @@ func readyStatsQuery(st queue.State) string {
 			AND queue = ? AND state = '` + string(st) + `' AND run_at <= ?`
 }
 
-// recentEnded counts the jobs that ended succeeded or dead since a time,
+// recentEnded counts the jobs that ended in queue.RecentStates since a time,
 // per queue and state, from jobs_finished alone (queue is in the index: no
 // table row is read). It sorts, though: the index is in finished_at order
 // within a state, and GROUP BY queue puts every job of the window (an hour
@@ -129,6 +130,6 @@ func readyStatsQuery(st queue.State) string {
 // spare that sort but cost every finish a write, and retention needs
 // jobs_finished as it is; TestStatsQueryPlans pins that this GROUP BY is
 // the only sort.
-const recentEnded = `SELECT queue, state, count(*) FROM jobs INDEXED BY jobs_finished
-WHERE state IN ('succeeded', 'dead') AND finished_at >= ?
+var recentEnded = `SELECT queue, state, count(*) FROM jobs INDEXED BY jobs_finished
+WHERE state IN (` + sqlStates(queue.RecentStates) + `) AND finished_at >= ?
 GROUP BY queue, state`
