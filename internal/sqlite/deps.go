@@ -38,7 +38,8 @@ import (
 // runs, and the dependents settle breadth first, each generation sorted
 // by ID, one statement each. So for A <- B <- C, A going dead logs A's
 // end, then B's cancellation, then C's; the conformance suite pins this
-// for every way A can end (AfterEventOrder) and the order of siblings
+// for every way A can end (AfterEventOrder: success, dead, lease expired,
+// cancel, cancel while running, delete) and the order of siblings
 // (AfterSiblingOrder).
 
 // ended is a job that ended, as settleDependents needs it: its state, and
