@@ -43,14 +43,19 @@ type Store interface {
 	// the jobs waiting for it with it; a running one is marked
 	// (CancelRequested), for its worker to stop: a Runner reads the mark
 	// when its Notifier tells it of a change, or at its next heartbeat. A
-	// final job is left as it is.
+	// final job is left as it is. A job the call itself cancelled before
+	// reaching it (waiting for a job named earlier, or named twice) is
+	// reported as cancelled by the call, with the state it had before.
 	JobCancel(ctx context.Context, params JobCancelParams) ([]JobCancelResult, error)
 	// JobRetry gives the jobs the filter selects a fresh attempt budget:
 	// back to pending (waiting while a dependency has not succeeded), their
 	// history kept. Only retrying and final jobs are retried. A job one of
 	// whose dependencies ended dead or cancelled is refused ("dependency 3
 	// is dead") unless that dependency is retried in the same call; it then
-	// waits for it. Jobs named by ID come back in the order named, whether
+	// waits for it. One whose dependency was deleted before it succeeded
+	// is refused ("dependency 3 was deleted"); a dependency deleted once
+	// it had succeeded no longer counts (nor is listed in DependsOn).
+	// Jobs named by ID come back in the order named, whether
 	// retried or not, and are retried in one transaction. A filter's jobs
 	// come back in ID order and are retried in batches of at most a
 	// thousand, each its own transaction, so that a large wave never holds
@@ -60,7 +65,9 @@ type Store interface {
 	JobRetry(ctx context.Context, params JobRetryParams) ([]JobRetryResult, error)
 	// JobDelete deletes up to the filter's Limit jobs it selects, never a
 	// running one, oldest first, with their history, and returns how many
-	// it deleted.
+	// it deleted. The jobs waiting for a deleted job that had not
+	// succeeded are cancelled ("dependency 3 was deleted"); a deleted job
+	// that had succeeded leaves the DependsOn of the jobs it released.
 	JobDelete(ctx context.Context, filter JobFilter) (int, error)
 	// JobProgress records the progress a running job reports; ErrNotFound
 	// or ErrNotRunning when it is not running that attempt.
@@ -174,9 +181,13 @@ type QueueStats struct {
 	QueueSettings
 	Counts      map[State]int // by state as users see it, at Now
 	OldestReady time.Time     // run_at of the longest-ready job; zero when none
-	// Jobs that ended succeeded or dead since RecentSince.
+	// Jobs that ended succeeded or dead since RecentSince (RecentStates).
 	RecentSucceeded, RecentDead int
 }
+
+// RecentStates are the ends QueueStats counts since RecentSince, in
+// RecentSucceeded and RecentDead: a cancel is no outcome of a run.
+var RecentStates = []State{StateSucceeded, StateDead}
 
 // Event is one logged transition of a job.
 type Event struct {
@@ -186,8 +197,15 @@ type Event struct {
 	From, To State // From is empty for a new job
 	Attempt  int   // the job's run, as Attempt.Attempt numbers it; 0 before its first
 	Worker   string
-	Error    string
+	Error    string // the job's last error, for a transition to one of EventErrorStates
 }
+
+// EventErrorStates are the states whose transitions an event logs with
+// the job's last error: an attempt that failed (retrying, dead), one
+// handed back (pending: its worker stopped, or lost its lease) and a
+// cancel (why: "cancelled", "dependency 3 ended dead"). A transition to
+// any other state carries none, as a stale error would mislead.
+var EventErrorStates = []State{StateRetrying, StateDead, StatePending, StateCancelled}
 
 // EventListParams selects events: those after AfterID, of one job when
 // JobID is set, only the last Last of them when Last is set.
@@ -261,7 +279,7 @@ type JobCancelParams struct {
 // JobCancelResult says what cancelling one job did.
 type JobCancelResult struct {
 	ID    int64
-	State State // the job's state before: final means nothing was done
+	State State // the job's state before the call: final means nothing was done
 	Found bool
 }
 

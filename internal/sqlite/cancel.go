@@ -11,6 +11,11 @@ import (
 
 // JobCancel cancels jobs; see queue.Store. The jobs waiting for a
 // cancelled one are cancelled after it (settleDependents).
+//
+// A job this call cancelled, named or cascaded to, is remembered with the
+// state it had before, so that a job named after a job it waited for (or
+// named twice) is reported as cancelled by the call: `jobq cancel 1 2`
+// with 2 --after 1 reports what `jobq cancel 2 1` does.
 func (s *Store) JobCancel(ctx context.Context, params queue.JobCancelParams) ([]queue.JobCancelResult, error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -18,9 +23,14 @@ func (s *Store) JobCancel(ctx context.Context, params queue.JobCancelParams) ([]
 	}
 	defer tx.Rollback()
 	now := ms(params.Now)
+	cancelled := map[int64]queue.State{} // by this call -> the state before
 	out := make([]queue.JobCancelResult, len(params.IDs))
 	for i, id := range params.IDs {
 		out[i].ID = id
+		if before, ok := cancelled[id]; ok {
+			out[i].Found, out[i].State = true, before
+			continue
+		}
 		var state string
 		err := tx.QueryRowContext(ctx, "SELECT state FROM jobs WHERE id = ?", id).Scan(&state)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -37,8 +47,14 @@ func (s *Store) JobCancel(ctx context.Context, params queue.JobCancelParams) ([]
 		default:
 			_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'cancelled', finished_at = ?,
 				updated_at = ?, last_error = 'cancelled' WHERE id = ?`, now, now, id)
-			if err == nil {
-				err = settleDependents(ctx, tx, now, []ended{{id: id, state: queue.StateCancelled}})
+			if err != nil {
+				break
+			}
+			cancelled[id] = out[i].State
+			var cascaded []int64
+			cascaded, err = settleDependents(ctx, tx, now, []ended{{id: id, state: queue.StateCancelled}})
+			for _, d := range cascaded {
+				cancelled[d] = queue.StateWaiting // settleDependents cancels only waiting jobs
 			}
 		}
 		if err != nil {

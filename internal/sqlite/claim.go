@@ -148,7 +148,7 @@ func finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams)
 			return nil, interpretError(fmt.Errorf("finish attempt: %w", err))
 		}
 		if p.State.Final() {
-			if err := settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
+			if _, err := settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
 				return nil, err
 			}
 		}

@@ -1,9 +1,9 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jobq/jobq/internal/queue"
@@ -13,21 +13,38 @@ import (
 const deleteBatch = 1000
 
 // deleteJobs is the statement that deletes filter's jobs, never running
-// ones, oldest first, and its arguments. Deleting final jobs by age, as
-// retention does, goes through jobs_finished.
+// ones, oldest first, and its arguments.
+//
+// Deleting final jobs by age, as retention does, goes through
+// jobs_finished (state, finished_at, ...), oldest first by finished_at
+// alone, the order the index keeps for one state (ties in index order),
+// so that taking the oldest few costs no sort of every job past its
+// retention. Several states are one range each, merged (UNION ALL with an
+// ORDER BY is a merge of ordered arms in SQLite), again without a sort;
+// TestWorkQueryPlans checks both.
 func deleteJobs(filter queue.JobFilter) (string, []any) {
-	where, args := jobFilter(filter)
-	from, order := "jobs", "id"
-	if onlyFinal(filter.States) && !filter.Before.IsZero() {
-		from, order = "jobs INDEXED BY jobs_finished", "finished_at, id"
-	}
 	limit := filter.Limit
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
+	if !onlyFinal(filter.States) || filter.Before.IsZero() {
+		where, args := jobFilter(filter)
+		return `DELETE FROM jobs WHERE id IN (
+			SELECT id FROM jobs WHERE ` + where + ` AND state != 'running'
+			ORDER BY id LIMIT ?)
+			RETURNING id, state`, append(args, limit)
+	}
+	var arms []string
+	var args []any
+	for _, st := range slices.Compact(slices.Sorted(slices.Values(filter.States))) {
+		f := filter
+		f.States = []queue.State{st}
+		where, a := jobFilter(f)
+		arms = append(arms, "SELECT id, finished_at FROM jobs INDEXED BY jobs_finished WHERE "+where)
+		args = append(args, a...)
+	}
 	return `DELETE FROM jobs WHERE id IN (
-		SELECT id FROM ` + from + ` WHERE ` + where + ` AND state != 'running'
-		ORDER BY ` + order + ` LIMIT ?)
+		SELECT id FROM (` + strings.Join(arms, " UNION ALL ") + ` ORDER BY finished_at LIMIT ?))
 		RETURNING id, state`, append(args, limit)
 }
 
@@ -60,12 +77,11 @@ func (s *Store) JobDelete(ctx context.Context, filter queue.JobFilter) (int, err
 	if err := rows.Close(); err != nil {
 		return 0, interpretError(err)
 	}
-	slices.SortFunc(gone, func(a, b ended) int { return cmp.Compare(a.id, b.id) })
 	now := filter.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	if err := settleDependents(ctx, tx, ms(now), gone); err != nil {
+	if _, err := settleDependents(ctx, tx, ms(now), gone); err != nil {
 		return 0, err
 	}
 	for part := range slices.Chunk(ids, deleteBatch) {

@@ -72,12 +72,15 @@ func TestClaimUsesReadyIndex(t *testing.T) {
 }
 
 // TestWorkQueryPlans: taking back expired leases and deleting old jobs
-// read their partial indexes, not the whole table; as jobq opens
-// databases (no ANALYZE ever run), and also once statistics exist. Both
-// queries name their index, as the claim does (see TestClaimUsesReadyIndex
-// for why, and for what checking such a query still proves): without the
-// hint, SQLite reads every running job through jobs_state to find the few
-// whose lease ended.
+// read their partial indexes, not the whole table, and never sort: a
+// delete takes the oldest few (retention: 500) of what may be every job
+// past its retention, and a sort would read them all each time; as jobq
+// opens databases (no ANALYZE ever run), and also once statistics exist.
+// The queries name their index, as the claim does: without the hint,
+// SQLite reads every running job through jobs_state to find the few whose
+// lease ended. So "uses the index" and "no SCAN" cannot fail here (the
+// query would fail first); what the test proves is that the index serves
+// the order, no TEMP B-TREE (see TestClaimUsesReadyIndex).
 func TestWorkQueryPlans(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
@@ -85,6 +88,8 @@ func TestWorkQueryPlans(t *testing.T) {
 		States: []queue.State{queue.StateSucceeded}, Before: t0, Limit: 10})
 	deleteTwo, deleteTwoArgs := deleteJobs(queue.JobFilter{
 		States: []queue.State{queue.StateDead, queue.StateCancelled}, Queues: []string{"q1"}, Before: t0, Limit: 10})
+	deleteAll, deleteAllArgs := deleteJobs(queue.JobFilter{ // as retention deletes dead and cancelled jobs
+		States: []queue.State{queue.StateDead, queue.StateCancelled}, Before: t0, Limit: 10})
 	check := func(t *testing.T) {
 		t.Helper()
 		for _, tt := range []struct {
@@ -94,6 +99,7 @@ func TestWorkQueryPlans(t *testing.T) {
 			{"expired leases", expiredJobs, "jobs_lease", []any{1, 100}},
 			{"delete", deleteOne, "jobs_finished", deleteOneArgs},
 			{"delete of two states in a queue", deleteTwo, "jobs_finished", deleteTwoArgs},
+			{"delete of two states", deleteAll, "jobs_finished", deleteAllArgs},
 		} {
 			plan := explain(t, s, tt.query, tt.args...)
 			text := strings.Join(plan, "\n")
@@ -103,6 +109,9 @@ func TestWorkQueryPlans(t *testing.T) {
 			for _, line := range plan {
 				if strings.Contains(line, "SCAN jobs") && !strings.Contains(line, "INDEX") {
 					t.Errorf("%s scans the whole table: %q in\n%s", tt.name, line, text)
+				}
+				if strings.Contains(line, "TEMP B-TREE") {
+					t.Errorf("%s sorts: %q in\n%s", tt.name, line, text)
 				}
 			}
 		}
@@ -183,5 +192,111 @@ func TestLastOutputPlan(t *testing.T) {
 	plan := strings.Join(explain(t, s, "SELECT "+readColumns+" FROM jobs WHERE id = ?", 1), "\n")
 	if !strings.Contains(plan, "SEARCH attempts USING INDEX sqlite_autoindex_attempts_1 (job_id=?)") || strings.Contains(plan, "TEMP B-TREE") {
 		t.Errorf("plan of JobGet:\n%s\nwant the attempts searched by index, unsorted", plan)
+	}
+}
+
+// TestDependentsPlan: the jobs waiting for a job that ended are found from
+// job_deps by depends_on, each then looked up by its ID (in the table, or
+// in jobs_state by state and ID once analyzed), never by reading every
+// waiting job through jobs_state, and in ID order without a sort; as written, with no hint
+// but the CROSS JOIN, on a new database and once statistics exist.
+func TestDependentsPlan(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	check := func(t *testing.T) {
+		t.Helper()
+		plan := explain(t, s, dependents, 1)
+		text := strings.Join(plan, "\n")
+		if len(plan) == 0 || !strings.HasPrefix(plan[0], "SEARCH d USING COVERING INDEX job_deps_depends_on (depends_on=?)") {
+			t.Errorf("dependents does not start by searching job_deps by depends_on:\n%s", text)
+		}
+		if len(plan) != 2 || !strings.HasPrefix(plan[1], "SEARCH j ") || !strings.Contains(plan[1], "id=?") {
+			t.Errorf("dependents does not look each job up by its ID:\n%s", text)
+		}
+		if strings.Contains(text, "TEMP B-TREE") {
+			t.Errorf("dependents sorts:\n%s", text)
+		}
+	}
+	t.Run("new database", check)
+
+	// Many waiting jobs, few of them per dependency.
+	ids, err := s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("a"), testJob("a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var params []queue.JobInsertParams
+	for i := range 2000 {
+		p := testJob("b")
+		p.After = ids[i%2:][:1]
+		params = append(params, p)
+	}
+	if _, err := s.JobInsert(t.Context(), params); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("many waiting jobs", check)
+	if _, err := s.writer.Exec("ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("analyzed", check)
+}
+
+// TestStatsQueryPlans: jobq stats reads its indexes, never the table, and
+// sorts only where it says it does. The queries name their index (see
+// TestClaimUsesReadyIndex), so what can fail here is the range read and
+// the sorts: the ready counts read the head of a range of
+// jobs_queue_ready with no sort; the recent counts read a range of
+// jobs_finished and sort only for their GROUP BY (see recentEnded).
+func TestStatsQueryPlans(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	check := func(t *testing.T) {
+		t.Helper()
+		for _, st := range queue.ReadyStates {
+			plan := explain(t, s, readyStatsQuery(st), "q1", 1)
+			text := strings.Join(plan, "\n")
+			if len(plan) != 1 || !strings.HasPrefix(plan[0], "SEARCH jobs USING COVERING INDEX jobs_queue_ready (queue=? AND state=? AND run_at<?)") {
+				t.Errorf("ready stats of %s: want one range of jobs_queue_ready, covering; got\n%s", st, text)
+			}
+		}
+		plan := explain(t, s, recentEnded, 1)
+		text := strings.Join(plan, "\n")
+		if len(plan) != 2 || !strings.HasPrefix(plan[0], "SEARCH jobs USING COVERING INDEX jobs_finished (state=? AND finished_at>?)") ||
+			plan[1] != "USE TEMP B-TREE FOR GROUP BY" {
+			t.Errorf("recent stats: want a range of jobs_finished, covering, sorted only for GROUP BY; got\n%s", text)
+		}
+	}
+	t.Run("new database", check)
+
+	var params []queue.JobInsertParams
+	for i := range 2000 {
+		params = append(params, testJob(fmt.Sprintf("q%d", i%5)))
+	}
+	if _, err := s.JobInsert(t.Context(), params); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.writer.Exec(`UPDATE jobs SET state = CASE WHEN id % 10 = 0 THEN 'scheduled' ELSE 'succeeded' END,
+		finished_at = CASE WHEN id % 10 = 0 THEN NULL ELSE id END`); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("mostly finished jobs", check)
+	if _, err := s.writer.Exec("ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("analyzed", check)
+}
+
+// TestTriggerMatchesStates: jobs_transition logs the job's last error with
+// a transition to one of queue.EventErrorStates; the trigger names them
+// literally, being SQL, and must name that list.
+func TestTriggerMatchesStates(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	var def string
+	if err := s.reader.QueryRow("SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'jobs_transition'").Scan(&def); err != nil {
+		t.Fatal(err)
+	}
+	want := "CASE WHEN new.state IN (" + sqlStates(queue.EventErrorStates) + ") THEN new.last_error END"
+	if !strings.Contains(strings.Join(strings.Fields(def), " "), want) {
+		t.Errorf("trigger jobs_transition is\n%s\nwant it to contain %q, from queue.EventErrorStates", def, want)
 	}
 }

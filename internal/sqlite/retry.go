@@ -28,11 +28,15 @@ WHERE id = ?`
 // time, each batch its own transaction, in ID order from a cursor; a
 // failure leaves the batches before it done.
 //
-// A dry run makes each batch's changes in a transaction it then rolls
-// back, so it reports what a real run would do at that moment: a job
-// retried earlier in the same command counts as retried (for the unique
+// A real run judges each job by the jobs as they are in its batch's
+// transaction: what earlier batches retried is committed and may have
+// changed since (a worker may have run a retried dependency, and it may
+// have died again), and what this batch retried reads as retried. A dry
+// run makes each batch's changes in a transaction it then rolls back, so
+// it reports what a real run would do at that moment: a job retried in an
+// earlier batch of the same command counts as retried (for the unique
 // keys it takes and the jobs that depend on it) though its batch was
-// rolled back.
+// rolled back; that alone it takes from r.retried and r.keys.
 func (s *Store) JobRetry(ctx context.Context, params queue.JobRetryParams) ([]queue.JobRetryResult, error) {
 	f := params.Filter
 	where, args := jobFilter(f)
@@ -49,6 +53,9 @@ func (s *Store) JobRetry(ctx context.Context, params queue.JobRetryParams) ([]qu
 			return out, err
 		}
 		out = append(out, res...)
+		if s.retryBatchDone != nil && !params.DryRun {
+			s.retryBatchDone()
+		}
 		if len(res) < retryBatch {
 			return out, nil
 		}
@@ -57,6 +64,8 @@ func (s *Store) JobRetry(ctx context.Context, params queue.JobRetryParams) ([]qu
 }
 
 // retrier is one JobRetry: what it retried so far, across its batches.
+// judge reads retried and keys only in a dry run, for the batches it
+// rolled back; batch reads retried for a job named twice.
 type retrier struct {
 	s       *Store
 	now     time.Time
@@ -147,9 +156,11 @@ func (r *retrier) batch(ctx context.Context, query string, args []any, named []i
 }
 
 // judge says whether job may be retried and into which state: pending,
-// or waiting while a dependency has not succeeded (a deleted one had,
-// as settleDependents judges it). reason says why not; blocked, that a
-// dependency ended dead or cancelled and was not retried (yet).
+// or waiting while a dependency has not succeeded. reason says why not;
+// blocked, that a dependency ended dead or cancelled and was not retried
+// (yet). A dependency no longer there was deleted before it succeeded
+// (one deleted after leaves no job_deps row: settleDependents): nothing
+// would ever release the job, and no retry brings the dependency back.
 func (r *retrier) judge(ctx context.Context, tx *sql.Tx, job *queue.Job) (reason string, blocked bool, state queue.State, err error) {
 	if job == nil {
 		return "not found", false, "", nil
@@ -158,7 +169,11 @@ func (r *retrier) judge(ctx context.Context, tx *sql.Tx, job *queue.Job) (reason
 		return fmt.Sprintf("it is %s", st), false, "", nil
 	}
 	if key := job.UniqueKey; key != "" {
-		holder, ok := r.keys[key]
+		var holder int64
+		var ok bool
+		if r.dryRun {
+			holder, ok = r.keys[key]
+		}
 		if !ok || holder == job.ID {
 			err := tx.QueryRowContext(ctx, `SELECT id FROM jobs WHERE unique_key = ? AND id != ?
 				AND state NOT IN (`+finalStates+`)`, key, job.ID).Scan(&holder)
@@ -175,7 +190,7 @@ func (r *retrier) judge(ctx context.Context, tx *sql.Tx, job *queue.Job) (reason
 	}
 	state = queue.StatePending
 	for _, dep := range job.DependsOn {
-		if _, ok := r.retried[dep]; ok {
+		if _, ok := r.retried[dep]; ok && r.dryRun {
 			state = queue.StateWaiting
 			continue
 		}
@@ -183,7 +198,7 @@ func (r *retrier) judge(ctx context.Context, tx *sql.Tx, job *queue.Job) (reason
 		err := tx.QueryRowContext(ctx, "SELECT state FROM jobs WHERE id = ?", dep).Scan(&st)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			continue // deleted once it succeeded: retention
+			return fmt.Sprintf("dependency %d was deleted", dep), false, "", nil
 		case err != nil:
 			return "", false, "", interpretError(err)
 		}

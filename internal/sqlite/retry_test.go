@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"testing"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 
@@ -109,5 +110,60 @@ func TestRetryInBatches(t *testing.T) {
 	}
 	if j, err := s.JobGet(ctx, 2011); err != nil || j.State != queue.StateWaiting {
 		t.Errorf("job 2011: %v, %v; want waiting for job 5", j, err)
+	}
+}
+
+// TestRetryBatchReadsCommittedState: a real retry by filter judges each
+// batch by the jobs as they are then, not by what its earlier batches did:
+// a dependency retried in the first batch may have run and died again
+// before the second, and its dependent, retried to wait for it, would
+// wait for ever.
+func TestRetryBatchReadsCommittedState(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	ctx := t.Context()
+	params := make([]queue.JobInsertParams, retryBatch)
+	for i := range params {
+		params[i] = testJob("wave")
+	}
+	params[0].Queue = "dep" // job 1
+	if _, err := s.JobInsert(ctx, params); err != nil {
+		t.Fatal(err)
+	}
+	child := testJob("wave")
+	child.After = []int64{1} // job retryBatch+1, in the second batch
+	if _, err := s.JobInsert(ctx, []queue.JobInsertParams{child}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.writer.Exec(`UPDATE jobs SET state = CASE WHEN state = 'waiting' THEN 'cancelled' ELSE 'dead' END,
+		finished_at = ?, updated_at = ?`, ms(t0), ms(t0)); err != nil {
+		t.Fatal(err)
+	}
+	// Between the batches, a worker runs job 1 again and it dies.
+	s.retryBatchDone = func() {
+		s.retryBatchDone = nil
+		res, err := s.JobClaim(ctx, queue.JobClaimParams{Limit: 1, Queues: []string{"dep"}, Now: t0, Worker: "w", LeaseUntil: t0.Add(time.Minute)})
+		if err != nil || len(res.Jobs) != 1 {
+			t.Fatalf("claim job 1: %v, %v", res, err)
+		}
+		j := res.Jobs[0]
+		finish := queue.JobFinishParams{ID: j.ID, Run: j.Run, State: queue.StateDead, Attempts: 1, FinishedAt: t0, Error: "exit status 1"}
+		if _, err := s.JobClaim(ctx, queue.JobClaimParams{Now: t0, Finish: []queue.JobFinishParams{finish}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := s.JobRetry(ctx, queue.JobRetryParams{Filter: queue.JobFilter{
+		States: []queue.State{queue.StateDead, queue.StateCancelled}, Now: t0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != retryBatch+1 {
+		t.Fatalf("%d results, want %d", len(res), retryBatch+1)
+	}
+	if r := res[retryBatch]; r.State != "" || r.Reason != "dependency 1 is dead" {
+		t.Errorf("job %d, after job 1 died again: %+v; want it refused: dependency 1 is dead", r.ID, r)
+	}
+	if j, err := s.JobGet(ctx, retryBatch+1); err != nil || j.State != queue.StateCancelled {
+		t.Errorf("job %d: %v, %v; want still cancelled", retryBatch+1, j, err)
 	}
 }

@@ -73,6 +73,11 @@ type Store struct {
 	watchOnce sync.Once
 	watch     chan struct{}
 	unwatch   func()
+
+	// retryBatchDone, tests only, runs after each committed batch of a
+	// retry by filter: where another process may change the jobs before
+	// the next batch.
+	retryBatchDone func()
 }
 
 // Options tune Open.

@@ -2,6 +2,7 @@ package queuetest
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 // Cancelling jobs, running or not.
 var cancelTests = []suiteTest{
 	{"Cancel", testCancel},
+	{"CancelNamedDependents", testCancelNamedDependents},
 }
 
 func cancel(t *testing.T, s queue.Store, now time.Time, ids ...int64) []queue.JobCancelResult {
@@ -66,5 +68,40 @@ func testCancel(t *testing.T, s queue.Store) {
 	}
 	if got := claimIDs(t, s, now.Add(2*time.Hour), 100); len(got) != 0 {
 		t.Errorf("claimed %v after cancelling every job", got)
+	}
+}
+
+// A job named in a call and cancelled by that call, as a dependent of a
+// job it cancelled first, was cancelled by the call: its result says what
+// it was before, whatever the order the IDs are named in. So is a job
+// named twice.
+func testCancelNamedDependents(t *testing.T, s queue.Store) {
+	for _, order := range []string{"dependency first", "dependent first"} {
+		t.Run(order, func(t *testing.T) {
+			q := strings.ReplaceAll(order, " ", "-")
+			a := insertOne(t, s, newJob(q))
+			b := insertOne(t, s, after(newJob(q+"-b"), a))
+			c := insertOne(t, s, after(newJob(q+"-c"), b))
+			ids := []int64{a, c, b, a}
+			if order == "dependent first" {
+				ids = []int64{c, b, a, a}
+			}
+			res := cancel(t, s, t0, ids...)
+			want := map[int64]queue.State{a: queue.StatePending, b: queue.StateWaiting, c: queue.StateWaiting}
+			for i, id := range ids {
+				if w := (queue.JobCancelResult{ID: id, State: want[id], Found: true}); res[i] != w {
+					t.Errorf("JobCancel(%v): result %d = %+v, want %+v", ids, i, res[i], w)
+				}
+			}
+			for _, id := range []int64{a, b, c} {
+				if st := get(t, s, id).State; st != queue.StateCancelled {
+					t.Errorf("job %d is %s, want cancelled", id, st)
+				}
+			}
+			// A later call finds them ended.
+			if res := cancel(t, s, t0, b); res[0].State != queue.StateCancelled {
+				t.Errorf("JobCancel of a job cancelled before: %+v, want it reported cancelled", res[0])
+			}
+		})
 	}
 }

@@ -18,6 +18,7 @@ var depsTests = []suiteTest{
 	{"AfterMissing", testAfterMissing},
 	{"DeleteCancelsWaiting", testDeleteCancelsWaiting},
 	{"AfterEventOrder", testAfterEventOrder},
+	{"AfterSiblingOrder", testAfterSiblingOrder},
 }
 
 func after(p queue.JobInsertParams, ids ...int64) queue.JobInsertParams {
@@ -266,8 +267,8 @@ func lastEventID(t *testing.T, s queue.Store) int64 {
 
 // The log reads in the order things happened, a cause before its effects,
 // whatever ends a dependency: for a chain A <- B <- C, A's end is logged,
-// then B's, then C's. Siblings come after their common cause (in an order
-// left to the store).
+// then B's, then C's. The jobs of one generation (siblings, see
+// testAfterSiblingOrder) come in ID order.
 func testAfterEventOrder(t *testing.T, s queue.Store) {
 	// chain inserts p, b after it and c after b, each in its own queue.
 	chain := func(p queue.JobInsertParams) (a, b, c int64) {
@@ -320,13 +321,7 @@ func testAfterEventOrder(t *testing.T, s queue.Store) {
 		d := insertOne(t, s, after(later, a))
 		from := lastEventID(t, s)
 		succeed(t, s, t0, "ok")
-		got := stepsSince(t, s, from, a, b, c, d)
-		want := []step{{a, pending, running}, {a, running, succeeded}}
-		if len(got) != 4 || !slices.Equal(got[:2], want) ||
-			!slices.ContainsFunc(got[2:], func(st step) bool { return st == step{b, waiting, pending} }) ||
-			!slices.ContainsFunc(got[2:], func(st step) bool { return st == step{d, waiting, scheduled} }) {
-			t.Errorf("log =\n%v\nwant %v, then b released and d scheduled, c still waiting", got, want)
-		}
+		check(t, from, []step{{a, pending, running}, {a, running, succeeded}, {b, waiting, pending}, {d, waiting, scheduled}})
 		succeed(t, s, t0, "ok-b")
 		check(t, from, []step{{a, pending, running}, {a, running, succeeded}, {b, waiting, pending},
 			{b, pending, running}, {b, running, succeeded}, {c, waiting, pending}})
@@ -364,5 +359,55 @@ func testAfterEventOrder(t *testing.T, s queue.Store) {
 			t.Errorf("job %d after its dependency was deleted: %q, finished %v; want the error naming %d, finished at %v", b, j.LastError, j.FinishedAt, a, t0)
 		}
 	})
+	checkCounts(t, s, t0)
+}
+
+// The jobs waiting for a job settle breadth first, each generation in ID
+// order, whichever job of the generation before each waited for; a job
+// waiting for two jobs of one generation settles once.
+//
+//	a <- b2 <- g5, g6
+//	a <- b3 <- g4, g6
+func testAfterSiblingOrder(t *testing.T, s queue.Store) {
+	for _, how := range []string{"dead", "deleted"} {
+		t.Run(how, func(t *testing.T) {
+			a := insertOne(t, s, newJob(how))
+			b2 := insertOne(t, s, after(newJob(how+"-b"), a))
+			b3 := insertOne(t, s, after(newJob(how+"-b"), a))
+			g4 := insertOne(t, s, after(newJob(how+"-g"), b3))
+			g5 := insertOne(t, s, after(newJob(how+"-g"), b2))
+			g6 := insertOne(t, s, after(newJob(how+"-g"), b3, b2))
+			from := lastEventID(t, s)
+			var want []step
+			if how == "dead" {
+				fail(t, s, t0, how)
+				want = []step{{a, queue.StatePending, queue.StateRunning}, {a, queue.StateRunning, queue.StateDead}}
+			} else if n, err := s.JobDelete(t.Context(), queue.JobFilter{IDs: []int64{a}, Now: t0}); err != nil || n != 1 {
+				t.Fatalf("JobDelete = %d, %v", n, err)
+			}
+			for _, id := range []int64{b2, b3, g4, g5, g6} {
+				want = append(want, step{id, queue.StateWaiting, queue.StateCancelled})
+			}
+			if got := stepsSince(t, s, from, a, b2, b3, g4, g5, g6); !slices.Equal(got, want) {
+				t.Errorf("log =\n%v\nwant\n%v", got, want)
+			}
+			if j := get(t, s, g6); j.State != queue.StateCancelled || !names(j.LastError, b2) && !names(j.LastError, b3) {
+				t.Errorf("job %d: %s, %q; want cancelled, naming %d or %d", g6, j.State, j.LastError, b2, b3)
+			}
+		})
+	}
+	// Deleting several jobs at once: their dependents, too, in ID order.
+	x := insertOne(t, s, newJob("x"))
+	y := insertOne(t, s, newJob("y"))
+	cy := insertOne(t, s, after(newJob("cy"), y))
+	cx := insertOne(t, s, after(newJob("cx"), x))
+	from := lastEventID(t, s)
+	if n, err := s.JobDelete(t.Context(), queue.JobFilter{IDs: []int64{x, y}, Now: t0}); err != nil || n != 2 {
+		t.Fatalf("JobDelete = %d, %v", n, err)
+	}
+	want := []step{{cy, queue.StateWaiting, queue.StateCancelled}, {cx, queue.StateWaiting, queue.StateCancelled}}
+	if got := stepsSince(t, s, from, cx, cy); !slices.Equal(got, want) {
+		t.Errorf("log after deleting %d and %d =\n%v\nwant\n%v", x, y, got, want)
+	}
 	checkCounts(t, s, t0)
 }

@@ -17,6 +17,7 @@ var retryTests = []suiteTest{
 	{"RetryByFilter", testRetryByFilter},
 	{"RetryUniqueKey", testRetryUniqueKey},
 	{"RetryDependencies", testRetryDependencies},
+	{"RetryDeletedDependency", testRetryDeletedDependency},
 }
 
 // die records the end of a job claimed in its own queue q: dead at now
@@ -234,6 +235,53 @@ func testRetryDependencies(t *testing.T, s queue.Store) {
 	cancel(t, s, t0, d)
 	if res := retry(t, s, queue.JobRetryParams{Filter: queue.JobFilter{IDs: []int64{d}, Now: t0}}); res[0].State != queue.StateWaiting {
 		t.Errorf("retry of a job whose dependency is pending: %+v, want waiting", res[0])
+	}
+	checkCounts(t, s, t0)
+}
+
+// A dependency deleted before it succeeded (jobq purge) cancels the jobs
+// waiting for it, and a retry of such a job is refused, saying so: nothing
+// would ever release it, and retrying in the same call cannot bring the
+// dependency back. One deleted once it had succeeded (retention) released
+// its dependents when it succeeded: a retry of one of them does not wait
+// for it.
+func testRetryDeletedDependency(t *testing.T, s queue.Store) {
+	later := newJob("later")
+	later.State, later.RunAt = queue.StateScheduled, t0.Add(time.Hour)
+	dep := insertOne(t, s, later)
+	child := insertOne(t, s, after(newJob("child"), dep))
+	if n, err := s.JobDelete(t.Context(), queue.JobFilter{States: []queue.State{queue.StateScheduled}, Now: t0}); err != nil || n != 1 {
+		t.Fatalf("JobDelete(scheduled) = %d, %v; want 1", n, err)
+	}
+	if j := get(t, s, child); j.State != queue.StateCancelled || j.LastError != fmt.Sprintf("dependency %d was deleted", dep) {
+		t.Fatalf("child of a deleted scheduled job: %s, %q; want cancelled, dependency %d was deleted", j.State, j.LastError, dep)
+	}
+	for _, ids := range [][]int64{{child}, {child, dep}, {dep, child}} {
+		res := retry(t, s, queue.JobRetryParams{Filter: queue.JobFilter{IDs: ids, Now: t0}})
+		r := res[slices.Index(ids, child)]
+		if r.State != "" || r.Reason != fmt.Sprintf("dependency %d was deleted", dep) {
+			t.Errorf("retry %v: %+v for the child; want it refused: dependency %d was deleted", ids, r, dep)
+		}
+	}
+	res := retry(t, s, queue.JobRetryParams{Filter: queue.JobFilter{States: []queue.State{queue.StateCancelled}, Now: t0}})
+	if len(res) != 1 || res[0].State != "" || !names(res[0].Reason, dep) {
+		t.Errorf("retry by filter: %+v; want the child refused, naming %d", res, dep)
+	}
+	if st := get(t, s, child).State; st != queue.StateCancelled {
+		t.Errorf("refused child is %s, want still cancelled", st)
+	}
+
+	// Deleted once it succeeded: the dependent ran, ended, and may run again.
+	done := insertOne(t, s, newJob("done"))
+	next := insertOne(t, s, after(newJob("next"), done))
+	succeed(t, s, t0, "done")
+	fail(t, s, t0, "next")
+	if n, err := s.JobDelete(t.Context(), queue.JobFilter{IDs: []int64{done}, Now: t0}); err != nil || n != 1 {
+		t.Fatalf("JobDelete(%d) = %d, %v; want 1", done, n, err)
+	}
+	res = retry(t, s, queue.JobRetryParams{Filter: queue.JobFilter{IDs: []int64{next}, Now: t0}})
+	if res[0].State != queue.StatePending {
+		t.Errorf("retry of a job whose dependency succeeded, then was deleted: %+v; want pending", res[0])
 	}
 	checkCounts(t, s, t0)
 }

@@ -147,6 +147,8 @@ CREATE TABLE job_counts (
 -- changes nothing one can see. The statements that settle the jobs waiting
 -- for a job (deps.go) run after the statement that ended it: a cause is
 -- logged before its effects.
+-- The states whose transitions log the job's last error are
+-- queue.EventErrorStates; a test checks that they agree.
 CREATE TRIGGER jobs_transition AFTER UPDATE OF state ON jobs
 WHEN old.state IS NOT new.state BEGIN
 	INSERT INTO events (job_id, at, from_state, to_state, attempt, worker, error)
