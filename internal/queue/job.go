@@ -88,6 +88,10 @@ type Job struct {
 	// Authentication credentials invalid"). JobGet and JobList fill it;
 	// claims do not.
 	LastOutput string
+	// ScheduleID is the schedule that made the job (0: none), ScheduleTick
+	// the tick it stands for (zero for jobq schedule run).
+	ScheduleID   int64
+	ScheduleTick time.Time
 
 	// Run counts every claim of the job, never reset: it numbers the
 	// history (Attempt.Attempt) and fences the writes of the worker that
