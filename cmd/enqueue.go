@@ -58,7 +58,7 @@ environment, and is skipped when K is not set.`,
   find . -name '*.wav' | sed 's/.*/flac "&"/' | jobq enqueue --batch -q encode`,
 		Args: func(cmd *cobra.Command, args []string) error { return nil },
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.Job.setArgs(cmd, args); err != nil {
+			if err := opts.Job.setArgs(args, cmd.ArgsLenAtDash()); err != nil {
 				return err
 			}
 			return runEnqueue(cmd.Context(), opts)

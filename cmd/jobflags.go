@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/jobq/jobq/internal/config"
@@ -45,15 +44,13 @@ func (f *jobFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.Dir, "dir", "", "working directory (default: the current one)")
 }
 
-// setArgs keeps the command's arguments and where -- was: flags go before
-// it, PROGRAM ARG... after.
-func (f *jobFlags) setArgs(cmd *cobra.Command, args []string) error {
-	f.Args = args
-	dash := cmd.ArgsLenAtDash()
+// setArgs keeps the command's arguments, and dash, the number of them
+// before -- (-1: no --): flags go before it, PROGRAM ARG... after.
+func (f *jobFlags) setArgs(args []string, dash int) error {
 	if dash > 0 {
 		return usageErrorf("put every flag before --, and only PROGRAM ARG... after it")
 	}
-	f.DashFirst = dash == 0
+	f.Args, f.DashFirst = args, dash == 0
 	return nil
 }
 
