@@ -73,6 +73,7 @@ tick is enqueued once however many run. See docs/schedules.md.`,
 		named("pause", "Stop a schedule from firing", "  jobq schedule pause backup", runSchedulePause),
 		named("resume", "Fire a paused schedule again, from its next tick", "  jobq schedule resume backup", runScheduleResume),
 		named("run", "Enqueue a schedule's job now; print its ID", "  jobq wait $(jobq schedule run backup)", runScheduleRun),
+		newScheduleImportCmd(f),
 	)
 	return cmd
 }

@@ -63,7 +63,7 @@ func ParseCrontab(r io.Reader) (*Crontab, error) {
 		if !strings.HasPrefix(line, "@") && !strings.HasPrefix(line, "*") && (line[0] < '0' || line[0] > '9') {
 			name, value, err := parseCrontabEnv(line)
 			if err != nil {
-				return nil, fmt.Errorf("crontab line %d: %w", n, err)
+				return nil, fmt.Errorf("line %d: %w", n, err)
 			}
 			comment = nil
 			switch name {
@@ -71,12 +71,12 @@ func ParseCrontab(r io.Reader) (*Crontab, error) {
 				out.Notes = append(out.Notes, fmt.Sprintf("line %d: %s: jobq mails nothing; a failed job's output is kept (jobq logs ID, jobq list --state dead)", n, name))
 			case "CRON_TZ", "TZ":
 				if _, err := ParseTiming("@daily", value); err != nil {
-					return nil, fmt.Errorf("crontab line %d: %w", n, err)
+					return nil, fmt.Errorf("line %d: %w", n, err)
 				}
 				zone = value
 			case "SHELL":
 				if value == "" {
-					return nil, fmt.Errorf("crontab line %d: empty SHELL", n)
+					return nil, fmt.Errorf("line %d: empty SHELL", n)
 				}
 				shell = value
 				if value != "/bin/sh" {
@@ -89,7 +89,7 @@ func ParseCrontab(r io.Reader) (*Crontab, error) {
 		}
 		e, err := parseCrontabEntry(line)
 		if err != nil {
-			return nil, fmt.Errorf("crontab line %d: %w", n, err)
+			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
 		e.Line, e.Zone, e.Env = n, zone, env
 		e.Argv = []string{shell, "-c", e.Command}
@@ -102,7 +102,7 @@ func ParseCrontab(r io.Reader) (*Crontab, error) {
 		out.Entries = append(out.Entries, e)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("crontab line %d: %w", n+1, err)
+		return nil, fmt.Errorf("line %d: %w", n+1, err)
 	}
 	return out, nil
 }
