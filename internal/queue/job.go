@@ -1,7 +1,8 @@
 // Package queue is jobq's domain: jobs and their states, the decisions taken
 // when an attempt ends, backoff, the parsers of user input, the executor of
-// commands and the runner that claims and runs jobs. It talks to storage only
-// through the Store interface and imports nothing but the standard library.
+// commands and the runner that claims and runs jobs, schedules. It talks to
+// storage only through the Store interface and imports nothing but the
+// standard library and internal/cron, which keeps the cron parser apart.
 package queue
 
 import (
