@@ -89,7 +89,7 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	if opts.Schedule != "" {
 		sc, err := store.ScheduleGet(ctx, opts.Schedule)
 		if err != nil {
-			return scheduleError(opts.Schedule, err)
+			return fmt.Errorf("schedule %s: %w", opts.Schedule, err)
 		}
 		filter.ScheduleID = sc.ID
 	}

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -51,16 +50,22 @@ tick is enqueued once however many run. See docs/schedules.md.`,
 	newOpts := func() *ScheduleOptions {
 		return &ScheduleOptions{IO: f.IO, OpenStore: f.OpenStore, Now: f.Now, Rand: rand.Float64}
 	}
-	named := func(use, short, example string, run func(context.Context, *ScheduleOptions) error) *cobra.Command {
+	// named is a subcommand on one schedule, run with the store open; its
+	// errors name the schedule ("schedule backup: not found", exit 1).
+	named := func(use, short, example string, run func(context.Context, *ScheduleOptions, queue.Store) error) *cobra.Command {
 		opts := newOpts()
 		return &cobra.Command{
-			Use: use + " NAME", Short: short, Example: example, Args: oneArg("schedule name"),
+			Use: use + " NAME", Short: short, Example: example, Args: scheduleNameArg(&opts.Name),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				opts.Name = args[0]
-				if err := queue.ValidateScheduleName(opts.Name); err != nil {
-					return &UsageError{Err: err}
+				store, err := opts.OpenStore(cmd.Context())
+				if err != nil {
+					return err
 				}
-				return run(cmd.Context(), opts)
+				defer store.Close()
+				if err := run(cmd.Context(), opts, store); err != nil {
+					return fmt.Errorf("schedule %s: %w", opts.Name, err)
+				}
+				return nil
 			},
 		}
 	}
@@ -78,59 +83,42 @@ tick is enqueued once however many run. See docs/schedules.md.`,
 	return cmd
 }
 
-// scheduleError names the schedule in a store's error: "schedule backup:
-// not found" (exit 1).
-func scheduleError(name string, err error) error {
-	if errors.Is(err, queue.ErrNotFound) {
-		return fmt.Errorf("schedule %s: %w", name, queue.ErrNotFound)
+// scheduleNameArg takes one schedule name as the only argument, into dst.
+func scheduleNameArg(dst *string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usageErrorf("%s takes one schedule name", commandName(cmd))
+		}
+		if err := queue.ValidateScheduleName(args[0]); err != nil {
+			return &UsageError{Err: err}
+		}
+		*dst = args[0]
+		return nil
 	}
-	return fmt.Errorf("schedule %s: %w", name, err)
 }
 
-func runScheduleRm(ctx context.Context, opts *ScheduleOptions) error {
-	store, err := opts.OpenStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	if err := store.ScheduleDelete(ctx, opts.Name); err != nil {
-		return scheduleError(opts.Name, err)
-	}
-	return nil
+func runScheduleRm(ctx context.Context, opts *ScheduleOptions, store queue.Store) error {
+	return store.ScheduleDelete(ctx, opts.Name)
 }
 
-func runSchedulePause(ctx context.Context, opts *ScheduleOptions) error {
-	store, err := opts.OpenStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	err = store.ScheduleSet(ctx, queue.ScheduleSetParams{Name: opts.Name, Paused: true, Now: opts.Now()})
-	if err != nil {
-		return scheduleError(opts.Name, err)
-	}
-	return nil
+func runSchedulePause(ctx context.Context, opts *ScheduleOptions, store queue.Store) error {
+	return store.ScheduleSet(ctx, queue.ScheduleSetParams{Name: opts.Name, Paused: true, Now: opts.Now()})
 }
 
 // runScheduleResume resumes from the first tick after now: the ticks
 // missed while paused are not caught up, as pausing meant not to run.
-func runScheduleResume(ctx context.Context, opts *ScheduleOptions) error {
-	store, err := opts.OpenStore(ctx)
+func runScheduleResume(ctx context.Context, opts *ScheduleOptions, store queue.Store) error {
+	sc, err := store.ScheduleGet(ctx, opts.Name)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	sc, err := store.ScheduleGet(ctx, opts.Name)
-	if err != nil {
-		return scheduleError(opts.Name, err)
-	}
 	now := opts.Now()
 	if err := sc.Plan(now, opts.Rand()); err != nil {
-		return scheduleError(opts.Name, err)
+		return err
 	}
 	err = store.ScheduleSet(ctx, queue.ScheduleSetParams{Name: opts.Name, NextAt: sc.NextAt, DueAt: sc.DueAt, Now: now})
 	if err != nil {
-		return scheduleError(opts.Name, err)
+		return err
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "jobq: schedule %s: next run %s\n", sc.Name, formatTick(sc.NextAt, sc.Zone))
 	return nil
@@ -138,19 +126,14 @@ func runScheduleResume(ctx context.Context, opts *ScheduleOptions) error {
 
 // runScheduleRun enqueues the schedule's job now, outside its ticks and
 // its overlap policy, and prints its ID.
-func runScheduleRun(ctx context.Context, opts *ScheduleOptions) error {
-	store, err := opts.OpenStore(ctx)
+func runScheduleRun(ctx context.Context, opts *ScheduleOptions, store queue.Store) error {
+	sc, err := store.ScheduleGet(ctx, opts.Name)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	sc, err := store.ScheduleGet(ctx, opts.Name)
-	if err != nil {
-		return scheduleError(opts.Name, err)
-	}
 	ids, err := store.JobInsert(ctx, []queue.JobInsertParams{sc.NewJob(time.Time{}, opts.Now())})
 	if err != nil {
-		return scheduleError(opts.Name, err)
+		return err
 	}
 	_, err = fmt.Fprintln(opts.IO.Out, ids[0])
 	return err
@@ -170,11 +153,7 @@ yet added.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case len(args) == 1 && opts.Cron == "":
-				opts.Name = args[0]
-				if err := queue.ValidateScheduleName(opts.Name); err != nil {
-					return &UsageError{Err: err}
-				}
-				return nil
+				return scheduleNameArg(&opts.Name)(cmd, args)
 			case len(args) == 0 && opts.Cron != "":
 				return nil
 			}
@@ -203,7 +182,7 @@ func runScheduleNext(ctx context.Context, opts *ScheduleOptions) error {
 		sc, err := store.ScheduleGet(ctx, opts.Name)
 		store.Close()
 		if err != nil {
-			return scheduleError(opts.Name, err)
+			return fmt.Errorf("schedule %s: %w", opts.Name, err)
 		}
 		expr, zone = sc.Expr, sc.Zone
 	}

@@ -102,12 +102,8 @@ func newScheduleShowCmd(f *Factory) *cobra.Command {
 		Short: "Show a schedule: its settings, health and recent jobs",
 		Example: `  jobq schedule show backup
   jobq schedule show backup --json | jq '.jobs[0]'`,
-		Args: oneArg("schedule name"),
+		Args: scheduleNameArg(&opts.Name),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Name = args[0]
-			if err := queue.ValidateScheduleName(opts.Name); err != nil {
-				return &UsageError{Err: err}
-			}
 			return runScheduleShow(cmd.Context(), opts)
 		},
 	}
@@ -123,13 +119,13 @@ func runScheduleShow(ctx context.Context, opts *ScheduleListOptions) error {
 	defer store.Close()
 	sc, err := store.ScheduleGet(ctx, opts.Name)
 	if err != nil {
-		return scheduleError(opts.Name, err)
+		return fmt.Errorf("schedule %s: %w", opts.Name, err)
 	}
 	now := opts.Now()
 	filter := queue.JobFilter{ScheduleID: sc.ID, Limit: recentJobs, Now: now}
 	jobs, err := store.JobList(ctx, filter)
 	if err != nil {
-		return scheduleError(opts.Name, err)
+		return fmt.Errorf("schedule %s: %w", opts.Name, err)
 	}
 	if opts.JSON {
 		out := scheduleJobsJSON{scheduleJSON: newScheduleJSON(sc, now), Jobs: make([]jobJSON, len(jobs))}
