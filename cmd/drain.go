@@ -20,6 +20,8 @@ func newDrainCmd(f *Factory) *cobra.Command {
 		Long: `Run ready jobs, N at a time, in the foreground, and exit once no job is
 ready and none of those it started is still running. Jobs waiting for a
 retry or a later start are left for a later drain or for 'jobq work'.
+It fires the schedules' ticks that are due ('jobq schedule'), so that a
+crontab line '* * * * * jobq drain' runs schedules without a worker.
 
 Exit status 0 when every job it ran succeeded or will be retried; 1 when a
 job it ran went dead. On SIGINT or SIGTERM it stops its running jobs and

@@ -7,10 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,23 +25,13 @@ type EnqueueOptions struct {
 	Getwd     func() (string, error)
 	LookupEnv func(string) (string, bool)
 
-	Args        []string
-	DashFirst   bool // -- came before every argument
-	Queue       string
-	Priority    int
-	In          durationFlag
-	At          stringFlag
-	MaxAttempts intFlag
-	Timeout     durationFlag
-	Backoff     durationFlag
-	MaxBackoff  durationFlag
-	Permanent   stringFlag
-	Unique      stringFlag
-	After       stringFlag
-	Env         []string
-	Dir         string
-	Batch       bool
-	JSON        bool
+	Job    jobFlags
+	In     durationFlag
+	At     stringFlag
+	Unique stringFlag
+	After  stringFlag
+	Batch  bool
+	JSON   bool
 }
 
 func newEnqueueCmd(f *Factory) *cobra.Command {
@@ -71,29 +58,18 @@ environment, and is skipped when K is not set.`,
   find . -name '*.wav' | sed 's/.*/flac "&"/' | jobq enqueue --batch -q encode`,
 		Args: func(cmd *cobra.Command, args []string) error { return nil },
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Args = args
-			dash := cmd.ArgsLenAtDash()
-			if dash > 0 {
-				return usageErrorf("put every flag before --, and only PROGRAM ARG... after it")
+			if err := opts.Job.setArgs(args, cmd.ArgsLenAtDash()); err != nil {
+				return err
 			}
-			opts.DashFirst = dash == 0
 			return runEnqueue(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&opts.Queue, "queue", "q", "default", "queue to add the job to")
-	fl.IntVarP(&opts.Priority, "priority", "p", 0, "higher runs first")
+	opts.Job.register(fl)
 	fl.Var(&opts.In, "in", "start no earlier than this long from now (90s, 15m, 2d)")
 	fl.Var(&opts.At, "at", "start no earlier than this `time` (RFC 3339, 'YYYY-MM-DD HH:MM', HH:MM)")
-	fl.Var(&opts.MaxAttempts, "max-attempts", "attempts before the job is dead (default: config defaults.max_attempts, 3)")
-	fl.Var(&opts.Timeout, "timeout", "kill an attempt after this long (default: config defaults.timeout, none)")
-	fl.Var(&opts.Backoff, "backoff", "wait before the first retry, doubled each time (default: config defaults.backoff, 10s)")
-	fl.Var(&opts.MaxBackoff, "max-backoff", "longest wait between retries (default: config defaults.max_backoff, 1h)")
-	fl.Var(&opts.Permanent, "permanent-exit", "exit `codes` that mean dead at once, e.g. 3,64-78")
 	fl.Var(&opts.Unique, "unique", "while a job with this `key` is not final, add nothing and print its ID")
 	fl.Var(&opts.After, "after", "wait until these jobs (`IDs`, comma-separated) succeeded; cancelled if one ends dead or cancelled")
-	fl.StringArrayVar(&opts.Env, "env", nil, "set K=V in the job's environment, or copy K from this one (repeatable)")
-	fl.StringVar(&opts.Dir, "dir", "", "working directory (default: the current one)")
 	fl.BoolVar(&opts.Batch, "batch", false, "one job per line of standard input")
 	fl.BoolVar(&opts.JSON, "json", false, "with --batch: each line is a JSON object")
 	return cmd
@@ -113,22 +89,16 @@ func runEnqueue(ctx context.Context, opts *EnqueueOptions) error {
 	switch {
 	case opts.JSON && !opts.Batch:
 		return usageErrorf("--json goes with --batch")
-	case opts.Batch && len(opts.Args) > 0:
+	case opts.Batch && len(opts.Job.Args) > 0:
 		return usageErrorf("--batch reads commands from standard input; give none as arguments")
 	case opts.Batch:
 		if jobs, err = readBatch(opts.IO.In, opts.JSON, def, now); err != nil {
 			return &UsageError{Err: err}
 		}
-	case len(opts.Args) == 0:
-		return usageErrorf("missing COMMAND")
-	case len(opts.Args) == 1:
-		def.Command, def.Argv = opts.Args[0], queue.ShellArgv(opts.Args[0])
-		jobs = append(jobs, def)
 	default:
-		if !opts.DashFirst {
-			return usageErrorf("quote a shell command as one argument, or put -- before PROGRAM ARG...")
+		if err := opts.Job.setCommand(&def); err != nil {
+			return err
 		}
-		def.Command, def.Argv = queue.QuoteArgv(opts.Args), opts.Args
 		jobs = append(jobs, def)
 	}
 	if !opts.Batch {
@@ -160,38 +130,13 @@ func runEnqueue(ctx context.Context, opts *EnqueueOptions) error {
 // defaults builds the job the flags describe, config defaults filling in
 // what they do not say; batch lines start from it.
 func (opts *EnqueueOptions) defaults(cfg *config.Config, now time.Time) (queue.JobInsertParams, error) {
-	p := queue.JobInsertParams{
-		Queue:         opts.Queue,
-		Priority:      opts.Priority,
-		RunAt:         now,
-		MaxAttempts:   cfg.Defaults.MaxAttempts,
-		Timeout:       cfg.Defaults.Timeout,
-		Backoff:       cfg.Defaults.Backoff,
-		MaxBackoff:    cfg.Defaults.MaxBackoff,
-		PermanentExit: cfg.Defaults.PermanentExit,
-		UniqueKey:     opts.Unique.S,
-		CreatedAt:     now,
-	}
-	if err := queue.ValidateQueue(p.Queue); err != nil {
+	p, err := opts.Job.params(cfg, opts.Getwd, opts.LookupEnv)
+	if err != nil {
 		return p, err
 	}
-	if opts.MaxAttempts.Given {
-		p.MaxAttempts = opts.MaxAttempts.N
-	}
+	p.RunAt, p.CreatedAt, p.UniqueKey = now, now, opts.Unique.S
 	if opts.Unique.Given && opts.Unique.S == "" {
 		return p, errors.New("--unique needs a non-empty key")
-	}
-	for _, d := range []struct {
-		flag durationFlag
-		dst  *time.Duration
-	}{
-		{opts.Timeout, &p.Timeout},
-		{opts.Backoff, &p.Backoff},
-		{opts.MaxBackoff, &p.MaxBackoff},
-	} {
-		if d.flag.Given {
-			*d.dst = d.flag.D
-		}
 	}
 	switch {
 	case opts.In.Given && opts.At.Given:
@@ -212,37 +157,6 @@ func (opts *EnqueueOptions) defaults(cfg *config.Config, now time.Time) (queue.J
 			return p, fmt.Errorf("--after: %w", err)
 		}
 		p.After = ids
-	}
-	if opts.Permanent.Given {
-		codes, err := queue.ParseExitCodes(opts.Permanent.S)
-		if err != nil {
-			return p, fmt.Errorf("--permanent-exit: %w", err)
-		}
-		p.PermanentExit = codes
-	}
-	for _, e := range opts.Env {
-		if k, _, ok := strings.Cut(e, "="); ok {
-			if k == "" {
-				return p, fmt.Errorf("--env %q: empty name", e)
-			}
-			p.Env = queue.SetEnv(p.Env, e)
-		} else if v, ok := opts.LookupEnv(e); ok {
-			p.Env = queue.SetEnv(p.Env, e+"="+v)
-		}
-	}
-	cwd, err := opts.Getwd()
-	if err != nil {
-		return p, fmt.Errorf("current directory: %w", err)
-	}
-	p.Dir = cwd
-	if opts.Dir != "" {
-		p.Dir = opts.Dir
-		if !filepath.IsAbs(p.Dir) {
-			p.Dir = filepath.Join(cwd, p.Dir)
-		}
-		if fi, err := os.Stat(p.Dir); err != nil || !fi.IsDir() {
-			return p, fmt.Errorf("--dir %s: not a directory", opts.Dir)
-		}
 	}
 	return p, nil
 }

@@ -122,9 +122,15 @@ func writeEvent(b *bytes.Buffer, e queue.Event, asJSON bool) {
 		line, _ := json.Marshal(eventJSON{
 			ID: e.ID, JobID: e.JobID, At: optTime(e.At), FromState: optString(string(e.From)),
 			ToState: e.To, Attempt: e.Attempt, Worker: optString(e.Worker), Error: optString(e.Error),
+			Schedule: optString(e.Schedule),
 		})
 		b.Write(line)
 		b.WriteByte('\n')
+		return
+	}
+	if e.Schedule != "" {
+		// Not a transition: a tick skipped for this job (--overlap skip).
+		fmt.Fprintf(b, "%s  %d  %s  %s\n", e.At.Local().Format(eventTime), e.JobID, e.To, e.Error)
 		return
 	}
 	fmt.Fprintf(b, "%s  %s  %s -> %s  attempt %d", e.At.Local().Format(eventTime),

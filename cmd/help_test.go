@@ -34,7 +34,7 @@ func TestEveryCommandHasExamples(t *testing.T) {
 // says so in help: "--backoff duration", never "--backoff string".
 func TestDurationFlagsAreDurations(t *testing.T) {
 	t.Parallel()
-	durations := map[string]bool{"in": true, "timeout": true, "backoff": true, "max-backoff": true, "older-than": true, "grace": true}
+	durations := map[string]bool{"in": true, "timeout": true, "backoff": true, "max-backoff": true, "older-than": true, "grace": true, "jitter": true}
 	seen := map[string]bool{}
 	walkCommands(NewRootCmd(NewFactory()), func(c *cobra.Command) {
 		c.LocalFlags().VisitAll(func(fl *pflag.Flag) {

@@ -40,6 +40,8 @@ type jobJSON struct {
 	LastOutput    *string           `json:"last_output"`
 	Worker        *string           `json:"worker"`
 	Progress      *progressJSON     `json:"progress"`
+	ScheduleID    *int64            `json:"schedule_id"`   // the schedule that made it
+	ScheduleTick  *time.Time        `json:"schedule_tick"` // the tick it stands for
 }
 
 // jobHistoryJSON is a job as show --json prints it: with the history of
@@ -75,6 +77,9 @@ func newJobJSON(j *queue.Job, now time.Time) jobJSON {
 		RunAt: optTime(j.RunAt), CreatedAt: optTime(j.CreatedAt), StartedAt: optTime(j.StartedAt),
 		FinishedAt: optTime(j.FinishedAt), ExitCode: j.ExitCode, Signal: optString(j.Signal),
 		LastError: optString(j.LastError), LastOutput: optString(j.LastOutput), Worker: optString(j.Worker),
+	}
+	if j.ScheduleID != 0 {
+		out.ScheduleID, out.ScheduleTick = &j.ScheduleID, optTime(j.ScheduleTick)
 	}
 	if p := j.Progress; p != nil {
 		out.Progress = &progressJSON{Percent: p.Percent, Message: optString(p.Message), UpdatedAt: optTime(p.At)}
@@ -139,4 +144,72 @@ type eventJSON struct {
 	Attempt   int         `json:"attempt"`
 	Worker    *string     `json:"worker"`
 	Error     *string     `json:"error"`
+	Schedule  *string     `json:"schedule"` // a tick of it skipped for this job
+}
+
+// scheduleJSON is a schedule as schedule list --json prints it.
+type scheduleJSON struct {
+	Name                string       `json:"name"`
+	Description         *string      `json:"description"`
+	Cron                string       `json:"cron"`
+	Zone                *string      `json:"zone"` // null: local time
+	Overlap             string       `json:"overlap"`
+	JitterS             float64      `json:"jitter_s"`
+	Paused              bool         `json:"paused"`
+	NextAt              *time.Time   `json:"next_at"` // the next tick; null when paused
+	DueAt               *time.Time   `json:"due_at"`  // when it fires: next_at plus jitter
+	LastRunAt           *time.Time   `json:"last_run_at"`
+	LastJobID           *int64       `json:"last_job_id"`
+	LastJobState        *queue.State `json:"last_job_state"`
+	LastSuccessAt       *time.Time   `json:"last_success_at"`
+	ConsecutiveFailures int          `json:"consecutive_failures"`
+	CreatedAt           *time.Time   `json:"created_at"`
+	Job                 scheduleJob  `json:"job"`
+}
+
+// scheduleJob is the job a schedule enqueues, with the keys of a job.
+type scheduleJob struct {
+	Queue         string            `json:"queue"`
+	Priority      int               `json:"priority"`
+	Command       string            `json:"command"`
+	Argv          []string          `json:"argv"`
+	Dir           string            `json:"dir"`
+	Env           map[string]string `json:"env"`
+	MaxAttempts   int               `json:"max_attempts"`
+	TimeoutS      *float64          `json:"timeout_s"`
+	BackoffS      float64           `json:"backoff_s"`
+	MaxBackoffS   float64           `json:"max_backoff_s"`
+	PermanentExit []int             `json:"permanent_exit"`
+}
+
+// scheduleJobsJSON is a schedule as schedule show --json prints it, with
+// its recent jobs, newest first.
+type scheduleJobsJSON struct {
+	scheduleJSON
+	Jobs []jobJSON `json:"jobs"`
+}
+
+func newScheduleJSON(sc *queue.Schedule, now time.Time) scheduleJSON {
+	// The job's keys are those of a job: the shape and its nulls are
+	// newJobJSON's.
+	j := newJobJSON(&queue.Job{Queue: sc.Job.Queue, Priority: sc.Job.Priority, Command: sc.Job.Command,
+		Argv: sc.Job.Argv, Dir: sc.Job.Dir, Env: sc.Job.Env, MaxAttempts: sc.Job.MaxAttempts,
+		Timeout: sc.Job.Timeout, Backoff: sc.Job.Backoff, MaxBackoff: sc.Job.MaxBackoff,
+		PermanentExit: sc.Job.PermanentExit}, now)
+	out := scheduleJSON{
+		Name: sc.Name, Description: optString(sc.Description), Cron: sc.Expr, Zone: optString(sc.Zone),
+		Overlap: string(sc.Overlap), JitterS: sc.Jitter.Seconds(), Paused: sc.Paused,
+		LastSuccessAt: optTime(sc.LastSuccess), ConsecutiveFailures: sc.Failures, CreatedAt: optTime(sc.CreatedAt),
+		Job: scheduleJob{Queue: j.Queue, Priority: j.Priority, Command: j.Command, Argv: j.Argv, Dir: j.Dir,
+			Env: j.Env, MaxAttempts: j.MaxAttempts, TimeoutS: j.TimeoutS, BackoffS: j.BackoffS,
+			MaxBackoffS: j.MaxBackoffS, PermanentExit: j.PermanentExit},
+	}
+	if !sc.Paused {
+		out.NextAt, out.DueAt = optTime(sc.NextAt), optTime(sc.DueAt)
+	}
+	if last := sc.LastJob; last != nil {
+		st := last.StateAt(now)
+		out.LastRunAt, out.LastJobID, out.LastJobState = optTime(last.CreatedAt), &last.ID, &st
+	}
+	return out
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/jobq/jobq/internal/queue"
 )
 
 // defaultListLimit is how many jobs list shows unless told otherwise.
@@ -17,10 +19,11 @@ type ListOptions struct {
 	OpenStore func(context.Context) (storeNotifier, error)
 	Now       func() time.Time
 
-	Filter filterFlags
-	Limit  intFlag // not given: defaultListLimit
-	JSON   bool
-	IDs    bool
+	Filter   filterFlags
+	Schedule string  // only the jobs this schedule made
+	Limit    intFlag // not given: defaultListLimit
+	JSON     bool
+	IDs      bool
 }
 
 func newListCmd(f *Factory) *cobra.Command {
@@ -42,6 +45,7 @@ gives every field, times in RFC 3339 UTC.`,
   jobq list --state dead -q mail --exit-code 75 --since 2h
   jobq list --state dead --error 'timed out'
   jobq list --state pending,retrying -q mail --limit 20
+  jobq list --schedule backup --limit 10
   jobq list --state dead --ids | xargs -n1 jobq show`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -50,6 +54,7 @@ gives every field, times in RFC 3339 UTC.`,
 	}
 	fl := cmd.Flags()
 	opts.Filter.register(fl)
+	fl.StringVar(&opts.Schedule, "schedule", "", "only the jobs this schedule (`NAME`) made")
 	fl.Var(&opts.Limit, "limit", "at most `N` jobs (default 100); 0 for all")
 	fl.BoolVar(&opts.JSON, "json", false, "print a JSON array of jobs")
 	fl.BoolVar(&opts.IDs, "ids", false, "print only IDs, one per line")
@@ -71,11 +76,23 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	if opts.Limit.Given {
 		filter.Limit = opts.Limit.N
 	}
+	if opts.Schedule != "" {
+		if err := queue.ValidateScheduleName(opts.Schedule); err != nil {
+			return &UsageError{Err: err}
+		}
+	}
 	store, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if opts.Schedule != "" {
+		sc, err := store.ScheduleGet(ctx, opts.Schedule)
+		if err != nil {
+			return fmt.Errorf("schedule %s: %w", opts.Schedule, err)
+		}
+		filter.ScheduleID = sc.ID
+	}
 	jobs, err := store.JobList(ctx, filter)
 	if err != nil {
 		return fmt.Errorf("list jobs: %w", err)

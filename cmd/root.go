@@ -148,6 +148,7 @@ land on the dead-letter list ('jobq list --state dead').`,
 		newEventsCmd(f),
 		newProgressCmd(f),
 		newQueueCmd(f),
+		newScheduleCmd(f),
 		newVersionCmd(f),
 	)
 	return root

@@ -113,6 +113,16 @@ func cmdDBDump(ts *testscript.TestScript, neg bool, args []string) {
 		fmt.Fprintf(&b, "job %d %s %s %d\n", id, queue, state, attempts)
 	}
 	ts.Check(rows.Err())
+	// Schedules, when there are any: every setting but the times.
+	rows, err = db.Query("SELECT name, expr, zone, overlap, jitter_ms, paused, queue, command FROM schedules ORDER BY name")
+	ts.Check(err)
+	for rows.Next() {
+		var name, expr, zone, overlap, queue, command string
+		var jitter, paused int
+		ts.Check(rows.Scan(&name, &expr, &zone, &overlap, &jitter, &paused, &queue, &command))
+		fmt.Fprintf(&b, "schedule %s %q %q %s %dms paused=%d %s %q\n", name, expr, zone, overlap, jitter, paused, queue, command)
+	}
+	ts.Check(rows.Err())
 	for _, table := range []string{"attempts", "events"} {
 		var n int
 		ts.Check(db.QueryRow("SELECT count(*) FROM " + table).Scan(&n))

@@ -102,6 +102,9 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 	if len(job.DependsOn) > 0 {
 		field("After", joinIDs(job.DependsOn))
 	}
+	if job.ScheduleID != 0 {
+		field("Schedule", scheduleOfJob(ctx, store, job))
+	}
 	field("Created", formatTime(job.CreatedAt, now, term))
 	if !job.State.Final() && job.State != queue.StateRunning {
 		field("Run at", formatTime(job.RunAt, now, term))
@@ -183,4 +186,21 @@ func lastLines(out []byte, n int) []byte {
 		i++ // skip the newline itself
 	}
 	return append(bytes.Clone(out[i:]), '\n')
+}
+
+// scheduleOfJob names the schedule that made job and the tick the job
+// stands for: "backup, tick 2026-11-29 02:30:00 +01:00 CET".
+func scheduleOfJob(ctx context.Context, store queue.Store, job *queue.Job) string {
+	name, zone := "#"+strconv.FormatInt(job.ScheduleID, 10)+" (deleted)", ""
+	if all, err := store.ScheduleList(ctx); err == nil {
+		for _, sc := range all {
+			if sc.ID == job.ScheduleID {
+				name, zone = sc.Name, sc.Zone
+			}
+		}
+	}
+	if job.ScheduleTick.IsZero() {
+		return name + ", run by hand (jobq schedule run)"
+	}
+	return name + ", tick " + formatTick(job.ScheduleTick, zone)
 }

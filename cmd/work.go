@@ -30,7 +30,9 @@ on this host, may share one database: each job runs on one of them.
 
 It notices a new job within about 10 ms without busy polling (inotify
 says when the database is written; where inotify is not to be had, it
-looks every 25 ms), runs scheduled jobs and retries when they come due, takes back the jobs of a
+looks every 25 ms), runs scheduled jobs and retries when they come due,
+fires the ticks of schedules ('jobq schedule': each tick once, however
+many workers run), takes back the jobs of a
 worker whose lease expired (a failed attempt), and deletes final jobs past
 their retention (config retention.*).
 

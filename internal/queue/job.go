@@ -1,7 +1,8 @@
 // Package queue is jobq's domain: jobs and their states, the decisions taken
 // when an attempt ends, backoff, the parsers of user input, the executor of
-// commands and the runner that claims and runs jobs. It talks to storage only
-// through the Store interface and imports nothing but the standard library.
+// commands and the runner that claims and runs jobs, schedules. It talks to
+// storage only through the Store interface and imports nothing but the
+// standard library and internal/cron, which keeps the cron parser apart.
 package queue
 
 import (
@@ -88,6 +89,10 @@ type Job struct {
 	// Authentication credentials invalid"). JobGet and JobList fill it;
 	// claims do not.
 	LastOutput string
+	// ScheduleID is the schedule that made the job (0: none), ScheduleTick
+	// the tick it stands for (zero for jobq schedule run).
+	ScheduleID   int64
+	ScheduleTick time.Time
 
 	// Run counts every claim of the job, never reset: it numbers the
 	// history (Attempt.Attempt) and fences the writes of the worker that

@@ -123,7 +123,10 @@ func ParsePercent(s string) (float64, error) {
 // ValidateQueue checks a queue name: a letter or digit, then up to 63
 // letters, digits or _.:- (written out rather than as a regexp, whose
 // compilation would add to the start-up of every jobq process).
-func ValidateQueue(name string) error {
+func ValidateQueue(name string) error { return validateName("queue", name) }
+
+// validateName checks the name of a queue or a schedule.
+func validateName(kind, name string) error {
 	ok := len(name) >= 1 && len(name) <= 64
 	for i := 0; ok && i < len(name); i++ {
 		c := name[i]
@@ -131,7 +134,7 @@ func ValidateQueue(name string) error {
 		ok = alnum || i > 0 && strings.IndexByte("_.:-", c) >= 0
 	}
 	if !ok {
-		return fmt.Errorf("invalid queue name %q (letters, digits and _.:- only, at most 64, starting with a letter or digit)", name)
+		return fmt.Errorf("invalid %s name %q (letters, digits and _.:- only, at most 64, starting with a letter or digit)", kind, name)
 	}
 	return nil
 }

@@ -18,11 +18,13 @@ var errLeaseNotRenewed = errors.New("lease not renewed in time: the database did
 
 // Log keys, the same in every line a runner writes.
 const (
-	logJob     = "job"
-	logQueue   = "queue"
-	logState   = "state"
-	logAttempt = "attempt"
-	logError   = "error"
+	logJob      = "job"
+	logQueue    = "queue"
+	logState    = "state"
+	logAttempt  = "attempt"
+	logError    = "error"
+	logSchedule = "schedule"
+	logTick     = "tick"
 )
 
 // Runner claims ready jobs from a Store and runs them with an Executor,
@@ -134,10 +136,18 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 	var cancelCheck bool
 	var lastCancelCheck time.Time
 	ran := map[int64]*Job{} // the jobs of finish, for their log lines
+	// nextFire is when a schedule is next due; zero: look now (at the
+	// start, and after a change of the store, which may be a new schedule).
+	var nextFire time.Time
 	for {
 		if forever && ctx.Err() == nil && r.Now().Sub(lastRetention) >= retentionEvery {
 			r.deleteOld(storeCtx)
 			lastRetention = r.Now()
+		}
+		if ctx.Err() == nil && !nextFire.After(r.Now()) {
+			if r.fireSchedules(storeCtx, &nextFire) {
+				look = true
+			}
 		}
 		limit := r.Concurrency - len(held)
 		if ctx.Err() != nil || !look {
@@ -207,8 +217,15 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 		if cancelCheck {
 			cancelAt = lastCancelCheck.Add(cancelCheckEvery)
 		}
-		p, ok, changed := r.wait(ctx, results, watch, len(held) > 0, nextRunAt, cancelAt)
+		wake := nextRunAt
+		if wake.IsZero() || nextFire.Before(wake) {
+			wake = nextFire
+		}
+		p, ok, changed := r.wait(ctx, results, watch, len(held) > 0, wake, cancelAt)
 		look = true
+		if changed {
+			nextFire = time.Time{}
+		}
 		cancelCheck = cancelCheck || changed && len(held) > 0
 		if cancelCheck && time.Since(lastCancelCheck) >= cancelCheckEvery {
 			r.stopCancelled(storeCtx, &mu, held)
@@ -286,6 +303,41 @@ func (r *Runner) wait(ctx context.Context, results <-chan JobFinishParams, watch
 		}
 	}
 	return JobFinishParams{}, false, false
+}
+
+// fireSchedules enqueues the jobs of the schedule ticks that are due, sets
+// next to when the next one is, and says whether it enqueued any. Several
+// runners may fire at once: the store makes each tick one job.
+func (r *Runner) fireSchedules(ctx context.Context, next *time.Time) bool {
+	now := r.Now()
+	res, err := r.Store.ScheduleFire(ctx, ScheduleFireParams{Now: now, Jitter: r.Jitter})
+	if err != nil {
+		r.Log.Warn("fire schedules", logError, err)
+		*next = now.Add(time.Second)
+		return false
+	}
+	*next = res.NextDueAt
+	if next.IsZero() {
+		// No schedule: a new one changes the store, which resets next.
+		*next = now.Add(r.Lease / 2)
+	}
+	enqueued := false
+	for _, f := range res.Fired {
+		attrs := []any{logSchedule, f.Schedule, logTick, f.Tick}
+		if f.Missed > 0 {
+			attrs = append(attrs, "missed", f.Missed)
+		}
+		switch {
+		case f.Skipped:
+			r.Log.Info("schedule tick skipped: previous job not ended", append(attrs, logJob, f.Previous)...)
+			continue
+		case f.Previous != 0:
+			attrs = append(attrs, "replaced", f.Previous)
+		}
+		enqueued = true
+		r.Log.Info("schedule fired", append(attrs, logJob, f.JobID)...)
+	}
+	return enqueued
 }
 
 // stopCancelled stops the jobs in held that jobq cancel asked to stop. It

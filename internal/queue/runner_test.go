@@ -356,3 +356,41 @@ func isZombie(pid int) bool {
 	i := strings.LastIndexByte(string(stat), ')')
 	return i >= 0 && len(stat) > i+2 && stat[i+2] == 'Z'
 }
+
+// TestDrainFiresDueSchedule: drain fires a due tick and runs its job; a
+// second drain at the same (injected) moment finds the tick taken.
+func TestDrainFiresDueSchedule(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	job := e.job("touch fired")
+	job.State, job.RunAt, job.CreatedAt = "", time.Time{}, time.Time{}
+	tick := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	if _, err := e.store.ScheduleAdd(t.Context(), []queue.ScheduleAddParams{{
+		Schedule: queue.Schedule{Name: "s", Expr: "0 * * * *", Zone: "UTC", Overlap: queue.OverlapSkip,
+			Job: job, NextAt: tick, DueAt: tick},
+		Now: tick,
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	clock := func() time.Time { return tick.Add(90 * time.Minute) }
+	for range 2 {
+		r := e.runner(t, 1)
+		r.Now = clock
+		ctx, cancel := context.WithTimeout(t.Context(), drainLimit)
+		_, err := r.Drain(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	jobs, err := e.store.JobList(t.Context(), queue.JobFilter{Now: clock()})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("jobs after two drains = %d, %v; want 1", len(jobs), err)
+	}
+	if j := jobs[0]; j.State != queue.StateSucceeded || !j.ScheduleTick.Equal(tick.Add(time.Hour)) {
+		t.Errorf("job = %s for tick %v; want succeeded for %v", j.State, j.ScheduleTick, tick.Add(time.Hour))
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "fired")); err != nil {
+		t.Errorf("the job did not run: %v", err)
+	}
+}

@@ -83,6 +83,29 @@ type Store interface {
 	// AttemptList returns the history of a job's attempts, oldest first
 	// (numbered by run), or ErrNotFound when the job does not exist.
 	AttemptList(ctx context.Context, jobID int64) ([]Attempt, error)
+	// ScheduleAdd adds schedules all or nothing and returns their IDs. A
+	// name in use is ErrExists unless its params say Replace: then that
+	// schedule takes the new settings and keeps its ID, its jobs and
+	// whether it is paused.
+	ScheduleAdd(ctx context.Context, params []ScheduleAddParams) ([]int64, error)
+	// ScheduleGet returns one schedule by name, with its last job and
+	// health, or ErrNotFound.
+	ScheduleGet(ctx context.Context, name string) (*Schedule, error)
+	// ScheduleList returns every schedule by name, as ScheduleGet does.
+	ScheduleList(ctx context.Context) ([]*Schedule, error)
+	// ScheduleDelete deletes a schedule, or returns ErrNotFound. Its jobs
+	// stay.
+	ScheduleDelete(ctx context.Context, name string) error
+	// ScheduleSet pauses or resumes a schedule; ErrNotFound when it does
+	// not exist.
+	ScheduleSet(ctx context.Context, params ScheduleSetParams) error
+	// ScheduleFire fires every schedule not paused whose DueAt has come:
+	// in one transaction, it moves the schedule's NextAt from the value it
+	// read to the next tick only if no one else has (compare and set),
+	// and enqueues the tick's job, or skips it (logged as an event) or
+	// cancels the previous job first, by the overlap policy. However many
+	// workers fire at once, each tick makes one job.
+	ScheduleFire(ctx context.Context, params ScheduleFireParams) (*ScheduleFireResult, error)
 	// Close releases the store.
 	Close() error
 }
@@ -117,6 +140,8 @@ type JobInsertParams struct {
 	UniqueKey     string
 	After         []int64 // wait until these jobs succeeded (state waiting)
 	CreatedAt     time.Time
+	ScheduleID    int64     // the schedule that made it; 0: none
+	ScheduleTick  time.Time // the tick it stands for; zero: jobq schedule run
 }
 
 // JobFilter selects jobs for JobList, JobCount, JobRetry and JobDelete:
@@ -129,10 +154,11 @@ type JobFilter struct {
 	Error     string // contained in its last error
 	// Since and Before bound a job's time: when its last attempt ended,
 	// or, for a job that never ran to an end, when it was created.
-	Since  time.Time // at or after
-	Before time.Time
-	Limit  int // 0: no limit
-	Now    time.Time
+	Since      time.Time // at or after
+	Before     time.Time
+	Limit      int   // 0: no limit
+	ScheduleID int64 // made by this schedule
+	Now        time.Time
 }
 
 // Retryable reports whether jobq retry may give a job in state s (as
@@ -198,6 +224,10 @@ type Event struct {
 	Attempt  int   // the job's run, as Attempt.Attempt numbers it; 0 before its first
 	Worker   string
 	Error    string // the job's last error, for a transition to one of EventErrorStates
+	// Schedule names the schedule whose tick was skipped because of this
+	// job (From and To are then both the job's state); empty for a
+	// transition.
+	Schedule string
 }
 
 // EventErrorStates are the states whose transitions an event logs with
@@ -305,4 +335,48 @@ type QueueSetParams struct {
 type JobRef struct {
 	ID  int64
 	Run int
+}
+
+// ScheduleAddParams is one schedule to add (Plan has set its NextAt and
+// DueAt); Replace changes the schedule of that name if there is one.
+type ScheduleAddParams struct {
+	Schedule Schedule
+	Replace  bool
+	Now      time.Time
+}
+
+// ScheduleSetParams pauses (Paused) or resumes a schedule; a resumed one
+// fires next at NextAt, DueAt (the first tick after now: ticks missed while
+// paused are not caught up).
+type ScheduleSetParams struct {
+	Name          string
+	Paused        bool
+	NextAt, DueAt time.Time
+	Now           time.Time
+}
+
+// ScheduleFireParams fires the schedules due at Now; Jitter gives numbers
+// in [0, 1) for the delays of the next ticks.
+type ScheduleFireParams struct {
+	Now    time.Time
+	Jitter func() float64
+}
+
+// ScheduleFireResult is what ScheduleFire did, and when to fire again.
+type ScheduleFireResult struct {
+	Fired []ScheduleFired
+	// NextDueAt is the earliest DueAt of a schedule not paused after the
+	// firing; zero when there is none.
+	NextDueAt time.Time
+}
+
+// ScheduleFired is one tick fired.
+type ScheduleFired struct {
+	Schedule string
+	FirePlan
+	JobID   int64 // the job enqueued; 0 when skipped
+	Skipped bool  // the previous job (Previous) had not ended: nothing enqueued
+	// Previous is the schedule's job that had not ended: the one that made
+	// it skip, or the one cancelled by --overlap replace; 0 when none.
+	Previous int64
 }

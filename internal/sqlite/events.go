@@ -21,17 +21,17 @@ func (s *Store) EventList(ctx context.Context, params queue.EventListParams) ([]
 		order, limit = "id DESC", params.Last
 	}
 	var out []queue.Event
-	err := eachRow(ctx, s.reader, `SELECT id, job_id, at, from_state, to_state, attempt, worker, error
+	err := eachRow(ctx, s.reader, `SELECT id, job_id, at, from_state, to_state, attempt, worker, error, schedule
 		FROM events WHERE `+where+` ORDER BY `+order+` LIMIT ?`, append(args, limit), func(rows *sql.Rows) error {
 		var e queue.Event
 		var at int64
-		var from, worker, errText sql.NullString
+		var from, worker, errText, schedule sql.NullString
 		var to string
-		if err := rows.Scan(&e.ID, &e.JobID, &at, &from, &to, &e.Attempt, &worker, &errText); err != nil {
+		if err := rows.Scan(&e.ID, &e.JobID, &at, &from, &to, &e.Attempt, &worker, &errText, &schedule); err != nil {
 			return err
 		}
 		e.At, e.From, e.To = fromMS(at), queue.State(from.String), queue.State(to)
-		e.Worker, e.Error = worker.String, errText.String
+		e.Worker, e.Error, e.Schedule = worker.String, errText.String, schedule.String
 		out = append(out, e)
 		return nil
 	})

@@ -71,6 +71,10 @@ func jobFilter(f queue.JobFilter) (string, []any) {
 			args = append(args, c)
 		}
 	}
+	if f.ScheduleID != 0 {
+		where = append(where, "schedule_id = ?")
+		args = append(args, f.ScheduleID)
+	}
 	if f.Error != "" {
 		where = append(where, "instr(last_error, ?) > 0")
 		args = append(args, f.Error)

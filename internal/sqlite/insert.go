@@ -13,9 +13,9 @@ import (
 
 const insertColumns = `INSERT INTO jobs (queue, state, priority, command, argv, dir, env,
 	run_at, max_attempts, timeout_ms, backoff_ms, max_backoff_ms, permanent_exit,
-	unique_key, created_at, updated_at) VALUES `
+	unique_key, created_at, updated_at, schedule_id, schedule_tick) VALUES `
 
-const insertRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+const insertRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 // insertChunk is how many rows one INSERT statement takes: a batch pays the
 // per-statement cost once per chunk rather than once per job.
@@ -33,6 +33,19 @@ func (s *Store) JobInsert(ctx context.Context, params []queue.JobInsertParams) (
 		return nil, interpretError(err)
 	}
 	defer tx.Rollback()
+	ids, err := insertJobs(ctx, tx, params)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, interpretError(err)
+	}
+	return ids, nil
+}
+
+// insertJobs is JobInsert inside tx; ScheduleFire enqueues a tick's job
+// with it, in the transaction that moves the schedule on.
+func insertJobs(ctx context.Context, tx *sql.Tx, params []queue.JobInsertParams) ([]int64, error) {
 	params, failedDeps, err := settleDependencies(ctx, tx, params)
 	if err != nil {
 		return nil, err
@@ -73,9 +86,6 @@ func (s *Store) JobInsert(ctx context.Context, params []queue.JobInsertParams) (
 	}
 	if err := insertDependencies(ctx, tx, params, fresh, ids, failedDeps); err != nil {
 		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, interpretError(err)
 	}
 	return ids, nil
 }
@@ -121,7 +131,9 @@ func (ins *inserter) close() {
 // insert inserts params[part...] and returns the last new row's ID.
 func (ins *inserter) insert(params []queue.JobInsertParams, part []int) (int64, error) {
 	first := &params[part[0]]
-	shared := true
+	// The shared statement leaves out the schedule's columns: a
+	// schedule's job comes alone.
+	shared := first.ScheduleID == 0 && first.ScheduleTick.IsZero()
 	for _, i := range part[1:] {
 		if !sameShape(first, &params[i]) {
 			shared = false
@@ -196,7 +208,7 @@ func appendInsertArgs(args []any, p *queue.JobInsertParams) []any {
 		joinNUL(p.Argv), p.Dir, nullBytes(joinNUL(p.Env)), ms(p.RunAt), p.MaxAttempts,
 		p.Timeout.Milliseconds(), p.Backoff.Milliseconds(), p.MaxBackoff.Milliseconds(),
 		nullString(queue.FormatExitCodes(p.PermanentExit)), nullString(p.UniqueKey),
-		created, created)
+		created, created, zeroNull64(p.ScheduleID), msOrNull(p.ScheduleTick))
 }
 
 func appendSharedArgs(args []any, p *queue.JobInsertParams) []any {
@@ -213,7 +225,7 @@ func sameShape(a, b *queue.JobInsertParams) bool {
 		a.Dir == b.Dir && slices.Equal(a.Env, b.Env) && a.RunAt.Equal(b.RunAt) &&
 		a.MaxAttempts == b.MaxAttempts && a.Timeout == b.Timeout && a.Backoff == b.Backoff &&
 		a.MaxBackoff == b.MaxBackoff && slices.Equal(a.PermanentExit, b.PermanentExit) &&
-		a.CreatedAt.Equal(b.CreatedAt)
+		a.CreatedAt.Equal(b.CreatedAt) && a.ScheduleID == b.ScheduleID && a.ScheduleTick.Equal(b.ScheduleTick)
 }
 
 // settleUniqueKeys finds the jobs of params that are not to be inserted

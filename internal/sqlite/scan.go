@@ -13,7 +13,8 @@ import (
 const jobColumns = `id, queue, state, priority, command, argv, dir, env, run_at,
 	max_attempts, attempts, timeout_ms, backoff_ms, max_backoff_ms, permanent_exit,
 	unique_key, created_at, started_at, finished_at, exit_code, signal, last_error, run,
-	worker, lease_until, cancel_requested, progress, progress_message, progress_at`
+	worker, lease_until, cancel_requested, progress, progress_message, progress_at,
+	schedule_id, schedule_tick`
 
 type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -70,12 +71,12 @@ func scanJob(row scanner, extra ...any) (*queue.Job, error) {
 	var permanent, unique, signal, lastError, worker, progressMessage sql.NullString
 	var runAt, created int64
 	var timeout, backoff, maxBackoff int64
-	var started, finished, exit, lease, progressAt sql.NullInt64
+	var started, finished, exit, lease, progressAt, scheduleID, scheduleTick sql.NullInt64
 	var progress sql.NullFloat64
 	dest := []any{&j.ID, &j.Queue, &state, &j.Priority, &j.Command, &argv, &j.Dir, &env,
 		&runAt, &j.MaxAttempts, &j.Attempts, &timeout, &backoff, &maxBackoff, &permanent,
 		&unique, &created, &started, &finished, &exit, &signal, &lastError, &j.Run, &worker,
-		&lease, &j.CancelRequested, &progress, &progressMessage, &progressAt}
+		&lease, &j.CancelRequested, &progress, &progressMessage, &progressAt, &scheduleID, &scheduleTick}
 	err := row.Scan(append(dest, extra...)...)
 	if err != nil {
 		return nil, err
@@ -95,6 +96,7 @@ func scanJob(row scanner, extra ...any) (*queue.Job, error) {
 	j.MaxBackoff = time.Duration(maxBackoff) * time.Millisecond
 	j.UniqueKey, j.Signal, j.LastError, j.Worker = unique.String, signal.String, lastError.String, worker.String
 	j.ExitCode = nullInt(exit)
+	j.ScheduleID, j.ScheduleTick = scheduleID.Int64, fromNullMS(scheduleTick)
 	return &j, nil
 }
 
@@ -153,6 +155,13 @@ func nullInt(v sql.NullInt64) *int {
 	}
 	n := int(v.Int64)
 	return &n
+}
+
+func zeroNull64(n int64) any {
+	if n == 0 {
+		return nil
+	}
+	return n
 }
 
 func nullString(s string) any {

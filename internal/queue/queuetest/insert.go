@@ -41,6 +41,8 @@ func testInsertGetRoundTrip(t *testing.T, s queue.Store) {
 		PermanentExit: []int{3, 64, 65},
 		UniqueKey:     "report:2031-02-03",
 		CreatedAt:     t0.Add(-time.Millisecond),
+		ScheduleID:    12,
+		ScheduleTick:  t0.Add(-time.Minute),
 	}
 	id := insertOne(t, s, p)
 	if id <= 0 {
@@ -52,6 +54,7 @@ func testInsertGetRoundTrip(t *testing.T, s queue.Store) {
 		Argv: p.Argv, Dir: p.Dir, Env: p.Env, RunAt: p.RunAt, MaxAttempts: p.MaxAttempts,
 		Timeout: p.Timeout, Backoff: p.Backoff, MaxBackoff: p.MaxBackoff,
 		PermanentExit: p.PermanentExit, UniqueKey: p.UniqueKey, CreatedAt: p.CreatedAt,
+		ScheduleID: p.ScheduleID, ScheduleTick: p.ScheduleTick,
 	}
 	checkJob(t, j, &want)
 
@@ -102,6 +105,8 @@ func checkJob(t *testing.T, got, want *queue.Job) {
 		{"Progress", sameProgress(got.Progress, want.Progress), got.Progress, want.Progress},
 		{"CancelRequested", got.CancelRequested == want.CancelRequested, got.CancelRequested, want.CancelRequested},
 		{"LastOutput", got.LastOutput == want.LastOutput, got.LastOutput, want.LastOutput},
+		{"ScheduleID", got.ScheduleID == want.ScheduleID, got.ScheduleID, want.ScheduleID},
+		{"ScheduleTick", sameTime(got.ScheduleTick, want.ScheduleTick), got.ScheduleTick, want.ScheduleTick},
 	}
 	if n := reflect.TypeFor[queue.Job]().NumField(); len(fields) != n {
 		t.Fatalf("checkJob compares %d fields of queue.Job, which has %d: compare the new ones", len(fields), n)

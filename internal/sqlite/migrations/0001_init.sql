@@ -44,7 +44,11 @@ CREATE TABLE jobs (
 	-- claimed again, kept after it ends (where did it die?).
 	progress         REAL,             -- percent, 0 to 100
 	progress_message TEXT,
-	progress_at      INTEGER
+	progress_at      INTEGER,
+	-- The schedule that made the job (no foreign key: its jobs outlive a
+	-- deleted schedule) and the tick it stands for (NULL: schedule run).
+	schedule_id      INTEGER,
+	schedule_tick    INTEGER
 );
 
 -- The partial indexes name their states literally, as SQLite needs to
@@ -72,6 +76,9 @@ CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
 CREATE INDEX jobs_lease ON jobs (lease_until) WHERE state = 'running';
 CREATE INDEX jobs_started ON jobs (queue, started_at) WHERE started_at IS NOT NULL;
 CREATE INDEX jobs_finished ON jobs (state, finished_at, queue) WHERE finished_at IS NOT NULL;
+-- A schedule's jobs, newest first: list --schedule, its last job (the
+-- overlap rule) and its health.
+CREATE INDEX jobs_schedule ON jobs (schedule_id, id) WHERE schedule_id IS NOT NULL;
 
 -- --after: job_id waits until every depends_on job has succeeded; what a
 -- dependency's end does to job_id is deps.go's.
@@ -110,9 +117,44 @@ CREATE TABLE events (
 	to_state   TEXT    NOT NULL,
 	attempt    INTEGER NOT NULL, -- the job's run
 	worker     TEXT,
-	error      TEXT
+	error      TEXT,
+	schedule   TEXT              -- a tick of this schedule skipped for job_id; from = to
 );
 CREATE INDEX events_job ON events (job_id, id);
+
+-- jobq schedule: a cron expression and the job each tick enqueues.
+-- next_at is the next tick; due_at is when it fires (next_at plus its
+-- jitter). Firing moves next_at by compare and set (WHERE next_at = the
+-- value read) in the transaction that inserts the tick's job, so that of
+-- several workers firing at once one enqueues it: a rule PostgreSQL can
+-- enforce the same way.
+CREATE TABLE schedules (
+	id             INTEGER PRIMARY KEY AUTOINCREMENT,
+	name           TEXT    NOT NULL UNIQUE,
+	expr           TEXT    NOT NULL,
+	zone           TEXT    NOT NULL, -- IANA name; '' is local time
+	overlap        TEXT    NOT NULL, -- skip, allow, replace
+	jitter_ms      INTEGER NOT NULL,
+	description    TEXT,
+	paused         INTEGER NOT NULL DEFAULT 0,
+	next_at        INTEGER NOT NULL,
+	due_at         INTEGER NOT NULL,
+	created_at     INTEGER NOT NULL,
+	updated_at     INTEGER NOT NULL,
+	-- The job each tick enqueues, as in jobs.
+	queue          TEXT    NOT NULL,
+	priority       INTEGER NOT NULL,
+	command        TEXT    NOT NULL,
+	argv           BLOB    NOT NULL,
+	dir            TEXT    NOT NULL,
+	env            BLOB,
+	max_attempts   INTEGER NOT NULL,
+	timeout_ms     INTEGER NOT NULL,
+	backoff_ms     INTEGER NOT NULL,
+	max_backoff_ms INTEGER NOT NULL,
+	permanent_exit TEXT
+);
+CREATE INDEX schedules_due ON schedules (due_at) WHERE paused = 0;
 
 -- One row per queue that has a setting; a queue without one is unpaused
 -- and unlimited. A row whose settings are all back to default is deleted.

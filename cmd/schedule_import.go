@@ -1,0 +1,142 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jobq/jobq/internal/config"
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// ScheduleImportOptions are schedule import's dependencies and flags.
+type ScheduleImportOptions struct {
+	IO        IOStreams
+	Config    func() (*config.Config, error)
+	OpenStore func(context.Context) (storeNotifier, error)
+	Now       func() time.Time
+	Getwd     func() (string, error)
+	LookupEnv func(string) (string, bool)
+	Rand      func() float64
+
+	File   string // "-" or empty: standard input
+	DryRun bool
+	Prefix string
+	Job    jobFlags
+}
+
+func newScheduleImportCmd(f *Factory) *cobra.Command {
+	opts := &ScheduleImportOptions{IO: f.IO, Config: f.Config, OpenStore: f.OpenStore, Now: f.Now,
+		Getwd: f.Getwd, LookupEnv: f.LookupEnv, Rand: rand.Float64}
+	cmd := &cobra.Command{
+		Use:   "import [FILE|-] [--dry-run] [--prefix P] [enqueue flags]",
+		Short: "Make a schedule of every line of a crontab, all or none",
+		Long: `Read a crontab (as 'crontab -l' prints it; standard input without FILE or
+with -) and add a schedule for each of its lines, all or none: one bad line
+(@reboot, an expression jobq cannot read, a % that cron would turn into
+standard input) and nothing is added.
+
+As cron does, VAR=value lines set the environment of the lines below them,
+CRON_TZ (or TZ) their time zone and SHELL the shell that runs them; jobs
+run in $HOME unless --dir says otherwise. MAILTO is explained: jobq keeps
+a job's output rather than mailing it. The comment right above a line
+becomes its description, and its first line the schedule's name;
+otherwise the name is the command's (sync-photos). --prefix P puts P
+before every name. The enqueue flags (-q, --timeout, --max-attempts ...)
+apply to every job. --dry-run prints what it would add and adds nothing.
+
+Then remove the lines from the crontab (crontab -e): see docs/schedules.md.`,
+		Example: `  crontab -l | jobq schedule import --dry-run
+  crontab -l | jobq schedule import --prefix cron- -q cron --timeout 1h
+  jobq schedule import /etc/cron.d/backup-jobs.user`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageErrorf("schedule import takes one FILE (or - for standard input)")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.File = args[0]
+			}
+			return runScheduleImport(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the schedules it would add; add nothing")
+	fl.StringVar(&opts.Prefix, "prefix", "", "put `P` before every schedule's name")
+	opts.Job.register(fl)
+	return cmd
+}
+
+func runScheduleImport(ctx context.Context, opts *ScheduleImportOptions) error {
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	in, name := opts.IO.In, "standard input"
+	if opts.File != "" && opts.File != "-" {
+		f, err := os.Open(opts.File)
+		if err != nil {
+			return &UsageError{Err: err, NoHelp: true}
+		}
+		defer f.Close()
+		in, name = f, opts.File
+	}
+	tab, err := queue.ParseCrontab(in)
+	if err != nil {
+		return &UsageError{Err: fmt.Errorf("%s: %w", name, err), NoHelp: true}
+	}
+	// Cron runs a line in the user's home directory.
+	getwd := opts.Getwd
+	if home, ok := opts.LookupEnv("HOME"); ok && home != "" && opts.Job.Dir == "" {
+		getwd = func() (string, error) { return home, nil }
+	}
+	def, err := opts.Job.params(cfg, getwd, opts.LookupEnv)
+	if err != nil {
+		return &UsageError{Err: err}
+	}
+	now := opts.Now()
+	schedules := make([]queue.Schedule, len(tab.Entries))
+	for i, e := range tab.Entries {
+		job := def
+		job.Command, job.Argv = e.Command, e.Argv
+		for _, kv := range e.Env {
+			job.Env = queue.SetEnv(job.Env, kv)
+		}
+		sc := queue.Schedule{Name: opts.Prefix + e.Name, Expr: e.Expr, Zone: e.Zone, Overlap: queue.OverlapSkip,
+			Description: e.Description, Job: job}
+		if err := sc.Validate(); err != nil {
+			return &UsageError{Err: fmt.Errorf("%s line %d: %w", name, e.Line, err), NoHelp: true}
+		}
+		if err := sc.Plan(now, opts.Rand()); err != nil {
+			return &UsageError{Err: fmt.Errorf("%s line %d: %w", name, e.Line, err), NoHelp: true}
+		}
+		schedules[i] = sc
+	}
+	for _, note := range tab.Notes {
+		fmt.Fprintf(opts.IO.ErrOut, "jobq: %s %s\n", name, note)
+	}
+	if len(schedules) == 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "jobq: %s has no schedule lines; nothing to add\n", name)
+		return nil
+	}
+	if opts.DryRun {
+		return writeImportPlan(opts.IO.Out, schedules)
+	}
+	return addSchedules(ctx, opts.OpenStore, opts.IO, now, false, schedules...)
+}
+
+// writeImportPlan prints the schedules an import would add.
+func writeImportPlan(w io.Writer, schedules []queue.Schedule) error {
+	rows := make([][]string, len(schedules))
+	for i, sc := range schedules {
+		rows[i] = []string{sc.Name, scheduleExpr(&sc), formatTick(sc.NextAt, sc.Zone), truncate(sc.Job.Command, 50), truncate(sc.Description, 40)}
+	}
+	return writeTable(w, []string{"NAME", "SCHEDULE", "NEXT RUN", "COMMAND", "DESCRIPTION"}, rows)
+}

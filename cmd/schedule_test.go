@@ -1,0 +1,49 @@
+package cmd
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+func TestScheduleAddBuildsTheScheduleFromFlags(t *testing.T) {
+	e := setup(t)
+	if code := e.run("schedule", "add", "nightly", "--cron", "30 2 * * *", "--tz", "America/New_York",
+		"--jitter", "10m", "--overlap", "replace", "-q", "mail", "--timeout", "1h", "--env", "A=1",
+		"--", "/bin/backup", "--all"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e.stderr)
+	}
+	store, err := e.f.OpenStore(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	sc, err := store.ScheduleGet(context.Background(), "nightly")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// testNow is 07:00 in New York (EST): the first tick is tomorrow 02:30.
+	next := time.Date(2026, 11, 23, 7, 30, 0, 0, time.UTC)
+	if !sc.NextAt.Equal(next) || sc.DueAt.Before(next) || sc.DueAt.After(next.Add(10*time.Minute)) {
+		t.Errorf("next %v, due %v; want %v, due within 10m of it", sc.NextAt, sc.DueAt, next)
+	}
+	if sc.Overlap != queue.OverlapReplace || sc.Jitter != 10*time.Minute || sc.Zone != "America/New_York" ||
+		sc.Job.Queue != "mail" || sc.Job.Timeout != time.Hour || !slices.Equal(sc.Job.Env, []string{"A=1"}) ||
+		!slices.Equal(sc.Job.Argv, []string{"/bin/backup", "--all"}) || sc.Job.Dir != e.dir || sc.Job.MaxAttempts != 3 {
+		t.Errorf("schedule = %+v", sc)
+	}
+}
+
+func TestScheduleNextUsesTheClock(t *testing.T) {
+	e := setup(t)
+	if code := e.run("schedule", "next", "--cron", "0 9 * * mon", "--tz", "Europe/Berlin", "-n", "2"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e.stderr)
+	}
+	// testNow is Sunday 2026-11-22.
+	if want := "2026-11-23 09:00:00 +01:00 CET\n2026-11-30 09:00:00 +01:00 CET\n"; e.stdout.String() != want {
+		t.Errorf("stdout = %q, want %q", e.stdout, want)
+	}
+}

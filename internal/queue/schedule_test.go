@@ -1,0 +1,114 @@
+package queue
+
+import (
+	"testing"
+	"time"
+)
+
+func TestScheduleFire(t *testing.T) {
+	t.Parallel()
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(s string) time.Time {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tt := range []struct {
+		name       string
+		expr, zone string
+		nextAt     string // the stored tick
+		now        string // the injected clock
+		tick, next string
+		missed     int
+	}{
+		{"on time", "0 * * * *", "UTC", "2026-01-01T10:00:00Z", "2026-01-01T10:00:01Z", "2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z", 0},
+		{"after downtime, one job for the latest tick", "0 * * * *", "UTC", "2026-01-01T10:00:00Z", "2026-01-01T15:30:00Z", "2026-01-01T15:00:00Z", "2026-01-01T16:00:00Z", 5},
+		{"@every keeps its grid after downtime", "@every 10m", "UTC", "2026-01-01T10:00:00Z", "2026-01-01T10:25:00Z", "2026-01-01T10:20:00Z", "2026-01-01T10:30:00Z", 2},
+		{"spring forward: 02:30 runs at 03:00, then the next day", "30 2 * * *", "America/New_York", "2026-03-08T08:00:00Z" /* 03:00 EDT */, "2026-03-08T08:00:05Z", "2026-03-08T08:00:00Z", "2026-03-09T06:30:00Z", 0},
+		{"fall back: 01:30 once, next is the next day", "30 1 * * *", "America/New_York", "2026-11-01T05:30:00Z" /* 01:30 EDT */, "2026-11-01T06:45:00Z" /* 01:45 EST */, "2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := &Schedule{Expr: tt.expr, Zone: tt.zone, NextAt: at(tt.nextAt)}
+			p, err := s.Fire(at(tt.now), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.Tick.Equal(at(tt.tick)) || !p.Next.Equal(at(tt.next)) || p.Missed != tt.missed || !p.Due.Equal(p.Next) {
+				t.Errorf("Fire = tick %v next %v due %v missed %d; want tick %v next %v missed %d",
+					p.Tick.In(ny), p.Next.In(ny), p.Due, p.Missed, at(tt.tick).In(ny), at(tt.next).In(ny), tt.missed)
+			}
+		})
+	}
+}
+
+func TestScheduleJitterBounds(t *testing.T) {
+	t.Parallel()
+	s := &Schedule{Expr: "0 * * * *", Zone: "UTC", Jitter: 10 * time.Minute,
+		NextAt: time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)}
+	now := s.NextAt.Add(time.Second)
+	for _, r := range []float64{0, 0.25, 0.5, 0.999999999} {
+		p, err := s.Fire(now, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		delay := p.Due.Sub(p.Next)
+		if delay < 0 || delay > s.Jitter {
+			t.Errorf("jitter %v: delay %v outside [0, %v]", r, delay, s.Jitter)
+		}
+		if want := time.Duration(r * float64(s.Jitter)); delay != want {
+			t.Errorf("jitter %v: delay %v, want %v", r, delay, want)
+		}
+	}
+	if err := s.Plan(now, 0.5); err != nil || s.DueAt.Sub(s.NextAt) != 5*time.Minute {
+		t.Errorf("Plan: due %v after next, %v; want 5m", s.DueAt.Sub(s.NextAt), err)
+	}
+}
+
+func TestScheduleValidate(t *testing.T) {
+	t.Parallel()
+	good := Schedule{Name: "n", Expr: "@every 1m", Overlap: OverlapSkip, Job: JobInsertParams{
+		Queue: "default", Command: "true", Argv: ShellArgv("true"), Dir: "/", MaxAttempts: 1}}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	for name, change := range map[string]func(*Schedule){
+		"bad name":         func(s *Schedule) { s.Name = "a b" },
+		"bad cron":         func(s *Schedule) { s.Expr = "61 * * * *" },
+		"unknown zone":     func(s *Schedule) { s.Zone = "Mars/Olympus" },
+		"Local by name":    func(s *Schedule) { s.Zone = "Local" },
+		"jitter >= period": func(s *Schedule) { s.Jitter = time.Minute },
+		"bad overlap":      func(s *Schedule) { s.Overlap = "sometimes" },
+		"empty command":    func(s *Schedule) { s.Job.Command, s.Job.Argv = "", nil },
+	} {
+		s := good
+		change(&s)
+		if err := s.Validate(); err == nil {
+			t.Errorf("%s: Validate succeeded", name)
+		}
+	}
+}
+
+func TestOverlapAction(t *testing.T) {
+	t.Parallel()
+	running := &Job{State: StateRunning}
+	done := &Job{State: StateDead}
+	for _, tt := range []struct {
+		o    Overlap
+		last *Job
+		want FireAction
+	}{
+		{OverlapSkip, nil, FireEnqueue}, {OverlapSkip, done, FireEnqueue}, {OverlapSkip, running, FireSkip},
+		{OverlapAllow, running, FireEnqueue}, {OverlapReplace, running, FireReplace}, {OverlapReplace, done, FireEnqueue},
+	} {
+		if got := tt.o.Action(tt.last); got != tt.want {
+			t.Errorf("%s.Action(%v) = %v, want %v", tt.o, tt.last, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,271 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+const scheduleColumns = `id, name, expr, zone, overlap, jitter_ms, description, paused,
+	next_at, due_at, created_at, queue, priority, command, argv, dir, env, max_attempts,
+	timeout_ms, backoff_ms, max_backoff_ms, permanent_exit`
+
+func scanSchedule(row scanner) (*queue.Schedule, error) {
+	var s queue.Schedule
+	var overlap string
+	var description, permanent sql.NullString
+	var argv, env []byte
+	var jitter, next, due, created, timeout, backoff, maxBackoff int64
+	j := &s.Job
+	if err := row.Scan(&s.ID, &s.Name, &s.Expr, &s.Zone, &overlap, &jitter, &description, &s.Paused,
+		&next, &due, &created, &j.Queue, &j.Priority, &j.Command, &argv, &j.Dir, &env,
+		&j.MaxAttempts, &timeout, &backoff, &maxBackoff, &permanent); err != nil {
+		return nil, err
+	}
+	s.Overlap, s.Description = queue.Overlap(overlap), description.String
+	s.Jitter = time.Duration(jitter) * time.Millisecond
+	s.NextAt, s.DueAt, s.CreatedAt = fromMS(next), fromMS(due), fromMS(created)
+	j.Argv, j.Env = splitNUL(argv), splitNUL(env)
+	j.Timeout = time.Duration(timeout) * time.Millisecond
+	j.Backoff = time.Duration(backoff) * time.Millisecond
+	j.MaxBackoff = time.Duration(maxBackoff) * time.Millisecond
+	var err error
+	if j.PermanentExit, err = queue.ParseExitCodes(permanent.String); err != nil {
+		return nil, fmt.Errorf("schedule %s: %w", s.Name, err)
+	}
+	return &s, nil
+}
+
+// ScheduleAdd adds schedules all or nothing; see queue.Store.
+func (s *Store) ScheduleAdd(ctx context.Context, params []queue.ScheduleAddParams) ([]int64, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer tx.Rollback()
+	ids := make([]int64, len(params))
+	for i, p := range params {
+		sc, j := &p.Schedule, &p.Schedule.Job
+		now := ms(p.Now)
+		settings := []any{sc.Expr, sc.Zone, string(sc.Overlap), sc.Jitter.Milliseconds(),
+			nullString(sc.Description), ms(sc.NextAt), ms(sc.DueAt), now,
+			j.Queue, j.Priority, j.Command, joinNUL(j.Argv), j.Dir, nullBytes(joinNUL(j.Env)),
+			j.MaxAttempts, j.Timeout.Milliseconds(), j.Backoff.Milliseconds(), j.MaxBackoff.Milliseconds(),
+			nullString(queue.FormatExitCodes(j.PermanentExit))}
+		err := tx.QueryRowContext(ctx, "SELECT id FROM schedules WHERE name = ?", sc.Name).Scan(&ids[i])
+		switch {
+		case err == nil && !p.Replace:
+			return nil, fmt.Errorf("schedule %s: %w", sc.Name, queue.ErrExists)
+		case err == nil:
+			_, err = tx.ExecContext(ctx, `UPDATE schedules SET expr = ?, zone = ?, overlap = ?,
+				jitter_ms = ?, description = ?, next_at = ?, due_at = ?, updated_at = ?, queue = ?,
+				priority = ?, command = ?, argv = ?, dir = ?, env = ?, max_attempts = ?, timeout_ms = ?,
+				backoff_ms = ?, max_backoff_ms = ?, permanent_exit = ? WHERE id = ?`, append(settings, ids[i])...)
+		case errors.Is(err, sql.ErrNoRows):
+			var res sql.Result
+			res, err = tx.ExecContext(ctx, `INSERT INTO schedules (expr, zone, overlap, jitter_ms,
+				description, next_at, due_at, updated_at, queue, priority, command, argv, dir, env,
+				max_attempts, timeout_ms, backoff_ms, max_backoff_ms, permanent_exit, name, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				append(settings, sc.Name, now)...)
+			if err == nil {
+				ids[i], err = res.LastInsertId()
+			}
+		}
+		if err != nil {
+			return nil, interpretError(fmt.Errorf("add schedule %s: %w", sc.Name, err))
+		}
+	}
+	return ids, interpretError(tx.Commit())
+}
+
+// ScheduleGet returns one schedule with its last job and health.
+func (s *Store) ScheduleGet(ctx context.Context, name string) (*queue.Schedule, error) {
+	sc, err := scanSchedule(s.reader.QueryRowContext(ctx, "SELECT "+scheduleColumns+" FROM schedules WHERE name = ?", name))
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	return sc, s.scheduleHealth(ctx, sc)
+}
+
+// ScheduleList returns every schedule by name, with health.
+func (s *Store) ScheduleList(ctx context.Context) ([]*queue.Schedule, error) {
+	var out []*queue.Schedule
+	err := eachRow(ctx, s.reader, "SELECT "+scheduleColumns+" FROM schedules ORDER BY name", nil, func(rows *sql.Rows) error {
+		sc, err := scanSchedule(rows)
+		if err == nil {
+			out = append(out, sc)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, sc := range out {
+		if err := s.scheduleHealth(ctx, sc); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// scheduleHealth fills in sc's last job, last success and failures in a
+// row, from the jobs_schedule index.
+func (s *Store) scheduleHealth(ctx context.Context, sc *queue.Schedule) error {
+	last, err := scanReadJob(s.reader.QueryRowContext(ctx, "SELECT "+readColumns+
+		" FROM jobs WHERE schedule_id = ? ORDER BY id DESC LIMIT 1", sc.ID))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return interpretError(err)
+	}
+	sc.LastJob = last
+	var okID int64
+	var okAt sql.NullInt64
+	err = s.reader.QueryRowContext(ctx, `SELECT id, finished_at FROM jobs
+		WHERE schedule_id = ? AND state = 'succeeded' ORDER BY id DESC LIMIT 1`, sc.ID).Scan(&okID, &okAt)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return interpretError(err)
+	}
+	sc.LastSuccess = fromNullMS(okAt)
+	err = s.reader.QueryRowContext(ctx, `SELECT count(*) FROM jobs
+		WHERE schedule_id = ? AND id > ? AND state = 'dead'`, sc.ID, okID).Scan(&sc.Failures)
+	return interpretError(err)
+}
+
+// ScheduleDelete deletes a schedule; its jobs stay.
+func (s *Store) ScheduleDelete(ctx context.Context, name string) error {
+	return s.updateSchedule(ctx, "DELETE FROM schedules WHERE name = ?", name)
+}
+
+// ScheduleSet pauses or resumes a schedule.
+func (s *Store) ScheduleSet(ctx context.Context, params queue.ScheduleSetParams) error {
+	if params.Paused {
+		return s.updateSchedule(ctx, "UPDATE schedules SET paused = 1, updated_at = ? WHERE name = ?",
+			ms(params.Now), params.Name)
+	}
+	return s.updateSchedule(ctx, `UPDATE schedules SET paused = 0, next_at = ?, due_at = ?, updated_at = ?
+		WHERE name = ?`, ms(params.NextAt), ms(params.DueAt), ms(params.Now), params.Name)
+}
+
+// updateSchedule runs a statement that changes one schedule, and says
+// queue.ErrNotFound when it changed none.
+func (s *Store) updateSchedule(ctx context.Context, query string, args ...any) error {
+	res, err := s.writer.ExecContext(ctx, query, args...)
+	if err != nil {
+		return interpretError(err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return errors.Join(err, queue.ErrNotFound)
+	}
+	return nil
+}
+
+// ScheduleFire fires the due schedules; see queue.Store.
+func (s *Store) ScheduleFire(ctx context.Context, params queue.ScheduleFireParams) (*queue.ScheduleFireResult, error) {
+	now := ms(params.Now)
+	res := &queue.ScheduleFireResult{}
+	// Most calls find nothing due: a read, without the write lock.
+	due, err := nextDue(ctx, s.reader)
+	if err != nil || due.IsZero() || due.After(params.Now) {
+		res.NextDueAt = due
+		return res, err
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	defer tx.Rollback()
+	var schedules []*queue.Schedule
+	err = eachRow(ctx, tx, "SELECT "+scheduleColumns+` FROM schedules
+		WHERE paused = 0 AND due_at <= ? ORDER BY due_at, id`, []any{now}, func(rows *sql.Rows) error {
+		sc, err := scanSchedule(rows)
+		if err == nil {
+			schedules = append(schedules, sc)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, sc := range schedules {
+		fired, ok, err := fireSchedule(ctx, tx, sc, params)
+		if err != nil {
+			return nil, fmt.Errorf("fire schedule %s: %w", sc.Name, err)
+		}
+		if ok {
+			res.Fired = append(res.Fired, fired)
+		}
+	}
+	if res.NextDueAt, err = nextDue(ctx, tx); err != nil {
+		return nil, err
+	}
+	return res, interpretError(tx.Commit())
+}
+
+// fireSchedule fires one due schedule in tx; ok is false when another
+// firing moved it on first.
+func fireSchedule(ctx context.Context, tx *sql.Tx, sc *queue.Schedule, params queue.ScheduleFireParams) (queue.ScheduleFired, bool, error) {
+	now := ms(params.Now)
+	plan, err := sc.Fire(params.Now, params.Jitter())
+	if err != nil {
+		return queue.ScheduleFired{}, false, err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE schedules SET next_at = ?, due_at = ?, updated_at = ?
+		WHERE id = ? AND next_at = ?`, ms(plan.Next), ms(plan.Due), now, sc.ID, ms(sc.NextAt))
+	if err != nil {
+		return queue.ScheduleFired{}, false, interpretError(err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return queue.ScheduleFired{}, false, err
+	}
+	fired := queue.ScheduleFired{Schedule: sc.Name, FirePlan: plan}
+	var last *queue.Job
+	var prev struct {
+		id    int64
+		state string
+		run   int
+	}
+	err = tx.QueryRowContext(ctx, `SELECT id, state, run FROM jobs WHERE schedule_id = ?
+		ORDER BY id DESC LIMIT 1`, sc.ID).Scan(&prev.id, &prev.state, &prev.run)
+	switch {
+	case err == nil:
+		last = &queue.Job{ID: prev.id, State: queue.State(prev.state), Run: prev.run}
+	case !errors.Is(err, sql.ErrNoRows):
+		return fired, false, interpretError(err)
+	}
+	switch sc.Overlap.Action(last) {
+	case queue.FireSkip:
+		fired.Skipped, fired.Previous = true, last.ID
+		_, err := tx.ExecContext(ctx, `INSERT INTO events (job_id, at, from_state, to_state, attempt, error, schedule)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, last.ID, now, prev.state, prev.state, prev.run,
+			fmt.Sprintf("tick %s of schedule %s skipped: job %d is %s (--overlap skip)",
+				plan.Tick.UTC().Format(time.RFC3339), sc.Name, last.ID, prev.state), sc.Name)
+		return fired, true, interpretError(err)
+	case queue.FireReplace:
+		fired.Previous = last.ID
+		if _, _, _, err := cancelJob(ctx, tx, last.ID, now); err != nil {
+			return fired, false, err
+		}
+	}
+	ids, err := insertJobs(ctx, tx, []queue.JobInsertParams{sc.NewJob(plan.Tick, params.Now)})
+	if err != nil {
+		return fired, false, err
+	}
+	fired.JobID = ids[0]
+	return fired, true, nil
+}
+
+// nextDue is the earliest due_at of a schedule not paused; zero when none.
+func nextDue(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (time.Time, error) {
+	var due sql.NullInt64
+	err := q.QueryRowContext(ctx, "SELECT min(due_at) FROM schedules WHERE paused = 0").Scan(&due)
+	return fromNullMS(due), interpretError(err)
+}
