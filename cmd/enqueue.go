@@ -28,12 +28,15 @@ type EnqueueOptions struct {
 	Getwd     func() (string, error)
 	LookupEnv func(string) (string, bool)
 
-	Args        []string
-	DashFirst   bool // -- came before every argument
-	Queue       string
-	Priority    int
-	In          durationFlag
-	At          stringFlag
+	Args      []string
+	DashFirst bool // -- came before every argument
+	Queue     string
+	Priority  int
+	In        durationFlag
+	At        stringFlag
+	// These five are bound to the config's defaults.* keys: runEnqueue
+	// reads them, flag or not, from Config. They are held here for their
+	// types, which check a value as it is parsed.
 	MaxAttempts intFlag
 	Timeout     durationFlag
 	Backoff     durationFlag
@@ -96,6 +99,16 @@ environment, and is skipped when K is not set.`,
 	fl.StringVar(&opts.Dir, "dir", "", "working directory (default: the current one)")
 	fl.BoolVar(&opts.Batch, "batch", false, "one job per line of standard input")
 	fl.BoolVar(&opts.JSON, "json", false, "with --batch: each line is a JSON object")
+	// Given, these win over the config's defaults.* (Factory.Config).
+	for flag, key := range map[string]string{
+		"max-attempts":   "defaults.max_attempts",
+		"timeout":        "defaults.timeout",
+		"backoff":        "defaults.backoff",
+		"max-backoff":    "defaults.max_backoff",
+		"permanent-exit": "defaults.permanent_exit",
+	} {
+		config.BindFlag(fl.Lookup(flag), key)
+	}
 	return cmd
 }
 
@@ -175,23 +188,8 @@ func (opts *EnqueueOptions) defaults(cfg *config.Config, now time.Time) (queue.J
 	if err := queue.ValidateQueue(p.Queue); err != nil {
 		return p, err
 	}
-	if opts.MaxAttempts.Given {
-		p.MaxAttempts = opts.MaxAttempts.N
-	}
 	if opts.Unique.Given && opts.Unique.S == "" {
 		return p, errors.New("--unique needs a non-empty key")
-	}
-	for _, d := range []struct {
-		flag durationFlag
-		dst  *time.Duration
-	}{
-		{opts.Timeout, &p.Timeout},
-		{opts.Backoff, &p.Backoff},
-		{opts.MaxBackoff, &p.MaxBackoff},
-	} {
-		if d.flag.Given {
-			*d.dst = d.flag.D
-		}
 	}
 	switch {
 	case opts.In.Given && opts.At.Given:
@@ -212,13 +210,6 @@ func (opts *EnqueueOptions) defaults(cfg *config.Config, now time.Time) (queue.J
 			return p, fmt.Errorf("--after: %w", err)
 		}
 		p.After = ids
-	}
-	if opts.Permanent.Given {
-		codes, err := queue.ParseExitCodes(opts.Permanent.S)
-		if err != nil {
-			return p, fmt.Errorf("--permanent-exit: %w", err)
-		}
-		p.PermanentExit = codes
 	}
 	for _, e := range opts.Env {
 		if k, _, ok := strings.Cut(e, "="); ok {

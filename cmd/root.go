@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jobq/jobq/internal/config"
 	"github.com/jobq/jobq/internal/queue"
 )
 
@@ -121,11 +122,13 @@ land on the dead-letter list ('jobq list --state dead').`,
   jobq drain -c 4`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		PersistentPreRun: func(*cobra.Command, []string) {
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
 			f.reachedRun = true
+			f.flags = cmd.Flags()
 		},
 	}
-	root.PersistentFlags().StringVar(&f.dbFlag, "db", "", "database file (default: $JOBQ_DB, config key db, or $XDG_STATE_HOME/jobq/jobq.db)")
+	root.PersistentFlags().String("db", "", "database file (default: $JOBQ_DB, config key db, or $XDG_STATE_HOME/jobq/jobq.db)")
+	config.BindFlag(root.PersistentFlags().Lookup("db"), "db")
 	root.PersistentFlags().StringVar(&f.configFlag, "config", "", "config file (default: $JOBQ_CONFIG, $XDG_CONFIG_HOME/jobq/config.yaml, /etc/jobq/config.yaml)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &UsageError{Err: flagError(err)} })
 	root.SetOut(f.IO.Out)
