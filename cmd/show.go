@@ -135,11 +135,11 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 		for i, a := range history {
 			rows[i] = []string{
 				strconv.Itoa(a.Attempt), a.Worker,
-				formatTime(a.StartedAt, now, term), attemptDuration(a, now), attemptExit(a), truncate(a.Error, 60),
+				formatTime(a.StartedAt, now, term), attemptDuration(a, now), attemptExit(a), a.Error,
 			}
 		}
 		b.WriteString("\nHistory:\n")
-		if err := writeTable(&b, []string{"#", "WORKER", "STARTED", "DURATION", "EXIT", "ERROR"}, rows); err != nil {
+		if err := writeTable(sizedWriter{&b, terminalWidth(opts.IO.Out)}, []string{"#", "WORKER", "STARTED", "DURATION", "EXIT", "ERROR"}, rows); err != nil {
 			return err
 		}
 		last := history[len(history)-1]
