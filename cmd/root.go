@@ -134,7 +134,6 @@ land on the dead-letter list ('jobq list --state dead').`,
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	root.SetIn(f.IO.In)
-	root.CompletionOptions.DisableDefaultCmd = true
 
 	root.AddCommand(
 		newEnqueueCmd(f),
@@ -153,5 +152,6 @@ land on the dead-letter list ('jobq list --state dead').`,
 		newQueueCmd(f),
 		newVersionCmd(f),
 	)
+	addCompletions(root, f)
 	return root
 }
