@@ -151,6 +151,7 @@ land on the dead-letter list ('jobq list --state dead').`,
 		newProgressCmd(f),
 		newQueueCmd(f),
 		newVersionCmd(f),
+		newGenerateCmd(f),
 	)
 	addCompletions(root, f)
 	return root
