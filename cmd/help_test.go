@@ -24,6 +24,12 @@ func TestEveryCommandHasExamples(t *testing.T) {
 		if c.Example == "" {
 			t.Errorf("jobq %s has no Example", commandName(c))
 		}
+		if c.Long == "" {
+			t.Errorf("jobq %s has no description (Long)", commandName(c))
+		}
+		if c.HasParent() && c.Parent() == c.Root() && c.IsAvailableCommand() && c.GroupID == "" {
+			t.Errorf("jobq %s is in no group of jobq --help", commandName(c))
+		}
 	})
 	if n < 18 {
 		t.Errorf("walked %d commands; the tree has more", n)

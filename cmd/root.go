@@ -154,5 +154,47 @@ land on the dead-letter list ('jobq list --state dead').`,
 		newGenerateCmd(f),
 	)
 	addCompletions(root, f)
+	groupCommands(root)
 	return root
+}
+
+// Command groups of jobq --help, as gh groups its own.
+var commandGroups = []*cobra.Group{
+	{ID: "add", Title: "Adding jobs:"},
+	{ID: "look", Title: "Looking at jobs:"},
+	{ID: "fix", Title: "Fixing jobs:"},
+	{ID: "run", Title: "Running jobs:"},
+	{ID: "setup", Title: "Setup:"},
+}
+
+// commandGroup puts each top-level command in a group; one not named here
+// is listed under "Additional Commands".
+var commandGroup = map[string]string{
+	"enqueue":    "add",
+	"schedule":   "add",
+	"list":       "look",
+	"show":       "look",
+	"logs":       "look",
+	"stats":      "look",
+	"events":     "look",
+	"wait":       "look",
+	"retry":      "fix",
+	"cancel":     "fix",
+	"purge":      "fix",
+	"drain":      "run",
+	"work":       "run",
+	"progress":   "run",
+	"queue":      "setup",
+	"completion": "setup",
+	"version":    "setup",
+	"generate":   "setup",
+}
+
+func groupCommands(root *cobra.Command) {
+	root.AddGroup(commandGroups...)
+	for _, c := range root.Commands() {
+		c.GroupID = commandGroup[c.Name()]
+	}
+	root.SetHelpCommandGroupID("setup")
+	root.SetCompletionCommandGroupID("setup")
 }
