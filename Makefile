@@ -75,7 +75,8 @@ MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share
 
 .PHONY: install
-install: build ## install jobq, its man pages and completions under PREFIX (/usr/local), in DESTDIR if set
+install: ## install ./jobq (make build first), its man pages and completions under PREFIX (/usr/local), in DESTDIR if set
+	@test -x jobq || { echo 'make install: no ./jobq: run make build first (as yourself, not under sudo)'; exit 1; }
 	install -D -m 0755 jobq "$(DESTDIR)$(BINDIR)/jobq"
 	install -d -m 0755 "$(DESTDIR)$(MANDIR)/man1"
 	install -m 0644 docs/man/*.1 "$(DESTDIR)$(MANDIR)/man1/"
