@@ -57,13 +57,13 @@ bench: build ## measure speed against sqlite3, xargs -P and task-spooler (docs/p
 
 .PHONY: generate
 generate: ## write the completion scripts (completions/) and man pages (docs/man/) from the command tree
-	$(GO) run . generate --man docs/man --completions completions
+	$(GO) run ./tools/generate -man docs/man -completions completions
 
 .PHONY: verify
 verify: lint ## lint, and check that go.mod is tidy and the generated files are up to date
 	$(GO) mod tidy -diff
 	@set -euo pipefail; dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
-	$(GO) run . generate --man "$$dir/man" --completions "$$dir/completions"; \
+	$(GO) run ./tools/generate -man "$$dir/man" -completions "$$dir/completions"; \
 	diff -r "$$dir/man" docs/man && diff -r "$$dir/completions" completions || \
 	{ echo 'generated files are out of date: run make generate and commit them'; exit 1; }
 

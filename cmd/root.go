@@ -151,7 +151,6 @@ land on the dead-letter list ('jobq list --state dead').`,
 		newProgressCmd(f),
 		newQueueCmd(f),
 		newVersionCmd(f),
-		newGenerateCmd(f),
 	)
 	addCompletions(root, f)
 	groupCommands(root)
@@ -187,7 +186,6 @@ var commandGroup = map[string]string{
 	"queue":      "setup",
 	"completion": "setup",
 	"version":    "setup",
-	"generate":   "setup",
 }
 
 func groupCommands(root *cobra.Command) {

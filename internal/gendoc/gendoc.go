@@ -1,8 +1,12 @@
-// The files generated from the command tree: shell completions and man
-// pages, committed in completions/ and docs/man/ (make generate; make
-// verify and TestGeneratedFilesMatch check that they are up to date).
-
-package cmd
+// Package gendoc writes the files generated from the command tree: shell
+// completions and man pages, committed in completions/ and docs/man/
+// (make generate; make verify and TestGeneratedFilesMatch check that they
+// are up to date).
+//
+// It is not part of the jobq binary but of tools/generate: cobra/doc
+// brings a Markdown parser whose package initialisation alone would cost
+// every jobq process, an enqueue from cron included, about 1.5 ms.
+package gendoc
 
 import (
 	"bytes"
@@ -30,32 +34,10 @@ var completionFiles = map[string]func(*cobra.Command, *bytes.Buffer) error{
 	"jobq.ps1":  func(c *cobra.Command, b *bytes.Buffer) error { return c.GenPowerShellCompletionWithDesc(b) },
 }
 
-func newGenerateCmd(f *Factory) *cobra.Command {
-	var manDir, completionDir string
-	cmd := &cobra.Command{
-		Use:    "generate --man DIR --completions DIR",
-		Short:  "Write the man pages and completion scripts (for make generate)",
-		Long:   `Write one man page per command into the --man folder, and the completion scripts of bash, zsh, fish and powershell into the --completions folder. 'make generate' runs it; the results are committed.`,
-		Hidden: true,
-		Example: `  jobq generate --man docs/man --completions completions
-  make generate`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if manDir == "" && completionDir == "" {
-				return usageErrorf("give --man DIR, --completions DIR or both")
-			}
-			return generateFiles(cmd.Root(), manDir, completionDir)
-		},
-	}
-	cmd.Flags().StringVar(&manDir, "man", "", "write man pages into `DIR`")
-	cmd.Flags().StringVar(&completionDir, "completions", "", "write completion scripts into `DIR`")
-	return cmd
-}
-
-// generateFiles writes the man pages into manDir and the completion
+// Generate writes the man pages into manDir and the completion
 // scripts into completionDir; an empty name skips that kind. Files of
 // commands that no longer exist are removed from manDir.
-func generateFiles(root *cobra.Command, manDir, completionDir string) error {
+func Generate(root *cobra.Command, manDir, completionDir string) error {
 	if completionDir != "" {
 		if err := os.MkdirAll(completionDir, 0o755); err != nil {
 			return err

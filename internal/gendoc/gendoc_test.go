@@ -1,4 +1,4 @@
-package cmd
+package gendoc
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/jobq/jobq/cmd"
 )
 
 // The committed completions/ and docs/man/ are what the command tree
@@ -18,10 +20,10 @@ func TestGeneratedFilesMatch(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	man, comp := filepath.Join(dir, "man"), filepath.Join(dir, "completions")
-	if err := generateFiles(NewRootCmd(NewFactory()), man, comp); err != nil {
+	if err := Generate(cmd.NewRootCmd(cmd.NewFactory()), man, comp); err != nil {
 		t.Fatal(err)
 	}
-	for _, pair := range [][2]string{{man, "../docs/man"}, {comp, "../completions"}} {
+	for _, pair := range [][2]string{{man, "../../docs/man"}, {comp, "../../completions"}} {
 		want, got := readDir(t, pair[0]), readDir(t, pair[1])
 		for name, body := range want {
 			if committed, ok := got[name]; !ok {
@@ -38,7 +40,7 @@ func TestGeneratedFilesMatch(t *testing.T) {
 	}
 	// One page per command, hidden ones aside.
 	n := 0
-	walkCommands(NewRootCmd(NewFactory()), func(c *cobra.Command) {
+	walk(cmd.NewRootCmd(cmd.NewFactory()), func(c *cobra.Command) {
 		if c.IsAvailableCommand() || !c.HasParent() {
 			n++
 		}
@@ -55,7 +57,7 @@ func TestGeneratedFilesReproducible(t *testing.T) {
 	var runs []map[string][]byte
 	for range 2 {
 		dir := t.TempDir()
-		if err := generateFiles(NewRootCmd(NewFactory()), dir, dir); err != nil {
+		if err := Generate(cmd.NewRootCmd(cmd.NewFactory()), dir, dir); err != nil {
 			t.Fatal(err)
 		}
 		runs = append(runs, readDir(t, dir))
@@ -76,7 +78,7 @@ func TestManPagesLint(t *testing.T) {
 		t.Skip("mandoc is not installed (apt-get install mandoc; .ci/run installs it)")
 	}
 	dir := t.TempDir()
-	if err := generateFiles(NewRootCmd(NewFactory()), dir, ""); err != nil {
+	if err := Generate(cmd.NewRootCmd(cmd.NewFactory()), dir, ""); err != nil {
 		t.Fatal(err)
 	}
 	pages, _ := filepath.Glob(filepath.Join(dir, "*.1"))
@@ -105,4 +107,11 @@ func readDir(t *testing.T, dir string) map[string][]byte {
 		files[e.Name()] = body
 	}
 	return files
+}
+
+func walk(c *cobra.Command, fn func(*cobra.Command)) {
+	fn(c)
+	for _, sub := range c.Commands() {
+		walk(sub, fn)
+	}
 }
