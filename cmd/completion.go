@@ -33,11 +33,31 @@ var (
 		"jobq schedule pause": true, "jobq schedule resume": true, "jobq schedule run": true}
 )
 
-// addCompletions enables `jobq completion SHELL` and gives every command
-// the dynamic completion of its arguments and flags.
-func addCompletions(root *cobra.Command, f *Factory) {
+// addCompletionCmd enables `jobq completion SHELL`, with jobq's help.
+func addCompletionCmd(root *cobra.Command) {
 	root.InitDefaultCompletionCmd()
 	describeCompletionCmd(root)
+}
+
+// isCompletionRequest reports whether args ask for completion candidates:
+// cobra's hidden __complete command, which the completion scripts run at
+// every Tab.
+func isCompletionRequest(args []string) bool {
+	return len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd)
+}
+
+// registerCompletions gives every command the dynamic completion of its
+// arguments and flags. Only a completion request needs them, so only it
+// pays for the walk (every other jobq process, an enqueue from cron
+// included, builds the tree without it).
+func registerCompletions(root *cobra.Command, f *Factory) {
+	flagCompletions := map[string]cobra.CompletionFunc{
+		"queue":    completeList(completeQueues(f)),
+		"state":    completeList(completeStates),
+		"job":      completeJobIDs(f),
+		"after":    completeList(completeJobIDs(f)),
+		"schedule": completeScheduleNames(f),
+	}
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		path := c.CommandPath()
@@ -49,14 +69,8 @@ func addCompletions(root *cobra.Command, f *Factory) {
 		case scheduleCompleted[path]:
 			c.ValidArgsFunction = firstArg(completeScheduleNames(f))
 		}
-		for name, fn := range map[string]cobra.CompletionFunc{
-			"queue":    completeList(completeQueues(f)),
-			"state":    completeList(completeStates),
-			"job":      completeJobIDs(f),
-			"after":    completeList(completeJobIDs(f)),
-			"schedule": completeScheduleNames(f),
-		} {
-			if c.LocalNonPersistentFlags().Lookup(name) != nil {
+		for name, fn := range flagCompletions {
+			if c.Flags().Lookup(name) != nil {
 				_ = c.RegisterFlagCompletionFunc(name, fn)
 			}
 		}

@@ -70,6 +70,9 @@ func Run(ctx context.Context, f *Factory, args []string) (code int) {
 		}
 	}()
 	root := NewRootCmd(f)
+	if isCompletionRequest(args) {
+		registerCompletions(root, f)
+	}
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
@@ -152,7 +155,7 @@ land on the dead-letter list ('jobq list --state dead').`,
 		newQueueCmd(f),
 		newVersionCmd(f),
 	)
-	addCompletions(root, f)
+	addCompletionCmd(root)
 	groupCommands(root)
 	return root
 }
