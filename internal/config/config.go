@@ -106,6 +106,14 @@ func BindFlag(flag *pflag.Flag, key string) {
 	flag.Annotations[flagKey] = []string{key}
 }
 
+// BoundKey is the key flag was bound to by BindFlag, or "".
+func BoundKey(flag *pflag.Flag) string {
+	if keys := flag.Annotations[flagKey]; len(keys) == 1 {
+		return keys[0]
+	}
+	return ""
+}
+
 // EnvName is the variable that sets key: JOBQ_ and the key in capitals,
 // dots as underscores (JOBQ_DEFAULTS_MAX_ATTEMPTS).
 func EnvName(key string) string {
