@@ -55,6 +55,31 @@ bench: build ## measure speed against sqlite3, xargs -P and task-spooler (docs/p
 	bash bench/install-deps.sh
 	JOBQ_BENCH_BIN=$(CURDIR)/jobq $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./bench/
 
+.PHONY: generate
+generate: ## write the completion scripts (completions/) and man pages (docs/man/) from the command tree
+	$(GO) run ./tools/generate -man docs/man -completions completions
+
 .PHONY: verify
-verify: lint ## lint, and check that go.mod and go.sum are tidy
+verify: lint ## lint, and check that go.mod is tidy and the generated files are up to date
 	$(GO) mod tidy -diff
+	@set -euo pipefail; dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	$(GO) run ./tools/generate -man "$$dir/man" -completions "$$dir/completions"; \
+	diff -r "$$dir/man" docs/man && diff -r "$$dir/completions" completions || \
+	{ echo 'generated files are out of date: run make generate and commit them'; exit 1; }
+
+# Where make install puts things: PREFIX=/usr/local by default; DESTDIR
+# for packaging (make install DESTDIR=/tmp/pkg PREFIX=/usr).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+
+.PHONY: install
+install: ## install ./jobq (make build first), its man pages and completions under PREFIX (/usr/local), in DESTDIR if set
+	@test -x jobq || { echo 'make install: no ./jobq: run make build first (as yourself, not under sudo)'; exit 1; }
+	install -D -m 0755 jobq "$(DESTDIR)$(BINDIR)/jobq"
+	install -d -m 0755 "$(DESTDIR)$(MANDIR)/man1"
+	install -m 0644 docs/man/*.1 "$(DESTDIR)$(MANDIR)/man1/"
+	install -D -m 0644 completions/jobq.bash "$(DESTDIR)$(DATADIR)/bash-completion/completions/jobq"
+	install -D -m 0644 completions/_jobq "$(DESTDIR)$(DATADIR)/zsh/site-functions/_jobq"
+	install -D -m 0644 completions/jobq.fish "$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/jobq.fish"

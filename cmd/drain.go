@@ -28,7 +28,7 @@ job it ran went dead. On SIGINT or SIGTERM it stops its running jobs and
 hands them back as pending without using an attempt.`,
 		Example: `  jobq drain
   jobq drain -q mail -c 4
-  */5 * * * * jobq drain -q reports   # a crontab line`,
+  */5 * * * * /usr/local/bin/jobq drain -q reports   # a crontab line: cron's PATH is /usr/bin:/bin`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDrain(cmd.Context(), opts)

@@ -2,12 +2,14 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/jobq/jobq/internal/config"
@@ -41,8 +43,8 @@ type Factory struct {
 	LookupEnv func(string) (string, bool)
 	Environ   func() []string
 
-	dbFlag     string
 	configFlag string
+	flags      *pflag.FlagSet // the running command's, some bound to config keys
 	cfg        *config.Config
 	reachedRun bool
 }
@@ -67,7 +69,8 @@ func NewFactory() *Factory {
 // device such as /dev/null).
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
-// Config loads the settings once; a bad config file is a usage error.
+// Config loads the settings once, flags bound to their keys included
+// (flag > JOBQ_* > config file > default); a bad value is a usage error.
 func (f *Factory) Config() (*config.Config, error) {
 	if f.cfg != nil {
 		return f.cfg, nil
@@ -76,26 +79,25 @@ func (f *Factory) Config() (*config.Config, error) {
 	if file == "" {
 		file, _ = f.LookupEnv("JOBQ_CONFIG")
 	}
-	cfg, err := config.Load(file, f.LookupEnv)
+	cfg, err := config.Load(file, f.LookupEnv, f.flags)
 	if err != nil {
-		return nil, &UsageError{Err: err, NoHelp: true}
+		// A bad flag value points at --help; a bad file or variable does not.
+		var cerr *config.Error
+		return nil, &UsageError{Err: err, NoHelp: !errors.As(err, &cerr) || !cerr.FromFlag()}
 	}
 	f.cfg = cfg
 	return cfg, nil
 }
 
-// DBPath resolves where the queue lives: --db, then JOBQ_DB or config key
-// db, then the default under $XDG_STATE_HOME.
+// DBPath resolves where the queue lives: --db, then JOBQ_DB, then config
+// key db, then the default under $XDG_STATE_HOME.
 func (f *Factory) DBPath() (string, error) {
-	if f.dbFlag != "" {
-		return f.dbFlag, refusePostgres(f.dbFlag, "--db")
-	}
 	cfg, err := f.Config()
 	if err != nil {
 		return "", err
 	}
 	if cfg.DB != "" {
-		return cfg.DB, refusePostgres(cfg.DB, "JOBQ_DB or config key db")
+		return cfg.DB, refusePostgres(cfg.DB, cfg.Source("db"))
 	}
 	return config.DefaultDB(f.LookupEnv)
 }

@@ -1,8 +1,9 @@
 // Flag values of jobq's own types, and how a bad flag value is reported.
 //
 // Each value remembers whether its flag was given, so that options structs
-// hold plain values (a default from the config applies when it was not)
-// and never ask cobra which flags changed.
+// hold plain values and never ask cobra which flags changed. Flags that
+// set a config key are bound to it (config.BindFlag), and their layering
+// over the config is config.Load's alone.
 
 package cmd
 

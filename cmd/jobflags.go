@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -42,6 +41,18 @@ func (f *jobFlags) register(fl *pflag.FlagSet) {
 	fl.Var(&f.Permanent, "permanent-exit", "exit `codes` that mean dead at once, e.g. 3,64-78")
 	fl.StringArrayVar(&f.Env, "env", nil, "set K=V in the job's environment, or copy K from this one (repeatable)")
 	fl.StringVar(&f.Dir, "dir", "", "working directory (default: the current one)")
+	// Given, these win over the config's defaults.* (Factory.Config), which
+	// params reads: the flags hold values only for their types, which check
+	// a value as it is parsed.
+	for flag, key := range map[string]string{
+		"max-attempts":   "defaults.max_attempts",
+		"timeout":        "defaults.timeout",
+		"backoff":        "defaults.backoff",
+		"max-backoff":    "defaults.max_backoff",
+		"permanent-exit": "defaults.permanent_exit",
+	} {
+		config.BindFlag(fl.Lookup(flag), key)
+	}
 }
 
 // setArgs keeps the command's arguments, and dash, the number of them
@@ -84,28 +95,6 @@ func (f *jobFlags) params(cfg *config.Config, getwd func() (string, error), look
 	}
 	if err := queue.ValidateQueue(p.Queue); err != nil {
 		return p, err
-	}
-	if f.MaxAttempts.Given {
-		p.MaxAttempts = f.MaxAttempts.N
-	}
-	for _, d := range []struct {
-		flag durationFlag
-		dst  *time.Duration
-	}{
-		{f.Timeout, &p.Timeout},
-		{f.Backoff, &p.Backoff},
-		{f.MaxBackoff, &p.MaxBackoff},
-	} {
-		if d.flag.Given {
-			*d.dst = d.flag.D
-		}
-	}
-	if f.Permanent.Given {
-		codes, err := queue.ParseExitCodes(f.Permanent.S)
-		if err != nil {
-			return p, fmt.Errorf("--permanent-exit: %w", err)
-		}
-		p.PermanentExit = codes
 	}
 	for _, e := range f.Env {
 		if k, _, ok := strings.Cut(e, "="); ok {

@@ -47,13 +47,22 @@ stderr, in case the name was mistyped.`,
 	}
 	for _, paused := range []bool{true, false} {
 		name, short := "pause", "Stop claiming jobs from a queue"
+		long := `Stop every worker and drain, on any host sharing the database, from
+claiming jobs of the queue Q; jobs already running go on, and jobs can still
+be enqueued. The pause is kept in the database until 'jobq queue resume Q';
+'jobq stats' shows it. A queue with no jobs yet may be paused ahead of a
+batch; jobq then says so on stderr, which also catches a mistyped name.`
 		if !paused {
 			name, short = "resume", "Claim jobs from a paused queue again"
+			long = `Let workers and drains claim jobs of the paused queue Q again, from where
+they stopped: jobs enqueued during the pause run by priority, then start
+time, as usual. Resuming a queue that is not paused changes nothing.`
 		}
 		opts := &QueueOptions{IO: f.IO, OpenStore: f.OpenStore, Now: f.Now, Paused: &paused}
 		cmd.AddCommand(&cobra.Command{
 			Use:     name + " Q",
 			Short:   short,
+			Long:    long,
 			Example: "  jobq queue " + name + " mail",
 			Args:    oneArg("queue name"),
 			RunE: func(cmd *cobra.Command, args []string) error {
@@ -67,6 +76,12 @@ stderr, in case the name was mistyped.`,
 	limit := &cobra.Command{
 		Use:   "limit Q [--concurrency N] [--rate N/PERIOD]",
 		Short: "Limit how many jobs of a queue run at once, or start per period",
+		Long: `Cap the jobs of queue Q that run at once (--concurrency N) or that start
+per period (--rate N/PERIOD: 10/m, 5/s, 100/1h), across all workers and
+drains together, to spare an API or a database the jobs call; 0 removes a
+limit, and a flag not given leaves its limit as it was. The rate counts jobs
+by their latest start. 'jobq work' waits for a limit to let a job start;
+'jobq drain' counts a held-back job as not ready.`,
 		Example: `  jobq queue limit mail --concurrency 2
   jobq queue limit api --rate 10/m
   jobq queue limit api --rate 0 --concurrency 0   # no limits`,

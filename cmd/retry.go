@@ -138,7 +138,7 @@ func writeRetryTable(io IOStreams, results []queue.JobRetryResult, now time.Time
 			row = []string{
 				strconv.FormatInt(j.ID, 10), j.Queue, string(j.StateAt(now)),
 				fmt.Sprintf("%d/%d", j.Attempts, j.MaxAttempts), exitText(j.ExitCode, j.Signal),
-				truncate(j.LastError, 40), change,
+				j.LastError, change,
 			}
 		}
 		rows[i] = row

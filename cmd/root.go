@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jobq/jobq/internal/config"
 	"github.com/jobq/jobq/internal/queue"
 )
 
@@ -69,6 +70,9 @@ func Run(ctx context.Context, f *Factory, args []string) (code int) {
 		}
 	}()
 	root := NewRootCmd(f)
+	if isCompletionRequest(args) {
+		registerCompletions(root, f)
+	}
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
@@ -121,17 +125,18 @@ land on the dead-letter list ('jobq list --state dead').`,
   jobq drain -c 4`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
-		PersistentPreRun: func(*cobra.Command, []string) {
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
 			f.reachedRun = true
+			f.flags = cmd.Flags()
 		},
 	}
-	root.PersistentFlags().StringVar(&f.dbFlag, "db", "", "database file (default: $JOBQ_DB, config key db, or $XDG_STATE_HOME/jobq/jobq.db)")
+	root.PersistentFlags().String("db", "", "database file (default: $JOBQ_DB, config key db, or $XDG_STATE_HOME/jobq/jobq.db)")
+	config.BindFlag(root.PersistentFlags().Lookup("db"), "db")
 	root.PersistentFlags().StringVar(&f.configFlag, "config", "", "config file (default: $JOBQ_CONFIG, $XDG_CONFIG_HOME/jobq/config.yaml, /etc/jobq/config.yaml)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &UsageError{Err: flagError(err)} })
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	root.SetIn(f.IO.In)
-	root.CompletionOptions.DisableDefaultCmd = true
 
 	root.AddCommand(
 		newEnqueueCmd(f),
@@ -151,5 +156,47 @@ land on the dead-letter list ('jobq list --state dead').`,
 		newScheduleCmd(f),
 		newVersionCmd(f),
 	)
+	addCompletionCmd(root)
+	groupCommands(root)
 	return root
+}
+
+// Command groups of jobq --help, as gh groups its own.
+var commandGroups = []*cobra.Group{
+	{ID: "add", Title: "Adding jobs:"},
+	{ID: "look", Title: "Looking at jobs:"},
+	{ID: "fix", Title: "Fixing jobs:"},
+	{ID: "run", Title: "Running jobs:"},
+	{ID: "setup", Title: "Setup:"},
+}
+
+// commandGroup puts each top-level command in a group; one not named here
+// is listed under "Additional Commands".
+var commandGroup = map[string]string{
+	"enqueue":    "add",
+	"schedule":   "add",
+	"list":       "look",
+	"show":       "look",
+	"logs":       "look",
+	"stats":      "look",
+	"events":     "look",
+	"wait":       "look",
+	"retry":      "fix",
+	"cancel":     "fix",
+	"purge":      "fix",
+	"drain":      "run",
+	"work":       "run",
+	"progress":   "run",
+	"queue":      "setup",
+	"completion": "setup",
+	"version":    "setup",
+}
+
+func groupCommands(root *cobra.Command) {
+	root.AddGroup(commandGroups...)
+	for _, c := range root.Commands() {
+		c.GroupID = commandGroup[c.Name()]
+	}
+	root.SetHelpCommandGroupID("setup")
+	root.SetCompletionCommandGroupID("setup")
 }

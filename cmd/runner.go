@@ -43,6 +43,7 @@ func (o *RunnerOptions) addFlags(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringSliceVarP(&o.Queues, "queue", "q", nil, "only these queues, comma-separated or repeated (default: all)")
 	fl.VarP(&o.Concurrency, "concurrency", "c", "jobs at once (default: config work.concurrency, 1)")
+	config.BindFlag(fl.Lookup("concurrency"), "work.concurrency")
 	fl.StringVar(&o.LogFormat, "log-format", "text", "log lines as text or json")
 	fl.StringVar(&o.LogLevel, "log-level", "info", "least level logged: debug, info, warn or error")
 }
@@ -58,13 +59,6 @@ func (o *RunnerOptions) setUp(ctx context.Context) (*queue.Runner, *config.Confi
 		if err := queue.ValidateQueue(q); err != nil {
 			return nil, nil, &UsageError{Err: err}
 		}
-	}
-	concurrency := cfg.Work.Concurrency
-	if o.Concurrency.Given {
-		if o.Concurrency.N < 1 {
-			return nil, nil, usageErrorf("-c must be 1 or more")
-		}
-		concurrency = o.Concurrency.N
 	}
 	log, err := newLogger(o.IO, o.LogFormat, o.LogLevel)
 	if err != nil {
@@ -93,7 +87,7 @@ func (o *RunnerOptions) setUp(ctx context.Context) (*queue.Runner, *config.Confi
 		Notifier:    store,
 		Worker:      host + ":" + strconv.Itoa(os.Getpid()),
 		Queues:      o.Queues,
-		Concurrency: concurrency,
+		Concurrency: cfg.Work.Concurrency,
 		Lease:       cfg.Work.Lease,
 		Now:         o.Now,
 		Jitter:      rand.Float64,

@@ -52,10 +52,10 @@ tick is enqueued once however many run. See docs/schedules.md.`,
 	}
 	// named is a subcommand on one schedule, run with the store open; its
 	// errors name the schedule ("schedule backup: not found", exit 1).
-	named := func(use, short, example string, run func(context.Context, *ScheduleOptions, queue.Store) error) *cobra.Command {
+	named := func(use, short, long, example string, run func(context.Context, *ScheduleOptions, queue.Store) error) *cobra.Command {
 		opts := newOpts()
 		return &cobra.Command{
-			Use: use + " NAME", Short: short, Example: example, Args: scheduleNameArg(&opts.Name),
+			Use: use + " NAME", Short: short, Long: long, Example: example, Args: scheduleNameArg(&opts.Name),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				store, err := opts.OpenStore(cmd.Context())
 				if err != nil {
@@ -74,10 +74,25 @@ tick is enqueued once however many run. See docs/schedules.md.`,
 		newScheduleListCmd(f),
 		newScheduleShowCmd(f),
 		newScheduleNextCmd(newOpts()),
-		named("rm", "Delete a schedule (its jobs stay)", "  jobq schedule rm backup", runScheduleRm),
-		named("pause", "Stop a schedule from firing", "  jobq schedule pause backup", runSchedulePause),
-		named("resume", "Fire a paused schedule again, from its next tick", "  jobq schedule resume backup", runScheduleResume),
-		named("run", "Enqueue a schedule's job now; print its ID", "  jobq wait $(jobq schedule run backup)", runScheduleRun),
+		named("rm", "Delete a schedule (its jobs stay)",
+			`Delete a schedule: it fires no more. The jobs it made stay, with their
+history, until purged or past their retention; one still running runs on.`,
+			"  jobq schedule rm backup\n  jobq schedule list --json | jq -r '.[] | select(.paused) | .name' | xargs -n1 jobq schedule rm", runScheduleRm),
+		named("pause", "Stop a schedule from firing",
+			`Stop a schedule from firing until it is resumed. Its jobs already enqueued
+or running are left alone; the ticks that pass while it is paused are not
+caught up later.`,
+			"  jobq schedule pause backup\n  jobq schedule pause backup && jobq cancel $(jobq list --schedule backup --state running --ids)", runSchedulePause),
+		named("resume", "Fire a paused schedule again, from its next tick",
+			`Fire a paused schedule again. It fires next at the first tick after now
+(plus its jitter), and says when on stderr: the ticks missed while it was
+paused are not caught up.`,
+			"  jobq schedule resume backup", runScheduleResume),
+		named("run", "Enqueue a schedule's job now; print its ID",
+			`Enqueue the schedule's job now, outside its ticks and its overlap policy,
+and print the new job's ID: to try a schedule, or run it once more by hand.
+The schedule's own next tick is unchanged.`,
+			"  jobq schedule run backup\n  jobq wait $(jobq schedule run backup)", runScheduleRun),
 		newScheduleImportCmd(f),
 	)
 	return cmd

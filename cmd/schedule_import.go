@@ -136,7 +136,7 @@ func runScheduleImport(ctx context.Context, opts *ScheduleImportOptions) error {
 func writeImportPlan(w io.Writer, schedules []queue.Schedule) error {
 	rows := make([][]string, len(schedules))
 	for i, sc := range schedules {
-		rows[i] = []string{sc.Name, scheduleExpr(&sc), formatTick(sc.NextAt, sc.Zone), truncate(sc.Job.Command, 50), truncate(sc.Description, 40)}
+		rows[i] = []string{sc.Name, scheduleExpr(&sc), formatTick(sc.NextAt, sc.Zone), sc.Job.Command, sc.Description}
 	}
 	return writeTable(w, []string{"NAME", "SCHEDULE", "NEXT RUN", "COMMAND", "DESCRIPTION"}, rows)
 }

@@ -80,7 +80,7 @@ func runScheduleList(ctx context.Context, opts *ScheduleListOptions) error {
 		rows[i] = []string{
 			sc.Name, scheduleExpr(sc), next, formatTime(lastRun, now, term), lastJobText(sc, now),
 			formatTime(sc.LastSuccess, now, term), strconv.Itoa(sc.Failures), scheduleState(sc),
-			truncate(sc.Job.Command, 40),
+			sc.Job.Command,
 		}
 	}
 	return writeTable(opts.IO.Out, []string{"NAME", "SCHEDULE", "NEXT", "LAST RUN", "LAST JOB", "LAST SUCCESS", "FAILS", "STATE", "COMMAND"}, rows)
@@ -100,6 +100,10 @@ func newScheduleShowCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show NAME [--json]",
 		Short: "Show a schedule: its settings, health and recent jobs",
+		Long: `Show a schedule: its expression and zone, overlap policy and jitter, the
+job it enqueues (command, queue, attempts, backoff...), when it fires next,
+its health (the state of its last job, when it last succeeded, how many of
+its runs in a row failed), and its ten most recent jobs.`,
 		Example: `  jobq schedule show backup
   jobq schedule show backup --json | jq '.jobs[0]'`,
 		Args: scheduleNameArg(&opts.Name),

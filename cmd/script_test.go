@@ -40,6 +40,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("TZ", "UTC")
 			return nil
 		},
+		Condition: scriptCondition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"dbdump":       cmdDBDump,
 			"lockdb":       cmdLockDB,
@@ -49,6 +50,19 @@ func TestScripts(t *testing.T) {
 			"oneline":      cmdOneLine,
 		},
 	})
+}
+
+// bashCompletion is the bash-completion package's script, which bash
+// sources for a shell user, and cobra's completion script needs.
+const bashCompletion = "/usr/share/bash-completion/bash_completion"
+
+// scriptCondition adds [bash-completion]: the package is installed.
+func scriptCondition(cond string) (bool, error) {
+	if cond == "bash-completion" {
+		_, err := os.Stat(bashCompletion)
+		return err == nil, nil
+	}
+	return false, fmt.Errorf("unknown condition %q", cond)
 }
 
 // cmdStatus runs a program as exec does (its stdout and stderr are then

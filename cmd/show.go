@@ -32,6 +32,12 @@ func newShowCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show ID [--json]",
 		Short: "Show a job: its fields, the history of its attempts, the tail of its output",
+		Long: `Show everything about one job: its fields (queue, state, command, attempts,
+times, the signal or error that ended its last attempt, the progress it
+last reported, a cancel asked for), the history of its attempts, numbered
+#1, #2, ... over the job's whole life, with worker, start, duration, exit
+and error, and the last 10 lines of its last attempt's output ('jobq logs
+ID' prints all of it). --json prints one object with a history array.`,
 		Example: `  jobq show 42
   jobq show 42 --json | jq '.history[] | {attempt, exit_code, error}'`,
 		Args: jobIDArg(&opts.ID),
@@ -138,11 +144,11 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 		for i, a := range history {
 			rows[i] = []string{
 				strconv.Itoa(a.Attempt), a.Worker,
-				formatTime(a.StartedAt, now, term), attemptDuration(a, now), attemptExit(a), truncate(a.Error, 60),
+				formatTime(a.StartedAt, now, term), attemptDuration(a, now), attemptExit(a), a.Error,
 			}
 		}
 		b.WriteString("\nHistory:\n")
-		if err := writeTable(&b, []string{"#", "WORKER", "STARTED", "DURATION", "EXIT", "ERROR"}, rows); err != nil {
+		if err := writeTable(sizedWriter{&b, terminalWidth(opts.IO.Out)}, []string{"#", "WORKER", "STARTED", "DURATION", "EXIT", "ERROR"}, rows); err != nil {
 			return err
 		}
 		last := history[len(history)-1]

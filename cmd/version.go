@@ -16,6 +16,9 @@ func newVersionCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print jobq's version, with those of Go and SQLite",
+		Long: `Print jobq's version, the Go release it was built with and the version of
+the SQLite library compiled into it, on one line. Include it in a bug
+report; scripts can check the SQLite version (jobq needs 3.35 or newer).`,
 		Example: `  jobq version
   jobq version | grep -o 'SQLite [0-9.]*'`,
 		Args: noArgs,

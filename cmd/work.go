@@ -11,6 +11,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
 
+	"github.com/jobq/jobq/internal/config"
 	"github.com/jobq/jobq/internal/queue"
 )
 
@@ -51,6 +52,7 @@ see docs/running.md and docs/systemd/.`,
 	}
 	opts.addFlags(cmd)
 	cmd.Flags().Var(&opts.Grace, "grace", "on SIGTERM, how long running jobs may finish (default: config work.grace, 25s)")
+	config.BindFlag(cmd.Flags().Lookup("grace"), "work.grace")
 	return cmd
 }
 
@@ -67,9 +69,6 @@ func runWork(ctx context.Context, opts *WorkOptions) error {
 	}
 	defer r.Store.Close()
 	r.Grace = cfg.Work.Grace
-	if opts.Grace.Given {
-		r.Grace = opts.Grace.D
-	}
 	r.Retention = queue.Retention{Succeeded: cfg.Retention.Succeeded, Dead: cfg.Retention.Dead}
 
 	hurry := make(chan struct{})

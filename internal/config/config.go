@@ -1,14 +1,11 @@
-// Package config reads jobq's settings: built-in defaults, then a YAML
-// config file, then JOBQ_* environment variables (dots as underscores).
-// Flags, which win over all of these, are the commands' business.
-//
-// It reads the file with yaml.v3 rather than through viper: viper links in
-// net/http, crypto/tls and html/template, whose initialisation alone cost
-// every jobq process, enqueue included, about 2 ms on the machines we
-// measured (docs/performance.md), for a dozen flat keys.
+// Package config reads jobq's settings with viper: built-in defaults, then
+// a YAML config file, then JOBQ_* environment variables (dots as
+// underscores), then the flags bound to keys, each layer winning over the
+// ones before it. It is the only package that imports viper.
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,7 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
 
 	"github.com/jobq/jobq/internal/queue"
 )
@@ -31,6 +29,8 @@ type Config struct {
 	Defaults    Defaults
 	Work        Work
 	Retention   Retention
+
+	sources sources // which layer set each key
 }
 
 // Defaults apply to jobs enqueued without the matching flag.
@@ -90,29 +90,98 @@ func Keys() []string {
 // that callers (and tests running side by side) give each load its own.
 type LookupEnv func(key string) (string, bool)
 
+// flagKey is the annotation that binds a flag to its key.
+const flagKey = "jobq_config_key"
+
+// BindFlag makes flag set key: given on the command line, it wins over
+// the environment, the file and the default. An unknown key is a bug, and
+// panics.
+func BindFlag(flag *pflag.Flag, key string) {
+	if _, ok := defaults[key]; !ok {
+		panic("config: BindFlag to unknown key " + key)
+	}
+	if flag.Annotations == nil {
+		flag.Annotations = map[string][]string{}
+	}
+	flag.Annotations[flagKey] = []string{key}
+}
+
+// BoundKey is the key flag was bound to by BindFlag, or "".
+func BoundKey(flag *pflag.Flag) string {
+	if keys := flag.Annotations[flagKey]; len(keys) == 1 {
+		return keys[0]
+	}
+	return ""
+}
+
+// EnvName is the variable that sets key: JOBQ_ and the key in capitals,
+// dots as underscores (JOBQ_DEFAULTS_MAX_ATTEMPTS).
+func EnvName(key string) string {
+	return "JOBQ_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
 // Load reads the settings. file is the config file named by --config or
 // JOBQ_CONFIG, which must exist; when empty, the first of
 // $XDG_CONFIG_HOME/jobq/config.yaml and /etc/jobq/config.yaml that exists is
 // read, if any. env gives the JOBQ_* variables, XDG_CONFIG_HOME and HOME.
-func Load(file string, env LookupEnv) (*Config, error) {
-	values := map[string]string{}
+// flags (may be nil) are the command's flags, some bound to keys by
+// BindFlag.
+//
+// viper layers them, flag > env > file > default, for every key at once.
+// Its own environment layer reads the process's environment (os.Getenv),
+// which tests running side by side cannot each have: the variables read
+// through env are merged over the file's values instead, which gives the
+// same precedence. An empty variable counts as unset.
+func Load(file string, env LookupEnv, flags *pflag.FlagSet) (*Config, error) {
+	v := viper.New()
+	src := sources{flags: map[string]string{}, env: map[string]string{}, file: map[string]bool{}}
 	if file == "" {
 		file = findFile(env)
 	}
 	if file != "" {
-		if err := readFile(file, values); err != nil {
+		if err := readFile(v, file); err != nil {
 			return nil, fmt.Errorf("config file %s: %v", file, err)
 		}
+		// Before any default is set, v holds what the file alone says.
+		// An unknown key is refused, so that a typo does not go unnoticed.
+		for _, k := range v.AllKeys() {
+			if _, ok := defaults[k]; !ok {
+				return nil, fmt.Errorf("config file %s: unknown key %q (known: %s)", file, k, strings.Join(Keys(), ", "))
+			}
+			src.file[k] = true
+		}
+		src.path = file
 	}
-	for k := range defaults {
-		name := "JOBQ_" + strings.ToUpper(strings.ReplaceAll(k, ".", "_"))
-		if v, _ := env(name); v != "" {
-			values[k] = v
+	fromEnv := map[string]any{}
+	for k, def := range defaults {
+		v.SetDefault(k, def)
+		if val, _ := env(EnvName(k)); val != "" {
+			setNested(fromEnv, k, val)
+			src.env[k] = EnvName(k)
+		}
+	}
+	if err := v.MergeConfigMap(fromEnv); err != nil {
+		return nil, err
+	}
+	if flags != nil {
+		var err error
+		flags.VisitAll(func(fl *pflag.Flag) {
+			keys := fl.Annotations[flagKey]
+			if len(keys) != 1 || err != nil {
+				return
+			}
+			err = v.BindPFlag(keys[0], fl)
+			if fl.Changed {
+				src.flags[keys[0]] = "--" + fl.Name
+			}
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 
-	var c Config
-	p := parser{values: values}
+	c := Config{sources: src}
+	p := parser{v: v, src: src}
 	c.DB = p.string("db")
 	c.BusyTimeout = p.duration("busy_timeout")
 	c.Defaults.MaxAttempts = p.int("defaults.max_attempts", 1)
@@ -128,7 +197,7 @@ func Load(file string, env LookupEnv) (*Config, error) {
 	c.Retention.Succeeded = p.duration("retention.succeeded")
 	c.Retention.Dead = p.duration("retention.dead")
 	if p.err == nil && c.Work.Lease < time.Second {
-		p.err = fmt.Errorf("config work.lease: %s is too short (at least 1s)", c.Work.Lease)
+		p.fail("work.lease", fmt.Errorf("%s is too short (at least 1s)", c.Work.Lease))
 	}
 	if p.err != nil {
 		return nil, p.err
@@ -136,46 +205,82 @@ func Load(file string, env LookupEnv) (*Config, error) {
 	return &c, nil
 }
 
-// readFile puts the keys of a YAML config file into values, nested maps
-// flattened to dotted keys. Unknown keys are refused, so that a typo does
-// not go unnoticed.
-func readFile(path string, values map[string]string) error {
+// setNested puts value at a dotted key in nested maps, the shape in which
+// viper keeps a file's values.
+func setNested(m map[string]any, key string, value any) {
+	parts := strings.Split(key, ".")
+	for _, p := range parts[:len(parts)-1] {
+		sub, ok := m[p].(map[string]any)
+		if !ok {
+			sub = map[string]any{}
+			m[p] = sub
+		}
+		m = sub
+	}
+	m[parts[len(parts)-1]] = value
+}
+
+// readFile reads a YAML config file into v. jobq finds the file itself
+// rather than by viper's search, which knows neither the XDG_CONFIG_HOME
+// given through env nor that a file named by --config must exist.
+func readFile(v *viper.Viper, path string) error {
 	body, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(body, &doc); err != nil {
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(body)); err != nil {
+		var parse viper.ConfigParseError
+		if errors.As(err, &parse) {
+			err = parse.Unwrap() // "yaml: line 2: ...", without viper's preamble
+		}
 		return errors.New(oneLine(err))
 	}
-	return flatten("", doc, values)
+	return nil
 }
 
-func flatten(prefix string, m map[string]any, values map[string]string) error {
-	for k, v := range m {
-		key := prefix + strings.ToLower(k)
-		if sub, ok := v.(map[string]any); ok {
-			if err := flatten(key+".", sub, values); err != nil {
-				return err
-			}
-			continue
-		}
-		if _, ok := defaults[key]; !ok {
-			return fmt.Errorf("unknown key %q (known: %s)", key, strings.Join(Keys(), ", "))
-		}
-		switch v := v.(type) {
-		case nil:
-		case []any: // permanent_exit: [3, 64]
-			parts := make([]string, len(v))
-			for i, e := range v {
-				parts[i] = fmt.Sprint(e)
-			}
-			values[key] = strings.Join(parts, ",")
-		default:
-			values[key] = fmt.Sprint(v)
-		}
+// Error is a bad value, named by where it came from: a flag by its name,
+// anything else by its key.
+type Error struct {
+	Key    string
+	Source string // as Config.Source says
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.FromFlag() {
+		return fmt.Sprintf("%s: %v", e.Source, e.Err)
 	}
-	return nil
+	return fmt.Sprintf("config %s: %v", e.Key, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// FromFlag reports whether the bad value was given on the command line.
+func (e *Error) FromFlag() bool { return strings.HasPrefix(e.Source, "--") }
+
+// Source says where key's value came from: its flag ("--db"), its
+// variable ("JOBQ_DB"), "config file PATH" or "default".
+func (c *Config) Source(key string) string { return c.sources.of(key) }
+
+// sources remembers which layer set each key.
+type sources struct {
+	flags map[string]string // key: "--flag"
+	env   map[string]string // key: "JOBQ_KEY"
+	file  map[string]bool
+	path  string
+}
+
+func (s sources) of(key string) string {
+	switch {
+	case s.flags[key] != "":
+		return s.flags[key]
+	case s.env[key] != "":
+		return s.env[key]
+	case s.file[key]:
+		return "config file " + s.path
+	}
+	return "default"
 }
 
 // DefaultDB is where the queue lives when nothing says otherwise:
@@ -210,23 +315,35 @@ func findFile(env LookupEnv) string {
 	return ""
 }
 
-// parser reads typed values, keeping the first error.
+// parser reads typed values from viper, keeping the first error.
 type parser struct {
-	values map[string]string
-	err    error
+	v   *viper.Viper
+	src sources
+	err error
 }
 
-// string is the value of key, or its default.
+// string is the value of key as text: a YAML list ([3, 64]) as its
+// elements joined by commas, a YAML null as the default.
 func (p *parser) string(key string) string {
-	if v, ok := p.values[key]; ok {
+	switch v := p.v.Get(key).(type) {
+	case nil:
+		return defaults[key]
+	case string:
 		return v
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			parts[i] = fmt.Sprint(e)
+		}
+		return strings.Join(parts, ",")
+	default:
+		return fmt.Sprint(v)
 	}
-	return defaults[key]
 }
 
 func (p *parser) fail(key string, err error) {
 	if p.err == nil {
-		p.err = fmt.Errorf("config %s: %w", key, err)
+		p.err = &Error{Key: key, Source: p.src.of(key), Err: err}
 	}
 }
 

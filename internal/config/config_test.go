@@ -1,12 +1,16 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 // env is a test's environment: only what it sets, nothing of the
@@ -38,7 +42,7 @@ func writeFile(t *testing.T, dir, body string) string {
 
 func TestDefaults(t *testing.T) {
 	_, e := setup(t)
-	c, err := Load("", e.lookup)
+	c, err := Load("", e.lookup, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +52,7 @@ func TestDefaults(t *testing.T) {
 		Work:        Work{Concurrency: 1, OutputLimit: 1 << 20, KillGrace: 10 * time.Second, Lease: 30 * time.Second, Grace: 25 * time.Second},
 		Retention:   Retention{Succeeded: 7 * 24 * time.Hour, Dead: 90 * 24 * time.Hour},
 	}
-	if !reflect.DeepEqual(c, want) {
+	if c.sources = (sources{}); !reflect.DeepEqual(c, want) {
 		t.Errorf("Load() = %+v, want %+v", c, want)
 	}
 }
@@ -67,14 +71,15 @@ func TestExampleFileIsComplete(t *testing.T) {
 			t.Errorf("config.example.yaml does not document %s", k)
 		}
 	}
-	fromExample, err := Load("../../config.example.yaml", e.lookup)
+	fromExample, err := Load("../../config.example.yaml", e.lookup, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	builtIn, err := Load("", e.lookup)
+	builtIn, err := Load("", e.lookup, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	fromExample.sources, builtIn.sources = sources{}, sources{}
 	if !reflect.DeepEqual(fromExample, builtIn) {
 		t.Errorf("config.example.yaml gives %+v, the built-in defaults are %+v", fromExample, builtIn)
 	}
@@ -84,7 +89,7 @@ func TestPrecedence(t *testing.T) {
 	dir, e := setup(t)
 	path := writeFile(t, dir, "db: /from/file.db\ndefaults:\n  max_attempts: 7\n  permanent_exit: \"3,5\"\nwork:\n  lease: 1m\n")
 	e["JOBQ_DEFAULTS_MAX_ATTEMPTS"] = "9"
-	c, err := Load(path, e.lookup)
+	c, err := Load(path, e.lookup, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,8 +98,141 @@ func TestPrecedence(t *testing.T) {
 		t.Errorf("Load() = %+v", c)
 	}
 	e["JOBQ_DB"] = "/from/env.db"
-	if c, err = Load(path, e.lookup); err != nil || c.DB != "/from/env.db" {
+	if c, err = Load(path, e.lookup, nil); err != nil || c.DB != "/from/env.db" {
 		t.Errorf("JOBQ_DB: got %q, %v", c.DB, err)
+	}
+}
+
+// TestPrecedenceEveryKey sets each key in every layer it can be set in,
+// then peels the layers off one by one: flag > env > file > default.
+func TestPrecedenceEveryKey(t *testing.T) {
+	get := map[string]func(*Config) any{
+		"db":                      func(c *Config) any { return c.DB },
+		"busy_timeout":            func(c *Config) any { return c.BusyTimeout },
+		"defaults.max_attempts":   func(c *Config) any { return c.Defaults.MaxAttempts },
+		"defaults.timeout":        func(c *Config) any { return c.Defaults.Timeout },
+		"defaults.backoff":        func(c *Config) any { return c.Defaults.Backoff },
+		"defaults.max_backoff":    func(c *Config) any { return c.Defaults.MaxBackoff },
+		"defaults.permanent_exit": func(c *Config) any { return fmt.Sprint(c.Defaults.PermanentExit) },
+		"work.concurrency":        func(c *Config) any { return c.Work.Concurrency },
+		"work.output_limit":       func(c *Config) any { return c.Work.OutputLimit },
+		"work.kill_grace":         func(c *Config) any { return c.Work.KillGrace },
+		"work.lease":              func(c *Config) any { return c.Work.Lease },
+		"work.grace":              func(c *Config) any { return c.Work.Grace },
+		"retention.succeeded":     func(c *Config) any { return c.Retention.Succeeded },
+		"retention.dead":          func(c *Config) any { return c.Retention.Dead },
+	}
+	// Values as each layer writes them, and what each must load as.
+	type layer struct {
+		set  string
+		want any
+	}
+	values := map[string][3]layer{ // file, env, flag
+		"db":                      {{"/file.db", "/file.db"}, {"/env.db", "/env.db"}, {"/flag.db", "/flag.db"}},
+		"busy_timeout":            {{"1s", time.Second}, {"2s", 2 * time.Second}, {"3s", 3 * time.Second}},
+		"defaults.max_attempts":   {{"4", 4}, {"5", 5}, {"6", 6}},
+		"defaults.timeout":        {{"1m", time.Minute}, {"2m", 2 * time.Minute}, {"3m", 3 * time.Minute}},
+		"defaults.backoff":        {{"4s", 4 * time.Second}, {"5s", 5 * time.Second}, {"6s", 6 * time.Second}},
+		"defaults.max_backoff":    {{"2h", 2 * time.Hour}, {"3h", 3 * time.Hour}, {"4h", 4 * time.Hour}},
+		"defaults.permanent_exit": {{"3", "[3]"}, {"4,5", "[4 5]"}, {"64-65", "[64 65]"}},
+		"work.concurrency":        {{"2", 2}, {"3", 3}, {"4", 4}},
+		"work.output_limit":       {{"100", 100}, {"200", 200}, {"300", 300}},
+		"work.kill_grace":         {{"1s", time.Second}, {"2s", 2 * time.Second}, {"3s", 3 * time.Second}},
+		"work.lease":              {{"1m", time.Minute}, {"2m", 2 * time.Minute}, {"3m", 3 * time.Minute}},
+		"work.grace":              {{"7s", 7 * time.Second}, {"8s", 8 * time.Second}, {"9s", 9 * time.Second}},
+		"retention.succeeded":     {{"1d", 24 * time.Hour}, {"2d", 48 * time.Hour}, {"1w", 7 * 24 * time.Hour}},
+		"retention.dead":          {{"10d", 240 * time.Hour}, {"20d", 480 * time.Hour}, {"30d", 720 * time.Hour}},
+	}
+	_, defaultEnv := setup(t)
+	builtIn, err := Load("", defaultEnv.lookup, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range Keys() {
+		t.Run(key, func(t *testing.T) {
+			dir, e := setup(t)
+			v, ok := values[key]
+			if !ok || get[key] == nil {
+				t.Fatalf("no test values for key %s", key)
+			}
+			section, leaf, nested := strings.Cut(key, ".")
+			body := section + ": \"" + v[0].set + "\"\n"
+			if nested {
+				body = section + ":\n  " + leaf + ": \"" + v[0].set + "\"\n"
+			}
+			path := writeFile(t, dir, body)
+			e[EnvName(key)] = v[1].set
+			flags := pflag.NewFlagSet("test", pflag.ContinueOnError)
+			flags.String("flag", "", "")
+			BindFlag(flags.Lookup("flag"), key)
+			if err := flags.Parse([]string{"--flag", v[2].set}); err != nil {
+				t.Fatal(err)
+			}
+			unsetFlag := pflag.NewFlagSet("test", pflag.ContinueOnError)
+			unsetFlag.String("flag", "", "")
+			BindFlag(unsetFlag.Lookup("flag"), key)
+
+			for _, step := range []struct {
+				name   string
+				file   string
+				flags  *pflag.FlagSet
+				want   any
+				source string
+			}{
+				{"flag", path, flags, v[2].want, "--flag"},
+				{"env", path, unsetFlag, v[1].want, EnvName(key)},
+				{"file", path, unsetFlag, v[0].want, "config file " + path},
+				{"default", "", unsetFlag, get[key](builtIn), "default"},
+			} {
+				if step.name == "file" {
+					delete(e, EnvName(key))
+				}
+				if step.name == "default" {
+					e = env{"HOME": t.TempDir()}
+				}
+				c, err := Load(step.file, e.lookup, step.flags)
+				if err != nil {
+					t.Fatalf("%s: %v", step.name, err)
+				}
+				if got := get[key](c); got != step.want {
+					t.Errorf("%s: %s = %v, want %v", step.name, key, got, step.want)
+				}
+				if got := c.Source(key); got != step.source {
+					t.Errorf("%s: Source(%s) = %q, want %q", step.name, key, got, step.source)
+				}
+			}
+		})
+	}
+}
+
+// TestFlagError: a bad value given by a flag is named by the flag.
+func TestFlagError(t *testing.T) {
+	_, e := setup(t)
+	flags := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	flags.String("concurrency", "", "")
+	BindFlag(flags.Lookup("concurrency"), "work.concurrency")
+	if err := flags.Parse([]string{"--concurrency", "0"}); err != nil {
+		t.Fatal(err)
+	}
+	e["JOBQ_WORK_CONCURRENCY"] = "3"
+	_, err := Load("", e.lookup, flags)
+	var cerr *Error
+	if !errors.As(err, &cerr) || !cerr.FromFlag() || err.Error() != `--concurrency: invalid value "0" (a whole number, at least 1)` {
+		t.Errorf("Load() error = %v, want one naming --concurrency", err)
+	}
+}
+
+// TestFileValues: YAML's lists, numbers and nulls load as the same
+// values written as strings would.
+func TestFileValues(t *testing.T) {
+	dir, e := setup(t)
+	path := writeFile(t, dir, "Defaults:\n  permanent_exit: [3, 64]\n  timeout: ~\n  max_attempts: 5\n")
+	c, err := Load(path, e.lookup, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Defaults.PermanentExit, []int{3, 64}) || c.Defaults.Timeout != 0 || c.Defaults.MaxAttempts != 5 {
+		t.Errorf("Load() = %+v", c.Defaults)
 	}
 }
 
@@ -104,7 +242,7 @@ func TestFoundInXDGConfigHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "jobq"), "work:\n  concurrency: 4\n")
-	c, err := Load("", e.lookup)
+	c, err := Load("", e.lookup, nil)
 	if err != nil || c.Work.Concurrency != 4 {
 		t.Fatalf("Load() = %+v, %v; want concurrency 4 from $XDG_CONFIG_HOME/jobq/config.yaml", c, err)
 	}
@@ -114,7 +252,7 @@ func TestFoundInXDGConfigHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(home, ".config", "jobq"), "work:\n  concurrency: 5\n")
-	c, err = Load("", env{"HOME": home}.lookup)
+	c, err = Load("", env{"HOME": home}.lookup, nil)
 	if err != nil || c.Work.Concurrency != 5 {
 		t.Fatalf("Load() = %+v, %v; want concurrency 5 from ~/.config/jobq/config.yaml", c, err)
 	}
@@ -124,7 +262,10 @@ func TestErrors(t *testing.T) {
 	tests := []struct {
 		name, body, env, want string
 	}{
-		{"malformed", "defaults: [", "", "config file"},
+		{"malformed", "db: x\ndefaults: [", "", "config.yaml: yaml: line 2: did not find expected node content"},
+		{"tab", "work:\n\tlease: 1m\n", "", "yaml: line 2: found character that cannot start any token"},
+		{"section as value", "work: 3\n", "", `unknown key "work"`},
+		{"value as section", "db:\n  path: x\n", "", `unknown key "db.path"`},
 		{"unknown key", "defaults:\n  max_attemps: 3\n", "", `unknown key "defaults.max_attemps"`},
 		{"bad duration", "defaults:\n  timeout: soon\n", "", `config defaults.timeout: invalid duration "soon"`},
 		{"bad int", "work:\n  concurrency: many\n", "", `config work.concurrency: invalid value "many"`},
@@ -140,7 +281,7 @@ func TestErrors(t *testing.T) {
 			if k, v, ok := strings.Cut(tt.env, "="); ok {
 				e[k] = v
 			}
-			_, err := Load(path, e.lookup)
+			_, err := Load(path, e.lookup, nil)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Load() error = %v, want one containing %q", err, tt.want)
 			}
@@ -151,7 +292,7 @@ func TestErrors(t *testing.T) {
 	}
 	t.Run("missing file", func(t *testing.T) {
 		dir, e := setup(t)
-		if _, err := Load(filepath.Join(dir, "nope.yaml"), e.lookup); err == nil {
+		if _, err := Load(filepath.Join(dir, "nope.yaml"), e.lookup, nil); err == nil {
 			t.Fatal("Load(missing) succeeded")
 		}
 	})
@@ -193,7 +334,7 @@ func FuzzLoad(f *testing.F) {
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		c, err := Load(path, env{"HOME": dir}.lookup)
+		c, err := Load(path, env{"HOME": dir}.lookup, nil)
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("error spans lines: %q", err)
@@ -219,7 +360,7 @@ func TestNoConfigDirectory(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "jobq"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load("", e.lookup)
+	c, err := Load("", e.lookup, nil)
 	if err != nil || c.Work.Concurrency != 1 {
 		t.Fatalf("Load() = %+v, %v; want the defaults", c, err)
 	}
