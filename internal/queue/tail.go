@@ -102,7 +102,7 @@ func SplitOutput(output []byte, size int64) (kept []byte, offset int64) {
 	if int64(len(output)) != size && bytes.HasPrefix(output, []byte(cutMarkerPrefix)) {
 		if line, rest, ok := bytes.Cut(output, []byte{'\n'}); ok {
 			n, err := strconv.ParseInt(string(bytes.TrimSuffix(line[len(cutMarkerPrefix):], []byte(cutMarkerSuffix[:len(cutMarkerSuffix)-1]))), 10, 64)
-			if err == nil && n+int64(len(rest)) == size {
+			if err == nil && n > 0 && n+int64(len(rest)) == size {
 				return rest, n
 			}
 		}
