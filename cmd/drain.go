@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/jobq/jobq/internal/queue"
 )
 
 // DrainOptions are drain's dependencies and flags.
@@ -24,7 +26,8 @@ It fires the schedules' ticks that are due ('jobq schedule'), so that a
 crontab line '* * * * * jobq drain' runs schedules without a worker.
 
 Exit status 0 when every job it ran succeeded or will be retried; 1 when a
-job it ran went dead. On SIGINT or SIGTERM it stops its running jobs and
+job it ran went dead. On a terminal it shows, on stderr, the jobs done
+out of those ready, how many failed and the rate. On SIGINT or SIGTERM it stops its running jobs and
 hands them back as pending without using an attempt.`,
 		Example: `  jobq drain
   jobq drain -q mail -c 4
@@ -39,11 +42,27 @@ hands them back as pending without using an attempt.`,
 }
 
 func runDrain(ctx context.Context, opts *DrainOptions) error {
+	var progress *drainProgress
+	if opts.IO.ErrTerminal {
+		// A person watches: jobs done out of ready, with the log lines
+		// above the bar.
+		progress = newDrainProgress(opts.IO.ErrOut)
+		opts.IO.ErrOut = progress.Writer()
+		defer progress.Stop()
+	}
 	r, _, err := opts.setUp(ctx)
 	if err != nil {
 		return err
 	}
 	defer r.Store.Close()
+	if progress != nil {
+		ready, err := r.Store.JobCount(ctx, queue.JobFilter{States: []queue.State{queue.StatePending}, Queues: r.Queues, Now: opts.Now()})
+		if err != nil {
+			return fmt.Errorf("drain: %w", err)
+		}
+		progress.Start(ready)
+		r.OnLoop = progress.Update
+	}
 	sum, err := r.Drain(ctx)
 	if err != nil {
 		return fmt.Errorf("drain: %w", err)

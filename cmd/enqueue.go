@@ -47,7 +47,9 @@ One argument is a shell command, run as /bin/sh -c COMMAND. Two or more after
 With --batch, every line of standard input is a job (with --json, a JSON
 object per line with the keys command or argv, queue, priority, run_at,
 max_attempts, timeout, unique_key, env, dir); flags give the defaults; all
-lines are added or none; one ID is printed per line.
+lines are added or none; one ID is printed per line. On a terminal, a
+large input (over 10,000 lines, or a second) shows the lines read on
+stderr.
 
 --env K=V sets a variable for the job; --env K copies K from this
 environment, and is skipped when K is not set.`,
@@ -92,7 +94,13 @@ func runEnqueue(ctx context.Context, opts *EnqueueOptions) error {
 	case opts.Batch && len(opts.Job.Args) > 0:
 		return usageErrorf("--batch reads commands from standard input; give none as arguments")
 	case opts.Batch:
-		if jobs, err = readBatch(opts.IO.In, opts.JSON, def, now); err != nil {
+		in := opts.IO.In
+		if opts.IO.ErrTerminal {
+			lines := newLineProgress(in, opts.IO.ErrOut, opts.Now)
+			in = lines
+			defer lines.Stop()
+		}
+		if jobs, err = readBatch(in, opts.JSON, def, now); err != nil {
 			return &UsageError{Err: err}
 		}
 	default:

@@ -12,6 +12,7 @@ type Result struct {
 	Signal      string // e.g. "SIGKILL" when killed by a signal
 	Error       string // why the attempt failed, for people; empty on success
 	Output      []byte // the tail of stdout and stderr together
+	OutputSize  int64  // every byte written, those cut from Output included
 	Interrupted bool   // stopped because the worker is shutting down
 	Cancelled   bool   // stopped because jobq cancel asked
 	FinishedAt  time.Time
@@ -71,6 +72,7 @@ func Decide(job *Job, r Result, jitter float64) JobFinishParams {
 		Signal:     r.Signal,
 		Error:      r.Error,
 		Output:     r.Output,
+		OutputSize: r.OutputSize,
 	}
 	switch {
 	case r.Interrupted:

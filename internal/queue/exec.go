@@ -42,7 +42,12 @@ type Executor struct {
 // group gets SIGTERM, then SIGKILL after KillGrace; Run returns only once no
 // process of the group is left.
 func (e *Executor) Run(ctx context.Context, job *Job) Result {
-	out := newTailBuffer(e.OutputLimit)
+	return e.run(ctx, job, newTailBuffer(e.OutputLimit))
+}
+
+// run is Run writing the output to out, which a runner reads while the
+// job runs, to flush it to the store.
+func (e *Executor) run(ctx context.Context, job *Job, out *tailBuffer) Result {
 	cmd := exec.Command(job.Argv[0], job.Argv[1:]...)
 	cmd.Dir = job.Dir
 	cmd.Env = append(slices.Clone(e.Environ), job.Env...)
@@ -104,7 +109,8 @@ func (e *Executor) Run(ctx context.Context, job *Job) Result {
 		<-copied
 	}
 
-	r := Result{Output: out.Bytes(), FinishedAt: e.Now()}
+	output, size, _ := out.Snapshot(-1)
+	r := Result{Output: output, OutputSize: size, FinishedAt: e.Now()}
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:

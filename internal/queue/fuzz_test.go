@@ -307,3 +307,25 @@ func FuzzParseIDs(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOutputSince: whatever a job prints (its first line may look like
+// jobq's marker) and whatever the store says, a follower neither panics
+// nor goes back; and a consistent flush it has not fully seen ends with
+// the last byte kept.
+func FuzzOutputSince(f *testing.F) {
+	f.Add([]byte("abc"), int64(3), int64(0))
+	f.Add([]byte("[jobq: output cut, 10 earlier bytes dropped]\nabc"), int64(13), int64(2))
+	f.Add([]byte("[jobq: output cut, -5 earlier bytes dropped]\nabcdefgh"), int64(3), int64(0))
+	f.Fuzz(func(t *testing.T, output []byte, size, seen int64) {
+		if seen < 0 {
+			seen = -seen
+		}
+		b, n := OutputSince(output, size, seen)
+		if n < seen {
+			t.Fatalf("OutputSince(%q, %d, %d) went back to %d", output, size, seen, n)
+		}
+		if n > seen && len(output) > 0 && len(b) > 0 && b[len(b)-1] != output[len(output)-1] {
+			t.Fatalf("OutputSince(%q, %d, %d) = %q: does not end with the last byte", output, size, seen, b)
+		}
+	})
+}

@@ -133,7 +133,22 @@ type Attempt struct {
 	ExitCode   *int
 	Signal     string
 	Error      string
-	Output     []byte
+	// Output is what the command wrote, its tail after a marker line when
+	// it wrote more than the worker keeps (see SplitOutput); while the
+	// attempt runs, the output its worker last flushed.
+	Output []byte
+	// OutputSize counts every byte the command wrote (or had written at
+	// the last flush), those cut from Output included; 0 when unknown.
+	OutputSize int64
+}
+
+// Running reports whether the attempt has not ended yet.
+func (a *Attempt) Running() bool { return a.FinishedAt.IsZero() }
+
+// Succeeded reports whether the attempt ended with its command exiting 0,
+// neither stopped nor handed back (which leave an Error).
+func (a *Attempt) Succeeded() bool {
+	return !a.Running() && a.ExitCode != nil && *a.ExitCode == 0 && a.Error == ""
 }
 
 // LastOutputMax bounds Job.LastOutput, in bytes.

@@ -82,9 +82,22 @@ type Snapshot struct {
 }
 
 type running struct {
-	job    *Job
-	cancel context.CancelCauseFunc
+	job     *Job
+	cancel  context.CancelCauseFunc
+	out     *tailBuffer // the output so far
+	started time.Time
+	flushed int64 // the out.Size() last written to the store
 }
+
+// outputFlushEvery is how often a runner writes the new output of its
+// running jobs to the store, in one write, for jobq logs -f: a follower
+// sees output about this late, from any host. A job that has run less
+// than outputFlushAge is left out: short jobs, which end first, cost no
+// write at all, and one that prints nothing new costs none either.
+const (
+	outputFlushEvery = time.Second
+	outputFlushAge   = outputFlushEvery / 2
+)
 
 // Drain runs ready jobs until none is ready and none of its own is running.
 // When ctx is done it claims nothing more, gives running jobs Grace to
@@ -125,6 +138,8 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 	held := map[int64]*running{}
 	stopBeat := r.heartbeat(storeCtx, &mu, held)
 	defer stopBeat()
+	stopFlush := r.flushOutput(storeCtx, &mu, held)
+	defer stopFlush()
 
 	results := make(chan JobFinishParams, r.Concurrency)
 	var finish []JobFinishParams
@@ -188,10 +203,11 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 			mu.Lock()
 			for _, job := range res.Jobs {
 				jobCtx, cancel := context.WithCancelCause(jobsCtx)
-				held[job.ID] = &running{job: job, cancel: cancel}
+				out := newTailBuffer(r.Exec.OutputLimit)
+				held[job.ID] = &running{job: job, cancel: cancel, out: out, started: time.Now()}
 				r.Log.Info("job started", jobAttrs(job)...)
 				go func() {
-					res := r.Exec.Run(jobCtx, job)
+					res := r.Exec.run(jobCtx, job, out)
 					results <- Decide(job, res, r.Jitter())
 				}()
 			}
@@ -402,6 +418,53 @@ func (r *Runner) deleteOld(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// flushOutput writes the output of the jobs in held that printed
+// something new since the last flush to the store, every
+// outputFlushEvery, all in one write. It returns a function that stops
+// it.
+func (r *Runner) flushOutput(ctx context.Context, mu *sync.Mutex, held map[int64]*running) func() {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(outputFlushEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			var outs []JobOutput
+			var from []*running
+			mu.Lock()
+			for _, h := range held {
+				if time.Since(h.started) < outputFlushAge {
+					continue
+				}
+				if b, size, changed := h.out.Snapshot(h.flushed); changed {
+					outs = append(outs, JobOutput{JobRef: JobRef{ID: h.job.ID, Run: h.job.Run}, Output: b, Size: size})
+					from = append(from, h)
+				}
+			}
+			mu.Unlock()
+			if len(outs) == 0 {
+				continue
+			}
+			if err := r.Store.JobOutput(ctx, JobOutputParams{Worker: r.Worker, Outputs: outs}); err != nil {
+				r.Log.Warn("flush output", logError, err)
+				continue
+			}
+			mu.Lock()
+			for i, h := range from {
+				h.flushed = outs[i].Size
+			}
+			mu.Unlock()
+		}
+	}()
+	return func() { close(done); <-stopped }
 }
 
 // heartbeat renews the leases of the jobs in held every third of a lease,

@@ -83,6 +83,15 @@ type Store interface {
 	// AttemptList returns the history of a job's attempts, oldest first
 	// (numbered by run), or ErrNotFound when the job does not exist.
 	AttemptList(ctx context.Context, jobID int64) ([]Attempt, error)
+	// AttemptOutput returns one attempt of a job, its output so far
+	// included while it runs, and the job's state, in one read: what
+	// jobq logs -f looks at about every second. ErrNotFound when the job
+	// does not exist; a nil Attempt when it has no such attempt (yet).
+	AttemptOutput(ctx context.Context, params AttemptOutputParams) (*AttemptOutputResult, error)
+	// JobOutput records the output so far of running attempts held by
+	// params.Worker, in one write. Each is fenced by its run: an attempt
+	// that ended, or that the worker no longer holds, keeps what it has.
+	JobOutput(ctx context.Context, params JobOutputParams) error
 	// ScheduleAdd adds schedules all or nothing and returns their IDs. A
 	// name in use is ErrExists unless its params say Replace: then that
 	// schedule takes the new settings and keeps its ID, its jobs and
@@ -284,7 +293,39 @@ type JobFinishParams struct {
 	ExitCode   *int
 	Signal     string
 	Error      string
-	Output     []byte
+	Output     []byte // nil: keep the output last flushed (a lost worker's job)
+	OutputSize int64
+}
+
+// AttemptOutputParams names the attempt AttemptOutput reads.
+type AttemptOutputParams struct {
+	JobID   int64
+	Attempt int // the attempt's number (the job's run); 0: the job's latest
+	// KnownSize is the OutputSize the caller already has: while the
+	// attempt's is still that, Output is left nil, so that a follower
+	// that looks every second does not fetch an unchanged megabyte.
+	KnownSize int64
+}
+
+// AttemptOutputResult is an attempt and the state of its job.
+type AttemptOutputResult struct {
+	JobState State    // as stored (a scheduled job due may still say scheduled)
+	JobRun   int      // the job's latest attempt; 0 before its first
+	Attempt  *Attempt // nil when the job has no such attempt
+}
+
+// JobOutputParams is the output so far of a worker's running attempts.
+type JobOutputParams struct {
+	Worker  string
+	Outputs []JobOutput
+}
+
+// JobOutput is the output so far of one running attempt: its tail as
+// Attempt.Output holds it, and how many bytes were written in all.
+type JobOutput struct {
+	JobRef
+	Output []byte
+	Size   int64
 }
 
 // JobHeartbeatParams extends the leases of a worker's running jobs.

@@ -108,3 +108,86 @@ func TestLastLine(t *testing.T) {
 		}
 	}
 }
+
+// A follower that looks at the flushed output now and then prints every
+// byte once, in order, and a marker counting exactly the bytes the ring
+// buffer dropped before it could print them.
+func TestOutputSince(t *testing.T) {
+	t.Parallel()
+	var stream strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&stream, "line %d\n", i)
+	}
+	data := stream.String()
+	for _, limit := range []int{1 << 20, 64, 7} {
+		for _, every := range []int{1, 3, 40} {
+			t.Run(fmt.Sprintf("limit %d, look every %d writes", limit, every), func(t *testing.T) {
+				tb := newTailBuffer(limit)
+				var got bytes.Buffer
+				var seen, known int64 = 0, -1
+				look := func() {
+					out, size, changed := tb.Snapshot(known)
+					if !changed {
+						return
+					}
+					known = size
+					b, n := OutputSince(out, size, seen)
+					got.Write(b)
+					seen = n
+				}
+				for i, line := range strings.SplitAfter(data, "\n") {
+					tb.Write([]byte(line))
+					if i%every == 0 {
+						look()
+					}
+				}
+				look()
+				if seen != int64(len(data)) {
+					t.Errorf("seen %d bytes; want %d", seen, len(data))
+				}
+				// Undo the markers: each stands for as many bytes of the stream.
+				var rebuilt strings.Builder
+				rest := got.String()
+				for {
+					i := strings.Index(rest, "[jobq: output cut, ")
+					if i < 0 {
+						rebuilt.WriteString(rest)
+						break
+					}
+					rebuilt.WriteString(rest[:i])
+					var n int
+					fmt.Sscanf(rest[i:], "[jobq: output cut, %d earlier bytes dropped]", &n)
+					rebuilt.WriteString(data[rebuilt.Len() : rebuilt.Len()+n])
+					rest = rest[i+strings.Index(rest[i:], "\n")+1:]
+				}
+				if rebuilt.String() != data {
+					t.Errorf("followed output, markers undone, differs from what was written:\n%q", got.String())
+				}
+				if limit > len(data) && got.String() != data {
+					t.Errorf("nothing dropped, yet the followed output differs")
+				}
+			})
+		}
+	}
+}
+
+func TestSplitOutput(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		output     string
+		size       int64
+		kept       string
+		wantOffset int64
+	}{
+		{"abc", 3, "abc", 0},
+		{"abc", 0, "abc", 0}, // size unknown
+		{marker(10) + "abc", 13, "abc", 10},
+		{marker(10) + "abc", 99, marker(10) + "abc", 99 - int64(len(marker(10))+3)}, // disagrees: kept whole
+		{"[jobq: output cut, by the job itself\nabc", 500, "[jobq: output cut, by the job itself\nabc", 500 - 40},
+	} {
+		kept, offset := SplitOutput([]byte(tt.output), tt.size)
+		if string(kept) != tt.kept || offset != tt.wantOffset {
+			t.Errorf("SplitOutput(%q, %d) = %q, %d; want %q, %d", tt.output, tt.size, kept, offset, tt.kept, tt.wantOffset)
+		}
+	}
+}

@@ -54,8 +54,10 @@ const finishJob = `UPDATE jobs SET state = ?, attempts = ?, run_at = coalesce(?,
 	worker = NULL, lease_until = NULL, cancel_requested = 0
 WHERE id = ? AND run = ? AND state = 'running'`
 
+// finishAttempt records an attempt's end. An outcome without output (a
+// lost worker's job) keeps the output its worker last flushed.
 const finishAttempt = `UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?,
-	error = ?, output = ?
+	error = ?, output = coalesce(?, output), output_size = coalesce(?, output_size)
 WHERE job_id = ? AND run = ?`
 
 // expiredLeases is how many jobs of lost workers one claim takes back.
@@ -143,8 +145,12 @@ func finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams)
 			lost = append(lost, p.ID)
 			continue
 		}
+		var size any
+		if p.Output != nil {
+			size = p.OutputSize
+		}
 		if _, err := tx.ExecContext(ctx, finishAttempt, ms(p.FinishedAt), p.ExitCode,
-			nullString(p.Signal), nullString(p.Error), p.Output, p.ID, p.Run); err != nil {
+			nullString(p.Signal), nullString(p.Error), p.Output, size, p.ID, p.Run); err != nil {
 			return nil, interpretError(fmt.Errorf("finish attempt: %w", err))
 		}
 		if p.State.Final() {

@@ -101,7 +101,11 @@ CREATE TABLE attempts (
 	exit_code   INTEGER,
 	signal      TEXT,
 	error       TEXT,
+	-- While the attempt runs, its worker writes the output so far here
+	-- about once a second (jobq logs -f); output_size counts every byte
+	-- the command wrote, those cut from output included.
 	output      BLOB,
+	output_size INTEGER,
 	UNIQUE (job_id, run)
 );
 
