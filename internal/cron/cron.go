@@ -52,12 +52,12 @@ func Parse(expr string) (*Schedule, error) {
 		return nil, fmt.Errorf("cron expression %q: %w", expr, err)
 	}
 	s := &Schedule{spec: spec}
-	if c, ok := spec.(robfig.ConstantDelaySchedule); ok {
+	if _, ok := spec.(robfig.ConstantDelaySchedule); ok {
 		d, err := time.ParseDuration(strings.TrimSpace(strings.TrimPrefix(e, "@every")))
-		if err != nil || d < time.Second || d%time.Second != 0 {
-			return nil, fmt.Errorf("cron expression %q: @every takes whole seconds, at least 1s", expr)
+		if err != nil {
+			return nil, fmt.Errorf("cron expression %q: %w", expr, err)
 		}
-		s.every = c.Delay
+		return Every(d)
 	} else if next := spec.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)); next.IsZero() {
 		// robfig returns the zero time for a date that never comes
 		// ("0 0 30 2 *"): refuse it rather than never fire.
@@ -129,6 +129,16 @@ func weekday(s string) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// Every returns the schedule of @every d: whole seconds, at least one.
+// It is for callers that read the duration themselves: package queue
+// reads it with its own units (d, w), which time.ParseDuration lacks.
+func Every(d time.Duration) (*Schedule, error) {
+	if d < time.Second || d%time.Second != 0 {
+		return nil, fmt.Errorf("@every %v: @every takes whole seconds, at least 1s", d)
+	}
+	return &Schedule{spec: robfig.Every(d), every: d}, nil
 }
 
 // Every is the period of an @every schedule, 0 for a calendar one.

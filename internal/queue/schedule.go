@@ -3,6 +3,7 @@ package queue
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jobq/jobq/internal/cron"
@@ -72,7 +73,7 @@ type Timing struct {
 
 // ParseTiming reads a cron expression and an IANA zone (empty: local).
 func ParseTiming(expr, zone string) (*Timing, error) {
-	c, err := cron.Parse(expr)
+	c, err := parseCron(expr)
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +84,27 @@ func ParseTiming(expr, zone string) (*Timing, error) {
 		}
 	}
 	return &Timing{cron: c, loc: loc}, nil
+}
+
+// parseCron reads a cron expression. The duration of @every is read here,
+// with ParseDuration, so that it takes d and w as every jobq duration does
+// (SPEC "Times"); package cron cannot call ParseDuration, since queue
+// imports cron, and a second copy of the parser would drift.
+func parseCron(expr string) (*cron.Schedule, error) {
+	e := strings.TrimSpace(expr)
+	rest, ok := strings.CutPrefix(e, "@every")
+	if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '\t') {
+		return cron.Parse(expr)
+	}
+	d, err := ParseDuration(strings.TrimSpace(rest))
+	if err != nil {
+		return nil, fmt.Errorf("cron expression %q: %w", expr, err)
+	}
+	c, err := cron.Every(d)
+	if err != nil {
+		return nil, fmt.Errorf("cron expression %q: @every takes whole seconds, at least 1s", expr)
+	}
+	return c, nil
 }
 
 // Location is the zone ticks are read in.

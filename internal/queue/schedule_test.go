@@ -95,6 +95,31 @@ func TestScheduleValidate(t *testing.T) {
 	}
 }
 
+// TestParseTimingEvery: @every takes jobq's durations, d and w included
+// (SPEC "Times"), and still whole seconds, at least one.
+func TestParseTimingEvery(t *testing.T) {
+	t.Parallel()
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for expr, want := range map[string]time.Duration{
+		"@every 1d": 24 * time.Hour, "@every 1w": 7 * 24 * time.Hour, "@every 1d12h": 36 * time.Hour,
+		"@every 90s": 90 * time.Second, " @every\t2h ": 2 * time.Hour,
+	} {
+		tm, err := ParseTiming(expr, "UTC")
+		if err != nil {
+			t.Errorf("ParseTiming(%q): %v", expr, err)
+			continue
+		}
+		if got := tm.Next(from).Sub(from); got != want {
+			t.Errorf("%q: period %v, want %v", expr, got, want)
+		}
+	}
+	for _, expr := range []string{"@every", "@every 0s", "@every 1500ms", "@every 1x", "@every -1h", "@everyday"} {
+		if _, err := ParseTiming(expr, "UTC"); err == nil {
+			t.Errorf("ParseTiming(%q) succeeded, want an error", expr)
+		}
+	}
+}
+
 func TestOverlapAction(t *testing.T) {
 	t.Parallel()
 	running := &Job{State: StateRunning}
