@@ -45,8 +45,9 @@ As cron does, VAR=value lines set the environment of the lines below them,
 CRON_TZ (or TZ) their time zone and SHELL the shell that runs them; jobs
 run in $HOME unless --dir says otherwise. MAILTO is explained: jobq keeps
 a job's output rather than mailing it. The comment right above a line
-becomes its description, and its first line the schedule's name;
-otherwise the name is the command's (sync-photos). --prefix P puts P
+(its last paragraph) becomes its description, and its first line the
+schedule's name; otherwise the name is the command's (sync-photos). A
+commented-out line, and crontab -e's template above it, name nothing. --prefix P puts P
 before every name. The enqueue flags (-q, --timeout, --max-attempts ...)
 apply to every job. --dry-run prints what it would add and adds nothing.
 

@@ -35,7 +35,9 @@ const maxCrontabLine = 64 << 10
 // fields or a descriptor and a command per line; VAR=value lines set the
 // environment of the lines below them (CRON_TZ or TZ their zone, SHELL
 // the shell that runs them); comments right above a line become its
-// description and, when no name is given, its name. @reboot is refused,
+// description and, when no name is given, its name: the last paragraph of
+// them, after any line put out of use (a commented-out job, the header of
+// Debian's crontab -e template). @reboot is refused,
 // and so is a % not escaped as \%, which cron turns into standard input
 // that jobq does not give. The first bad line is an error: all or nothing.
 func ParseCrontab(r io.Reader) (*Crontab, error) {
@@ -55,7 +57,14 @@ func ParseCrontab(r io.Reader) (*Crontab, error) {
 			comment = nil // a comment belongs to the line right below it
 			continue
 		case strings.HasPrefix(line, "#"):
-			if c := strings.TrimSpace(strings.TrimLeft(line, "#")); c != "" {
+			switch c := strings.TrimSpace(strings.TrimLeft(line, "#")); {
+			case c == "", isCommentedOutLine(c):
+				// A paragraph ends, or a line put out of use (a job, the
+				// "m h dom mon dow command" ruler of crontab -e's
+				// template): what is above it does not describe the
+				// line below.
+				comment = nil
+			default:
 				comment = append(comment, c)
 			}
 			continue
@@ -105,6 +114,31 @@ func ParseCrontab(r io.Reader) (*Crontab, error) {
 		return nil, fmt.Errorf("line %d: %w", n+1, err)
 	}
 	return out, nil
+}
+
+// isCommentedOutLine says whether a comment's text is a crontab line put
+// out of use ("#0 4 * * * /usr/local/bin/old-job") or the ruler that ends
+// the header Debian's crontab -e writes ("# m h  dom mon dow   command"),
+// rather than words about the line below.
+func isCommentedOutLine(text string) bool {
+	f := strings.Fields(text)
+	if strings.Join(f, " ") == "m h dom mon dow command" {
+		return true
+	}
+	if len(f) >= 2 && strings.HasPrefix(f[0], "@") {
+		switch f[0] {
+		case "@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly":
+			return true
+		case "@every":
+			return len(f) >= 3
+		}
+		return false
+	}
+	if len(f) < 6 {
+		return false
+	}
+	_, err := ParseTiming(strings.Join(f[:5], " "), "UTC")
+	return err == nil
 }
 
 // parseCrontabEnv reads "NAME = value", the value perhaps in quotes.
