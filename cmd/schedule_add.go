@@ -47,7 +47,8 @@ time of the worker that fires it).
 --overlap skip (the default) enqueues nothing for a tick while the
 schedule's previous job has not ended, and logs that in 'jobq events';
 allow enqueues all the same; replace cancels the previous job first.
---jitter D delays each tick by a random time up to D. After downtime, one
+--jitter D delays each tick by a random time up to D, shorter than the
+time between two ticks (docs/schedules.md). After downtime, one
 job stands for the ticks missed. The enqueue flags (-q, -p, --timeout,
 --max-attempts, --backoff, --permanent-exit, --env, --dir ...) apply to
 every job it makes. A name in use is an error unless --replace is given.`,

@@ -113,6 +113,38 @@ func (t *Timing) Location() *time.Location { return t.loc }
 // Next is the first tick strictly after after; zero when none comes.
 func (t *Timing) Next(after time.Time) time.Time { return t.cron.Next(after, t.loc) }
 
+// gapTicks is how many ticks shortestGap looks at, from gapFrom: enough
+// for the shape of a week or a year's months ("0 0 * * 1,2", "0 0 1 * *"
+// meets February), and fixed, so that whether a jitter is accepted does
+// not depend on the day it is given. January has no daylight-saving
+// change in any zone, so the gaps are the expression's own.
+const gapTicks = 10
+
+var gapFrom = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// shortestGap is the shortest time between two of a calendar
+// expression's ticks, among the gapTicks after gapFrom (as read in its
+// zone); 0 for @every, whose period is its gap.
+func (t *Timing) shortestGap() time.Duration {
+	if t.cron.Every() > 0 {
+		return 0
+	}
+	from := time.Date(gapFrom.Year(), gapFrom.Month(), gapFrom.Day(), 0, 0, 0, 0, t.loc)
+	var gap time.Duration
+	prev := t.Next(from)
+	for range gapTicks - 1 {
+		next := t.Next(prev)
+		if prev.IsZero() || next.IsZero() {
+			break
+		}
+		if d := next.Sub(prev); gap == 0 || d < gap {
+			gap = d
+		}
+		prev = next
+	}
+	return gap
+}
+
 // Validate checks what jobq schedule add is given.
 func (s *Schedule) Validate() error {
 	if err := ValidateScheduleName(s.Name); err != nil {
@@ -130,6 +162,9 @@ func (s *Schedule) Validate() error {
 	}
 	if every := t.cron.Every(); every > 0 && s.Jitter >= every {
 		return fmt.Errorf("jitter %v is not shorter than the period %v: ticks would pile up", s.Jitter, every)
+	}
+	if gap := t.shortestGap(); gap > 0 && s.Jitter >= gap {
+		return fmt.Errorf("jitter %v is not shorter than %v, the shortest time between two ticks of %q: ticks would be missed", s.Jitter, gap, s.Expr)
 	}
 	return s.Job.Validate()
 }

@@ -79,18 +79,35 @@ func TestScheduleValidate(t *testing.T) {
 		t.Fatalf("Validate: %v", err)
 	}
 	for name, change := range map[string]func(*Schedule){
-		"bad name":         func(s *Schedule) { s.Name = "a b" },
-		"bad cron":         func(s *Schedule) { s.Expr = "61 * * * *" },
-		"unknown zone":     func(s *Schedule) { s.Zone = "Mars/Olympus" },
-		"Local by name":    func(s *Schedule) { s.Zone = "Local" },
-		"jitter >= period": func(s *Schedule) { s.Jitter = time.Minute },
-		"bad overlap":      func(s *Schedule) { s.Overlap = "sometimes" },
-		"empty command":    func(s *Schedule) { s.Job.Command, s.Job.Argv = "", nil },
+		"bad name":                       func(s *Schedule) { s.Name = "a b" },
+		"bad cron":                       func(s *Schedule) { s.Expr = "61 * * * *" },
+		"unknown zone":                   func(s *Schedule) { s.Zone = "Mars/Olympus" },
+		"Local by name":                  func(s *Schedule) { s.Zone = "Local" },
+		"jitter >= period":               func(s *Schedule) { s.Jitter = time.Minute },
+		"jitter = a minute of * * * * *": func(s *Schedule) { s.Expr, s.Jitter = "* * * * *", time.Minute },
+		"jitter > a day of @daily":       func(s *Schedule) { s.Expr, s.Jitter = "@daily", 3*24*time.Hour },
+		"jitter = the shortest gap":      func(s *Schedule) { s.Expr, s.Jitter = "0 0 * * 1,2", 24*time.Hour },
+		"jitter > February":              func(s *Schedule) { s.Expr, s.Jitter = "0 0 1 * *", 29*24*time.Hour },
+		"jitter of */15 in an hour":      func(s *Schedule) { s.Expr, s.Jitter = "*/15 2 * * *", 15*time.Minute },
+		"bad overlap":                    func(s *Schedule) { s.Overlap = "sometimes" },
+		"empty command":                  func(s *Schedule) { s.Job.Command, s.Job.Argv = "", nil },
 	} {
 		s := good
 		change(&s)
 		if err := s.Validate(); err == nil {
 			t.Errorf("%s: Validate succeeded", name)
+		}
+	}
+	for name, change := range map[string]func(*Schedule){
+		"jitter under a minute":   func(s *Schedule) { s.Expr, s.Jitter = "* * * * *", 59*time.Second },
+		"jitter under the gap":    func(s *Schedule) { s.Expr, s.Jitter = "0 0 * * 1,2", 23*time.Hour },
+		"jitter under a February": func(s *Schedule) { s.Expr, s.Jitter = "0 0 1 * *", 27*24*time.Hour },
+		"@daily in New York":      func(s *Schedule) { s.Expr, s.Zone, s.Jitter = "@daily", "America/New_York", 23*time.Hour },
+	} {
+		s := good
+		change(&s)
+		if err := s.Validate(); err != nil {
+			t.Errorf("%s: Validate: %v", name, err)
 		}
 	}
 }
