@@ -126,7 +126,7 @@ func addSchedules(ctx context.Context, open func(context.Context) (storeNotifier
 	defer store.Close()
 	if _, err := store.ScheduleAdd(ctx, params); err != nil {
 		if errors.Is(err, queue.ErrExists) {
-			return fmt.Errorf("%w; nothing was added (--replace changes it)", err)
+			return existsError(err)
 		}
 		return fmt.Errorf("add schedule: %w", err)
 	}
@@ -134,6 +134,12 @@ func addSchedules(ctx context.Context, open func(context.Context) (storeNotifier
 		fmt.Fprintf(io.ErrOut, "jobq: schedule %s: next run %s\n", sc.Name, formatTick(sc.NextAt, sc.Zone))
 	}
 	return nil
+}
+
+// existsError is the error of a schedule name in use (exit 1), the same
+// for add, import and import --dry-run.
+func existsError(err error) error {
+	return fmt.Errorf("%w; nothing was added (--replace changes it)", err)
 }
 
 // formatTick is a tick in its schedule's zone, with the offset, so that

@@ -2,16 +2,19 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/jobq/jobq/internal/config"
 	"github.com/jobq/jobq/internal/queue"
+	"github.com/jobq/jobq/internal/sqlite"
 )
 
 // ScheduleImportOptions are schedule import's dependencies and flags.
@@ -19,6 +22,7 @@ type ScheduleImportOptions struct {
 	IO        IOStreams
 	Config    func() (*config.Config, error)
 	OpenStore func(context.Context) (storeNotifier, error)
+	DBPath    func() (string, error) // --dry-run reads the names in use there
 	Now       func() time.Time
 	Getwd     func() (string, error)
 	LookupEnv func(string) (string, bool)
@@ -31,7 +35,7 @@ type ScheduleImportOptions struct {
 }
 
 func newScheduleImportCmd(f *Factory) *cobra.Command {
-	opts := &ScheduleImportOptions{IO: f.IO, Config: f.Config, OpenStore: f.OpenStore, Now: f.Now,
+	opts := &ScheduleImportOptions{IO: f.IO, Config: f.Config, OpenStore: f.OpenStore, DBPath: f.DBPath, Now: f.Now,
 		Getwd: f.Getwd, LookupEnv: f.LookupEnv, Rand: rand.Float64}
 	cmd := &cobra.Command{
 		Use:   "import [FILE|-] [--dry-run] [--prefix P] [enqueue flags]",
@@ -49,7 +53,8 @@ a job's output rather than mailing it. The comment right above a line
 schedule's name; otherwise the name is the command's (sync-photos). A
 commented-out line, and crontab -e's template above it, name nothing. --prefix P puts P
 before every name. The enqueue flags (-q, --timeout, --max-attempts ...)
-apply to every job. --dry-run prints what it would add and adds nothing.
+apply to every job. --dry-run prints what it would add and adds nothing;
+a name in use in the database fails it (exit 1) as it would the import.
 
 Then remove the lines from the crontab (crontab -e): see docs/schedules.md.`,
 		Example: `  crontab -l | jobq schedule import --dry-run
@@ -128,7 +133,10 @@ func runScheduleImport(ctx context.Context, opts *ScheduleImportOptions) error {
 		return nil
 	}
 	if opts.DryRun {
-		return writeImportPlan(opts.IO.Out, schedules)
+		if err := writeImportPlan(opts.IO.Out, schedules); err != nil {
+			return err
+		}
+		return checkNamesFree(ctx, opts.DBPath, schedules)
 	}
 	return addSchedules(ctx, opts.OpenStore, opts.IO, now, false, schedules...)
 }
@@ -140,4 +148,32 @@ func writeImportPlan(w io.Writer, schedules []queue.Schedule) error {
 		rows[i] = []string{sc.Name, scheduleExpr(&sc), formatTick(sc.NextAt, sc.Zone), sc.Job.Command, sc.Description}
 	}
 	return writeTable(w, []string{"NAME", "SCHEDULE", "NEXT RUN", "COMMAND", "DESCRIPTION"}, rows)
+}
+
+// checkNamesFree fails, as the import itself would (exit 1), when a
+// schedule's name is in use in the database. The database is opened
+// read-only, and only if it exists: a dry run creates nothing.
+func checkNamesFree(ctx context.Context, dbPath func() (string, error), schedules []queue.Schedule) error {
+	path, err := dbPath()
+	if err != nil {
+		return err
+	}
+	c, err := sqlite.OpenCompleter(path)
+	if errors.Is(err, sqlite.ErrNoDatabase) {
+		return nil // the import would create it: every name is free
+	}
+	if err != nil {
+		return fmt.Errorf("read schedule names: %w", err)
+	}
+	defer c.Close()
+	names, err := c.ScheduleNames(ctx)
+	if err != nil {
+		return fmt.Errorf("read schedule names: %w", err)
+	}
+	for _, sc := range schedules {
+		if slices.Contains(names, sc.Name) {
+			return existsError(fmt.Errorf("schedule %s: %w", sc.Name, queue.ErrExists))
+		}
+	}
+	return nil
 }
