@@ -46,8 +46,9 @@ with -) and add a schedule for each of its lines, all or none: one bad line
 standard input) and nothing is added.
 
 As cron does, VAR=value lines set the environment of the lines below them,
-CRON_TZ (or TZ) their time zone and SHELL the shell that runs them; jobs
-run in $HOME unless --dir says otherwise. MAILTO is explained: jobq keeps
+CRON_TZ (or TZ) their time zone, SHELL the shell that runs them and HOME
+the directory they run in; without a HOME line, jobs run in $HOME. --dir
+overrides both. MAILTO is explained: jobq keeps
 a job's output rather than mailing it. The comment right above a line
 (its last paragraph) becomes its description, and its first line the
 schedule's name; otherwise the name is the command's (sync-photos). A
@@ -112,6 +113,9 @@ func runScheduleImport(ctx context.Context, opts *ScheduleImportOptions) error {
 	for i, e := range tab.Entries {
 		job := def
 		job.Command, job.Argv = e.Command, e.Argv
+		if e.Home != "" && opts.Job.Dir == "" {
+			job.Dir = e.Home // cron runs a line in the crontab's HOME
+		}
 		for _, kv := range e.Env {
 			job.Env = queue.SetEnv(job.Env, kv)
 		}

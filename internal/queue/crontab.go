@@ -18,6 +18,7 @@ type CrontabEntry struct {
 	Command     string   // with cron's \% made %
 	Argv        []string // the shell of SHELL above it (/bin/sh) -c Command
 	Env         []string // the VAR=value lines above it
+	Home        string   // HOME set above it, where cron runs it; empty: not set
 }
 
 // Crontab is what ParseCrontab read.
@@ -46,7 +47,7 @@ func ParseCrontab(r io.Reader) (*Crontab, error) {
 	out := &Crontab{}
 	var env []string
 	var comment []string
-	zone, shell := "", "/bin/sh"
+	zone, shell, home := "", "/bin/sh", ""
 	used := map[string]bool{}
 	n := 0
 	for sc.Scan() {
@@ -91,6 +92,10 @@ func ParseCrontab(r io.Reader) (*Crontab, error) {
 				if value != "/bin/sh" {
 					out.Notes = append(out.Notes, fmt.Sprintf("line %d: SHELL=%s: the lines below it run as %s -c COMMAND, as cron runs them", n, value, value))
 				}
+			case "HOME":
+				// cron runs the lines below in it, and gives it to them.
+				home = value
+				env = SetEnv(slices.Clone(env), name+"="+value)
 			default:
 				env = SetEnv(slices.Clone(env), name+"="+value)
 			}
@@ -100,7 +105,7 @@ func ParseCrontab(r io.Reader) (*Crontab, error) {
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
-		e.Line, e.Zone, e.Env = n, zone, env
+		e.Line, e.Zone, e.Env, e.Home = n, zone, env, home
 		e.Argv = []string{shell, "-c", e.Command}
 		if shell == "/bin/sh" {
 			e.Argv = ShellArgv(e.Command)

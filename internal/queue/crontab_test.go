@@ -124,6 +124,20 @@ func TestParseCrontabComments(t *testing.T) {
 	}
 }
 
+func TestParseCrontabHome(t *testing.T) {
+	t.Parallel()
+	tab, err := ParseCrontab(strings.NewReader("@daily a\nHOME=/srv/app\n@daily b\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h0, h1 := tab.Entries[0].Home, tab.Entries[1].Home; h0 != "" || h1 != "/srv/app" {
+		t.Errorf("homes %q, %q; want none, then /srv/app", h0, h1)
+	}
+	if env := tab.Entries[1].Env; !slices.Equal(env, []string{"HOME=/srv/app"}) {
+		t.Errorf("env %q, want HOME=/srv/app as cron gives it", env)
+	}
+}
+
 func TestParseCrontabShell(t *testing.T) {
 	t.Parallel()
 	tab, err := ParseCrontab(strings.NewReader("SHELL=/bin/bash\n@daily echo {a,b}\n"))
