@@ -7,7 +7,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
+	"os/user"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,16 +30,21 @@ type ScheduleImportOptions struct {
 	Getwd     func() (string, error)
 	LookupEnv func(string) (string, bool)
 	Rand      func() float64
+	// IsUser and LookPath tell a system crontab's user field from a
+	// command: "root /usr/bin/x" is no command.
+	IsUser   func(string) bool
+	LookPath func(string) (string, error)
 
 	File   string // "-" or empty: standard input
 	DryRun bool
+	System bool
 	Prefix string
 	Job    jobFlags
 }
 
 func newScheduleImportCmd(f *Factory) *cobra.Command {
 	opts := &ScheduleImportOptions{IO: f.IO, Config: f.Config, OpenStore: f.OpenStore, DBPath: f.DBPath, Now: f.Now,
-		Getwd: f.Getwd, LookupEnv: f.LookupEnv, Rand: rand.Float64}
+		Getwd: f.Getwd, LookupEnv: f.LookupEnv, Rand: rand.Float64, IsUser: isUser, LookPath: exec.LookPath}
 	cmd := &cobra.Command{
 		Use:   "import [FILE|-] [--dry-run] [--prefix P] [enqueue flags]",
 		Short: "Make a schedule of every line of a crontab, all or none",
@@ -57,10 +65,15 @@ before every name. The enqueue flags (-q, --timeout, --max-attempts ...)
 apply to every job. --dry-run prints what it would add and adds nothing;
 a name in use in the database fails it (exit 1) as it would the import.
 
+A system crontab (/etc/crontab, /etc/cron.d/*) has a user field after the
+schedule: --system reads it so, and drops the user (a worker runs every job
+as its own user). A line whose command starts with a user's name that is
+no command ("root /usr/bin/x") is refused without --system.
+
 Then remove the lines from the crontab (crontab -e): see docs/schedules.md.`,
 		Example: `  crontab -l | jobq schedule import --dry-run
   crontab -l | jobq schedule import --prefix cron- -q cron --timeout 1h
-  jobq schedule import /etc/cron.d/backup-jobs.user`,
+  jobq schedule import --system /etc/cron.d/backup`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return usageErrorf("schedule import takes one FILE (or - for standard input)")
@@ -77,6 +90,7 @@ Then remove the lines from the crontab (crontab -e): see docs/schedules.md.`,
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the schedules it would add; add nothing")
 	fl.StringVar(&opts.Prefix, "prefix", "", "put `P` before every schedule's name")
+	fl.BoolVar(&opts.System, "system", false, "read a system crontab (/etc/crontab, /etc/cron.d): a user field after the schedule")
 	opts.Job.register(fl)
 	return cmd
 }
@@ -95,9 +109,16 @@ func runScheduleImport(ctx context.Context, opts *ScheduleImportOptions) error {
 		defer f.Close()
 		in, name = f, opts.File
 	}
-	tab, err := queue.ParseCrontab(in)
+	parse := queue.ParseCrontab
+	if opts.System {
+		parse = queue.ParseSystemCrontab
+	}
+	tab, err := parse(in)
 	if err != nil {
 		return &UsageError{Err: fmt.Errorf("%s: %w", name, err), NoHelp: true}
+	}
+	if err := checkUserFields(tab, opts); err != nil {
+		return &UsageError{Err: fmt.Errorf("%s %w", name, err), NoHelp: true}
 	}
 	// Cron runs a line in the user's home directory.
 	getwd := opts.Getwd
@@ -180,4 +201,37 @@ func checkNamesFree(ctx context.Context, dbPath func() (string, error), schedule
 		}
 	}
 	return nil
+}
+
+// checkUserFields refuses a system crontab read as a user's, where each
+// command would start with the user ("root /usr/bin/x"), and notes the
+// users of one read with --system: jobq does not run a job as them.
+func checkUserFields(tab *queue.Crontab, opts *ScheduleImportOptions) error {
+	if opts.System {
+		seen := map[string]bool{}
+		for _, e := range tab.Entries {
+			if !seen[e.User] {
+				seen[e.User] = true
+				tab.Notes = append(tab.Notes, fmt.Sprintf("line %d: user %s: dropped; a worker runs every job as its own user, so import into the database of a worker that runs as %s", e.Line, e.User, e.User))
+			}
+		}
+		return nil
+	}
+	for _, e := range tab.Entries {
+		f := strings.Fields(e.Command)
+		if len(f) < 2 || !opts.IsUser(f[0]) {
+			continue
+		}
+		if _, err := opts.LookPath(f[0]); err == nil {
+			continue // a command that is also a user's name (postgres)
+		}
+		return fmt.Errorf("line %d: %q is a user, not a command: this looks like a system crontab (/etc/crontab, /etc/cron.d), whose lines have a user field; give --system to read it so", e.Line, f[0])
+	}
+	return nil
+}
+
+// isUser says whether name is a user of this system.
+func isUser(name string) bool {
+	_, err := user.Lookup(name)
+	return err == nil
 }

@@ -19,6 +19,7 @@ type CrontabEntry struct {
 	Argv        []string // the shell of SHELL above it (/bin/sh) -c Command
 	Env         []string // the VAR=value lines above it
 	Home        string   // HOME set above it, where cron runs it; empty: not set
+	User        string   // a system crontab's user field; empty in a user's crontab
 }
 
 // Crontab is what ParseCrontab read.
@@ -41,7 +42,16 @@ const maxCrontabLine = 64 << 10
 // Debian's crontab -e template). @reboot is refused,
 // and so is a % not escaped as \%, which cron turns into standard input
 // that jobq does not give. The first bad line is an error: all or nothing.
-func ParseCrontab(r io.Reader) (*Crontab, error) {
+func ParseCrontab(r io.Reader) (*Crontab, error) { return parseCrontab(r, false) }
+
+// ParseSystemCrontab reads a system crontab (/etc/crontab, a file of
+// /etc/cron.d) as ParseCrontab reads a user's, but with the user field
+// that follows the schedule on each line: "0 1 * * * root /usr/bin/x"
+// runs /usr/bin/x, as root. Read as a user's crontab, its command would
+// be "root /usr/bin/x".
+func ParseSystemCrontab(r io.Reader) (*Crontab, error) { return parseCrontab(r, true) }
+
+func parseCrontab(r io.Reader, system bool) (*Crontab, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), maxCrontabLine)
 	out := &Crontab{}
@@ -101,7 +111,7 @@ func ParseCrontab(r io.Reader) (*Crontab, error) {
 			}
 			continue
 		}
-		e, err := parseCrontabEntry(line)
+		e, err := parseCrontabEntry(line, system)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
@@ -165,8 +175,9 @@ func parseCrontabEnv(line string) (name, value string, err error) {
 	return name, value, nil
 }
 
-// parseCrontabEntry reads a schedule line: its expression and command.
-func parseCrontabEntry(line string) (CrontabEntry, error) {
+// parseCrontabEntry reads a schedule line: its expression, the user when
+// system, and its command.
+func parseCrontabEntry(line string, system bool) (CrontabEntry, error) {
 	var e CrontabEntry
 	fields := 5
 	if strings.HasPrefix(line, "@") {
@@ -189,6 +200,14 @@ func parseCrontabEntry(line string) (CrontabEntry, error) {
 	e.Expr = strings.Join(expr, " ")
 	if _, err := ParseTiming(e.Expr, ""); err != nil {
 		return e, err
+	}
+	if system {
+		rest = strings.TrimLeft(rest, " \t")
+		i := strings.IndexAny(rest, " \t")
+		if i < 0 {
+			return e, fmt.Errorf("no user and command after the schedule (a system crontab's line is: schedule, user, command): %q", truncateText(line, 60))
+		}
+		e.User, rest = rest[:i], rest[i:]
 	}
 	command, err := unescapePercent(strings.TrimSpace(rest))
 	if err != nil {

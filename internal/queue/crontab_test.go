@@ -138,6 +138,25 @@ func TestParseCrontabHome(t *testing.T) {
 	}
 }
 
+func TestParseSystemCrontab(t *testing.T) {
+	t.Parallel()
+	tab, err := ParseSystemCrontab(strings.NewReader("SHELL=/bin/sh\n17 * * * * root cd / && run-parts --report /etc/cron.hourly\n@daily  backup\t/usr/bin/backup --all\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Entries) != 2 {
+		t.Fatalf("%d entries, want 2", len(tab.Entries))
+	}
+	for i, want := range [][2]string{{"root", "cd / && run-parts --report /etc/cron.hourly"}, {"backup", "/usr/bin/backup --all"}} {
+		if e := tab.Entries[i]; e.User != want[0] || e.Command != want[1] {
+			t.Errorf("entry %d: user %q command %q, want %q %q", i, e.User, e.Command, want[0], want[1])
+		}
+	}
+	if _, err := ParseSystemCrontab(strings.NewReader("0 1 * * * /usr/bin/x\n")); err == nil {
+		t.Error("a line without a user: no error")
+	}
+}
+
 func TestParseCrontabShell(t *testing.T) {
 	t.Parallel()
 	tab, err := ParseCrontab(strings.NewReader("SHELL=/bin/bash\n@daily echo {a,b}\n"))
@@ -173,8 +192,13 @@ func FuzzParseCrontab(f *testing.F) {
 	f.Add("@reboot x\n")
 	f.Add("A=1\n# c\n0 0 1 1 * x \\% y\n")
 	f.Add("SHELL=\n")
+	f.Add("#system\n0 1 * * 7 root /usr/bin/x\n")
 	f.Fuzz(func(t *testing.T, text string) {
-		tab, err := ParseCrontab(strings.NewReader(text))
+		parse := ParseCrontab
+		if strings.HasPrefix(text, "#system") {
+			parse = ParseSystemCrontab
+		}
+		tab, err := parse(strings.NewReader(text))
 		if err != nil {
 			return
 		}
