@@ -177,7 +177,8 @@ func runScheduleShow(ctx context.Context, opts *ScheduleListOptions) error {
 	tw.Flush()
 	if len(jobs) > 0 {
 		fmt.Fprintf(&b, "\nRecent jobs (jobq list --schedule %s for all):\n", sc.Name)
-		if err := writeJobTable(IOStreams{Out: &b, IsTerminal: term}, jobs, filter); err != nil {
+		// Cut to the terminal, as jobq list is: b is headed for opts.IO.Out.
+		if err := writeJobTable(IOStreams{Out: sizedWriter{&b, terminalWidth(opts.IO.Out)}, IsTerminal: term}, jobs, filter); err != nil {
 			return err
 		}
 	}

@@ -3,8 +3,10 @@ package cmd
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jobq/jobq/internal/queue"
 )
@@ -45,5 +47,32 @@ func TestScheduleNextUsesTheClock(t *testing.T) {
 	// testNow is Sunday 2026-11-22.
 	if want := "2026-11-23 09:00:00 +01:00 CET\n2026-11-30 09:00:00 +01:00 CET\n"; e.stdout.String() != want {
 		t.Errorf("stdout = %q, want %q", e.stdout, want)
+	}
+}
+
+// TestScheduleShowCutsRecentJobsToTheTerminal: the recent jobs' table of
+// schedule show fits the terminal, as jobq list's does.
+func TestScheduleShowCutsRecentJobsToTheTerminal(t *testing.T) {
+	e := setup(t)
+	long := "echo " + strings.Repeat("very-long-argument ", 10)
+	if code := e.run("schedule", "add", "wide", "--cron", "@daily", long); code != 0 {
+		t.Fatalf("add: exit %d: %s", code, e.stderr)
+	}
+	if code := e.run("schedule", "run", "wide"); code != 0 {
+		t.Fatalf("run: exit %d: %s", code, e.stderr)
+	}
+	const width = 80
+	e.f.IO.Out = sizedWriter{e.stdout, width}
+	if code := e.run("schedule", "show", "wide"); code != 0 {
+		t.Fatalf("show: exit %d: %s", code, e.stderr)
+	}
+	_, table, ok := strings.Cut(e.stdout.String(), "Recent jobs")
+	if !ok {
+		t.Fatalf("no recent jobs in:\n%s", e.stdout)
+	}
+	for _, line := range strings.Split(table, "\n")[1:] {
+		if n := utf8.RuneCountInString(line); n > width {
+			t.Errorf("a line of %d columns on a terminal of %d:\n%s", n, width, line)
+		}
 	}
 }
