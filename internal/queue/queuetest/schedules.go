@@ -122,7 +122,9 @@ func testScheduleNameInUse(t *testing.T, s queue.Store) {
 }
 
 func testScheduleReplace(t *testing.T, s queue.Store) {
-	id := addSchedule(t, s, newSchedule("a"))[0]
+	first := newSchedule("a")
+	first.Description = "Nightly backup"
+	id := addSchedule(t, s, first)[0]
 	fire(t, s, t0)
 	paused := true
 	if err := s.ScheduleSet(t.Context(), queue.ScheduleSetParams{Name: "a", Paused: paused, Now: t0}); err != nil {
@@ -137,6 +139,16 @@ func testScheduleReplace(t *testing.T, s queue.Store) {
 	got := getSchedule(t, s, "a")
 	if got.Expr != "@daily" || got.Job.Command != "echo new" || !got.Paused || got.LastJob == nil {
 		t.Errorf("replaced schedule = %+v; want the new settings, still paused, its job kept", got)
+	}
+	if got.Description != "Nightly backup" {
+		t.Errorf("replaced without a description: description %q, want the old one kept", got.Description)
+	}
+	changed.Description = "Nightly backup, compressed"
+	if _, err := s.ScheduleAdd(t.Context(), []queue.ScheduleAddParams{{Schedule: changed, Replace: true, Now: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := getSchedule(t, s, "a"); got.Description != changed.Description {
+		t.Errorf("replaced with a description: %q, want %q", got.Description, changed.Description)
 	}
 }
 
