@@ -69,7 +69,8 @@ func runScheduleList(ctx context.Context, opts *ScheduleListOptions) error {
 	term := opts.IO.IsTerminal
 	rows := make([][]string, len(schedules))
 	for i, sc := range schedules {
-		next := formatTime(sc.NextAt, now, term)
+		// When it fires: the tick plus its jitter (the same without one).
+		next := formatTime(sc.DueAt, now, term)
 		if sc.Paused {
 			next = "-"
 		}
@@ -156,7 +157,11 @@ func runScheduleShow(ctx context.Context, opts *ScheduleListOptions) error {
 		field("Jitter", "up to "+formatDuration(sc.Jitter))
 	}
 	if !sc.Paused {
-		field("Next run", formatTick(sc.NextAt, sc.Zone))
+		next := formatTick(sc.NextAt, sc.Zone)
+		if sc.DueAt.After(sc.NextAt) {
+			next += ", fires " + formatTick(sc.DueAt, sc.Zone) + " (jitter)"
+		}
+		field("Next run", next)
 	}
 	field("Last job", lastJobText(sc, now))
 	field("Last success", formatTime(sc.LastSuccess, now, term))

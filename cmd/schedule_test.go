@@ -76,3 +76,34 @@ func TestScheduleShowCutsRecentJobsToTheTerminal(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduleListShowsWhenItFires: with a jitter, NEXT is the due time
+// (the tick plus its delay), not the tick.
+func TestScheduleListShowsWhenItFires(t *testing.T) {
+	e := setup(t)
+	if code := e.run("schedule", "add", "j", "--cron", "@daily", "--tz", "UTC", "--jitter", "1h", "true"); code != 0 {
+		t.Fatalf("add: exit %d: %s", code, e.stderr)
+	}
+	store, err := e.f.OpenStore(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	due := tick.Add(37 * time.Minute)
+	if err := store.ScheduleSet(context.Background(), queue.ScheduleSetParams{Name: "j", NextAt: tick, DueAt: due, Now: testNow}); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	if code := e.run("schedule", "list"); code != 0 {
+		t.Fatalf("list: exit %d: %s", code, e.stderr)
+	}
+	if want := formatTime(due, testNow, false); !strings.Contains(e.stdout.String(), want) {
+		t.Errorf("schedule list shows no due time %s:\n%s", want, e.stdout)
+	}
+	if code := e.run("schedule", "show", "j"); code != 0 {
+		t.Fatalf("show: exit %d: %s", code, e.stderr)
+	}
+	if want := "fires 2026-11-23 00:37:00 +00:00 UTC"; !strings.Contains(e.stdout.String(), want) {
+		t.Errorf("schedule show has no %q:\n%s", want, e.stdout)
+	}
+}
