@@ -109,12 +109,12 @@ func runScheduleAdd(ctx context.Context, opts *ScheduleAddOptions) error {
 	if err := sc.Plan(now, opts.Rand()); err != nil {
 		return &UsageError{Err: err}
 	}
-	return addSchedules(ctx, opts.OpenStore, opts.IO, now, opts.Replace, sc)
+	return addSchedules(ctx, opts.OpenStore, opts.IO, now, opts.Replace, "--replace changes it", sc)
 }
 
 // addSchedules adds schedules all or nothing and says when each fires
 // first.
-func addSchedules(ctx context.Context, open func(context.Context) (storeNotifier, error), io IOStreams, now time.Time, replace bool, scs ...queue.Schedule) error {
+func addSchedules(ctx context.Context, open func(context.Context) (storeNotifier, error), io IOStreams, now time.Time, replace bool, inUse string, scs ...queue.Schedule) error {
 	params := make([]queue.ScheduleAddParams, len(scs))
 	for i, sc := range scs {
 		params[i] = queue.ScheduleAddParams{Schedule: sc, Replace: replace, Now: now}
@@ -126,7 +126,7 @@ func addSchedules(ctx context.Context, open func(context.Context) (storeNotifier
 	defer store.Close()
 	if _, err := store.ScheduleAdd(ctx, params); err != nil {
 		if errors.Is(err, queue.ErrExists) {
-			return existsError(err)
+			return existsError(err, inUse)
 		}
 		return fmt.Errorf("add schedule: %w", err)
 	}
@@ -137,9 +137,9 @@ func addSchedules(ctx context.Context, open func(context.Context) (storeNotifier
 }
 
 // existsError is the error of a schedule name in use (exit 1), the same
-// for add, import and import --dry-run.
-func existsError(err error) error {
-	return fmt.Errorf("%w; nothing was added (--replace changes it)", err)
+// for add, import and import --dry-run, with what to do about it.
+func existsError(err error, hint string) error {
+	return fmt.Errorf("%w; nothing was added (%s)", err, hint)
 }
 
 // formatTick is a tick in its schedule's zone, with the offset, so that

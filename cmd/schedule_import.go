@@ -163,7 +163,7 @@ func runScheduleImport(ctx context.Context, opts *ScheduleImportOptions) error {
 		}
 		return checkNamesFree(ctx, opts.DBPath, schedules)
 	}
-	return addSchedules(ctx, opts.OpenStore, opts.IO, now, false, schedules...)
+	return addSchedules(ctx, opts.OpenStore, opts.IO, now, false, importInUse, schedules...)
 }
 
 // writeImportPlan prints the schedules an import would add.
@@ -174,6 +174,9 @@ func writeImportPlan(w io.Writer, schedules []queue.Schedule) error {
 	}
 	return writeTable(w, []string{"NAME", "SCHEDULE", "NEXT RUN", "COMMAND", "DESCRIPTION"}, rows)
 }
+
+// importInUse is what to do about a name in use: import has no --replace.
+const importInUse = "--prefix P gives every name another start; jobq schedule rm NAME frees one"
 
 // checkNamesFree fails, as the import itself would (exit 1), when a
 // schedule's name is in use in the database. The database is opened
@@ -197,7 +200,7 @@ func checkNamesFree(ctx context.Context, dbPath func() (string, error), schedule
 	}
 	for _, sc := range schedules {
 		if slices.Contains(names, sc.Name) {
-			return existsError(fmt.Errorf("schedule %s: %w", sc.Name, queue.ErrExists))
+			return existsError(fmt.Errorf("schedule %s: %w", sc.Name, queue.ErrExists), importInUse)
 		}
 	}
 	return nil
