@@ -20,7 +20,8 @@ func newDrainCmd(f *Factory) *cobra.Command {
 		Use:   "drain [-q Q] [-c N]",
 		Short: "Run ready jobs in the foreground until none is ready",
 		Long: `Run ready jobs, N at a time, in the foreground, and exit once no job is
-ready and none of those it started is still running. Jobs waiting for a
+ready and none of those it started is still running; without -q, in every
+queue (those schedules enqueue into too). Jobs waiting for a
 retry or a later start are left for a later drain or for 'jobq work'.
 It fires the schedules' ticks that are due ('jobq schedule'), so that a
 crontab line '* * * * * jobq drain' runs schedules without a worker.

@@ -47,7 +47,8 @@ time of the worker that fires it).
 --overlap skip (the default) enqueues nothing for a tick while the
 schedule's previous job has not ended, and logs that in 'jobq events';
 allow enqueues all the same; replace cancels the previous job first.
---jitter D delays each tick by a random time up to D. After downtime, one
+--jitter D delays each tick by a random time up to D, shorter than the
+time between two ticks (docs/schedules.md). After downtime, one
 job stands for the ticks missed. The enqueue flags (-q, -p, --timeout,
 --max-attempts, --backoff, --permanent-exit, --env, --dir ...) apply to
 every job it makes. A name in use is an error unless --replace is given.`,
@@ -108,12 +109,12 @@ func runScheduleAdd(ctx context.Context, opts *ScheduleAddOptions) error {
 	if err := sc.Plan(now, opts.Rand()); err != nil {
 		return &UsageError{Err: err}
 	}
-	return addSchedules(ctx, opts.OpenStore, opts.IO, now, opts.Replace, sc)
+	return addSchedules(ctx, opts.OpenStore, opts.IO, now, opts.Replace, "--replace changes it", sc)
 }
 
 // addSchedules adds schedules all or nothing and says when each fires
 // first.
-func addSchedules(ctx context.Context, open func(context.Context) (storeNotifier, error), io IOStreams, now time.Time, replace bool, scs ...queue.Schedule) error {
+func addSchedules(ctx context.Context, open func(context.Context) (storeNotifier, error), io IOStreams, now time.Time, replace bool, inUse string, scs ...queue.Schedule) error {
 	params := make([]queue.ScheduleAddParams, len(scs))
 	for i, sc := range scs {
 		params[i] = queue.ScheduleAddParams{Schedule: sc, Replace: replace, Now: now}
@@ -125,7 +126,7 @@ func addSchedules(ctx context.Context, open func(context.Context) (storeNotifier
 	defer store.Close()
 	if _, err := store.ScheduleAdd(ctx, params); err != nil {
 		if errors.Is(err, queue.ErrExists) {
-			return fmt.Errorf("%w; nothing was added (--replace changes it)", err)
+			return existsError(err, inUse)
 		}
 		return fmt.Errorf("add schedule: %w", err)
 	}
@@ -133,6 +134,12 @@ func addSchedules(ctx context.Context, open func(context.Context) (storeNotifier
 		fmt.Fprintf(io.ErrOut, "jobq: schedule %s: next run %s\n", sc.Name, formatTick(sc.NextAt, sc.Zone))
 	}
 	return nil
+}
+
+// existsError is the error of a schedule name in use (exit 1), the same
+// for add, import and import --dry-run, with what to do about it.
+func existsError(err error, hint string) error {
+	return fmt.Errorf("%w; nothing was added (%s)", err, hint)
 }
 
 // formatTick is a tick in its schedule's zone, with the offset, so that

@@ -69,7 +69,8 @@ func runScheduleList(ctx context.Context, opts *ScheduleListOptions) error {
 	term := opts.IO.IsTerminal
 	rows := make([][]string, len(schedules))
 	for i, sc := range schedules {
-		next := formatTime(sc.NextAt, now, term)
+		// When it fires: the tick plus its jitter (the same without one).
+		next := formatTime(sc.DueAt, now, term)
 		if sc.Paused {
 			next = "-"
 		}
@@ -156,7 +157,11 @@ func runScheduleShow(ctx context.Context, opts *ScheduleListOptions) error {
 		field("Jitter", "up to "+formatDuration(sc.Jitter))
 	}
 	if !sc.Paused {
-		field("Next run", formatTick(sc.NextAt, sc.Zone))
+		next := formatTick(sc.NextAt, sc.Zone)
+		if sc.DueAt.After(sc.NextAt) {
+			next += ", fires " + formatTick(sc.DueAt, sc.Zone) + " (jitter)"
+		}
+		field("Next run", next)
 	}
 	field("Last job", lastJobText(sc, now))
 	field("Last success", formatTime(sc.LastSuccess, now, term))
@@ -177,7 +182,8 @@ func runScheduleShow(ctx context.Context, opts *ScheduleListOptions) error {
 	tw.Flush()
 	if len(jobs) > 0 {
 		fmt.Fprintf(&b, "\nRecent jobs (jobq list --schedule %s for all):\n", sc.Name)
-		if err := writeJobTable(IOStreams{Out: &b, IsTerminal: term}, jobs, filter); err != nil {
+		// Cut to the terminal, as jobq list is: b is headed for opts.IO.Out.
+		if err := writeJobTable(IOStreams{Out: sizedWriter{&b, terminalWidth(opts.IO.Out)}, IsTerminal: term}, jobs, filter); err != nil {
 			return err
 		}
 	}

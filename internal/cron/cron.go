@@ -15,6 +15,7 @@ package cron
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,23 +47,98 @@ func Parse(expr string) (*Schedule, error) {
 	case strings.HasPrefix(e, "TZ=") || strings.HasPrefix(e, "CRON_TZ="):
 		return nil, errors.New("give the time zone with --tz, not in the expression")
 	}
-	spec, err := parser.Parse(e)
+	spec, err := parser.Parse(sundaySeven(e))
 	if err != nil {
 		return nil, fmt.Errorf("cron expression %q: %w", expr, err)
 	}
 	s := &Schedule{spec: spec}
-	if c, ok := spec.(robfig.ConstantDelaySchedule); ok {
+	if _, ok := spec.(robfig.ConstantDelaySchedule); ok {
 		d, err := time.ParseDuration(strings.TrimSpace(strings.TrimPrefix(e, "@every")))
-		if err != nil || d < time.Second || d%time.Second != 0 {
-			return nil, fmt.Errorf("cron expression %q: @every takes whole seconds, at least 1s", expr)
+		if err != nil {
+			return nil, fmt.Errorf("cron expression %q: %w", expr, err)
 		}
-		s.every = c.Delay
+		return Every(d)
 	} else if next := spec.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)); next.IsZero() {
 		// robfig returns the zero time for a date that never comes
 		// ("0 0 30 2 *"): refuse it rather than never fire.
 		return nil, fmt.Errorf("cron expression %q never fires", expr)
 	}
 	return s, nil
+}
+
+// sundaySeven rewrites a day of week 7 in the fifth field of a
+// five-field expression as 0: Debian's and cronie's cron take 0 or 7 for
+// Sunday (crontab(5)), robfig only 0, and one "0 1 * * 7" would make a
+// whole crontab's import fail. A range or step that ends at 7 becomes the
+// list of the days it names ("5-7" is "5,6,0"; "1-7/2" is "1,3,5,0"), so
+// it means what cron means. Anything else is left as it is, for the
+// parser to accept or refuse.
+func sundaySeven(expr string) string {
+	fields := strings.Fields(expr)
+	if len(fields) != 5 {
+		return expr
+	}
+	parts := strings.Split(fields[4], ",")
+	for i, part := range parts {
+		parts[i] = sundaySevenPart(part)
+	}
+	fields[4] = strings.Join(parts, ",")
+	return strings.Join(fields, " ")
+}
+
+// sundaySevenPart rewrites one element of a day-of-week list: N, A-B,
+// N/S or A-B/S, where a bound is a number or a day's name.
+func sundaySevenPart(part string) string {
+	rng, step := part, 1
+	if i := strings.IndexByte(part, '/'); i >= 0 {
+		s, err := strconv.Atoi(part[i+1:])
+		if err != nil || s <= 0 {
+			return part
+		}
+		rng, step = part[:i], s
+	}
+	lo, hi, ok := strings.Cut(rng, "-")
+	if !ok {
+		hi = lo
+	}
+	a, okA := weekday(lo)
+	b, okB := weekday(hi)
+	if !okA || !okB || (a != 7 && b != 7) || a > b {
+		return part
+	}
+	var days []string
+	seen := map[int]bool{}
+	for d := a; d <= b; d += step {
+		day := d % 7 // 7 is Sunday; "0-7" names it once
+		if !seen[day] {
+			seen[day] = true
+			days = append(days, strconv.Itoa(day))
+		}
+	}
+	return strings.Join(days, ",")
+}
+
+// weekday reads a day-of-week bound: 0 to 7, or sun .. sat.
+func weekday(s string) (int, bool) {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n, n >= 0 && n <= 7
+	}
+	for i, name := range []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"} {
+		if strings.EqualFold(s, name) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// Every returns the schedule of @every d: whole seconds, at least one.
+// It is for callers that read the duration themselves: package queue
+// reads it with its own units (d, w), which time.ParseDuration lacks.
+func Every(d time.Duration) (*Schedule, error) {
+	if d < time.Second || d%time.Second != 0 {
+		return nil, fmt.Errorf("@every %v: @every takes whole seconds, at least 1s", d)
+	}
+	return &Schedule{spec: robfig.Every(d), every: d}, nil
 }
 
 // Every is the period of an @every schedule, 0 for a calendar one.

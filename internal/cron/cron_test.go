@@ -138,7 +138,7 @@ func TestParseRefuses(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"* * * * *", "@every 90s", "30 2 * * *", "0 0 29 2 *", "@reboot", "1-5/2 */3 L * ?"} {
+	for _, s := range []string{"* * * * *", "@every 90s", "@every 1d", "30 2 * * *", "0 0 29 2 *", "@reboot", "1-5/2 */3 L * ?", "0 1 * * 7", "0 1 * * 5-7", "0 1 * * 1-7/2,sun"} {
 		f.Add(s)
 	}
 	ny, err := time.LoadLocation("America/New_York")
@@ -180,5 +180,40 @@ func TestRobfigDiffers(t *testing.T) {
 	second := spec.Next(first)
 	if second.Sub(first) != time.Hour {
 		t.Errorf("robfig now gives %v then %v, not 01:30 twice: see whether Next still needs its own rules", first, second)
+	}
+}
+
+// TestSundaySeven: cron takes 7 for Sunday as well as 0 (crontab(5)), in
+// lists and ranges too.
+func TestSundaySeven(t *testing.T) {
+	t.Parallel()
+	// 2026-11-29 is a Sunday.
+	from := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		expr string
+		want []string
+	}{
+		{"0 1 * * 7", []string{"2026-11-29T01:00:00Z", "2026-12-06T01:00:00Z"}},
+		{"0 1 * * 5-7", []string{"2026-11-29T01:00:00Z", "2026-12-04T01:00:00Z", "2026-12-05T01:00:00Z", "2026-12-06T01:00:00Z"}},
+		{"0 1 * * 1,7", []string{"2026-11-29T01:00:00Z", "2026-11-30T01:00:00Z", "2026-12-06T01:00:00Z"}},
+		{"0 1 * * fri-7", []string{"2026-11-29T01:00:00Z", "2026-12-04T01:00:00Z", "2026-12-05T01:00:00Z"}},
+		{"0 1 * * 0-7", []string{"2026-11-29T01:00:00Z", "2026-11-30T01:00:00Z", "2026-12-01T01:00:00Z"}},
+		{"0 1 * * 1-7/2", []string{"2026-11-29T01:00:00Z", "2026-11-30T01:00:00Z", "2026-12-02T01:00:00Z", "2026-12-04T01:00:00Z"}},
+		{"0 1 * * 2-6/2", []string{"2026-12-01T01:00:00Z", "2026-12-03T01:00:00Z", "2026-12-05T01:00:00Z", "2026-12-08T01:00:00Z"}},
+		{"0 1 * * */7", []string{"2026-11-29T01:00:00Z", "2026-12-06T01:00:00Z"}},
+	} {
+		got := ticks(t, tt.expr, from, time.UTC, len(tt.want))
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("ticks of %q:\n got %v\nwant %v", tt.expr, got, tt.want)
+		}
+	}
+	for _, expr := range []string{"0 1 * * 8", "0 1 * * 7-8", "0 1 * * 7-5"} {
+		if _, err := Parse(expr); err == nil {
+			t.Errorf("Parse(%q) succeeded, want an error", expr)
+		}
+	}
+	// The day of month 7 is the 7th.
+	if got := ticks(t, "0 1 7 * *", from, time.UTC, 1); got[0] != "2026-12-07T01:00:00Z" {
+		t.Errorf("0 1 7 * *: %v", got)
 	}
 }

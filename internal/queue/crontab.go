@@ -18,6 +18,8 @@ type CrontabEntry struct {
 	Command     string   // with cron's \% made %
 	Argv        []string // the shell of SHELL above it (/bin/sh) -c Command
 	Env         []string // the VAR=value lines above it
+	Home        string   // HOME set above it, where cron runs it; empty: not set
+	User        string   // a system crontab's user field; empty in a user's crontab
 }
 
 // Crontab is what ParseCrontab read.
@@ -35,16 +37,27 @@ const maxCrontabLine = 64 << 10
 // fields or a descriptor and a command per line; VAR=value lines set the
 // environment of the lines below them (CRON_TZ or TZ their zone, SHELL
 // the shell that runs them); comments right above a line become its
-// description and, when no name is given, its name. @reboot is refused,
+// description and, when no name is given, its name: the last paragraph of
+// them, after any line put out of use (a commented-out job, the header of
+// Debian's crontab -e template). @reboot is refused,
 // and so is a % not escaped as \%, which cron turns into standard input
 // that jobq does not give. The first bad line is an error: all or nothing.
-func ParseCrontab(r io.Reader) (*Crontab, error) {
+func ParseCrontab(r io.Reader) (*Crontab, error) { return parseCrontab(r, false) }
+
+// ParseSystemCrontab reads a system crontab (/etc/crontab, a file of
+// /etc/cron.d) as ParseCrontab reads a user's, but with the user field
+// that follows the schedule on each line: "0 1 * * * root /usr/bin/x"
+// runs /usr/bin/x, as root. Read as a user's crontab, its command would
+// be "root /usr/bin/x".
+func ParseSystemCrontab(r io.Reader) (*Crontab, error) { return parseCrontab(r, true) }
+
+func parseCrontab(r io.Reader, system bool) (*Crontab, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), maxCrontabLine)
 	out := &Crontab{}
 	var env []string
 	var comment []string
-	zone, shell := "", "/bin/sh"
+	zone, shell, home := "", "/bin/sh", ""
 	used := map[string]bool{}
 	n := 0
 	for sc.Scan() {
@@ -55,7 +68,14 @@ func ParseCrontab(r io.Reader) (*Crontab, error) {
 			comment = nil // a comment belongs to the line right below it
 			continue
 		case strings.HasPrefix(line, "#"):
-			if c := strings.TrimSpace(strings.TrimLeft(line, "#")); c != "" {
+			switch c := strings.TrimSpace(strings.TrimLeft(line, "#")); {
+			case c == "", isCommentedOutLine(c):
+				// A paragraph ends, or a line put out of use (a job, the
+				// "m h dom mon dow command" ruler of crontab -e's
+				// template): what is above it does not describe the
+				// line below.
+				comment = nil
+			default:
 				comment = append(comment, c)
 			}
 			continue
@@ -82,16 +102,20 @@ func ParseCrontab(r io.Reader) (*Crontab, error) {
 				if value != "/bin/sh" {
 					out.Notes = append(out.Notes, fmt.Sprintf("line %d: SHELL=%s: the lines below it run as %s -c COMMAND, as cron runs them", n, value, value))
 				}
+			case "HOME":
+				// cron runs the lines below in it, and gives it to them.
+				home = value
+				env = SetEnv(slices.Clone(env), name+"="+value)
 			default:
 				env = SetEnv(slices.Clone(env), name+"="+value)
 			}
 			continue
 		}
-		e, err := parseCrontabEntry(line)
+		e, err := parseCrontabEntry(line, system)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
-		e.Line, e.Zone, e.Env = n, zone, env
+		e.Line, e.Zone, e.Env, e.Home = n, zone, env, home
 		e.Argv = []string{shell, "-c", e.Command}
 		if shell == "/bin/sh" {
 			e.Argv = ShellArgv(e.Command)
@@ -105,6 +129,31 @@ func ParseCrontab(r io.Reader) (*Crontab, error) {
 		return nil, fmt.Errorf("line %d: %w", n+1, err)
 	}
 	return out, nil
+}
+
+// isCommentedOutLine says whether a comment's text is a crontab line put
+// out of use ("#0 4 * * * /usr/local/bin/old-job") or the ruler that ends
+// the header Debian's crontab -e writes ("# m h  dom mon dow   command"),
+// rather than words about the line below.
+func isCommentedOutLine(text string) bool {
+	f := strings.Fields(text)
+	if strings.Join(f, " ") == "m h dom mon dow command" {
+		return true
+	}
+	if len(f) >= 2 && strings.HasPrefix(f[0], "@") {
+		switch f[0] {
+		case "@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly":
+			return true
+		case "@every":
+			return len(f) >= 3
+		}
+		return false
+	}
+	if len(f) < 6 {
+		return false
+	}
+	_, err := ParseTiming(strings.Join(f[:5], " "), "UTC")
+	return err == nil
 }
 
 // parseCrontabEnv reads "NAME = value", the value perhaps in quotes.
@@ -126,8 +175,9 @@ func parseCrontabEnv(line string) (name, value string, err error) {
 	return name, value, nil
 }
 
-// parseCrontabEntry reads a schedule line: its expression and command.
-func parseCrontabEntry(line string) (CrontabEntry, error) {
+// parseCrontabEntry reads a schedule line: its expression, the user when
+// system, and its command.
+func parseCrontabEntry(line string, system bool) (CrontabEntry, error) {
 	var e CrontabEntry
 	fields := 5
 	if strings.HasPrefix(line, "@") {
@@ -150,6 +200,14 @@ func parseCrontabEntry(line string) (CrontabEntry, error) {
 	e.Expr = strings.Join(expr, " ")
 	if _, err := ParseTiming(e.Expr, ""); err != nil {
 		return e, err
+	}
+	if system {
+		rest = strings.TrimLeft(rest, " \t")
+		i := strings.IndexAny(rest, " \t")
+		if i < 0 {
+			return e, fmt.Errorf("no user and command after the schedule (a system crontab's line is: schedule, user, command): %q", truncateText(line, 60))
+		}
+		e.User, rest = rest[:i], rest[i:]
 	}
 	command, err := unescapePercent(strings.TrimSpace(rest))
 	if err != nil {

@@ -6,8 +6,34 @@ import (
 	"testing"
 )
 
-const sampleCrontab = `# m h dom mon dow command
-SHELL=/bin/sh
+// debianHeader is the template Debian's crontab -e starts a new crontab
+// with (cron 3.0pl1, debian/patches).
+const debianHeader = `# Edit this file to introduce tasks to be run by cron.
+# 
+# Each task to run has to be defined through a single line
+# indicating with different fields when the task will be run
+# and what command to run for the task
+# 
+# To define the time you can provide concrete values for
+# minute (m), hour (h), day of month (dom), month (mon),
+# and day of week (dow) or use '*' in these fields (for 'any').
+# 
+# Notice that tasks will be started based on the cron's system
+# daemon's notion of time and timezones.
+# 
+# Output of the crontab jobs (including errors) is sent through
+# email to the user the crontab file belongs to (unless redirected).
+# 
+# For example, you can run a backup of all your user accounts
+# at 5 a.m every week with:
+# 0 5 * * 1 tar -zcf /var/backups/home.tgz /home/
+# 
+# For more information see the manual pages of crontab(5) and cron(8)
+# 
+# m h  dom mon dow   command
+`
+
+const sampleCrontab = debianHeader + `SHELL=/bin/sh
 MAILTO=ops@example.com
 PATH=/usr/local/bin:/usr/bin:/bin
 
@@ -22,6 +48,9 @@ CRON_TZ=Europe/Berlin
 0 8 * * mon cd /srv/app && ./bin/report
 @hourly /usr/local/bin/sync-photos --quick
 @every 90s true
+# Clean up
+#0 4 * * * /usr/local/bin/old-job
+0 5 * * 7 /usr/local/bin/prune --weekly
 `
 
 func TestParseCrontab(t *testing.T) {
@@ -36,12 +65,16 @@ func TestParseCrontab(t *testing.T) {
 		env                        []string
 	}
 	path := "PATH=/usr/local/bin:/usr/bin:/bin"
+	bd := "BACKUP_DIR=/srv/backup"
+	h := strings.Count(debianHeader, "\n") - 1 // the sample's line 1 is the header's last
 	want := []row{
-		{7, "nightly-backup", "Nightly backup", "30 2 * * *", "", "pg_dump app | gzip > /backup/app-$(date +%F).sql.gz", []string{path}},
-		{9, "sync-photos", "", "*/5 * * * *", "", "/usr/local/bin/sync-photos --all", []string{path}},
-		{14, "weekly-report", "Weekly report (for the board)", "0 8 * * mon", "Europe/Berlin", "cd /srv/app && ./bin/report", []string{"BACKUP_DIR=/srv/backup", path}},
-		{15, "sync-photos-2", "", "@hourly", "Europe/Berlin", "/usr/local/bin/sync-photos --quick", []string{"BACKUP_DIR=/srv/backup", path}},
-		{16, "true", "", "@every 90s", "Europe/Berlin", "true", []string{"BACKUP_DIR=/srv/backup", path}},
+		{h + 7, "nightly-backup", "Nightly backup", "30 2 * * *", "", "pg_dump app | gzip > /backup/app-$(date +%F).sql.gz", []string{path}},
+		{h + 9, "sync-photos", "", "*/5 * * * *", "", "/usr/local/bin/sync-photos --all", []string{path}},
+		{h + 14, "weekly-report", "Weekly report (for the board)", "0 8 * * mon", "Europe/Berlin", "cd /srv/app && ./bin/report", []string{bd, path}},
+		{h + 15, "sync-photos-2", "", "@hourly", "Europe/Berlin", "/usr/local/bin/sync-photos --quick", []string{bd, path}},
+		{h + 16, "true", "", "@every 90s", "Europe/Berlin", "true", []string{bd, path}},
+		// The comment above a commented-out job described that job.
+		{h + 19, "prune", "", "0 5 * * 7", "Europe/Berlin", "/usr/local/bin/prune --weekly", []string{bd, path}},
 	}
 	if len(tab.Entries) != len(want) {
 		t.Fatalf("%d entries, want %d: %+v", len(tab.Entries), len(want), tab.Entries)
@@ -59,6 +92,68 @@ func TestParseCrontab(t *testing.T) {
 	}
 	if len(tab.Notes) != 1 || !strings.Contains(tab.Notes[0], "MAILTO") {
 		t.Errorf("notes = %q, want one about MAILTO", tab.Notes)
+	}
+}
+
+// TestParseCrontabComments: a schedule is named after the words right
+// above it, not after crontab -e's template or a job put out of use.
+func TestParseCrontabComments(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ name, text, wantName, wantDesc string }{
+		{"Debian template right above", debianHeader + "0 1 * * * /usr/bin/backup --all\n", "backup", ""},
+		{"Debian template, then a comment", debianHeader + "# Nightly backup\n0 1 * * * /usr/bin/backup\n", "nightly-backup", "Nightly backup"},
+		{"commented-out job right above", "#0 4 * * * /usr/local/bin/old-job\n0 5 * * * /usr/bin/new-job\n", "new-job", ""},
+		{"its comment, then the commented-out job", "# Old job\n#0 4 * * * /usr/local/bin/old-job\n0 5 * * * /usr/bin/new-job\n", "new-job", ""},
+		{"commented-out descriptor", "# Old\n# @daily /usr/bin/old\n@hourly /usr/bin/new\n", "new", ""},
+		{"a comment below the commented-out job", "#0 4 * * * /usr/local/bin/old-job\n# Sync\n0 5 * * * /usr/bin/new-job\n", "sync", "Sync"},
+		{"last paragraph", "# General notes\n#\n# Rotate logs\n@daily /usr/bin/rotate\n", "rotate-logs", "Rotate logs"},
+		{"words with numbers stay words", "# Runs at 5 past 2 every day\n5 2 * * * /usr/bin/x\n", "runs-at-5-past-2-every-day", "Runs at 5 past 2 every day"},
+	} {
+		tab, err := ParseCrontab(strings.NewReader(tt.text))
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if len(tab.Entries) != 1 {
+			t.Errorf("%s: %d entries, want 1", tt.name, len(tab.Entries))
+			continue
+		}
+		if e := tab.Entries[0]; e.Name != tt.wantName || e.Description != tt.wantDesc {
+			t.Errorf("%s: name %q description %q, want %q %q", tt.name, e.Name, e.Description, tt.wantName, tt.wantDesc)
+		}
+	}
+}
+
+func TestParseCrontabHome(t *testing.T) {
+	t.Parallel()
+	tab, err := ParseCrontab(strings.NewReader("@daily a\nHOME=/srv/app\n@daily b\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h0, h1 := tab.Entries[0].Home, tab.Entries[1].Home; h0 != "" || h1 != "/srv/app" {
+		t.Errorf("homes %q, %q; want none, then /srv/app", h0, h1)
+	}
+	if env := tab.Entries[1].Env; !slices.Equal(env, []string{"HOME=/srv/app"}) {
+		t.Errorf("env %q, want HOME=/srv/app as cron gives it", env)
+	}
+}
+
+func TestParseSystemCrontab(t *testing.T) {
+	t.Parallel()
+	tab, err := ParseSystemCrontab(strings.NewReader("SHELL=/bin/sh\n17 * * * * root cd / && run-parts --report /etc/cron.hourly\n@daily  backup\t/usr/bin/backup --all\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Entries) != 2 {
+		t.Fatalf("%d entries, want 2", len(tab.Entries))
+	}
+	for i, want := range [][2]string{{"root", "cd / && run-parts --report /etc/cron.hourly"}, {"backup", "/usr/bin/backup --all"}} {
+		if e := tab.Entries[i]; e.User != want[0] || e.Command != want[1] {
+			t.Errorf("entry %d: user %q command %q, want %q %q", i, e.User, e.Command, want[0], want[1])
+		}
+	}
+	if _, err := ParseSystemCrontab(strings.NewReader("0 1 * * * /usr/bin/x\n")); err == nil {
+		t.Error("a line without a user: no error")
 	}
 }
 
@@ -93,11 +188,17 @@ func TestParseCrontabRefuses(t *testing.T) {
 
 func FuzzParseCrontab(f *testing.F) {
 	f.Add(sampleCrontab)
+	f.Add(debianHeader + "0 1 * * 7 x\n")
 	f.Add("@reboot x\n")
 	f.Add("A=1\n# c\n0 0 1 1 * x \\% y\n")
 	f.Add("SHELL=\n")
+	f.Add("#system\n0 1 * * 7 root /usr/bin/x\n")
 	f.Fuzz(func(t *testing.T, text string) {
-		tab, err := ParseCrontab(strings.NewReader(text))
+		parse := ParseCrontab
+		if strings.HasPrefix(text, "#system") {
+			parse = ParseSystemCrontab
+		}
+		tab, err := parse(strings.NewReader(text))
 		if err != nil {
 			return
 		}

@@ -3,6 +3,7 @@ package queue
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jobq/jobq/internal/cron"
@@ -72,7 +73,7 @@ type Timing struct {
 
 // ParseTiming reads a cron expression and an IANA zone (empty: local).
 func ParseTiming(expr, zone string) (*Timing, error) {
-	c, err := cron.Parse(expr)
+	c, err := parseCron(expr)
 	if err != nil {
 		return nil, err
 	}
@@ -85,11 +86,64 @@ func ParseTiming(expr, zone string) (*Timing, error) {
 	return &Timing{cron: c, loc: loc}, nil
 }
 
+// parseCron reads a cron expression. The duration of @every is read here,
+// with ParseDuration, so that it takes d and w as every jobq duration does
+// (SPEC "Times"); package cron cannot call ParseDuration, since queue
+// imports cron, and a second copy of the parser would drift.
+func parseCron(expr string) (*cron.Schedule, error) {
+	e := strings.TrimSpace(expr)
+	rest, ok := strings.CutPrefix(e, "@every")
+	if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '\t') {
+		return cron.Parse(expr)
+	}
+	d, err := ParseDuration(strings.TrimSpace(rest))
+	if err != nil {
+		return nil, fmt.Errorf("cron expression %q: %w", expr, err)
+	}
+	c, err := cron.Every(d)
+	if err != nil {
+		return nil, fmt.Errorf("cron expression %q: @every takes whole seconds, at least 1s", expr)
+	}
+	return c, nil
+}
+
 // Location is the zone ticks are read in.
 func (t *Timing) Location() *time.Location { return t.loc }
 
 // Next is the first tick strictly after after; zero when none comes.
 func (t *Timing) Next(after time.Time) time.Time { return t.cron.Next(after, t.loc) }
+
+// gapTicks is how many ticks shortestGap looks at, from gapFrom: enough
+// for the shape of a week or a year's months ("0 0 * * 1,2", "0 0 1 * *"
+// meets February), and fixed, so that whether a jitter is accepted does
+// not depend on the day it is given. January has no daylight-saving
+// change in any zone, so the gaps are the expression's own.
+const gapTicks = 10
+
+var gapFrom = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// shortestGap is the shortest time between two of a calendar
+// expression's ticks, among the gapTicks after gapFrom (as read in its
+// zone); 0 for @every, whose period is its gap.
+func (t *Timing) shortestGap() time.Duration {
+	if t.cron.Every() > 0 {
+		return 0
+	}
+	from := time.Date(gapFrom.Year(), gapFrom.Month(), gapFrom.Day(), 0, 0, 0, 0, t.loc)
+	var gap time.Duration
+	prev := t.Next(from)
+	for range gapTicks - 1 {
+		next := t.Next(prev)
+		if prev.IsZero() || next.IsZero() {
+			break
+		}
+		if d := next.Sub(prev); gap == 0 || d < gap {
+			gap = d
+		}
+		prev = next
+	}
+	return gap
+}
 
 // Validate checks what jobq schedule add is given.
 func (s *Schedule) Validate() error {
@@ -108,6 +162,9 @@ func (s *Schedule) Validate() error {
 	}
 	if every := t.cron.Every(); every > 0 && s.Jitter >= every {
 		return fmt.Errorf("jitter %v is not shorter than the period %v: ticks would pile up", s.Jitter, every)
+	}
+	if gap := t.shortestGap(); gap > 0 && s.Jitter >= gap {
+		return fmt.Errorf("jitter %v is not shorter than %v, the shortest time between two ticks of %q: ticks would be missed", s.Jitter, gap, s.Expr)
 	}
 	return s.Job.Validate()
 }

@@ -79,18 +79,60 @@ func TestScheduleValidate(t *testing.T) {
 		t.Fatalf("Validate: %v", err)
 	}
 	for name, change := range map[string]func(*Schedule){
-		"bad name":         func(s *Schedule) { s.Name = "a b" },
-		"bad cron":         func(s *Schedule) { s.Expr = "61 * * * *" },
-		"unknown zone":     func(s *Schedule) { s.Zone = "Mars/Olympus" },
-		"Local by name":    func(s *Schedule) { s.Zone = "Local" },
-		"jitter >= period": func(s *Schedule) { s.Jitter = time.Minute },
-		"bad overlap":      func(s *Schedule) { s.Overlap = "sometimes" },
-		"empty command":    func(s *Schedule) { s.Job.Command, s.Job.Argv = "", nil },
+		"bad name":                       func(s *Schedule) { s.Name = "a b" },
+		"bad cron":                       func(s *Schedule) { s.Expr = "61 * * * *" },
+		"unknown zone":                   func(s *Schedule) { s.Zone = "Mars/Olympus" },
+		"Local by name":                  func(s *Schedule) { s.Zone = "Local" },
+		"jitter >= period":               func(s *Schedule) { s.Jitter = time.Minute },
+		"jitter = a minute of * * * * *": func(s *Schedule) { s.Expr, s.Jitter = "* * * * *", time.Minute },
+		"jitter > a day of @daily":       func(s *Schedule) { s.Expr, s.Jitter = "@daily", 3*24*time.Hour },
+		"jitter = the shortest gap":      func(s *Schedule) { s.Expr, s.Jitter = "0 0 * * 1,2", 24*time.Hour },
+		"jitter > February":              func(s *Schedule) { s.Expr, s.Jitter = "0 0 1 * *", 29*24*time.Hour },
+		"jitter of */15 in an hour":      func(s *Schedule) { s.Expr, s.Jitter = "*/15 2 * * *", 15*time.Minute },
+		"bad overlap":                    func(s *Schedule) { s.Overlap = "sometimes" },
+		"empty command":                  func(s *Schedule) { s.Job.Command, s.Job.Argv = "", nil },
 	} {
 		s := good
 		change(&s)
 		if err := s.Validate(); err == nil {
 			t.Errorf("%s: Validate succeeded", name)
+		}
+	}
+	for name, change := range map[string]func(*Schedule){
+		"jitter under a minute":   func(s *Schedule) { s.Expr, s.Jitter = "* * * * *", 59*time.Second },
+		"jitter under the gap":    func(s *Schedule) { s.Expr, s.Jitter = "0 0 * * 1,2", 23*time.Hour },
+		"jitter under a February": func(s *Schedule) { s.Expr, s.Jitter = "0 0 1 * *", 27*24*time.Hour },
+		"@daily in New York":      func(s *Schedule) { s.Expr, s.Zone, s.Jitter = "@daily", "America/New_York", 23*time.Hour },
+	} {
+		s := good
+		change(&s)
+		if err := s.Validate(); err != nil {
+			t.Errorf("%s: Validate: %v", name, err)
+		}
+	}
+}
+
+// TestParseTimingEvery: @every takes jobq's durations, d and w included
+// (SPEC "Times"), and still whole seconds, at least one.
+func TestParseTimingEvery(t *testing.T) {
+	t.Parallel()
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for expr, want := range map[string]time.Duration{
+		"@every 1d": 24 * time.Hour, "@every 1w": 7 * 24 * time.Hour, "@every 1d12h": 36 * time.Hour,
+		"@every 90s": 90 * time.Second, " @every\t2h ": 2 * time.Hour,
+	} {
+		tm, err := ParseTiming(expr, "UTC")
+		if err != nil {
+			t.Errorf("ParseTiming(%q): %v", expr, err)
+			continue
+		}
+		if got := tm.Next(from).Sub(from); got != want {
+			t.Errorf("%q: period %v, want %v", expr, got, want)
+		}
+	}
+	for _, expr := range []string{"@every", "@every 0s", "@every 1500ms", "@every 1x", "@every -1h", "@everyday"} {
+		if _, err := ParseTiming(expr, "UTC"); err == nil {
+			t.Errorf("ParseTiming(%q) succeeded, want an error", expr)
 		}
 	}
 }

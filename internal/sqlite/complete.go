@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -78,7 +79,13 @@ func (c *Completer) Queues(ctx context.Context) ([]string, error) {
 // ScheduleNames returns the names of the schedules, sorted: for
 // completing `jobq schedule ... NAME` and `list --schedule`.
 func (c *Completer) ScheduleNames(ctx context.Context) ([]string, error) {
-	return c.names(ctx, `SELECT name FROM schedules ORDER BY name`)
+	names, err := c.names(ctx, `SELECT name FROM schedules ORDER BY name`)
+	if err != nil && strings.Contains(err.Error(), "no such table") {
+		// A database from before schedules: none yet (opened read-only,
+		// it is not migrated).
+		return nil, nil
+	}
+	return names, err
 }
 
 func (c *Completer) names(ctx context.Context, query string) ([]string, error) {

@@ -61,8 +61,11 @@ func (s *Store) ScheduleAdd(ctx context.Context, params []queue.ScheduleAddParam
 		case err == nil && !p.Replace:
 			return nil, fmt.Errorf("schedule %s: %w", sc.Name, queue.ErrExists)
 		case err == nil:
+			// A description is kept unless a new one is given: an
+			// imported schedule's comment outlives schedule add --replace,
+			// which has none to give.
 			_, err = tx.ExecContext(ctx, `UPDATE schedules SET expr = ?, zone = ?, overlap = ?,
-				jitter_ms = ?, description = ?, next_at = ?, due_at = ?, updated_at = ?, queue = ?,
+				jitter_ms = ?, description = COALESCE(?, description), next_at = ?, due_at = ?, updated_at = ?, queue = ?,
 				priority = ?, command = ?, argv = ?, dir = ?, env = ?, max_attempts = ?, timeout_ms = ?,
 				backoff_ms = ?, max_backoff_ms = ?, permanent_exit = ? WHERE id = ?`, append(settings, ids[i])...)
 		case errors.Is(err, sql.ErrNoRows):

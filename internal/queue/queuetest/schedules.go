@@ -122,7 +122,9 @@ func testScheduleNameInUse(t *testing.T, s queue.Store) {
 }
 
 func testScheduleReplace(t *testing.T, s queue.Store) {
-	id := addSchedule(t, s, newSchedule("a"))[0]
+	first := newSchedule("a")
+	first.Description = "Nightly backup"
+	id := addSchedule(t, s, first)[0]
 	fire(t, s, t0)
 	paused := true
 	if err := s.ScheduleSet(t.Context(), queue.ScheduleSetParams{Name: "a", Paused: paused, Now: t0}); err != nil {
@@ -137,6 +139,16 @@ func testScheduleReplace(t *testing.T, s queue.Store) {
 	got := getSchedule(t, s, "a")
 	if got.Expr != "@daily" || got.Job.Command != "echo new" || !got.Paused || got.LastJob == nil {
 		t.Errorf("replaced schedule = %+v; want the new settings, still paused, its job kept", got)
+	}
+	if got.Description != "Nightly backup" {
+		t.Errorf("replaced without a description: description %q, want the old one kept", got.Description)
+	}
+	changed.Description = "Nightly backup, compressed"
+	if _, err := s.ScheduleAdd(t.Context(), []queue.ScheduleAddParams{{Schedule: changed, Replace: true, Now: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := getSchedule(t, s, "a"); got.Description != changed.Description {
+		t.Errorf("replaced with a description: %q, want %q", got.Description, changed.Description)
 	}
 }
 
@@ -166,6 +178,11 @@ func testScheduleFireOnce(t *testing.T, s queue.Store) {
 	}
 }
 
+// testScheduleFireConcurrent fires one tick from many goroutines of one
+// Store. That a Store serializes its own firings is all it shows: whether
+// the compare-and-set on the next tick decides between firings that read
+// the same row is a store's own test (sqlite: TestScheduleFireStaleRow,
+// and TestScheduleFireTwoStores for two processes).
 func testScheduleFireConcurrent(t *testing.T, s queue.Store) {
 	id := addSchedule(t, s, newSchedule("a"))[0]
 	now := t0.Add(time.Second)
@@ -260,15 +277,18 @@ func testScheduleOverlap(t *testing.T, s queue.Store) {
 	// not running cancels it at once.
 	cancel(t, s, t0, prev["o-skip"])
 	third := fire(t, s, t0.Add(2*time.Minute))
+	// The checks below run per fired schedule: without all three, they
+	// would pass on none.
+	if len(third.Fired) != 3 {
+		t.Fatalf("third fire = %+v, want all 3 schedules", third.Fired)
+	}
 	for _, f := range third.Fired {
-		if f.Skipped {
-			t.Errorf("third fire skipped %s", f.Schedule)
+		if f.Skipped || f.JobID == 0 {
+			t.Errorf("third fire of %s = %+v, want a job", f.Schedule, f)
 		}
-		if f.Schedule == "o-replace" {
-			if j := get(t, s, got["o-replace"].JobID); j.State != queue.StateCancelled {
-				t.Errorf("replaced pending job is %s, want cancelled", j.State)
-			}
-		}
+	}
+	if j := get(t, s, got["o-replace"].JobID); j.State != queue.StateCancelled {
+		t.Errorf("replaced pending job is %s, want cancelled", j.State)
 	}
 }
 
