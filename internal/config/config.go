@@ -248,8 +248,12 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.FromFlag() {
+	switch {
+	case e.FromFlag():
 		return fmt.Sprintf("%s: %v", e.Source, e.Err)
+	case strings.HasPrefix(e.Source, "JOBQ_"):
+		// Name what the user set, not only the key it sets.
+		return fmt.Sprintf("%s (config %s): %v", e.Source, e.Key, e.Err)
 	}
 	return fmt.Sprintf("config %s: %v", e.Key, e.Err)
 }

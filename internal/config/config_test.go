@@ -271,8 +271,8 @@ func TestErrors(t *testing.T) {
 		{"bad int", "work:\n  concurrency: many\n", "", `config work.concurrency: invalid value "many"`},
 		{"zero attempts", "defaults:\n  max_attempts: 0\n", "", "config defaults.max_attempts"},
 		{"bad codes", "defaults:\n  permanent_exit: \"0\"\n", "", "config defaults.permanent_exit"},
-		{"short lease", "", "JOBQ_WORK_LEASE=100ms", "config work.lease: 100ms is too short"},
-		{"bad env", "", "JOBQ_BUSY_TIMEOUT=x", `config busy_timeout: invalid duration "x"`},
+		{"short lease", "", "JOBQ_WORK_LEASE=100ms", "JOBQ_WORK_LEASE (config work.lease): 100ms is too short"},
+		{"bad env", "", "JOBQ_BUSY_TIMEOUT=x", `JOBQ_BUSY_TIMEOUT (config busy_timeout): invalid duration "x"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
