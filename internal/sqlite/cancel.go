@@ -31,7 +31,7 @@ func (s *Store) JobCancel(ctx context.Context, params queue.JobCancelParams) ([]
 			out[i].Found, out[i].State = true, before
 			continue
 		}
-		st, found, cascaded, err := cancelJob(ctx, tx, id, now)
+		st, found, cascaded, err := s.cancelJob(ctx, tx, id, now)
 		if err != nil {
 			return nil, err
 		}
@@ -49,7 +49,7 @@ func (s *Store) JobCancel(ctx context.Context, params queue.JobCancelParams) ([]
 // cancelJob cancels one job in tx, as JobCancel does, and returns the
 // state it was in, whether it exists, and the jobs its cancellation
 // cancelled in turn (the jobs waiting for it, and theirs).
-func cancelJob(ctx context.Context, tx *sql.Tx, id, now int64) (st queue.State, found bool, cascaded []int64, err error) {
+func (s *Store) cancelJob(ctx context.Context, tx *sql.Tx, id, now int64) (st queue.State, found bool, cascaded []int64, err error) {
 	var state string
 	err = tx.QueryRowContext(ctx, "SELECT state FROM jobs WHERE id = ?", id).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -67,7 +67,7 @@ func cancelJob(ctx context.Context, tx *sql.Tx, id, now int64) (st queue.State, 
 		_, err = tx.ExecContext(ctx, `UPDATE jobs SET state = 'cancelled', finished_at = ?,
 			updated_at = ?, last_error = 'cancelled' WHERE id = ?`, now, now, id)
 		if err == nil {
-			cascaded, err = settleDependents(ctx, tx, now, []ended{{id: id, state: queue.StateCancelled}})
+			cascaded, err = s.settleDependents(ctx, tx, now, []ended{{id: id, state: queue.StateCancelled}})
 		}
 	}
 	if err != nil {

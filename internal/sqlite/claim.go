@@ -60,6 +60,9 @@ const finishAttempt = `UPDATE attempts SET finished_at = ?, exit_code = ?, signa
 	error = ?, output = coalesce(?, output), output_size = coalesce(?, output_size)
 WHERE job_id = ? AND run = ?`
 
+// dataVersion reads the writer connection's data_version (see Store.seen).
+const dataVersion = "PRAGMA data_version"
+
 // expiredLeases is how many jobs of lost workers one claim takes back.
 const expiredLeases = 100
 
@@ -72,26 +75,33 @@ const expiredJobs = "SELECT " + jobColumns + ` FROM jobs INDEXED BY jobs_lease
 // JobClaim takes back the jobs of lost workers, records outcomes and
 // claims jobs, in one transaction; see queue.Store.
 func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*queue.JobClaimResult, error) {
+	filter, filterArgs := queueFilter(params.Queues)
+	if err := s.prepare(ctx, expiredJobs, finishJob, finishAttempt, dependents, releaseJob,
+		cancelDependent, queueSettingsQuery, fmt.Sprintf(claimJobs, filter), nextReady+filter,
+		dataVersion); err != nil {
+		return nil, err
+	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, interpretError(err)
 	}
 	defer tx.Rollback()
+	k := keptTx{s, tx}
 	res := &queue.JobClaimResult{}
 	now := ms(params.Now)
 	if params.Expired != nil {
-		expired, err := s.queryJobs(ctx, tx, expiredJobs, now, expiredLeases)
+		expired, err := s.queryJobs(ctx, k, expiredJobs, now, expiredLeases)
 		if err != nil {
 			return nil, fmt.Errorf("find expired leases: %w", err)
 		}
 		for _, job := range expired {
 			res.Expired = append(res.Expired, params.Expired(job))
 		}
-		if _, err := finishJobs(ctx, tx, res.Expired); err != nil {
+		if _, err := s.finishJobs(ctx, tx, res.Expired); err != nil {
 			return nil, err
 		}
 	}
-	if res.Lost, err = finishJobs(ctx, tx, params.Finish); err != nil {
+	if res.Lost, err = s.finishJobs(ctx, tx, params.Finish); err != nil {
 		return nil, err
 	}
 	var rateNext time.Time
@@ -105,10 +115,9 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 		})
 	}
 	if len(res.Jobs) < params.Limit {
-		filter, args := queueFilter(params.Queues)
 		var next sql.NullInt64
-		if err := tx.QueryRowContext(ctx, nextReady+filter,
-			append([]any{now}, args...)...).Scan(&next); err != nil {
+		if err := k.QueryRowContext(ctx, nextReady+filter,
+			append([]any{now}, filterArgs...)...).Scan(&next); err != nil {
 			return nil, interpretError(err)
 		}
 		res.NextRunAt = fromNullMS(next)
@@ -117,7 +126,7 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 		}
 	}
 	var version int64
-	if err := tx.QueryRowContext(ctx, "PRAGMA data_version").Scan(&version); err != nil {
+	if err := k.QueryRowContext(ctx, dataVersion).Scan(&version); err != nil {
 		return nil, interpretError(err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -130,13 +139,14 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 // finishJobs records outcomes, fenced by each job's run, settles the jobs
 // waiting for those that ended, and returns the IDs of the jobs whose
 // worker no longer held them.
-func finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams) (lost []int64, err error) {
+func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams) (lost []int64, err error) {
+	k := keptTx{s, tx}
 	for _, p := range finish {
 		var finished any
 		if p.State.Final() {
 			finished = ms(p.FinishedAt)
 		}
-		r, err := tx.ExecContext(ctx, finishJob, string(p.State), p.Attempts, msOrNull(p.RunAt),
+		r, err := k.ExecContext(ctx, finishJob, string(p.State), p.Attempts, msOrNull(p.RunAt),
 			finished, p.ExitCode, nullString(p.Signal), nullString(p.Error), ms(p.FinishedAt), p.ID, p.Run)
 		if err != nil {
 			return nil, interpretError(fmt.Errorf("finish job %d: %w", p.ID, err))
@@ -149,12 +159,12 @@ func finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams)
 		if p.Output != nil {
 			size = p.OutputSize
 		}
-		if _, err := tx.ExecContext(ctx, finishAttempt, ms(p.FinishedAt), p.ExitCode,
+		if _, err := k.ExecContext(ctx, finishAttempt, ms(p.FinishedAt), p.ExitCode,
 			nullString(p.Signal), nullString(p.Error), p.Output, size, p.ID, p.Run); err != nil {
 			return nil, interpretError(fmt.Errorf("finish attempt: %w", err))
 		}
 		if p.State.Final() {
-			if _, err := settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
+			if _, err := s.settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
 				return nil, err
 			}
 		}
@@ -171,13 +181,13 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 	now := ms(params.Now)
 	set := []any{params.Worker, ms(params.LeaseUntil), now, now}
 	filter, filterArgs := queueFilter(params.Queues)
-	allow, frees, err := allowances(ctx, tx, params.Now)
+	allow, frees, err := allowances(ctx, keptTx{s, tx}, params.Now)
 	if err != nil {
 		return nil, next, err
 	}
 	if len(allow) == 0 {
 		args := append(append(append(set, now), filterArgs...), params.Limit)
-		jobs, err := s.queryJobs(ctx, tx, fmt.Sprintf(claimJobs, filter), args...)
+		jobs, err := s.queryJobs(ctx, keptTx{s, tx}, fmt.Sprintf(claimJobs, filter), args...)
 		return jobs, next, err
 	}
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf(readyJobs, filter), append([]any{now}, filterArgs...)...)
@@ -218,7 +228,7 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 // rate limits leave. Queues without settings are not in the map. frees
 // says, for a queue whose rate limit is used up, when the oldest start of
 // its period leaves it.
-func allowances(ctx context.Context, tx *sql.Tx, now time.Time) (allow map[string]int, frees map[string]time.Time, err error) {
+func allowances(ctx context.Context, tx keptTx, now time.Time) (allow map[string]int, frees map[string]time.Time, err error) {
 	settings, err := queueSettings(ctx, tx)
 	if err != nil {
 		return nil, nil, err

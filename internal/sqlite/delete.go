@@ -81,7 +81,7 @@ func (s *Store) JobDelete(ctx context.Context, filter queue.JobFilter) (int, err
 	if now.IsZero() {
 		now = time.Now()
 	}
-	if _, err := settleDependents(ctx, tx, ms(now), gone); err != nil {
+	if _, err := s.settleDependents(ctx, tx, ms(now), gone); err != nil {
 		return 0, err
 	}
 	for part := range slices.Chunk(ids, deleteBatch) {

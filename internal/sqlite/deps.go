@@ -85,26 +85,21 @@ WHERE id = ?3 AND state = 'waiting'`
 // settled in ID order, one statement each (so that the log is in that
 // order); a job waiting for two of them settles once, by the one with the
 // lowest ID.
-func settleDependents(ctx context.Context, tx *sql.Tx, now int64, causes []ended) (cancelled []int64, err error) {
+func (s *Store) settleDependents(ctx context.Context, tx *sql.Tx, now int64, causes []ended) (cancelled []int64, err error) {
 	type settle struct {
 		id    int64
 		cause ended
 	}
-	// A cancel can run down thousands of jobs: prepare each statement
-	// once, not once a job.
+	// A cancel can run down thousands of jobs: take each statement once,
+	// not once a job. Those kept (stmt.go) are not prepared again at all.
 	stmts := map[string]*sql.Stmt{}
-	defer func() {
-		for _, st := range stmts {
-			st.Close()
-		}
-	}()
 	stmt := func(query string) (*sql.Stmt, error) {
 		if st, ok := stmts[query]; ok {
 			return st, nil
 		}
-		st, err := tx.PrepareContext(ctx, query)
+		st, err := s.stmt(ctx, tx, query)
 		if err != nil {
-			return nil, interpretError(err)
+			return nil, err
 		}
 		stmts[query] = st
 		return st, nil

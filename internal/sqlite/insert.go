@@ -28,12 +28,15 @@ const insertChunk = 64
 // new row the largest rowid plus one, and this transaction holds the only
 // write lock), and the IDs are known without reading them back.
 func (s *Store) JobInsert(ctx context.Context, params []queue.JobInsertParams) ([]int64, error) {
+	if err := s.prepare(ctx, logNewJobs, countJobs); err != nil {
+		return nil, err
+	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, interpretError(err)
 	}
 	defer tx.Rollback()
-	ids, err := insertJobs(ctx, tx, params)
+	ids, err := s.insertJobs(ctx, tx, params)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +48,7 @@ func (s *Store) JobInsert(ctx context.Context, params []queue.JobInsertParams) (
 
 // insertJobs is JobInsert inside tx; ScheduleFire enqueues a tick's job
 // with it, in the transaction that moves the schedule on.
-func insertJobs(ctx context.Context, tx *sql.Tx, params []queue.JobInsertParams) ([]int64, error) {
+func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, params []queue.JobInsertParams) ([]int64, error) {
 	params, failedDeps, err := settleDependencies(ctx, tx, params)
 	if err != nil {
 		return nil, err
@@ -75,13 +78,11 @@ func insertJobs(ctx context.Context, tx *sql.Tx, params []queue.JobInsertParams)
 		ids[i] = ids[j]
 	}
 	if len(fresh) > 0 {
-		if _, err := tx.ExecContext(execCtx, `INSERT INTO events (job_id, at, to_state, attempt)
-			SELECT id, created_at, state, run FROM jobs WHERE id BETWEEN ? AND ?`,
-			ids[fresh[0]], ids[fresh[len(fresh)-1]]); err != nil {
+		if _, err := (keptTx{s, tx}).ExecContext(execCtx, logNewJobs, ids[fresh[0]], ids[fresh[len(fresh)-1]]); err != nil {
 			return nil, interpretError(fmt.Errorf("log new jobs: %w", err))
 		}
 	}
-	if err := countNewJobs(execCtx, tx, params, fresh); err != nil {
+	if err := countNewJobs(execCtx, keptTx{s, tx}, params, fresh); err != nil {
 		return nil, err
 	}
 	if err := insertDependencies(ctx, tx, params, fresh, ids, failedDeps); err != nil {
@@ -90,9 +91,17 @@ func insertJobs(ctx context.Context, tx *sql.Tx, params []queue.JobInsertParams)
 	return ids, nil
 }
 
+// logNewJobs logs the creation of the jobs inserted, a range of IDs.
+const logNewJobs = `INSERT INTO events (job_id, at, to_state, attempt)
+	SELECT id, created_at, state, run FROM jobs WHERE id BETWEEN ? AND ?`
+
+// countJobs adds n jobs of a queue and state to job_counts.
+const countJobs = `INSERT INTO job_counts (queue, state, n) VALUES (?, ?, ?)
+	ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n`
+
 // countNewJobs adds the jobs inserted to job_counts, one statement per
 // queue and state (see job_counts in the schema).
-func countNewJobs(ctx context.Context, tx *sql.Tx, params []queue.JobInsertParams, fresh []int) error {
+func countNewJobs(ctx context.Context, tx keptTx, params []queue.JobInsertParams, fresh []int) error {
 	type key struct {
 		queue string
 		state queue.State
@@ -102,8 +111,7 @@ func countNewJobs(ctx context.Context, tx *sql.Tx, params []queue.JobInsertParam
 		counts[key{params[i].Queue, params[i].State}]++
 	}
 	for k, n := range counts {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO job_counts (queue, state, n) VALUES (?, ?, ?)
-			ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n`, k.queue, string(k.state), n); err != nil {
+		if _, err := tx.ExecContext(ctx, countJobs, k.queue, string(k.state), n); err != nil {
 			return interpretError(fmt.Errorf("count new jobs: %w", err))
 		}
 	}

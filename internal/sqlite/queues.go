@@ -48,9 +48,11 @@ func (s *Store) QueueSet(ctx context.Context, params queue.QueueSetParams) error
 	return interpretError(tx.Commit())
 }
 
+const queueSettingsQuery = `SELECT name, paused, coalesce(concurrency, 0),
+	coalesce(rate, 0), coalesce(rate_period_ms, 0) FROM queues ORDER BY name`
+
 func queueSettings(ctx context.Context, q queryer) ([]queue.QueueSettings, error) {
-	rows, err := q.QueryContext(ctx, `SELECT name, paused, coalesce(concurrency, 0),
-		coalesce(rate, 0), coalesce(rate_period_ms, 0) FROM queues ORDER BY name`)
+	rows, err := q.QueryContext(ctx, queueSettingsQuery)
 	if err != nil {
 		return nil, interpretError(err)
 	}

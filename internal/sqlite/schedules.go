@@ -197,7 +197,7 @@ func (s *Store) ScheduleFire(ctx context.Context, params queue.ScheduleFireParam
 		return nil, err
 	}
 	for _, sc := range schedules {
-		fired, ok, err := fireSchedule(ctx, tx, sc, params)
+		fired, ok, err := s.fireSchedule(ctx, tx, sc, params)
 		if err != nil {
 			return nil, fmt.Errorf("fire schedule %s: %w", sc.Name, err)
 		}
@@ -213,7 +213,7 @@ func (s *Store) ScheduleFire(ctx context.Context, params queue.ScheduleFireParam
 
 // fireSchedule fires one due schedule in tx; ok is false when another
 // firing moved it on first.
-func fireSchedule(ctx context.Context, tx *sql.Tx, sc *queue.Schedule, params queue.ScheduleFireParams) (queue.ScheduleFired, bool, error) {
+func (s *Store) fireSchedule(ctx context.Context, tx *sql.Tx, sc *queue.Schedule, params queue.ScheduleFireParams) (queue.ScheduleFired, bool, error) {
 	now := ms(params.Now)
 	plan, err := sc.Fire(params.Now, params.Jitter())
 	if err != nil {
@@ -252,11 +252,11 @@ func fireSchedule(ctx context.Context, tx *sql.Tx, sc *queue.Schedule, params qu
 		return fired, true, interpretError(err)
 	case queue.FireReplace:
 		fired.Previous = last.ID
-		if _, _, _, err := cancelJob(ctx, tx, last.ID, now); err != nil {
+		if _, _, _, err := s.cancelJob(ctx, tx, last.ID, now); err != nil {
 			return fired, false, err
 		}
 	}
-	ids, err := insertJobs(ctx, tx, []queue.JobInsertParams{sc.NewJob(plan.Tick, params.Now)})
+	ids, err := s.insertJobs(ctx, tx, []queue.JobInsertParams{sc.NewJob(plan.Tick, params.Now)})
 	if err != nil {
 		return fired, false, err
 	}

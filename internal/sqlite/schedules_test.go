@@ -52,7 +52,7 @@ func TestScheduleFireStaleRow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	fired, ok, err := fireSchedule(t.Context(), tx, stale, params)
+	fired, ok, err := s.fireSchedule(t.Context(), tx, stale, params)
 	if err != nil || ok || fired.JobID != 0 {
 		t.Fatalf("fire of the stale row = %+v, %v, %v; want nothing", fired, ok, err)
 	}

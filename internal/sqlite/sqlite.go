@@ -62,8 +62,9 @@ func setUpConn(conn *sqlite3.SQLiteConn) error {
 // Store is a queue.Store on one SQLite database file.
 type Store struct {
 	path   string
-	writer *sql.DB // one connection: SQLite has one writer at a time anyway
-	reader *sql.DB // read-only pool; connects on first use
+	writer *sql.DB   // one connection: SQLite has one writer at a time anyway
+	reader *sql.DB   // read-only pool; connects on first use
+	stmts  stmtCache // hot statements kept prepared on the writer (stmt.go)
 
 	// seen is the writer connection's PRAGMA data_version after its last
 	// claim: Wait returns once another connection has committed since.
@@ -132,7 +133,7 @@ func (s *Store) Close() error {
 	if s.unwatch != nil {
 		s.unwatch()
 	}
-	return errors.Join(s.reader.Close(), s.writer.Close())
+	return errors.Join(s.closeStmts(), s.reader.Close(), s.writer.Close())
 }
 
 // prepareFile creates the database's directory and file with owner-only
