@@ -25,13 +25,17 @@ const claimSet = `UPDATE jobs SET state = 'running', attempts = attempts + 1, ru
 // claimJobs claims the first ready jobs in one statement. It names
 // jobs_ready: without statistics (jobq runs no ANALYZE) the planner
 // prefers jobs_state for the state test, then sorts every ready job to
-// pick the first few (TestClaimUsesReadyIndex). The %s is the queue filter.
+// pick the first few (TestClaimUsesReadyIndex). The %s is the queue
+// filter, the %d the limit: written in, not bound, since SQLite compiles
+// a statement again when a value is bound to a parameter its plan used,
+// as a LIMIT's is; bound, it made a kept claim statement recompile at
+// every claim (docs/performance.md).
 var claimJobs = claimSet + `
 WHERE id IN (
 	SELECT id FROM jobs INDEXED BY jobs_ready
 	WHERE ` + readyCondition + ` AND run_at <= ? %s
 	ORDER BY priority DESC, run_at, id
-	LIMIT ?)
+	LIMIT %d)
 RETURNING ` + jobColumns
 
 // claimIDs is the claim of claimJobs for jobs picked one by one, when a
@@ -63,21 +67,19 @@ WHERE job_id = ? AND run = ?`
 // dataVersion reads the writer connection's data_version (see Store.seen).
 const dataVersion = "PRAGMA data_version"
 
-// expiredLeases is how many jobs of lost workers one claim takes back.
-const expiredLeases = 100
-
-// expiredJobs finds the running jobs of lost workers. It names jobs_lease:
+// expiredJobs finds the running jobs of lost workers, 100 at most a
+// claim (the limit is written in, as in claimJobs). It names jobs_lease:
 // without statistics the planner prefers jobs_state and reads every
 // running job to find the few whose lease ended.
 const expiredJobs = "SELECT " + jobColumns + ` FROM jobs INDEXED BY jobs_lease
-	WHERE state = 'running' AND lease_until < ? LIMIT ?`
+	WHERE state = 'running' AND lease_until < ? LIMIT 100`
 
 // JobClaim takes back the jobs of lost workers, records outcomes and
 // claims jobs, in one transaction; see queue.Store.
 func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*queue.JobClaimResult, error) {
 	filter, filterArgs := queueFilter(params.Queues)
 	if err := s.prepare(ctx, expiredJobs, finishJob, finishAttempt, dependents, releaseJob,
-		cancelDependent, queueSettingsQuery, fmt.Sprintf(claimJobs, filter), nextReady+filter,
+		cancelDependent, queueSettingsQuery, fmt.Sprintf(claimJobs, filter, params.Limit), nextReady+filter,
 		dataVersion); err != nil {
 		return nil, err
 	}
@@ -90,7 +92,7 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 	res := &queue.JobClaimResult{}
 	now := ms(params.Now)
 	if params.Expired != nil {
-		expired, err := s.queryJobs(ctx, k, expiredJobs, now, expiredLeases)
+		expired, err := s.queryJobs(ctx, k, expiredJobs, now)
 		if err != nil {
 			return nil, fmt.Errorf("find expired leases: %w", err)
 		}
@@ -186,8 +188,8 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 		return nil, next, err
 	}
 	if len(allow) == 0 {
-		args := append(append(append(set, now), filterArgs...), params.Limit)
-		jobs, err := s.queryJobs(ctx, keptTx{s, tx}, fmt.Sprintf(claimJobs, filter), args...)
+		args := append(append(set, now), filterArgs...)
+		jobs, err := s.queryJobs(ctx, keptTx{s, tx}, fmt.Sprintf(claimJobs, filter, params.Limit), args...)
 		return jobs, next, err
 	}
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf(readyJobs, filter), append([]any{now}, filterArgs...)...)

@@ -28,9 +28,9 @@ func TestClaimUsesReadyIndex(t *testing.T) {
 			name, query string
 			args        []any
 		}{
-			{"claim", fmt.Sprintf(claimJobs, ""), []any{"w", 1, 1, 1, 1, 10}},
-			{"claim", fmt.Sprintf(claimJobs, "AND queue IN (?)"), []any{"w", 1, 1, 1, 1, "q1", 10}},
-			{"claim", fmt.Sprintf(claimJobs, "AND queue IN (?, ?)"), []any{"w", 1, 1, 1, 1, "q1", "q2", 10}},
+			{"claim", fmt.Sprintf(claimJobs, "", 10), []any{"w", 1, 1, 1, 1}},
+			{"claim", fmt.Sprintf(claimJobs, "AND queue IN (?)", 10), []any{"w", 1, 1, 1, 1, "q1"}},
+			{"claim", fmt.Sprintf(claimJobs, "AND queue IN (?, ?)", 10), []any{"w", 1, 1, 1, 1, "q1", "q2"}},
 			{"ready jobs", fmt.Sprintf(readyJobs, "AND queue IN (?)"), []any{1, "q1"}},
 			{"next ready", nextReady + "AND queue IN (?, ?)", []any{1, "q1", "q2"}},
 		} {
@@ -96,7 +96,7 @@ func TestWorkQueryPlans(t *testing.T) {
 			name, query, index string
 			args               []any
 		}{
-			{"expired leases", expiredJobs, "jobs_lease", []any{1, 100}},
+			{"expired leases", expiredJobs, "jobs_lease", []any{1}},
 			{"delete", deleteOne, "jobs_finished", deleteOneArgs},
 			{"delete of two states in a queue", deleteTwo, "jobs_finished", deleteTwoArgs},
 			{"delete of two states", deleteAll, "jobs_finished", deleteAllArgs},
