@@ -8,15 +8,14 @@ import (
 )
 
 // SQLite compiles a statement each time database/sql's Exec or Query is
-// given its text, triggers included: a profile of claim and finish showed
-// about a third of the CPU in compiling and next to nothing in running
-// (docs/performance.md, issue 10). So the statements of the hot paths are
+// given its text, triggers included: a profile of claim and finish put
+// 30% of its samples in the compiler (docs/performance.md, issue 10). So the statements of the hot paths are
 // prepared once on the writer connection and kept for the life of the
 // store. A transaction uses them through Tx.StmtContext, which finds the
 // statement already prepared on its connection (the writer has one).
 
 // maxStmts bounds the statements kept: a claim's text depends on its
-// queues, and a process that claims from ever new sets of them should not
+// queues and its limit, and a process that claims from ever new sets of them should not
 // keep a statement for each.
 const maxStmts = 64
 
