@@ -143,18 +143,8 @@ func completionContext(cmd *cobra.Command) (context.Context, context.CancelFunc)
 // completeJobIDs offers the newest jobs' IDs, each described by its state
 // and command.
 func completeJobIDs(f *Factory) cobra.CompletionFunc {
-	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		c := f.completer(cmd)
-		if c == nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		defer c.Close()
-		ctx, cancel := completionContext(cmd)
-		defer cancel()
+	return fromDatabase(f, func(ctx context.Context, c *sqlite.Completer, args []string, toComplete string) ([]cobra.Completion, error) {
 		jobs, err := c.RecentJobs(ctx, completedJobs)
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
 		var out []cobra.Completion
 		for _, j := range jobs {
 			id := strconv.FormatInt(j.ID, 10)
@@ -162,8 +152,8 @@ func completeJobIDs(f *Factory) cobra.CompletionFunc {
 				out = append(out, cobra.CompletionWithDesc(id, j.State+": "+oneLineCell(j.Command)))
 			}
 		}
-		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder
-	}
+		return out, err
+	}, cobra.ShellCompDirectiveKeepOrder)
 }
 
 // completeQueues offers the names of the queues that have jobs or settings.
@@ -172,32 +162,43 @@ func completeQueues(f *Factory) cobra.CompletionFunc {
 }
 
 // completeScheduleNames offers the schedules' names: the hook for the
-// schedule commands and list --schedule. It offers none until the
-// database has schedules.
+// schedule commands and list --schedule.
 func completeScheduleNames(f *Factory) cobra.CompletionFunc {
 	return names(f, (*sqlite.Completer).ScheduleNames)
 }
 
+// names offers the names read that start with what is typed.
 func names(f *Factory, read func(*sqlite.Completer, context.Context) ([]string, error)) cobra.CompletionFunc {
-	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		c := f.completer(cmd)
-		if c == nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		defer c.Close()
-		ctx, cancel := completionContext(cmd)
-		defer cancel()
+	return fromDatabase(f, func(ctx context.Context, c *sqlite.Completer, _ []string, toComplete string) ([]cobra.Completion, error) {
 		all, err := read(c, ctx)
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
 		var out []cobra.Completion
 		for _, n := range all {
 			if strings.HasPrefix(n, toComplete) {
 				out = append(out, n)
 			}
 		}
-		return out, cobra.ShellCompDirectiveNoFileComp
+		return out, err
+	}, 0)
+}
+
+// fromDatabase completes from the database, opened read-only for the
+// call: nothing when there is none or it cannot be read, never a file
+// name.
+func fromDatabase(f *Factory, offer func(context.Context, *sqlite.Completer, []string, string) ([]cobra.Completion, error), directive cobra.ShellCompDirective) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		directive := directive | cobra.ShellCompDirectiveNoFileComp
+		c := f.completer(cmd)
+		if c == nil {
+			return nil, directive
+		}
+		defer c.Close()
+		ctx, cancel := completionContext(cmd)
+		defer cancel()
+		out, err := offer(ctx, c, args, toComplete)
+		if err != nil {
+			return nil, directive
+		}
+		return out, directive
 	}
 }
 
