@@ -150,6 +150,7 @@ func serveMetrics(addr string, r *queue.Runner, busyTimeout time.Duration) (w *m
 	reg.MustRegister(metrics.NewStoreCollector(r.Store, r.Now))
 	reg.MustRegister(w.Collectors()...)
 	health := &metrics.Health{Worker: w, Store: r.Store, StaleAfter: r.Lease + busyTimeout, Timeout: 5 * time.Second}
+	reg.MustRegister(health.Collector())
 	srv := metrics.NewServer(reg, health, r.Log)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Health answers /healthz: 200 "ok" while the worker's loop turns and the
@@ -59,4 +61,16 @@ func oneLine(s string) string {
 		}
 	}
 	return string(out)
+}
+
+// Collector is jobq_worker_healthy, /healthz as a metric: checked at
+// every scrape, so that an alert sees what /healthz says (a database file
+// removed under the worker leaves every other family looking well).
+func (h *Health) Collector() prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "jobq_worker_healthy",
+		Help: "1 while /healthz answers 200 (the worker's loop turns and the database answers), else 0.",
+	}, func() float64 {
+		return boolValue(h.Check(context.Background()) == nil)
+	})
 }

@@ -224,6 +224,9 @@ func TestHealth(t *testing.T) {
 	check("starting")
 	w.Loop(queue.Snapshot{})
 	check("")
+	if v := testutil.ToFloat64(h.Collector()); v != 1 {
+		t.Errorf("jobq_worker_healthy = %v while healthy, want 1", v)
+	}
 	w.Loop(queue.Snapshot{Stopping: true})
 	check("stopping")
 	w.Loop(queue.Snapshot{})
@@ -235,6 +238,9 @@ func TestHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("database: database file: stat " + path + ": no such file or directory")
+	if v := testutil.ToFloat64(h.Collector()); v != 0 {
+		t.Errorf("jobq_worker_healthy = %v with the database gone, want 0", v)
+	}
 }
 
 func TestParseAddr(t *testing.T) {
