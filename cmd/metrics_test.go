@@ -139,8 +139,10 @@ func TestMetricsAgreeWithStats(t *testing.T) {
 	if period, _ := value(families, "jobq_queue_rate_limit_period_seconds", map[string]string{"queue": "c"}); period != 60 {
 		t.Errorf("queue c's rate limit period is %vs, want 60", period)
 	}
-	wantEnded := map[[2]string]float64{
-		{"a", "succeeded"}: 2, {"a", "dead"}: 1, {"b", "cancelled"}: 2,
+	wantEnded := map[[2]string]float64{ // every queue's every final state, 0 included
+		{"a", "succeeded"}: 2, {"a", "dead"}: 1, {"a", "cancelled"}: 0,
+		{"b", "succeeded"}: 0, {"b", "dead"}: 0, {"b", "cancelled"}: 2,
+		{"c", "succeeded"}: 0, {"c", "dead"}: 0, {"c", "cancelled"}: 0,
 	}
 	checkEnded := func(families map[string]*dto.MetricFamily) {
 		t.Helper()

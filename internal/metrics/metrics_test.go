@@ -100,8 +100,11 @@ jobq_jobs{queue="reports",state="succeeded"} 1
 jobq_jobs{queue="reports",state="waiting"} 0
 # HELP jobq_jobs_ended_total Jobs that ended, by queue and final state (succeeded, dead, cancelled), since the database was made; deleting jobs (retention, purge) does not lower it.
 # TYPE jobq_jobs_ended_total counter
+jobq_jobs_ended_total{queue="mail",state="cancelled"} 0
 jobq_jobs_ended_total{queue="mail",state="dead"} 1
 jobq_jobs_ended_total{queue="mail",state="succeeded"} 1
+jobq_jobs_ended_total{queue="reports",state="cancelled"} 0
+jobq_jobs_ended_total{queue="reports",state="dead"} 0
 jobq_jobs_ended_total{queue="reports",state="succeeded"} 1
 # HELP jobq_queue_oldest_ready_age_seconds How long the queue's oldest ready job has waited to start; 0 when no job is ready.
 # TYPE jobq_queue_oldest_ready_age_seconds gauge

@@ -128,8 +128,23 @@ func (c *storeCollector) read(ctx context.Context) ([]prometheus.Metric, error) 
 			add(ratePeriodDesc, prometheus.GaugeValue, q.RatePeriod.Seconds(), q.Name)
 		}
 	}
+	// Every final state of every queue, 0 included: a series that first
+	// appears at 1 is no increase to increase(), and the first job of a
+	// queue to go dead would alert no one.
+	ended := map[string]map[queue.State]int64{}
+	for _, q := range stats {
+		ended[q.Name] = map[queue.State]int64{}
+	}
 	for _, e := range totals.Ended {
-		add(endedDesc, prometheus.CounterValue, float64(e.N), e.Queue, string(e.State))
+		if ended[e.Queue] == nil {
+			ended[e.Queue] = map[queue.State]int64{}
+		}
+		ended[e.Queue][e.State] += e.N
+	}
+	for name, counts := range ended {
+		for _, st := range queue.FinalStates {
+			add(endedDesc, prometheus.CounterValue, float64(counts[st]), name, string(st))
+		}
 	}
 	for _, sc := range schedules {
 		if !sc.LastSuccess.IsZero() {
