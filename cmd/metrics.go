@@ -39,14 +39,14 @@ textfile collector, which reads only files named *.prom: run it from cron
 or a systemd timer. 'jobq work --metrics-addr' serves the same families,
 and the worker's own, over HTTP. See docs/monitoring.md.`,
 		Example: `  jobq metrics
-  jobq metrics --output /var/lib/prometheus/node-exporter/jobq.prom
-  * * * * * jobq metrics --output /var/lib/prometheus/node-exporter/jobq.prom`,
+  jobq metrics | grep '^jobq_queue_oldest_ready_age_seconds'
+  jobq metrics --output /var/lib/prometheus/node-exporter/jobq.prom`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runMetrics(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write to this file atomically (textfile collector: name it *.prom), not to stdout")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "write to `FILE` atomically, not to stdout (textfile collector: name it *.prom)")
 	return cmd
 }
 

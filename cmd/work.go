@@ -66,7 +66,7 @@ reached from other hosts. See docs/monitoring.md.`,
 	opts.addFlags(cmd)
 	cmd.Flags().Var(&opts.Grace, "grace", "on SIGTERM, how long running jobs may finish (default: config work.grace, 25s)")
 	config.BindFlag(cmd.Flags().Lookup("grace"), "work.grace")
-	cmd.Flags().StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve /metrics and /healthz on HOST:PORT (:PORT: 127.0.0.1 only)")
+	cmd.Flags().StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve /metrics and /healthz on `HOST:PORT` (:PORT: 127.0.0.1 only)")
 	return cmd
 }
 
