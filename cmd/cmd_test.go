@@ -55,10 +55,13 @@ func setup(t *testing.T) *testEnv {
 	return e
 }
 
-// run runs jobq with args and returns its exit status.
+// run runs jobq with args and returns its exit status. Each run starts
+// from what a new process knows: no config loaded yet (flags bound to
+// config keys are read again), no command reached.
 func (e *testEnv) run(args ...string) int {
 	e.stdout.Reset()
 	e.stderr.Reset()
+	e.f.cfg, e.f.flags, e.f.configFlag, e.f.reachedRun = nil, nil, "", false
 	return Run(context.Background(), e.f, args)
 }
 

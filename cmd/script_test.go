@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,6 +50,8 @@ func TestScripts(t *testing.T) {
 			"notifysocket": cmdNotifySocket,
 			"status":       cmdStatus,
 			"oneline":      cmdOneLine,
+			"freeport":     cmdFreePort,
+			"httpget":      cmdHTTPGet,
 		},
 	})
 }
@@ -208,4 +212,46 @@ func cmdNotifySocket(ts *testscript.TestScript, neg bool, args []string) {
 			out.Write(append(buf[:n:n], '\n'))
 		}
 	}()
+}
+
+// cmdFreePort sets VAR to a TCP port free on 127.0.0.1 a moment ago, for a
+// server the script starts. Usage: freeport VAR.
+func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ts.Check(ln.Close())
+	ts.Setenv(args[0], strconv.Itoa(port))
+}
+
+// cmdHTTPGet gets URL until it answers with STATUS, for up to 30s (a
+// server starting in the background, a health check that turns), and
+// writes the body to stdout. Usage: httpget URL STATUS.
+func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: httpget URL STATUS")
+	}
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	client := &http.Client{Timeout: 5 * time.Second}
+	var last string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := client.Get(args[0])
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		ts.Check(err)
+		if resp.StatusCode == want {
+			fmt.Fprint(ts.Stdout(), string(body))
+			return
+		}
+		last = fmt.Sprintf("status %d: %s", resp.StatusCode, body)
+	}
+	ts.Fatalf("GET %s did not answer %d within 30s; last: %s", args[0], want, last)
 }

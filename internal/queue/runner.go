@@ -46,7 +46,8 @@ type Runner struct {
 	Hurry     <-chan struct{}  // closed or sent to: skip the rest of Grace
 	Retention Retention        // how long final jobs are kept
 	Tick      time.Duration    // the longest the loop sleeps; 0: Lease/2
-	OnLoop    func(s Snapshot) // called at every turn of the loop (systemd status, watchdog)
+	OnLoop    func(s Snapshot) // called at every turn of the loop (systemd status, watchdog, health)
+	Observer  Observer         // told of claims, ends and failed renewals (metrics); nil: none
 }
 
 // Retention says how long final jobs are kept; zero keeps them forever.
@@ -171,6 +172,7 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 		if limit > 0 || len(finish) > 0 {
 			now := r.Now()
 			expiredQueue := map[int64]string{}
+			claimStart := time.Now()
 			res, err := r.Store.JobClaim(storeCtx, JobClaimParams{
 				Finish: finish, Queues: r.Queues, Limit: limit,
 				Worker: r.Worker, Now: now, LeaseUntil: now.Add(r.Lease),
@@ -179,6 +181,7 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 					return LeaseExpired(job, now, r.Jitter())
 				},
 			})
+			r.observer().Claimed(time.Since(claimStart))
 			if errors.Is(err, ErrBusy) {
 				r.Log.Warn("database busy, trying again", logError, err)
 				time.Sleep(100 * time.Millisecond)
@@ -498,6 +501,7 @@ func (r *Runner) heartbeat(ctx context.Context, mu *sync.Mutex, held map[int64]*
 			})
 			if err != nil {
 				r.Log.Warn("renew leases", logError, err)
+				r.observer().RenewFailed()
 				if now.Sub(renewed) < r.Lease {
 					continue
 				}
@@ -540,6 +544,7 @@ func (r *Runner) logFinished(finish []JobFinishParams, ran map[int64]*Job, lost 
 	}
 	for _, p := range finish {
 		attrs := jobAttrs(ran[p.ID])
+		r.observer().Finished(ran[p.ID], p, isLost[p.ID])
 		if isLost[p.ID] {
 			r.Log.Warn("outcome not recorded: lease lost", attrs...)
 			continue

@@ -54,7 +54,10 @@ type Schedule struct {
 
 	// Filled in by ScheduleGet and ScheduleList: the newest job it made
 	// (nil when none is left), when one last succeeded, and how many of
-	// its jobs ended dead in a row since.
+	// its jobs ended dead in a row since (in the order they ended). The
+	// last two are kept by the store as the jobs end, and outlive the
+	// jobs deleted since (retention): an alert on them must not fire
+	// because a week-old success was deleted.
 	LastJob     *Job
 	LastSuccess time.Time
 	Failures    int
@@ -129,20 +132,41 @@ func (t *Timing) shortestGap() time.Duration {
 	if t.cron.Every() > 0 {
 		return 0
 	}
+	shortest, _ := t.gaps()
+	return shortest
+}
+
+// Period is the longest time between two ticks: @every's duration, or,
+// for a calendar expression, the longest gap among the gapTicks after
+// gapFrom (a weekday schedule's weekend, a monthly one's 31 days). An
+// alert on a schedule that has not succeeded for twice its period
+// (docs/monitoring.md) takes it, so that a weekend is no outage.
+func (t *Timing) Period() time.Duration {
+	if every := t.cron.Every(); every > 0 {
+		return every
+	}
+	_, longest := t.gaps()
+	return longest
+}
+
+// gaps is the shortest and the longest time between two of a calendar
+// expression's ticks, among the gapTicks after gapFrom.
+func (t *Timing) gaps() (shortest, longest time.Duration) {
 	from := time.Date(gapFrom.Year(), gapFrom.Month(), gapFrom.Day(), 0, 0, 0, 0, t.loc)
-	var gap time.Duration
 	prev := t.Next(from)
 	for range gapTicks - 1 {
 		next := t.Next(prev)
 		if prev.IsZero() || next.IsZero() {
 			break
 		}
-		if d := next.Sub(prev); gap == 0 || d < gap {
-			gap = d
+		d := next.Sub(prev)
+		if shortest == 0 || d < shortest {
+			shortest = d
 		}
+		longest = max(longest, d)
 		prev = next
 	}
-	return gap
+	return shortest, longest
 }
 
 // Validate checks what jobq schedule add is given.

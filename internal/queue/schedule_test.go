@@ -154,3 +154,28 @@ func TestOverlapAction(t *testing.T) {
 		}
 	}
 }
+
+// Period is the longest time between two ticks: a weekday schedule's is
+// its weekend, a monthly one's a 31-day month, @every's its duration.
+func TestTimingPeriod(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		expr string
+		want time.Duration
+	}{
+		{"* * * * *", time.Minute},
+		{"*/15 2 * * *", 24*time.Hour - 45*time.Minute},
+		{"@daily", 24 * time.Hour},
+		{"0 9 * * 1-5", 3 * 24 * time.Hour},
+		{"0 0 1 * *", 31 * 24 * time.Hour},
+		{"@every 90s", 90 * time.Second},
+	} {
+		timing, err := ParseTiming(tt.expr, "UTC")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := timing.Period(); got != tt.want {
+			t.Errorf("Period of %q = %v, want %v", tt.expr, got, tt.want)
+		}
+	}
+}

@@ -115,6 +115,13 @@ type Store interface {
 	// cancels the previous job first, by the overlap policy. However many
 	// workers fire at once, each tick makes one job.
 	ScheduleFire(ctx context.Context, params ScheduleFireParams) (*ScheduleFireResult, error)
+	// StoreStats sums up the store as a whole, for monitoring (jobq
+	// metrics): the jobs that ever ended, per queue and final state, and
+	// the database's size.
+	StoreStats(ctx context.Context) (*StoreStats, error)
+	// Ping checks that the database answers, as the store's other calls
+	// reach it; an error says why not, in a line (a worker's /healthz).
+	Ping(ctx context.Context) error
 	// Close releases the store.
 	Close() error
 }
@@ -420,4 +427,24 @@ type ScheduleFired struct {
 	// Previous is the schedule's job that had not ended: the one that made
 	// it skip, or the one cancelled by --overlap replace; 0 when none.
 	Previous int64
+}
+
+// StoreStats sums up a store as a whole.
+type StoreStats struct {
+	// Ended counts the jobs that ever ended in each of FinalStates, by
+	// queue: counted in the transaction that ends a job, never taken back,
+	// so that a deleted job (retention, purge) stays counted and a job
+	// retried and ended again counts again. A monitor's rate() of them
+	// holds across retention.
+	Ended []EndedCount
+	// SizeBytes is the space the database takes (for SQLite its file and
+	// WAL).
+	SizeBytes int64
+}
+
+// EndedCount is how many jobs of Queue ever ended in State.
+type EndedCount struct {
+	Queue string
+	State State
+	N     int64
 }

@@ -12,7 +12,7 @@ import (
 
 const scheduleColumns = `id, name, expr, zone, overlap, jitter_ms, description, paused,
 	next_at, due_at, created_at, queue, priority, command, argv, dir, env, max_attempts,
-	timeout_ms, backoff_ms, max_backoff_ms, permanent_exit`
+	timeout_ms, backoff_ms, max_backoff_ms, permanent_exit, last_success_at, failures`
 
 func scanSchedule(row scanner) (*queue.Schedule, error) {
 	var s queue.Schedule
@@ -20,12 +20,14 @@ func scanSchedule(row scanner) (*queue.Schedule, error) {
 	var description, permanent sql.NullString
 	var argv, env []byte
 	var jitter, next, due, created, timeout, backoff, maxBackoff int64
+	var lastSuccess sql.NullInt64
 	j := &s.Job
 	if err := row.Scan(&s.ID, &s.Name, &s.Expr, &s.Zone, &overlap, &jitter, &description, &s.Paused,
 		&next, &due, &created, &j.Queue, &j.Priority, &j.Command, &argv, &j.Dir, &env,
-		&j.MaxAttempts, &timeout, &backoff, &maxBackoff, &permanent); err != nil {
+		&j.MaxAttempts, &timeout, &backoff, &maxBackoff, &permanent, &lastSuccess, &s.Failures); err != nil {
 		return nil, err
 	}
+	s.LastSuccess = fromNullMS(lastSuccess)
 	s.Overlap, s.Description = queue.Overlap(overlap), description.String
 	s.Jitter = time.Duration(jitter) * time.Millisecond
 	s.NextAt, s.DueAt, s.CreatedAt = fromMS(next), fromMS(due), fromMS(created)
@@ -116,8 +118,10 @@ func (s *Store) ScheduleList(ctx context.Context) ([]*queue.Schedule, error) {
 	return out, nil
 }
 
-// scheduleHealth fills in sc's last job, last success and failures in a
-// row, from the jobs_schedule index.
+// scheduleHealth fills in sc's last job from the jobs_schedule index; its
+// last success and failures in a row are the schedule's own columns,
+// kept by a trigger (migration 0002) as its jobs end, so that they
+// outlive the jobs that retention deletes.
 func (s *Store) scheduleHealth(ctx context.Context, sc *queue.Schedule) error {
 	last, err := scanReadJob(s.reader.QueryRowContext(ctx, "SELECT "+readColumns+
 		" FROM jobs WHERE schedule_id = ? ORDER BY id DESC LIMIT 1", sc.ID))
@@ -128,17 +132,7 @@ func (s *Store) scheduleHealth(ctx context.Context, sc *queue.Schedule) error {
 		return interpretError(err)
 	}
 	sc.LastJob = last
-	var okID int64
-	var okAt sql.NullInt64
-	err = s.reader.QueryRowContext(ctx, `SELECT id, finished_at FROM jobs
-		WHERE schedule_id = ? AND state = 'succeeded' ORDER BY id DESC LIMIT 1`, sc.ID).Scan(&okID, &okAt)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return interpretError(err)
-	}
-	sc.LastSuccess = fromNullMS(okAt)
-	err = s.reader.QueryRowContext(ctx, `SELECT count(*) FROM jobs
-		WHERE schedule_id = ? AND id > ? AND state = 'dead'`, sc.ID, okID).Scan(&sc.Failures)
-	return interpretError(err)
+	return nil
 }
 
 // ScheduleDelete deletes a schedule; its jobs stay.

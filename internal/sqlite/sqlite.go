@@ -62,9 +62,10 @@ func setUpConn(conn *sqlite3.SQLiteConn) error {
 // Store is a queue.Store on one SQLite database file.
 type Store struct {
 	path   string
-	writer *sql.DB   // one connection: SQLite has one writer at a time anyway
-	reader *sql.DB   // read-only pool; connects on first use
-	stmts  stmtCache // hot statements kept prepared on the writer (stmt.go)
+	file   os.FileInfo // the file opened at path: Ping checks it is still there
+	writer *sql.DB     // one connection: SQLite has one writer at a time anyway
+	reader *sql.DB     // read-only pool; connects on first use
+	stmts  stmtCache   // hot statements kept prepared on the writer (stmt.go)
 
 	// seen is the writer connection's PRAGMA data_version after its last
 	// claim: Wait returns once another connection has committed since.
@@ -99,6 +100,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err := prepareFile(path); err != nil {
 		return nil, err
 	}
+	file, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	uri := "file:" + escapePath(path)
 	busy := strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
 	writer, err := sql.Open(driverName, uri+"?_synchronous=FULL&_foreign_keys=1&_txlock=immediate&_busy_timeout="+busy)
@@ -112,7 +117,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		writer.Close()
 		return nil, err
 	}
-	s := &Store{path: path, writer: writer, reader: reader}
+	s := &Store{path: path, file: file, writer: writer, reader: reader}
 	if err := s.useWAL(ctx, opts.BusyTimeout); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)

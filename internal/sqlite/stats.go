@@ -3,6 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 	"slices"
 	"strings"
 
@@ -133,3 +137,48 @@ func readyStatsQuery(st queue.State) string {
 var recentEnded = `SELECT queue, state, count(*) FROM jobs INDEXED BY jobs_finished
 WHERE state IN (` + sqlStates(queue.RecentStates) + `) AND finished_at >= ?
 GROUP BY queue, state`
+
+// StoreStats sums up the whole store; see queue.Store. The ends come from
+// job_ends, which a trigger keeps (migration 0002); the size is the
+// database file's and its WAL's, as on disk.
+func (s *Store) StoreStats(ctx context.Context) (*queue.StoreStats, error) {
+	var out queue.StoreStats
+	err := eachRow(ctx, s.reader, "SELECT queue, state, n FROM job_ends ORDER BY queue, state", nil, func(rows *sql.Rows) error {
+		var c queue.EndedCount
+		err := rows.Scan(&c.Queue, &c.State, &c.N)
+		out.Ended = append(out.Ended, c)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range []string{s.path, s.path + "-wal"} {
+		fi, err := os.Stat(name)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("database size: %w", err)
+		}
+		if err == nil {
+			out.SizeBytes += fi.Size()
+		}
+	}
+	return &out, nil
+}
+
+// Ping reads the database and checks that the file at the store's path is
+// still the one it opened: a database removed or replaced under a running
+// worker (rm, a backup restored by mv) leaves it reading and writing the
+// old file, which no other jobq sees, and every read of it succeeding.
+func (s *Store) Ping(ctx context.Context) error {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return fmt.Errorf("database file: %w", err)
+	}
+	if !os.SameFile(fi, s.file) {
+		return fmt.Errorf("database file %s was replaced since jobq opened it: restart jobq", s.path)
+	}
+	var n int
+	if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		return fmt.Errorf("read database: %w", interpretError(err))
+	}
+	return nil
+}

@@ -24,6 +24,7 @@ var schedulesTests = []suiteTest{
 	{"SchedulePause", testSchedulePause},
 	{"ScheduleDelete", testScheduleDelete},
 	{"ScheduleHealth", testScheduleHealth},
+	{"ScheduleHealthOutlivesJobs", testScheduleHealthOutlivesJobs},
 }
 
 // newSchedule is a schedule of q every minute whose next tick is t0.
@@ -347,5 +348,30 @@ func testScheduleHealth(t *testing.T, s queue.Store) {
 	if sc.LastJob == nil || sc.LastJob.State != queue.StatePending || sc.Failures != 2 || !sc.LastSuccess.Equal(at.Add(-3*time.Minute)) {
 		t.Errorf("health = last job %+v, %d failures, last success %v; want pending, 2, %v (job %d)",
 			sc.LastJob, sc.Failures, sc.LastSuccess, at.Add(-3*time.Minute), ok.ID)
+	}
+}
+
+// A schedule's health outlives its jobs: retention deletes a week-old
+// success, and an alert on the last success must not fire for that.
+// Failures in a row count dead ends since the last success, in the
+// order they ended.
+func testScheduleHealthOutlivesJobs(t *testing.T, s queue.Store) {
+	addSchedule(t, s, newSchedule("a"))
+	fire(t, s, t0)
+	succeed(t, s, t0.Add(time.Second), "a")
+	fire(t, s, t0.Add(time.Minute))
+	fail(t, s, t0.Add(time.Minute+time.Second), "a")
+	if _, err := s.JobDelete(t.Context(), queue.JobFilter{States: queue.FinalStates, Now: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	sc := getSchedule(t, s, "a")
+	if sc.LastJob != nil || sc.Failures != 1 || !sc.LastSuccess.Equal(t0.Add(time.Second)) {
+		t.Errorf("with its jobs deleted: last job %+v, %d failures, last success %v; want none, 1, %v",
+			sc.LastJob, sc.Failures, sc.LastSuccess, t0.Add(time.Second))
+	}
+	fire(t, s, t0.Add(2*time.Minute))
+	succeed(t, s, t0.Add(2*time.Minute+time.Second), "a")
+	if sc := getSchedule(t, s, "a"); sc.Failures != 0 || !sc.LastSuccess.Equal(t0.Add(2*time.Minute+time.Second)) {
+		t.Errorf("after a success: %d failures, last success %v; want 0, %v", sc.Failures, sc.LastSuccess, t0.Add(2*time.Minute+time.Second))
 	}
 }

@@ -13,6 +13,8 @@ import (
 var statsTests = []suiteTest{
 	{"QueueStats", testQueueStats},
 	{"QueueStatsFollowChanges", testQueueStatsFollowChanges},
+	{"StoreStatsEnded", testStoreStatsEnded},
+	{"StoreStatsSizeAndPing", testStoreStatsSizeAndPing},
 }
 
 // checkCounts checks that QueueStats counts, per queue and state as users
@@ -140,4 +142,81 @@ func testQueueStatsFollowChanges(t *testing.T, s queue.Store) {
 		t.Fatal(err)
 	}
 	checkCounts(t, s, t0)
+}
+
+func storeStats(t *testing.T, s queue.Store) *queue.StoreStats {
+	t.Helper()
+	st, err := s.StoreStats(t.Context())
+	if err != nil {
+		t.Fatalf("StoreStats: %v", err)
+	}
+	return st
+}
+
+// ended is StoreStats' Ended as queue -> state -> n.
+func ended(t *testing.T, s queue.Store) map[string]map[queue.State]int64 {
+	t.Helper()
+	got := map[string]map[queue.State]int64{}
+	for _, c := range storeStats(t, s).Ended {
+		if !c.State.Final() {
+			t.Errorf("Ended counts state %s, which is not final", c.State)
+		}
+		if got[c.Queue] == nil {
+			got[c.Queue] = map[queue.State]int64{}
+		}
+		got[c.Queue][c.State] += c.N
+	}
+	return got
+}
+
+// StoreStats counts every end in a final state, by queue, however it came
+// (a finish, a lease taken back, a cancel, one running down a chain of
+// waiting jobs), counts a retried job's second end again, and keeps
+// counting the jobs deleted since: a monitor's rate() of it must not
+// fall back when retention deletes jobs.
+func testStoreStatsEnded(t *testing.T, s queue.Store) {
+	if got := ended(t, s); len(got) != 0 {
+		t.Errorf("a new store counts ends %v, want none", got)
+	}
+	insert(t, s, newJob("a"), newJob("a"), newJob("c"))
+	succeed(t, s, t0, "a")
+	dead := fail(t, s, t0, "a")
+	pending := insertOne(t, s, newJob("b"))
+	insert(t, s, after(newJob("b"), pending)) // cancelled with it
+	cancel(t, s, t0, pending)
+	retrying := claimOne(t, s, t0, "c") // not an end
+	finish(t, s, t0, queue.Decide(retrying, queue.Result{ExitCode: intp(1), Error: "exit status 1", FinishedAt: t0}, 0.5))
+	last := newJob("d")
+	last.MaxAttempts = 1
+	lost := insertOne(t, s, last)
+	claimOne(t, s, t0, "d")
+	expire(t, s, t0.Add(time.Hour), 0, "other-worker") // its last attempt: dead
+	want := map[string]map[queue.State]int64{
+		"a": {queue.StateSucceeded: 1, queue.StateDead: 1},
+		"b": {queue.StateCancelled: 2},
+		"d": {queue.StateDead: 1},
+	}
+	if got := ended(t, s); !maps.EqualFunc(got, want, maps.Equal) {
+		t.Errorf("ended %v, want %v (job %d lost its lease)", got, want, lost)
+	}
+	retry(t, s, queue.JobRetryParams{Filter: queue.JobFilter{IDs: []int64{dead.ID}, Now: t0}})
+	succeed(t, s, t0, "a")
+	want["a"][queue.StateSucceeded] = 2
+	if _, err := s.JobDelete(t.Context(), queue.JobFilter{States: queue.FinalStates, Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ended(t, s); !maps.EqualFunc(got, want, maps.Equal) {
+		t.Errorf("after a retry and deleting every final job: ended %v, want %v", got, want)
+	}
+}
+
+// A store that answers pings and has a size.
+func testStoreStatsSizeAndPing(t *testing.T, s queue.Store) {
+	insert(t, s, newJob("a"))
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+	if st := storeStats(t, s); st.SizeBytes <= 0 {
+		t.Errorf("SizeBytes = %d, want more than 0", st.SizeBytes)
+	}
 }

@@ -1,0 +1,49 @@
+package metrics
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// loopback is where an address without a host listens: the endpoint says
+// what a queue holds (queue and schedule names) to whoever can reach it,
+// without authentication, so reaching it from another host takes saying
+// so (0.0.0.0:PORT, [::]:PORT or an interface's address).
+const loopback = "127.0.0.1"
+
+// ParseAddr reads a --metrics-addr: HOST:PORT, or :PORT to listen on
+// loopback (127.0.0.1) only, and returns the address to listen on.
+func ParseAddr(s string) (string, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", fmt.Errorf("metrics address %q: want HOST:PORT, or :PORT for 127.0.0.1 only", s)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return "", fmt.Errorf("metrics address %q: the port must be a number from 0 to 65535", s)
+	}
+	if host == "" {
+		host = loopback
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// NewServer serves reg's metrics on /metrics and health on /healthz. A
+// family that cannot be read (the database does not answer) is left out
+// of a scrape and logged; the rest is served, and /healthz says why.
+func NewServer(reg *prometheus.Registry, health *Health, log *slog.Logger) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+		Registry:      reg,
+	}))
+	mux.Handle("GET /healthz", health)
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+}
