@@ -95,10 +95,11 @@ func runEnqueue(ctx context.Context, opts *EnqueueOptions) error {
 		return usageErrorf("--batch reads commands from standard input; give none as arguments")
 	case opts.Batch:
 		// A batch's jobs stay live until they are inserted, and little
-		// else is allocated: the collector, run at every doubling of the
-		// heap, scanned them again and again for garbage it did not find,
-		// a fifth of the CPU of a batch of 200,000 lines for 1% less
-		// memory (docs/performance.md, issue 10). Off until the batch is in.
+		// else is allocated: the collector scanned them again at each
+		// cycle (7 for 200,000 --json lines), with write barriers on
+		// while they were copied, for garbage it hardly found. Off until
+		// the batch is in, for 1% more memory with plain lines and 14%
+		// with --json (docs/performance.md, issue 10, has the figures).
 		defer debug.SetGCPercent(debug.SetGCPercent(-1))
 		in := opts.IO.In
 		if opts.IO.ErrTerminal {
