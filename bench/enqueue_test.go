@@ -66,8 +66,9 @@ func (w *workspace) createBaselineDB(sqlite3, db string) {
 
 // BenchmarkEnqueue compares one `jobq enqueue` process with one sqlite3
 // shell process that inserts the same job and event rows into a database of
-// the same shape, synchronous=FULL, WAL (target: at most 1.3x). The processes
-// alternate, in a rotating order, and the medians are compared.
+// the same shape, synchronous=FULL, WAL (issue 10's target: at most 1.5x).
+// The processes alternate, in a rotating order, and the medians are
+// compared.
 //
 // idle: no other connection holds the database open, so each process is
 // the last to close it and checkpoints the WAL (the sqlite3 shell also
@@ -155,7 +156,7 @@ func benchEnqueue(b *testing.B, held bool) {
 		note(b, "enqueue floors (idle)", fmt.Sprintf("jobq version %.2f ms, /bin/true %.2f ms", ms(median(cs[2].ds)), ms(median(cs[3].ds))))
 	}
 	target(b, "enqueue vs sqlite3 insert ("+map[bool]string{false: "idle", true: "held open"}[held]+")",
-		fmt.Sprintf("%.2fx (jobq %.2f ms, sqlite3 %.2f ms)", r, ms(jq), ms(sq)), "<= 1.3x", r <= 1.3)
+		fmt.Sprintf("%.2fx (jobq %.2f ms, sqlite3 %.2f ms)", r, ms(jq), ms(sq)), "<= 1.5x", r <= 1.5)
 }
 
 // holdOpen keeps a sqlite3 shell connected to db until the benchmark ends,

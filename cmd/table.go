@@ -65,7 +65,7 @@ func writeTable(w io.Writer, header []string, rows [][]string) error {
 		}),
 		// Widths must not depend on the locale of whoever runs jobq:
 		// piped output is the same for every user.
-		tablewriter.WithEastAsian(tw.Off),
+		tablewriter.WithEastAsian(false),
 		tablewriter.WithTrimSpace(tw.Off),
 	)
 	// After NewTable, which set twwidth's East Asian mode for both.

@@ -63,6 +63,100 @@ type batchLine struct {
 	Dir         *string           `json:"dir"`
 }
 
+// MaxBatchLine bounds one line of batch input, its newline included.
+const MaxBatchLine = 1 << 20
+
+// BatchLineError is a bad line of batch input, numbered from 1.
+type BatchLineError struct {
+	Line int
+	Err  error
+}
+
+func (e *BatchLineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+func (e *BatchLineError) Unwrap() error { return e.Err }
+
+// ParseBatch reads `enqueue --batch` input, one job per line that is not
+// blank, as ParseBatchLine reads each line (a line ends at "\n", and a
+// "\r" before it is not part of it). The first bad line stops it, with a
+// *BatchLineError.
+//
+// It does what calling ParseBatchLine for each line would, faster, which
+// a batch of 200,000 jobs notices (docs/performance.md, issue 10): the
+// jobs are built in place in one slice of the right size; every command
+// is a piece of one string that holds the whole input, not a string of
+// its own; JSON lines are read by one decoder that runs through the
+// input, checking that each value starts and ends on its line, rather
+// than by a new decoder (and buffer) for each line. Any line that decoder
+// does not read cleanly is read again by ParseBatchLine, which decides
+// the job or the error, so that the two cannot differ.
+func ParseBatch(data []byte, asJSON bool, def JobInsertParams, now time.Time) ([]JobInsertParams, error) {
+	text := string(data)
+	jobs := make([]JobInsertParams, 0, strings.Count(text, "\n")+1)
+	var stream *json.Decoder // nil: start one at the next line
+	var base int             // where in text stream starts
+	for n, start := 1, 0; start < len(text); n++ {
+		end := len(text)
+		if i := strings.IndexByte(text[start:], '\n'); i >= 0 {
+			end = start + i + 1
+		}
+		if end-start > MaxBatchLine {
+			return nil, &BatchLineError{n, fmt.Errorf("longer than %d bytes", MaxBatchLine)}
+		}
+		lineStart, lineEnd := start, end
+		start = end
+		line := strings.TrimSuffix(strings.TrimSuffix(text[lineStart:lineEnd], "\n"), "\r")
+		lineEnd = lineStart + len(line)
+		if len(strings.TrimSpace(line)) == 0 {
+			if !isJSONSpace(line) {
+				stream = nil // a space of Unicode's, which JSON would refuse
+			}
+			continue
+		}
+		jobs = append(jobs, def)
+		p := &jobs[len(jobs)-1]
+		p.Env = slices.Clone(def.Env)
+		if !asJSON {
+			p.Command, p.Argv = line, ShellArgv(line)
+			p.State = NewJobState(p.RunAt, now)
+			if err := p.Validate(); err != nil {
+				return nil, &BatchLineError{n, err}
+			}
+			continue
+		}
+		if stream == nil {
+			stream = json.NewDecoder(strings.NewReader(text[lineStart:]))
+			stream.DisallowUnknownFields()
+			base = lineStart
+		}
+		var b batchLine
+		err := stream.Decode(&b)
+		if valueEnd := base + int(stream.InputOffset()); err == nil && valueEnd <= lineEnd && isJSONSpace(text[valueEnd:lineEnd]) {
+			err = b.apply(p, &def, now)
+		} else {
+			// Not one value on this line alone (or not a job): the
+			// line is read again, by itself, to say what is wrong.
+			stream = nil
+			*p, err = ParseBatchLine([]byte(line), true, def, now)
+		}
+		if err != nil {
+			return nil, &BatchLineError{n, err}
+		}
+	}
+	return jobs, nil
+}
+
+// isJSONSpace reports whether s holds nothing but JSON's white space.
+func isJSONSpace(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\r', '\n':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // ParseBatchLine reads one line of `enqueue --batch` into a job, starting
 // from the defaults in def. A plain line is a shell command; with asJSON the
 // line is an object with the keys of batchLine. The result is validated.
@@ -85,15 +179,21 @@ func ParseBatchLine(line []byte, asJSON bool, def JobInsertParams, now time.Time
 	if _, err := dec.Token(); err != io.EOF {
 		return p, errors.New("invalid JSON: more than one value on the line")
 	}
+	return p, b.apply(&p, &def, now)
+}
+
+// apply sets in p, which starts as a copy of def, what the line says, and
+// validates the result.
+func (b *batchLine) apply(p, def *JobInsertParams, now time.Time) error {
 	switch {
 	case b.Command != nil && b.Argv != nil:
-		return p, errors.New("give command or argv, not both")
+		return errors.New("give command or argv, not both")
 	case b.Command != nil:
 		p.Command, p.Argv = *b.Command, ShellArgv(*b.Command)
 	case b.Argv != nil:
 		p.Command, p.Argv = QuoteArgv(b.Argv), b.Argv
 	default:
-		return p, errors.New("missing command or argv")
+		return errors.New("missing command or argv")
 	}
 	if b.Queue != nil {
 		p.Queue = *b.Queue
@@ -104,7 +204,7 @@ func ParseBatchLine(line []byte, asJSON bool, def JobInsertParams, now time.Time
 	if b.RunAt != nil {
 		t, err := ParseTime(*b.RunAt, now)
 		if err != nil {
-			return p, err
+			return err
 		}
 		p.RunAt = t
 	}
@@ -114,7 +214,7 @@ func ParseBatchLine(line []byte, asJSON bool, def JobInsertParams, now time.Time
 	if b.Timeout != nil {
 		d, err := ParseDuration(*b.Timeout)
 		if err != nil {
-			return p, err
+			return err
 		}
 		p.Timeout = d
 	}
@@ -123,7 +223,7 @@ func ParseBatchLine(line []byte, asJSON bool, def JobInsertParams, now time.Time
 	}
 	for k, v := range b.Env {
 		if k == "" || strings.ContainsRune(k, '=') {
-			return p, fmt.Errorf("invalid environment variable name %q", k)
+			return fmt.Errorf("invalid environment variable name %q", k)
 		}
 		p.Env = SetEnv(p.Env, k+"="+v)
 	}
@@ -134,7 +234,7 @@ func ParseBatchLine(line []byte, asJSON bool, def JobInsertParams, now time.Time
 		}
 	}
 	p.State = NewJobState(p.RunAt, now)
-	return p, p.Validate()
+	return p.Validate()
 }
 
 // SetEnv sets K=V in env, replacing an earlier value of K; env stays sorted

@@ -1,6 +1,8 @@
 package queue
 
 import (
+	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -326,6 +328,69 @@ func FuzzOutputSince(f *testing.F) {
 		}
 		if n > seen && len(output) > 0 && len(b) > 0 && b[len(b)-1] != output[len(output)-1] {
 			t.Fatalf("OutputSince(%q, %d, %d) = %q: does not end with the last byte", output, size, seen, b)
+		}
+	})
+}
+
+// ParseBatch reads many lines as ParseBatchLine reads each: the same jobs,
+// or the same error on the same line. Lines are split at "\n" of the
+// input, so that a value cut across lines, blank lines of Unicode space
+// and "\r\n" endings meet the reader that runs through the input.
+func FuzzParseBatch(f *testing.F) {
+	for _, s := range []struct {
+		input  string
+		asJSON bool
+	}{
+		{"echo a\necho b\n", false},
+		{"echo a\r\n\n  \necho b", false},
+		{`{"command": "a"}` + "\n" + `{"argv": ["/bin/echo", "b"]}` + "\n", true},
+		{`{"command": "a"}` + "\n\v\n" + `{"command": "b"}`, true},
+		{`{"command":` + "\n" + `"a"}`, true},
+		{`{"command": "a"} {"command": "b"}` + "\n", true},
+		{`{"command": "a"}` + "\r\n" + `  {"command": "b", "env": {"A": "1"}}  ` + "\n", true},
+		{`{"command": "a"` + "\n" + `{"command": "b"}`, true},
+		{`{"command": "a", "colour": "red"}` + "\n", true},
+		{"1\n2\n", true},
+		{"null\n", true},
+		{`{"command": "a"}` + "\n\u00a0\n" + `{"command": "b"}`, true},
+	} {
+		f.Add([]byte(s.input), s.asJSON)
+	}
+	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	def := JobInsertParams{
+		Queue: "default", State: StatePending, RunAt: now, CreatedAt: now, Dir: "/work",
+		Env: []string{"A=1", "B=2"}, MaxAttempts: 3, Backoff: 10 * time.Second, MaxBackoff: time.Hour,
+	}
+	f.Fuzz(func(t *testing.T, input []byte, asJSON bool) {
+		got, gotErr := ParseBatch(input, asJSON, def, now)
+		var want []JobInsertParams
+		var wantErr error
+		for n, line := range strings.SplitAfter(string(input), "\n") {
+			if len(line) > MaxBatchLine {
+				wantErr = &BatchLineError{n + 1, fmt.Errorf("longer than %d bytes", MaxBatchLine)}
+				break
+			}
+			line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			p, err := ParseBatchLine([]byte(line), asJSON, def, now)
+			if err != nil {
+				wantErr = &BatchLineError{n + 1, err}
+				break
+			}
+			want = append(want, p)
+		}
+		switch {
+		case wantErr != nil || gotErr != nil:
+			if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+				t.Fatalf("ParseBatch(%q) error %v; line by line %v", input, gotErr, wantErr)
+			}
+		case !reflect.DeepEqual(got, want) && (len(got) > 0 || len(want) > 0):
+			t.Fatalf("ParseBatch(%q) =\n%+v\nline by line\n%+v", input, got, want)
+		}
+		if !slices.Equal(def.Env, []string{"A=1", "B=2"}) {
+			t.Fatalf("ParseBatch(%q) changed the defaults' Env to %q", input, def.Env)
 		}
 	})
 }
