@@ -370,9 +370,10 @@ func unstarted(cause error, now time.Time) Result {
 
 // wait returns the next job's outcome, or ok false when the loop should
 // look again: the store changed (when watch is set; changed says so), the
-// next scheduled job is due, a cancel check or a commit of outcomes is due (soon, in real time), half a lease
-// passed (leases of lost workers to take back), Tick passed, or ctx became
-// done. busy says whether jobs are running.
+// next scheduled job is due, a cancel check or a commit of outcomes is
+// due (soon, in real time), half a lease passed (leases of lost workers to
+// take back), Tick passed, or ctx became done. busy says whether jobs are
+// running.
 func (r *Runner) wait(ctx context.Context, results <-chan JobFinishParams, watch, busy bool, nextRunAt, soon time.Time) (p JobFinishParams, ok, changed bool) {
 	d := r.Lease / 2
 	if r.Tick > 0 {

@@ -217,20 +217,15 @@ func waitedOn(ctx context.Context, k keptTx, finish []queue.JobFinishParams) (ma
 		return nil, nil
 	}
 	ids = append(ids, ']')
-	rows, err := k.QueryContext(ctx, waitedOnJobs, string(ids))
+	found, err := queryIDs(ctx, k, waitedOnJobs, string(ids))
 	if err != nil {
-		return nil, interpretError(err)
+		return nil, err
 	}
-	defer rows.Close()
-	waited := map[int64]bool{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
+	waited := make(map[int64]bool, len(found))
+	for _, id := range found {
 		waited[id] = true
 	}
-	return waited, interpretError(rows.Err())
+	return waited, nil
 }
 
 // claim claims up to params.Limit ready jobs: in one statement when no
