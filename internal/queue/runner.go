@@ -102,10 +102,11 @@ type running struct {
 // one each. A job's outcome is still committed before it is logged and
 // before any job waiting for it is released, and it waits at most
 // outcomeDelay for that commit, should the other jobs run long. Jobs are
-// short when the last to end ran less than shortJob: long jobs gain
-// nothing from it, and a job claimed ahead holds a lease (it shows
-// running) while it waits, and uses an attempt if the worker is lost
-// before it starts, as any claimed job could.
+// short when the last to end ran less than shortJob and none running has
+// run as long: long jobs gain nothing from it, and a job claimed ahead
+// holds a lease (it shows running) while it waits, behind the runner's
+// jobs, and uses an attempt if the worker is lost before it starts, as
+// any claimed job could.
 const (
 	shortJob     = 10 * time.Millisecond
 	claimAhead   = 4 // jobs claimed ahead, per slot
@@ -214,7 +215,7 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 		free := r.Concurrency - len(held) // slots that no job held fills
 		due := len(finish) > 0 && (free > 0 || ctx.Err() != nil || time.Since(finishSince) >= outcomeDelay)
 		limit := r.Concurrency - len(held)
-		if short {
+		if short && !runningLong(held, shortJob) {
 			limit += claimAhead * r.Concurrency
 		}
 		if ctx.Err() != nil || !look || free <= 0 && !due {
@@ -333,6 +334,18 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 		started -= len(ended)
 		finish = append(finish, ended...)
 	}
+}
+
+// runningLong says whether a job of held has run shortJob or longer: the
+// runner then claims none ahead, which would wait behind it. The loop
+// alone writes held, so it may read it without the lock.
+func runningLong(held map[int64]*running, shortJob time.Duration) bool {
+	for _, h := range held {
+		if !h.started.IsZero() && time.Since(h.started) >= shortJob {
+			return true
+		}
+	}
+	return false
 }
 
 // start runs a job claimed (h) in a goroutine of its own, which sends its
