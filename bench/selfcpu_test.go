@@ -42,9 +42,9 @@ func selfCPU(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
-// runCPU runs cmd with stdin from the file stdin ("" for /dev/null) and
-// its output discarded, as run does, and returns its wall time from start
-// to exit and the CPU it used itself (selfCPU).
+// runCPU runs cmd with stdin from the file stdin ("" for /dev/null), its
+// standard output discarded and its stderr kept for a failure, and returns
+// its wall time from start to exit and the CPU it used itself (selfCPU).
 func (w *workspace) runCPU(cmd *exec.Cmd, stdin string) (wall, cpu time.Duration) {
 	w.tb.Helper()
 	errF, err := os.CreateTemp(w.dir, "stderr-")
