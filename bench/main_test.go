@@ -18,7 +18,7 @@ var (
 	flagEnqueueN   = flag.Int("jobq.enqueues", 150, "processes of each kind per enqueue benchmark")
 	flagBatchN     = flag.Int("jobq.batch", 200000, "lines piped into one enqueue --batch")
 	flagBatchRuns  = flag.Int("jobq.batchruns", 3, "enqueue --batch runs of each kind")
-	flagDrainN     = flag.Int("jobq.drain", 2000, "true jobs per drain run")
+	flagDrainN     = flag.Int("jobq.drain", 2000, "true jobs per drain run, and per work run (BenchmarkWorkThroughput)")
 	flagDrainRuns  = flag.Int("jobq.drainruns", 3, "drain runs (and as many xargs runs)")
 	flagTspN       = flag.Int("jobq.tspjobs", 1000, "jobs per end-to-end run against task-spooler")
 	flagTspRuns    = flag.Int("jobq.tspruns", 3, "end-to-end runs against task-spooler")

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -109,4 +110,65 @@ func cpuTime(tb testing.TB, pid int) time.Duration {
 		total += time.Duration(ns)
 	}
 	return total
+}
+
+// BenchmarkWorkThroughput times `jobq work -c 2` running N `true` jobs
+// enqueued beforehand (target, issue 10: at least 1,500 jobs a second),
+// with `xargs -P2` forking as many /bin/sh -c true beside it for scale.
+// The N jobs have priority 1 and a last one, priority 0, creates a file:
+// the worker is done when the file appears. It also reports the worker's
+// own CPU per job (its threads, the jobs excluded).
+func BenchmarkWorkThroughput(b *testing.B) {
+	w := newWorkspace(b)
+	n := *flagDrainN
+	jobsFile := w.writeFile("true.txt", lines("true", n))
+	seqFile := w.writeFile("seq.txt", lines("x", n))
+	var rates, xrates []float64
+	var cpus []time.Duration
+	for round := range *flagDrainRuns {
+		db := w.path(fmt.Sprintf("work-%d.db", round))
+		w.run(w.jobqCmd(db, "enqueue", "--batch", "-p", "1"), jobsFile)
+		done := w.path(fmt.Sprintf("done-%d", round))
+		w.run(w.jobqCmd(db, "enqueue", "-p", "0", "--", "touch", done), "")
+		worker := w.jobqCmd(db, "work", "-c", "2")
+		start := time.Now()
+		if err := worker.Start(); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if _, err := os.Stat(done); err == nil {
+				break
+			}
+			if time.Since(start) > 5*time.Minute {
+				b.Fatal("jobq work: the last job did not run within 5 minutes")
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		d := time.Since(start)
+		cpus = append(cpus, cpuTime(b, worker.Process.Pid)/time.Duration(n+1))
+		worker.Process.Signal(os.Interrupt)
+		worker.Wait()
+		rates = append(rates, float64(n+1)/d.Seconds())
+		w.removeDB(db)
+
+		xd, _, errOut, err := w.runErr(w.command("xargs", "-P2", "-n1", "/bin/sh", "-c", "true"), seqFile)
+		if err != nil {
+			b.Fatalf("xargs: %v\n%s", err, errOut)
+		}
+		xrates = append(xrates, float64(n)/xd.Seconds())
+	}
+	rate, xrate := medianFloat(rates), medianFloat(xrates)
+	b.ReportMetric(rate, "jobs/s")
+	b.ReportMetric(xrate, "xargs-jobs/s")
+	b.ReportMetric(float64(median(cpus).Microseconds()), "cpu-µs/job")
+	target(b, fmt.Sprintf("work -c 2: %d true jobs", n),
+		fmt.Sprintf("%.0f jobs/s (runs %.0f; xargs -P2 %.0f jobs/s beside it)", rate, rates, xrate),
+		">= 1500 jobs/s", rate >= 1500)
+	note(b, "work -c 2: jobq's own CPU per job (jobs excluded)", fmt.Sprintf("%.0f µs", float64(median(cpus).Microseconds())))
+}
+
+func medianFloat(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -48,6 +49,9 @@ type Runner struct {
 	Tick      time.Duration    // the longest the loop sleeps; 0: Lease/2
 	OnLoop    func(s Snapshot) // called at every turn of the loop (systemd status, watchdog, health)
 	Observer  Observer         // told of claims, ends and failed renewals (metrics); nil: none
+
+	// Tests set these (export_test.go); zero: the consts of the same names.
+	shortJob, outcomeDelay time.Duration
 }
 
 // Retention says how long final jobs are kept; zero keeps them forever.
@@ -84,11 +88,31 @@ type Snapshot struct {
 
 type running struct {
 	job     *Job
+	ctx     context.Context // the job's; cancel stops it
 	cancel  context.CancelCauseFunc
 	out     *tailBuffer // the output so far
-	started time.Time
-	flushed int64 // the out.Size() last written to the store
+	started time.Time   // zero while claimed ahead, not started
+	flushed int64       // the out.Size() last written to the store
 }
+
+// Group commit. A runner whose jobs are short claims some ahead: the
+// jobs it holds beyond its free slots start as soon as a slot frees,
+// with no commit between, and their outcomes are recorded together, with
+// the next claim, once no claimed job is left to start; so a busy runner
+// of short jobs pays one commit (one fsync) for several jobs rather than
+// one each. A job's outcome is still committed before it is logged and
+// before any job waiting for it is released, and it waits at most
+// outcomeDelay for that commit, should the other jobs run long. Jobs are
+// short when the last to end ran less than shortJob and none running has
+// run as long: long jobs gain nothing from it, and a job claimed ahead
+// holds a lease (it shows running) while it waits, behind the runner's
+// jobs, and uses an attempt if the worker is lost before it starts, as
+// any claimed job could.
+const (
+	shortJob     = 10 * time.Millisecond
+	claimAhead   = 4 // jobs claimed ahead, per slot
+	outcomeDelay = 20 * time.Millisecond
+)
 
 // outputFlushEvery is how often a runner writes the new output of its
 // running jobs to the store, in one write, for jobq logs -f: a follower
@@ -144,6 +168,11 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 
 	results := make(chan JobFinishParams, r.Concurrency)
 	var finish []JobFinishParams
+	var finishSince time.Time // when the oldest outcome of finish came
+	var ahead []*running      // claimed, not started yet, in claim order
+	started := 0              // jobs of held whose command runs
+	short := false            // whether the last job to end was short
+	shortJob, outcomeDelay := cmp.Or(r.shortJob, shortJob), cmp.Or(r.outcomeDelay, outcomeDelay)
 	var nextRunAt, lastRetention time.Time
 	look := true // whether a claim may find something
 	// A store change seen while jobs run may be a jobq cancel of one:
@@ -165,11 +194,35 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 				look = true
 			}
 		}
+		if ctx.Err() != nil && len(ahead) > 0 {
+			// Stopping: the jobs claimed ahead go back unstarted.
+			mu.Lock()
+			for _, h := range ahead {
+				finish = append(finish, Decide(h.job, unstarted(ErrShutdown, r.Now()), r.Jitter()))
+				ran[h.job.ID] = h.job
+				delete(held, h.job.ID)
+			}
+			mu.Unlock()
+			ahead = nil
+		}
+		for ; started < r.Concurrency && len(ahead) > 0 && ctx.Err() == nil; started++ {
+			r.start(&mu, ahead[0], results)
+			ahead = ahead[1:]
+		}
+		// Outcomes wait for a slot to refill (then one commit records
+		// them and claims), for at most outcomeDelay. A commit claims
+		// what the runner may hold: a job per slot, and when jobs are
+		// short, claimAhead more per slot.
+		free := r.Concurrency - len(held) // slots that no job held fills
+		due := len(finish) > 0 && (free > 0 || ctx.Err() != nil || time.Since(finishSince) >= outcomeDelay)
 		limit := r.Concurrency - len(held)
-		if ctx.Err() != nil || !look {
+		if short && !runningLong(held, shortJob) {
+			limit += claimAhead * r.Concurrency
+		}
+		if ctx.Err() != nil || !look || free <= 0 && !due {
 			limit = 0
 		}
-		if limit > 0 || len(finish) > 0 {
+		if limit > 0 || due {
 			now := r.Now()
 			expiredQueue := map[int64]string{}
 			claimStart := time.Now()
@@ -190,7 +243,7 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 			if err != nil {
 				// Leave no job running unwatched: stop them all and wait.
 				stopJobs(err)
-				for range len(held) {
+				for range started {
 					<-results
 				}
 				return sum, err
@@ -206,15 +259,15 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 			mu.Lock()
 			for _, job := range res.Jobs {
 				jobCtx, cancel := context.WithCancelCause(jobsCtx)
-				out := newTailBuffer(r.Exec.OutputLimit)
-				held[job.ID] = &running{job: job, cancel: cancel, out: out, started: time.Now()}
-				r.Log.Info("job started", jobAttrs(job)...)
-				go func() {
-					res := r.Exec.run(jobCtx, job, out)
-					results <- Decide(job, res, r.Jitter())
-				}()
+				h := &running{job: job, ctx: jobCtx, cancel: cancel, out: newTailBuffer(r.Exec.OutputLimit)}
+				held[job.ID] = h
+				ahead = append(ahead, h)
 			}
 			mu.Unlock()
+			for ; started < r.Concurrency && len(ahead) > 0; started++ {
+				r.start(&mu, ahead[0], results)
+				ahead = ahead[1:]
+			}
 			// A store may note, as it claims, that it has seen every
 			// commit so far (the SQLite store does): a jobq cancel that
 			// came just before would then wake no Wait. Look for one.
@@ -230,17 +283,22 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 			continue
 		}
 		// Watch the store for new jobs while there is room for one (Work),
-		// and for cancels while jobs run.
-		watch := r.Notifier != nil && (forever && len(held) < r.Concurrency || len(held) > 0)
-		var cancelAt time.Time
+		// and for cancels while jobs run, unless a look for them is due
+		// anyway (cancelCheck): a busy runner then costs the store no
+		// read each time a job ends.
+		watch := r.Notifier != nil && (forever && len(held) < r.Concurrency || len(held) > 0 && !cancelCheck)
+		var soon time.Time // a cancel check or a commit of outcomes due
 		if cancelCheck {
-			cancelAt = lastCancelCheck.Add(cancelCheckEvery)
+			soon = lastCancelCheck.Add(cancelCheckEvery)
+		}
+		if len(finish) > 0 && (soon.IsZero() || finishSince.Add(outcomeDelay).Before(soon)) {
+			soon = finishSince.Add(outcomeDelay)
 		}
 		wake := nextRunAt
 		if wake.IsZero() || nextFire.Before(wake) {
 			wake = nextFire
 		}
-		p, ok, changed := r.wait(ctx, results, watch, len(held) > 0, wake, cancelAt)
+		p, ok, changed := r.wait(ctx, results, watch, started > 0, wake, soon)
 		look = true
 		if changed {
 			nextFire = time.Time{}
@@ -253,32 +311,86 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 		if !ok {
 			continue
 		}
-		finish = append(finish, p)
+		if len(finish) == 0 {
+			finishSince = time.Now()
+		}
+		ended := []JobFinishParams{p}
 	gather:
 		for {
 			select {
 			case p := <-results:
-				finish = append(finish, p)
+				ended = append(ended, p)
 			default:
 				break gather
 			}
 		}
 		mu.Lock()
-		for _, p := range finish {
-			held[p.ID].cancel(nil)
-			ran[p.ID] = held[p.ID].job
+		short = true
+		for _, p := range ended {
+			h := held[p.ID]
+			h.cancel(nil)
+			ran[p.ID] = h.job
+			short = short && time.Since(h.started) < shortJob
 			delete(held, p.ID)
 		}
 		mu.Unlock()
+		started -= len(ended)
+		finish = append(finish, ended...)
 	}
+}
+
+// runningLong says whether a job of held has run shortJob or longer: the
+// runner then claims none ahead, which would wait behind it. The loop
+// alone writes held, so it may read it without the lock.
+func runningLong(held map[int64]*running, shortJob time.Duration) bool {
+	for _, h := range held {
+		if !h.started.IsZero() && time.Since(h.started) >= shortJob {
+			return true
+		}
+	}
+	return false
+}
+
+// start runs a job claimed (h) in a goroutine of its own, which sends its
+// outcome to results. A job stopped before it started (cancelled, its
+// lease lost) is not run at all.
+func (r *Runner) start(mu *sync.Mutex, h *running, results chan<- JobFinishParams) {
+	mu.Lock()
+	h.started = time.Now()
+	mu.Unlock()
+	if h.ctx.Err() != nil {
+		res := unstarted(context.Cause(h.ctx), r.Now())
+		go func() { results <- Decide(h.job, res, r.Jitter()) }()
+		return
+	}
+	r.Log.Info("job started", jobAttrs(h.job)...)
+	go func() {
+		res := r.Exec.run(h.ctx, h.job, h.out)
+		results <- Decide(h.job, res, r.Jitter())
+	}()
+}
+
+// unstarted is the result of a job claimed but stopped, for cause,
+// before its command started: what Executor.run says of a job stopped
+// at once, with no output.
+func unstarted(cause error, now time.Time) Result {
+	r := Result{Error: cause.Error(), Output: []byte{}, FinishedAt: now}
+	switch {
+	case errors.Is(cause, ErrShutdown):
+		r.Interrupted = true
+	case errors.Is(cause, ErrCancelled):
+		r.Cancelled = true
+	}
+	return r
 }
 
 // wait returns the next job's outcome, or ok false when the loop should
 // look again: the store changed (when watch is set; changed says so), the
-// next scheduled job is due, a cancel check is due (cancelAt), half a lease
-// passed (leases of lost workers to take back), Tick passed, or ctx became
-// done. busy says whether jobs are running.
-func (r *Runner) wait(ctx context.Context, results <-chan JobFinishParams, watch, busy bool, nextRunAt, cancelAt time.Time) (p JobFinishParams, ok, changed bool) {
+// next scheduled job is due, a cancel check or a commit of outcomes is
+// due (soon, in real time), half a lease passed (leases of lost workers to
+// take back), Tick passed, or ctx became done. busy says whether jobs are
+// running.
+func (r *Runner) wait(ctx context.Context, results <-chan JobFinishParams, watch, busy bool, nextRunAt, soon time.Time) (p JobFinishParams, ok, changed bool) {
 	d := r.Lease / 2
 	if r.Tick > 0 {
 		d = min(d, r.Tick)
@@ -286,8 +398,8 @@ func (r *Runner) wait(ctx context.Context, results <-chan JobFinishParams, watch
 	if !nextRunAt.IsZero() {
 		d = max(0, min(d, nextRunAt.Sub(r.Now())))
 	}
-	if !cancelAt.IsZero() {
-		d = max(0, min(d, time.Until(cancelAt)))
+	if !soon.IsZero() {
+		d = max(0, min(d, time.Until(soon)))
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()

@@ -24,7 +24,7 @@ type runnerEnv struct {
 }
 
 // setup opens a real SQLite store in t.TempDir() for a runner to drain.
-func setup(t *testing.T) *runnerEnv {
+func setup(t testing.TB) *runnerEnv {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := sqlite.Open(t.Context(), filepath.Join(dir, "db", "jobq.db"), sqlite.Options{BusyTimeout: 5 * time.Second})
@@ -35,7 +35,7 @@ func setup(t *testing.T) *runnerEnv {
 	return &runnerEnv{store: s, dir: dir}
 }
 
-func (e *runnerEnv) runner(t *testing.T, concurrency int) *queue.Runner {
+func (e *runnerEnv) runner(t testing.TB, concurrency int) *queue.Runner {
 	return &queue.Runner{
 		Store:    e.store,
 		Notifier: e.store,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jobq/jobq/internal/queue"
@@ -78,7 +79,7 @@ const expiredJobs = "SELECT " + jobColumns + ` FROM jobs INDEXED BY jobs_lease
 // claims jobs, in one transaction; see queue.Store.
 func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*queue.JobClaimResult, error) {
 	filter, filterArgs := queueFilter(params.Queues)
-	if err := s.prepare(ctx, expiredJobs, finishJob, finishAttempt, dependents, releaseJob,
+	if err := s.prepare(ctx, expiredJobs, finishJob, finishAttempt, waitedOnJobs, dependents, releaseJob,
 		cancelDependent, queueSettingsQuery, fmt.Sprintf(claimJobs, filter, params.Limit), nextReady+filter,
 		dataVersion); err != nil {
 		return nil, err
@@ -140,15 +141,33 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 
 // finishJobs records outcomes, fenced by each job's run, settles the jobs
 // waiting for those that ended, and returns the IDs of the jobs whose
-// worker no longer held them.
+// worker no longer held them. A busy worker records many outcomes in one
+// call: each statement is looked up once, and one query (waitedOn) says
+// which of the jobs have others waiting for them, so that the rest cost
+// no dependents query each (a third of a claim's time, profiled).
 func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams) (lost []int64, err error) {
+	if len(finish) == 0 {
+		return nil, nil
+	}
 	k := keptTx{s, tx}
+	job, err := s.stmt(ctx, tx, finishJob)
+	if err != nil {
+		return nil, err
+	}
+	attempt, err := s.stmt(ctx, tx, finishAttempt)
+	if err != nil {
+		return nil, err
+	}
+	waited, err := waitedOn(ctx, k, finish)
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range finish {
 		var finished any
 		if p.State.Final() {
 			finished = ms(p.FinishedAt)
 		}
-		r, err := k.ExecContext(ctx, finishJob, string(p.State), p.Attempts, msOrNull(p.RunAt),
+		r, err := job.ExecContext(ctx, string(p.State), p.Attempts, msOrNull(p.RunAt),
 			finished, p.ExitCode, nullString(p.Signal), nullString(p.Error), ms(p.FinishedAt), p.ID, p.Run)
 		if err != nil {
 			return nil, interpretError(fmt.Errorf("finish job %d: %w", p.ID, err))
@@ -161,17 +180,52 @@ func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFi
 		if p.Output != nil {
 			size = p.OutputSize
 		}
-		if _, err := k.ExecContext(ctx, finishAttempt, ms(p.FinishedAt), p.ExitCode,
+		if _, err := attempt.ExecContext(ctx, ms(p.FinishedAt), p.ExitCode,
 			nullString(p.Signal), nullString(p.Error), p.Output, size, p.ID, p.Run); err != nil {
 			return nil, interpretError(fmt.Errorf("finish attempt: %w", err))
 		}
-		if p.State.Final() {
+		if p.State.Final() && waited[p.ID] {
 			if _, err := s.settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return lost, nil
+}
+
+// waitedOnJobs finds which of a JSON array of job IDs some job was
+// inserted to wait for (--after), through job_deps_depends_on.
+const waitedOnJobs = `SELECT DISTINCT depends_on FROM job_deps
+WHERE depends_on IN (SELECT value FROM json_each(?))`
+
+// waitedOn says which of the jobs that finish ends have rows in job_deps:
+// only those can have dependents to settle. Finishing does not change
+// job_deps, so it can be read before the outcomes are recorded.
+func waitedOn(ctx context.Context, k keptTx, finish []queue.JobFinishParams) (map[int64]bool, error) {
+	ids := make([]byte, 0, 8*len(finish))
+	ids = append(ids, '[')
+	for _, p := range finish {
+		if !p.State.Final() {
+			continue
+		}
+		if len(ids) > 1 {
+			ids = append(ids, ',')
+		}
+		ids = strconv.AppendInt(ids, p.ID, 10)
+	}
+	if len(ids) == 1 {
+		return nil, nil
+	}
+	ids = append(ids, ']')
+	found, err := queryIDs(ctx, k, waitedOnJobs, string(ids))
+	if err != nil {
+		return nil, err
+	}
+	waited := make(map[int64]bool, len(found))
+	for _, id := range found {
+		waited[id] = true
+	}
+	return waited, nil
 }
 
 // claim claims up to params.Limit ready jobs: in one statement when no

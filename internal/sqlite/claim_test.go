@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,4 +97,39 @@ func finishOne(t *testing.T, s *Store, p queue.JobFinishParams) {
 	if err != nil || len(res.Lost) != 0 {
 		t.Fatalf("finish: %v, lost %v", err, res.Lost)
 	}
+}
+
+// TestWaitedOnPlan: the check for dependents that a batch of outcomes
+// makes (waitedOn) searches job_deps_depends_on once per ID, never reads
+// every row of job_deps; on a new database and once statistics exist.
+func TestWaitedOnPlan(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	check := func(t *testing.T) {
+		t.Helper()
+		plan := explain(t, s, waitedOnJobs, "[1,2,3]")
+		text := strings.Join(plan, "\n")
+		if !strings.Contains(text, "SEARCH job_deps USING COVERING INDEX job_deps_depends_on (depends_on=?)") {
+			t.Errorf("waitedOn does not search job_deps by depends_on:\n%s", text)
+		}
+		if strings.Contains(text, "SCAN job_deps") {
+			t.Errorf("waitedOn reads all of job_deps:\n%s", text)
+		}
+	}
+	t.Run("new database", check)
+	ids, err := s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("a"), testJob("a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var params []queue.JobInsertParams
+	for i := range 2000 {
+		p := testJob("b")
+		p.After = ids[i%2:][:1]
+		params = append(params, p)
+	}
+	if _, err := s.JobInsert(t.Context(), params); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("many waiting jobs", check)
+	checkAnalyzed(t, s, check)
 }

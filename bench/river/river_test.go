@@ -1,0 +1,228 @@
+// Package river measures jobq's store against River (riverqueue/river with
+// its SQLite driver), the best-known Go job queue, on the same work in the
+// same run: n no-op jobs inserted beforehand, then claimed, run and
+// recorded as finished, durably (WAL, synchronous=FULL), by w workers. It
+// is a module of its own so that River stays out of jobq's go.mod; `make
+// bench` runs it after bench/.
+package river
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jobq/jobq/internal/queue"
+	"github.com/jobq/jobq/internal/sqlite"
+	_ "github.com/mattn/go-sqlite3"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+var (
+	flagJobs    = flag.Int("jobq.riverjobs", 20000, "jobs per run")
+	flagRuns    = flag.Int("jobq.riverruns", 3, "runs of each, alternating")
+	flagEnforce = flag.Bool("jobq.enforce", false, "fail when jobq misses its target")
+)
+
+// target is issue 10's: in-process claim and finish, durable, on 2 cores.
+const target = 20000.0
+
+// BenchmarkClaimFinish runs n no-op jobs through jobq's store and through
+// River, alternately, at 2 and at 100 workers. jobq's side is what its
+// runner does with w slots: each transaction records the outcomes of the
+// jobs that ended and claims as many (JobClaim), one commit for all. River
+// runs with FetchCooldown and FetchPollInterval at their 1 ms minimum (at
+// the 100 ms default it starts at most w jobs per 100 ms) and its default
+// batch completer. Both figures are jobs per second of wall time, medians.
+func BenchmarkClaimFinish(b *testing.B) {
+	for _, w := range []int{2, 100} {
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
+			n := *flagJobs
+			var jq, rv []float64
+			var jqCPU []time.Duration
+			for i := range *flagRuns {
+				runJobq := func() {
+					d, cpu := jobqRun(b, n, w)
+					jq = append(jq, float64(n)/d.Seconds())
+					jqCPU = append(jqCPU, cpu/time.Duration(n))
+				}
+				runRiver := func() { rv = append(rv, float64(n)/riverRun(b, n, w).Seconds()) }
+				if i%2 == 0 {
+					runJobq()
+					runRiver()
+				} else {
+					runRiver()
+					runJobq()
+				}
+			}
+			mj, mr := median(jq), median(rv)
+			b.Logf("jobq:  %.0f jobs/s (runs %.0f), CPU %v a job (user+sys, this process)", mj, jq, median(jqCPU))
+			b.Logf("River: %.0f jobs/s (runs %.0f)", mr, rv)
+			b.ReportMetric(mj, "jobq-jobs/s")
+			b.ReportMetric(mr, "river-jobs/s")
+			b.ReportMetric(mj/mr, "x-river")
+			b.ReportMetric(float64(median(jqCPU).Microseconds()), "jobq-cpu-µs/job")
+			if w == 100 {
+				verdict := "met"
+				if mj < target {
+					verdict = "MISSED"
+					if *flagEnforce {
+						b.Errorf("jobq %.0f jobs/s, target %.0f", mj, target)
+					}
+				}
+				fmt.Printf("in-process claim+finish, %d workers: jobq %.0f jobs/s, River %.0f jobs/s (%.1fx); target >= %.0f jobs/s: %s\n",
+					w, mj, mr, mj/mr, target, verdict)
+			}
+		})
+	}
+}
+
+// jobqRun inserts n jobs into a new jobq database, untimed, then claims
+// and finishes them w at a time and returns how long that took and the
+// CPU this process used meanwhile.
+func jobqRun(b *testing.B, n, w int) (time.Duration, time.Duration) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "jobq.db"), sqlite.Options{BusyTimeout: 5 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Now()
+	jobs := make([]queue.JobInsertParams, n)
+	for i := range jobs {
+		jobs[i] = queue.JobInsertParams{
+			Queue: "default", State: queue.StatePending, Command: "true", Argv: queue.ShellArgv("true"),
+			Dir: "/", RunAt: t0, MaxAttempts: 3, CreatedAt: t0,
+		}
+	}
+	if _, err := s.JobInsert(ctx, jobs); err != nil {
+		b.Fatal(err)
+	}
+	zero := 0
+	var finish []queue.JobFinishParams
+	done := 0
+	cpu0, start := cpuTime(), time.Now()
+	for {
+		now := time.Now()
+		res, err := s.JobClaim(ctx, queue.JobClaimParams{
+			Finish: finish, Limit: w, Worker: "bench", Now: now, LeaseUntil: now.Add(time.Minute),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		done += len(finish) - len(res.Lost)
+		finish = finish[:0]
+		for _, job := range res.Jobs {
+			finish = append(finish, queue.JobFinishParams{
+				ID: job.ID, Run: job.Run, State: queue.StateSucceeded, Attempts: job.Attempts,
+				FinishedAt: now, ExitCode: &zero, Output: []byte{},
+			})
+		}
+		if len(finish) == 0 {
+			break
+		}
+	}
+	d, cpu := time.Since(start), cpuTime()-cpu0
+	if done != n {
+		b.Fatalf("jobq finished %d of %d jobs", done, n)
+	}
+	return d, cpu
+}
+
+type noopArgs struct{}
+
+func (noopArgs) Kind() string { return "noop" }
+
+type noopWorker struct {
+	river.WorkerDefaults[noopArgs]
+}
+
+func (noopWorker) Work(context.Context, *river.Job[noopArgs]) error { return nil }
+
+// riverRun does jobqRun's work with River: n jobs inserted with
+// InsertMany, untimed, then worked by a client of w workers until River
+// reports every one completed (it does once the completion is committed).
+func riverRun(b *testing.B, n, w int) time.Duration {
+	ctx := context.Background()
+	// As River's own tests open SQLite (riversharedtest), with jobq's
+	// durability: WAL, synchronous=FULL, one connection.
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(b.TempDir(), "river.db")+
+		"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	driver := riversqlite.New(db)
+	migrator, err := rivermigrate.New(driver, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		b.Fatal(err)
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, noopWorker{})
+	client, err := river.NewClient(driver, &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: w}},
+		Workers:           workers,
+		FetchCooldown:     time.Millisecond,
+		FetchPollInterval: time.Millisecond,
+		Logger:            nil,
+		TestOnly:          false,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < n; i += 1000 {
+		batch := make([]river.InsertManyParams, min(1000, n-i))
+		for j := range batch {
+			batch[j] = river.InsertManyParams{Args: noopArgs{}}
+		}
+		if _, err := client.InsertMany(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	completed, cancel := client.Subscribe(river.EventKindJobCompleted)
+	defer cancel()
+	start := time.Now()
+	if err := client.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for range n {
+		select {
+		case <-completed:
+		case <-time.After(time.Minute):
+			b.Fatal("River: no job completed for a minute")
+		}
+	}
+	d := time.Since(start)
+	stopCtx, stop := context.WithTimeout(ctx, 10*time.Second)
+	defer stop()
+	if err := client.Stop(stopCtx); err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+// cpuTime is the user and system CPU this process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func median[T float64 | time.Duration](xs []T) T {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}

@@ -1,0 +1,11 @@
+package queue
+
+import "time"
+
+// SetGroupCommit makes r take a job that ran less than short as short
+// (see shortJob), so that a test can make it claim ahead whatever the
+// speed of the machine, and hold outcomes for a commit up to delay (see
+// outcomeDelay); zero leaves a value as it is.
+func (r *Runner) SetGroupCommit(short, delay time.Duration) {
+	r.shortJob, r.outcomeDelay = short, delay
+}
