@@ -1,0 +1,225 @@
+package sqlite
+
+import (
+	"testing"
+	"time"
+
+	"github.com/jobq/jobq/internal/queue"
+	"github.com/jobq/jobq/internal/sqlite/vmsteps"
+)
+
+// TestClaimVisitsOneQueue: what a claim costs does not grow with the
+// ready jobs of queues it does not claim from (issue 10: with a million
+// jobs in queue bulk, a claim from another queue read them all). It
+// counts the instructions SQLite runs per claim (vmsteps), a figure no
+// machine's speed changes, with 100 and then 20,000 ready jobs in bulk,
+// ahead of the small queue's jobs in the claim order, and wants the same
+// count within a few percent: a claim that read bulk's jobs one by one
+// would cost about 200 times more.
+//
+// Each claim records the previous job's outcome and finds no more job
+// than it asks for, so the search for the next run time is in the count
+// too.
+func TestClaimVisitsOneQueue(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		queues []string // claimed from; none: all
+		// bulk is set up so (paused, limited) before the claims.
+		bulk func(t *testing.T, s *Store)
+	}{
+		{name: "from another queue", queues: []string{"other"}},
+		{name: "from another queue and an empty one", queues: []string{"other", "empty"}},
+		{name: "from all queues, bulk paused", bulk: func(t *testing.T, s *Store) {
+			paused := true
+			if err := s.QueueSet(t.Context(), queue.QueueSetParams{Name: "bulk", Paused: &paused}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "from all queues, bulk at its concurrency", bulk: func(t *testing.T, s *Store) {
+			one := 1
+			if err := s.QueueSet(t.Context(), queue.QueueSetParams{Name: "bulk", Concurrency: &one}); err != nil {
+				t.Fatal(err)
+			}
+			claimForTest(t, s, 1, "bulk") // runs until the test ends
+		}},
+		{name: "from all queues, bulk at its rate", bulk: func(t *testing.T, s *Store) {
+			one, hour := 1, time.Hour
+			if err := s.QueueSet(t.Context(), queue.QueueSetParams{Name: "bulk", Rate: &one, RatePeriod: &hour}); err != nil {
+				t.Fatal(err)
+			}
+			claimForTest(t, s, 1, "bulk")
+		}},
+		// The claim from the big queue itself reads its head.
+		{name: "from the big queue", queues: []string{"bulk"}},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			small := claimSteps(t, 100, tt.queues, tt.bulk)
+			big := claimSteps(t, 20_000, tt.queues, tt.bulk)
+			t.Logf("instructions per claim: %d with 100 jobs in bulk, %d with 20,000", small, big)
+			if big > small+small/20 {
+				t.Errorf("a claim runs %d instructions with 20,000 ready jobs in bulk, %d with 100: it reads bulk's jobs", big, small)
+			}
+		})
+	}
+}
+
+// claimSteps makes a store with n ready jobs in queue bulk (a tenth of
+// them due in an hour), ahead in the claim order of ten jobs in queue
+// other, sets bulk up with setUp (if not nil), then claims one job at a
+// time from queues, each claim recording the outcome of the last, and
+// returns the instructions SQLite ran per claim.
+func claimSteps(t *testing.T, n int, queues []string, setUp func(*testing.T, *Store)) int64 {
+	t.Helper()
+	s, _ := setup(t)
+	var jobs []queue.JobInsertParams
+	for i := range n {
+		p := testJob("bulk")
+		p.Priority = 1 + i%3
+		if i%10 == 0 {
+			p.State, p.RunAt = queue.StateScheduled, t0.Add(time.Hour)
+		}
+		jobs = append(jobs, p)
+	}
+	for range 10 {
+		jobs = append(jobs, testJob("other"))
+	}
+	if _, err := s.JobInsert(t.Context(), jobs); err != nil {
+		t.Fatal(err)
+	}
+	if setUp != nil {
+		setUp(t, s)
+	}
+	// A first claim, not counted, prepares the statements kept.
+	var finish []queue.JobFinishParams
+	claim := func() {
+		t.Helper()
+		res, err := s.JobClaim(t.Context(), queue.JobClaimParams{
+			Queues: queues, Finish: finish, Limit: 1, Worker: "w", Now: t0, LeaseUntil: t0.Add(time.Minute),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Jobs) != 1 {
+			t.Fatalf("claimed %d jobs, want 1", len(res.Jobs))
+		}
+		zero := 0
+		job := res.Jobs[0]
+		finish = []queue.JobFinishParams{{ID: job.ID, Run: job.Run, State: queue.StateSucceeded,
+			Attempts: job.Attempts, FinishedAt: t0, ExitCode: &zero, Output: []byte{}}}
+	}
+	claim()
+	counter := countSteps(t, s)
+	defer counter.Uninstall()
+	const claims = 5
+	for range claims {
+		claim()
+	}
+	return counter.Steps() / claims
+}
+
+// claimForTest claims limit jobs of queues, which stay running.
+func claimForTest(t *testing.T, s *Store, limit int, queues ...string) []*queue.Job {
+	t.Helper()
+	res, err := s.JobClaim(t.Context(), queue.JobClaimParams{
+		Queues: queues, Limit: limit, Worker: "other worker", Now: t0, LeaseUntil: t0.Add(time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Jobs) != limit {
+		t.Fatalf("claimed %d jobs of %v, want %d", len(res.Jobs), queues, limit)
+	}
+	return res.Jobs
+}
+
+// countSteps counts the instructions SQLite runs on the store's writer
+// connection, its only one.
+func countSteps(t *testing.T, s *Store) *vmsteps.Counter {
+	t.Helper()
+	conn, err := s.writer.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var counter *vmsteps.Counter
+	if err := conn.Raw(func(dc any) error {
+		counter, err = vmsteps.Install(dc)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return counter
+}
+
+// TestKeptStatementsStayCompiled: the statements a worker runs at every
+// claim and finish are kept compiled (stmt.go), and binding their values
+// must not make SQLite compile them again, as it does when the planner
+// looked at a bound value (a LIMIT ?, or a "= ?" beside an ORDER BY); a
+// statement compiled again at every claim cost a fifth of the claim's
+// CPU. It claims and finishes jobs one at a time as a worker does, then
+// claims from a queue of later jobs (the search for the next run time),
+// and wants no statement compiled again.
+func TestKeptStatementsStayCompiled(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	var jobs []queue.JobInsertParams
+	for range 50 {
+		jobs = append(jobs, testJob("default"))
+	}
+	for i := range 5 {
+		p := testJob("later")
+		p.State, p.RunAt = queue.StateScheduled, t0.Add(time.Duration(i+1)*time.Hour)
+		jobs = append(jobs, p)
+	}
+	ids, err := s.JobInsert(t.Context(), jobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A job waiting for the first: each finish looks for the jobs
+	// waiting for the job that ended.
+	after := testJob("default")
+	after.State, after.After = queue.StateWaiting, ids[:1]
+	if _, err := s.JobInsert(t.Context(), []queue.JobInsertParams{after}); err != nil {
+		t.Fatal(err)
+	}
+	counter := countSteps(t, s)
+	defer counter.Uninstall()
+	var finish []queue.JobFinishParams
+	for range 40 {
+		res, err := s.JobClaim(t.Context(), queue.JobClaimParams{
+			Finish: finish, Limit: 1, Worker: "w", Now: t0, LeaseUntil: t0.Add(time.Minute),
+			Expired: func(job *queue.Job) queue.JobFinishParams {
+				return queue.JobFinishParams{ID: job.ID, Run: job.Run, State: queue.StatePending, FinishedAt: t0}
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Jobs) != 1 {
+			t.Fatalf("claimed %d jobs, want 1", len(res.Jobs))
+		}
+		zero := 0
+		job := res.Jobs[0]
+		finish = []queue.JobFinishParams{{ID: job.ID, Run: job.Run, State: queue.StateSucceeded,
+			Attempts: job.Attempts, FinishedAt: t0, ExitCode: &zero, Output: []byte{}}}
+	}
+	for range 5 {
+		res, err := s.JobClaim(t.Context(), queue.JobClaimParams{
+			Queues: []string{"later"}, Limit: 1, Worker: "w", Now: t0, LeaseUntil: t0.Add(time.Minute),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := t0.Add(time.Hour); !res.NextRunAt.Equal(want) {
+			t.Fatalf("next run at %v, want %v", res.NextRunAt, want)
+		}
+	}
+	for query, n := range counter.Reprepares() {
+		if n > 0 {
+			t.Errorf("compiled again %d times:\n%s", n, query)
+		}
+	}
+}
