@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"slices"
+	"strings"
 
 	"github.com/jobq/jobq/internal/queue"
 )
@@ -32,12 +33,42 @@ func (s *Store) JobList(ctx context.Context, filter queue.JobFilter) ([]*queue.J
 	return jobs, loadDependencies(ctx, s.reader, jobs)
 }
 
-// JobCount counts the jobs filter selects, whatever its Limit.
+// JobCount counts the jobs filter selects, whatever its Limit. A filter
+// of queues and states alone is counted from job_counts, as stats counts,
+// unless a state is one that users see by the time (pending includes the
+// scheduled and retrying jobs whose time has come): jobq list counts what
+// it did not show, and by an index that cost a read of every job counted
+// (all the succeeded jobs of a long-lived queue).
 func (s *Store) JobCount(ctx context.Context, filter queue.JobFilter) (int, error) {
-	where, args := jobFilter(filter)
+	query, args := jobCountQuery(filter)
 	var n int
-	err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM jobs WHERE "+where, args...).Scan(&n)
+	err := s.reader.QueryRowContext(ctx, query, args...).Scan(&n)
 	return n, interpretError(err)
+}
+
+// jobCountQuery is JobCount's statement and its arguments.
+func jobCountQuery(filter queue.JobFilter) (string, []any) {
+	byTime := func(st queue.State) bool { return st == queue.StatePending || slices.Contains(queue.TimedStates, st) }
+	if len(filter.IDs) > 0 || len(filter.ExitCodes) > 0 || filter.Error != "" || filter.ScheduleID != 0 ||
+		!filter.Since.IsZero() || !filter.Before.IsZero() || slices.ContainsFunc(filter.States, byTime) {
+		where, args := jobFilter(filter)
+		return "SELECT count(*) FROM jobs WHERE " + where, args
+	}
+	where := []string{"1"}
+	var args []any
+	if len(filter.States) > 0 {
+		where = append(where, "state IN ("+placeholders(len(filter.States))+")")
+		for _, st := range filter.States {
+			args = append(args, string(st))
+		}
+	}
+	if len(filter.Queues) > 0 {
+		where = append(where, "queue IN ("+placeholders(len(filter.Queues))+")")
+		for _, q := range filter.Queues {
+			args = append(args, q)
+		}
+	}
+	return "SELECT coalesce(sum(n), 0) FROM job_counts WHERE " + strings.Join(where, " AND "), args
 }
 
 // loadDependencies fills in the DependsOn of jobs, by primary key, a
