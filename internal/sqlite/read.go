@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"slices"
-	"strings"
 
 	"github.com/jobq/jobq/internal/queue"
 )
@@ -34,41 +33,82 @@ func (s *Store) JobList(ctx context.Context, filter queue.JobFilter) ([]*queue.J
 }
 
 // JobCount counts the jobs filter selects, whatever its Limit. A filter
-// of queues and states alone is counted from job_counts, as stats counts,
-// unless a state is one that users see by the time (pending includes the
-// scheduled and retrying jobs whose time has come): jobq list counts what
-// it did not show, and by an index that cost a read of every job counted
-// (all the succeeded jobs of a long-lived queue).
+// of queues and states alone is counted from job_counts, as stats counts
+// (jobq list counts what it did not show, and by an index that cost a
+// read of every job counted: all the succeeded jobs of a long-lived
+// queue, or a big queue's whole backlog); of the scheduled and retrying
+// jobs, which users see as pending once their time has come, those whose
+// time has come are counted by the head of their range of
+// jobs_queue_ready (readyStatsQuery). All in one snapshot.
 func (s *Store) JobCount(ctx context.Context, filter queue.JobFilter) (int, error) {
-	query, args := jobCountQuery(filter)
-	var n int
-	err := s.reader.QueryRowContext(ctx, query, args...).Scan(&n)
-	return n, interpretError(err)
-}
-
-// jobCountQuery is JobCount's statement and its arguments.
-func jobCountQuery(filter queue.JobFilter) (string, []any) {
-	byTime := func(st queue.State) bool { return st == queue.StatePending || slices.Contains(queue.TimedStates, st) }
-	if len(filter.IDs) > 0 || len(filter.ExitCodes) > 0 || filter.Error != "" || filter.ScheduleID != 0 ||
-		!filter.Since.IsZero() || !filter.Before.IsZero() || slices.ContainsFunc(filter.States, byTime) {
+	if !countedByQueueAndState(filter) {
 		where, args := jobFilter(filter)
-		return "SELECT count(*) FROM jobs WHERE " + where, args
+		var n int
+		err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM jobs WHERE "+where, args...).Scan(&n)
+		return n, interpretError(err)
 	}
-	where := []string{"1"}
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, interpretError(err)
+	}
+	defer tx.Rollback()
+	query := "SELECT queue, state, n FROM job_counts WHERE n > 0"
 	var args []any
-	if len(filter.States) > 0 {
-		where = append(where, "state IN ("+placeholders(len(filter.States))+")")
-		for _, st := range filter.States {
-			args = append(args, string(st))
-		}
-	}
 	if len(filter.Queues) > 0 {
-		where = append(where, "queue IN ("+placeholders(len(filter.Queues))+")")
+		query += " AND queue IN (" + placeholders(len(filter.Queues)) + ")"
 		for _, q := range filter.Queues {
 			args = append(args, q)
 		}
 	}
-	return "SELECT coalesce(sum(n), 0) FROM job_counts WHERE " + strings.Join(where, " AND "), args
+	type count struct {
+		queue string
+		state queue.State
+		n     int
+	}
+	var counts []count
+	err = eachRow(ctx, tx, query, args, func(rows *sql.Rows) error {
+		var c count
+		if err := rows.Scan(&c.queue, &c.state, &c.n); err != nil {
+			return err
+		}
+		counts = append(counts, c)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	wanted := func(st queue.State) bool { return len(filter.States) == 0 || slices.Contains(filter.States, st) }
+	total := 0
+	for _, c := range counts {
+		if !slices.Contains(queue.TimedStates, c.state) || len(filter.States) == 0 {
+			if wanted(c.state) {
+				total += c.n
+			}
+			continue
+		}
+		if !wanted(c.state) && !wanted(queue.StatePending) {
+			continue
+		}
+		var due int
+		var first sql.NullInt64
+		if err := tx.QueryRowContext(ctx, readyStatsQuery(c.state), c.queue, ms(filter.Now)).Scan(&due, &first); err != nil {
+			return 0, interpretError(err)
+		}
+		if wanted(queue.StatePending) {
+			total += due
+		}
+		if wanted(c.state) {
+			total += c.n - due
+		}
+	}
+	return total, nil
+}
+
+// countedByQueueAndState says whether JobCount counts filter's jobs from
+// job_counts: whether it selects by queue and state alone.
+func countedByQueueAndState(filter queue.JobFilter) bool {
+	return len(filter.IDs) == 0 && len(filter.ExitCodes) == 0 && filter.Error == "" && filter.ScheduleID == 0 &&
+		filter.Since.IsZero() && filter.Before.IsZero()
 }
 
 // loadDependencies fills in the DependsOn of jobs, by primary key, a

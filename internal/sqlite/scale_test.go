@@ -1,8 +1,6 @@
 package sqlite
 
 import (
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -227,17 +225,21 @@ func TestKeptStatementsStayCompiled(t *testing.T) {
 }
 
 // TestJobCountFromCounters: a count of jobs by queue and state alone
-// (jobq list counts what it did not show) is read from job_counts, and
-// agrees with a count of the jobs themselves, whatever the states and
-// queues asked; a state users see by the time is counted from the jobs.
+// (jobq list counts what it did not show) is read from job_counts and
+// the heads of jobs_queue_ready, and agrees with a count of the jobs
+// themselves, whatever the states and queues asked, pending as users see
+// it (scheduled and retrying jobs whose time has come) included.
 func TestJobCountFromCounters(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
 	var jobs []queue.JobInsertParams
 	for i := range 60 {
 		p := testJob([]string{"a", "b", "c"}[i%3])
-		if i%4 == 0 {
+		switch i % 4 {
+		case 0:
 			p.State, p.RunAt = queue.StateScheduled, t0.Add(time.Hour)
+		case 1:
+			p.State, p.RunAt = queue.StateScheduled, t0.Add(-time.Minute)
 		}
 		jobs = append(jobs, p)
 	}
@@ -245,33 +247,34 @@ func TestJobCountFromCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	claimForTest(t, s, 20)
-	if _, err := s.writer.Exec(`UPDATE jobs SET state = CASE id % 3 WHEN 0 THEN 'succeeded' WHEN 1 THEN 'dead' ELSE state END,
-		finished_at = 1 WHERE state = 'running' AND id % 5 != 0`); err != nil {
+	if _, err := s.writer.Exec(`UPDATE jobs SET state = CASE id % 3 WHEN 0 THEN 'succeeded' WHEN 1 THEN 'dead' ELSE 'retrying' END,
+		finished_at = CASE id % 3 WHEN 2 THEN NULL ELSE 1 END, run_at = ?
+		WHERE state = 'running' AND id % 5 != 0`, ms(t0.Add(30*time.Minute))); err != nil {
 		t.Fatal(err)
 	}
 	states := [][]queue.State{nil, {queue.StateSucceeded}, {queue.StateDead, queue.StateRunning}, {queue.StateRunning},
-		{queue.StateCancelled}, {queue.StateScheduled}, {queue.StatePending}, {queue.StateSucceeded, queue.StatePending}}
+		{queue.StateCancelled}, {queue.StateScheduled}, {queue.StatePending}, {queue.StateRetrying},
+		{queue.StateSucceeded, queue.StatePending}, {queue.StateScheduled, queue.StatePending, queue.StateRetrying}}
 	queues := [][]string{nil, {"a"}, {"b", "c"}, {"none"}}
-	for _, st := range states {
-		for _, qs := range queues {
-			f := queue.JobFilter{States: st, Queues: qs, Now: t0}
-			query, _ := jobCountQuery(f)
-			fromCounters := strings.Contains(query, "job_counts")
-			timed := slices.ContainsFunc(st, func(s queue.State) bool { return s == queue.StatePending || s == queue.StateScheduled })
-			if fromCounters == timed {
-				t.Errorf("states %v, queues %v: counted from job_counts: %v, want %v", st, qs, fromCounters, !timed)
-			}
-			got, err := s.JobCount(t.Context(), f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			where, args := jobFilter(f)
-			var want int
-			if err := s.reader.QueryRow("SELECT count(*) FROM jobs WHERE "+where, args...).Scan(&want); err != nil {
-				t.Fatal(err)
-			}
-			if got != want {
-				t.Errorf("states %v, queues %v: JobCount = %d, want %d", st, qs, got, want)
+	for _, now := range []time.Time{t0, t0.Add(45 * time.Minute), t0.Add(2 * time.Hour)} {
+		for _, st := range states {
+			for _, qs := range queues {
+				f := queue.JobFilter{States: st, Queues: qs, Now: now}
+				if !countedByQueueAndState(f) {
+					t.Errorf("states %v, queues %v: not counted from job_counts", st, qs)
+				}
+				got, err := s.JobCount(t.Context(), f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				where, args := jobFilter(f)
+				var want int
+				if err := s.reader.QueryRow("SELECT count(*) FROM jobs WHERE "+where, args...).Scan(&want); err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Errorf("at %v, states %v, queues %v: JobCount = %d, want %d", now.Sub(t0), st, qs, got, want)
+				}
 			}
 		}
 	}
