@@ -78,19 +78,41 @@ func TestClaimQueryPlans(t *testing.T) {
 }
 
 // TestListQueryPlans: jobq list -q reads the queue's range of jobs_queue,
-// newest first, with no sort, however many jobs other queues hold.
+// newest first, with no sort, however many jobs other queues hold; list
+// --state pending merges the pending jobs, newest first, with the due
+// scheduled and retrying jobs found by the heads of their ranges of
+// jobs_queue_ready, and sorts nothing (listJobs). It reads all of
+// job_counts, one row per queue and state, to find those ranges.
 func TestListQueryPlans(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
 	check := func(t *testing.T) {
 		t.Helper()
-		where, args := jobFilter(queue.JobFilter{Queues: []string{"q1"}})
-		plan := explain(t, s, "SELECT "+readColumns+" FROM jobs WHERE "+where+" ORDER BY id DESC LIMIT 100", args...)
+		query, args := listJobs(queue.JobFilter{Queues: []string{"q1"}, Limit: 100})
+		plan := explain(t, s, query, args...)
 		if len(plan) == 0 || !strings.HasPrefix(plan[0], "SEARCH jobs USING INDEX jobs_queue (queue=?)") {
 			t.Errorf("list -q does not read a range of jobs_queue:\n%s", strings.Join(plan, "\n"))
 		}
 		if text := strings.Join(plan, "\n"); strings.Contains(text, "TEMP B-TREE") {
 			t.Errorf("list -q sorts:\n%s", text)
+		}
+
+		query, args = listJobs(queue.JobFilter{States: []queue.State{queue.StatePending}, Limit: 100, Now: t0})
+		plan = explain(t, s, query, args...)
+		text := strings.Join(plan, "\n")
+		for _, want := range []string{
+			"MERGE (UNION ALL)",
+			"SEARCH jobs USING COVERING INDEX jobs_state (state=?)",
+			"SCAN c\nSEARCH j USING COVERING INDEX jobs_queue_ready (queue=? AND state=? AND run_at<?)",
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("list --state pending: no %q in its plan:\n%s", want, text)
+			}
+		}
+		for _, line := range plan {
+			if strings.Contains(line, "TEMP B-TREE") || strings.HasPrefix(line, "SCAN jobs") || strings.HasPrefix(line, "SCAN j") {
+				t.Errorf("list --state pending sorts or scans: %q in\n%s", line, text)
+			}
 		}
 	}
 	t.Run("new database", check)

@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"database/sql"
+	"slices"
 	"testing"
 	"time"
 
@@ -231,6 +233,71 @@ func TestKeptStatementsStayCompiled(t *testing.T) {
 // it (scheduled and retrying jobs whose time has come) included.
 func TestJobCountFromCounters(t *testing.T) {
 	t.Parallel()
+	s := mixedStore(t)
+	eachMixedFilter(func(f queue.JobFilter) {
+		if !countedByQueueAndState(f) {
+			t.Errorf("states %v, queues %v: not counted from job_counts", f.States, f.Queues)
+		}
+		got, err := s.JobCount(t.Context(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		where, args := jobFilter(f)
+		var want int
+		if err := s.reader.QueryRow("SELECT count(*) FROM jobs WHERE "+where, args...).Scan(&want); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("at %v, states %v, queues %v: JobCount = %d, want %d", f.Now.Sub(t0), f.States, f.Queues, got, want)
+		}
+	})
+}
+
+// TestListPendingNewestFirst: the newest jobs of a list that asks for
+// pending jobs (a merge of ordered ranges, listJobs) are those of the
+// plain condition sorted, whatever the other states and queues asked,
+// and the limit.
+func TestListPendingNewestFirst(t *testing.T) {
+	t.Parallel()
+	s := mixedStore(t)
+	eachMixedFilter(func(f queue.JobFilter) {
+		if !slices.Contains(f.States, queue.StatePending) {
+			return
+		}
+		for _, limit := range []int{1, 7, 100} {
+			f.Limit = limit
+			jobs, err := s.JobList(t.Context(), f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, j := range jobs {
+				got = append(got, j.ID)
+			}
+			where, args := jobFilter(f)
+			var want []int64
+			err = eachRow(t.Context(), s.reader, "SELECT id FROM jobs WHERE "+where+" ORDER BY id DESC LIMIT ?", append(args, limit),
+				func(rows *sql.Rows) error {
+					var id int64
+					err := rows.Scan(&id)
+					want = append(want, id)
+					return err
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("at %v, states %v, queues %v, limit %d: JobList = %v, want %v", f.Now.Sub(t0), f.States, f.Queues, limit, got, want)
+			}
+		}
+	})
+}
+
+// mixedStore makes a store whose jobs, in three queues, are in every
+// kind of state: pending, scheduled before and after t0, retrying until
+// t0 + 30 minutes, running, succeeded and dead.
+func mixedStore(t *testing.T) *Store {
+	t.Helper()
 	s, _ := setup(t)
 	var jobs []queue.JobInsertParams
 	for i := range 60 {
@@ -252,6 +319,12 @@ func TestJobCountFromCounters(t *testing.T) {
 		WHERE state = 'running' AND id % 5 != 0`, ms(t0.Add(30*time.Minute))); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// eachMixedFilter calls f with filters of states and queues, at times
+// before, between and after mixedStore's run times.
+func eachMixedFilter(f func(queue.JobFilter)) {
 	states := [][]queue.State{nil, {queue.StateSucceeded}, {queue.StateDead, queue.StateRunning}, {queue.StateRunning},
 		{queue.StateCancelled}, {queue.StateScheduled}, {queue.StatePending}, {queue.StateRetrying},
 		{queue.StateSucceeded, queue.StatePending}, {queue.StateScheduled, queue.StatePending, queue.StateRetrying}}
@@ -259,22 +332,7 @@ func TestJobCountFromCounters(t *testing.T) {
 	for _, now := range []time.Time{t0, t0.Add(45 * time.Minute), t0.Add(2 * time.Hour)} {
 		for _, st := range states {
 			for _, qs := range queues {
-				f := queue.JobFilter{States: st, Queues: qs, Now: now}
-				if !countedByQueueAndState(f) {
-					t.Errorf("states %v, queues %v: not counted from job_counts", st, qs)
-				}
-				got, err := s.JobCount(t.Context(), f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				where, args := jobFilter(f)
-				var want int
-				if err := s.reader.QueryRow("SELECT count(*) FROM jobs WHERE "+where, args...).Scan(&want); err != nil {
-					t.Fatal(err)
-				}
-				if got != want {
-					t.Errorf("at %v, states %v, queues %v: JobCount = %d, want %d", now.Sub(t0), st, qs, got, want)
-				}
+				f(queue.JobFilter{States: st, Queues: qs, Now: now})
 			}
 		}
 	}
