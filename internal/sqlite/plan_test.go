@@ -14,7 +14,9 @@ import (
 // grow with other queues' jobs (TestClaimVisitsOneQueue counts it); on a
 // new database, with many jobs, and once statistics exist. A plan line is
 // wanted whole, so that a scan of an index, or a seek on fewer columns,
-// fails.
+// fails. A claim from every queue reads all of job_counts (one row per
+// queue and state) to find the queues that hold ready jobs: that is what
+// the table is for, and is not checked here.
 func TestClaimQueryPlans(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
