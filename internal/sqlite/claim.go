@@ -37,21 +37,28 @@ var readyQueues = `SELECT queue, state FROM job_counts
 WHERE state IN (` + sqlStates(queue.ReadyStates) + `) AND n > 0 %s
 ORDER BY queue, state`
 
-// queueHead reads the first ready jobs of one queue whose time has come,
-// in claim order: the head of the queue's range of jobs_ready, so that
-// what a claim reads does not grow with the other queues' backlogs
-// (TestClaimVisitsOneQueue). Jobs of the queue waiting for a later time
-// are passed over. As written, with no hint, SQLite takes jobs_ready
-// (TestClaimQueryPlans), but for two things: the + before run_at, without
-// which, once ANALYZE has run, it reads the queue's due jobs through
-// jobs_queue_ready and sorts them all; and IN (?) rather than = ?, with
-// which SQLite compiles the kept statement again whenever a value is
-// bound to it (TestKeptStatementsStayCompiled). The %d is the limit,
-// written in for the same reason: a LIMIT ? did the same
-// (docs/performance.md).
-var queueHead = `SELECT id, priority, run_at FROM jobs
-WHERE ` + readyCondition + ` AND queue IN (?) AND +run_at <= ?
-ORDER BY priority DESC, run_at, id LIMIT %d`
+// A queue's ready jobs whose time has come are read in claim order one
+// priority at a time, highest first: within a priority, jobs_ready (queue,
+// priority DESC, run_at, id) holds them before the jobs that wait for
+// later, a range that ends at now; reading the queue's whole range in
+// order instead passed over every job waiting for later at a higher
+// priority than the first due one, at every claim (TestNextRunVisitsOneQueue).
+// topLevel finds the queue's highest priority, nextLevel the next one
+// below a priority: one seek each. levelHead reads the first due jobs of
+// one priority; the %d is the limit, written in, not bound: SQLite
+// compiles a statement again when a value is bound to a parameter its
+// plan used, as a LIMIT's is (docs/performance.md). Nothing names an
+// index (TestClaimQueryPlans); queue and priority are matched by IN (?):
+// with = ? beside an ORDER BY or a max(), SQLite compiled the kept
+// statement again whenever a value was bound to it
+// (TestKeptStatementsStayCompiled).
+var (
+	topLevel  = `SELECT max(priority) FROM jobs WHERE ` + readyCondition + ` AND queue IN (?)`
+	nextLevel = topLevel + ` AND priority < ?`
+	levelHead = `SELECT id, run_at FROM jobs
+WHERE ` + readyCondition + ` AND queue IN (?) AND priority IN (?) AND run_at <= ?
+ORDER BY run_at, id LIMIT %d`
+)
 
 // nextRunQuery finds when the first of a queue's jobs in ready state st
 // whose time has not come falls due: the head of the range of
@@ -86,7 +93,7 @@ WHERE job_id = ? AND run = ?`
 const dataVersion = "PRAGMA data_version"
 
 // expiredJobs finds the running jobs of lost workers, 100 at most a
-// claim (the limit is written in, as in queueHead). It names jobs_lease:
+// claim (the limit is written in, as in levelHead). It names jobs_lease:
 // without statistics the planner prefers jobs_state and reads every
 // running job to find the few whose lease ended.
 const expiredJobs = "SELECT " + jobColumns + ` FROM jobs INDEXED BY jobs_lease
@@ -97,7 +104,7 @@ const expiredJobs = "SELECT " + jobColumns + ` FROM jobs INDEXED BY jobs_lease
 func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*queue.JobClaimResult, error) {
 	filter, _ := queueFilter(params.Queues)
 	kept := []string{expiredJobs, finishJob, finishAttempt, dependents, releaseJob, cancelDependent,
-		queueSettingsQuery, fmt.Sprintf(readyQueues, filter), fmt.Sprintf(queueHead, params.Limit), claimIDs, dataVersion}
+		queueSettingsQuery, fmt.Sprintf(readyQueues, filter), topLevel, nextLevel, fmt.Sprintf(levelHead, params.Limit), claimIDs, dataVersion}
 	for _, st := range queue.ReadyStates {
 		kept = append(kept, nextRunQuery(string(st)))
 	}
@@ -245,10 +252,6 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 	if err != nil {
 		return nil, next, err
 	}
-	type head struct {
-		id, runAt int64
-		priority  int
-	}
 	var heads []head
 	for i := 0; i < len(ready); { // one queue at a time: ready is in queue order
 		start := i
@@ -273,15 +276,7 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 			}
 			limit = min(limit, n)
 		}
-		err := eachRow(ctx, k, fmt.Sprintf(queueHead, limit), []any{q, now}, func(rows *sql.Rows) error {
-			var h head
-			if err := rows.Scan(&h.id, &h.priority, &h.runAt); err != nil {
-				return err
-			}
-			heads = append(heads, h)
-			return nil
-		})
-		if err != nil {
+		if heads, err = queueHeads(ctx, k, heads, q, limit, now); err != nil {
 			return nil, next, err
 		}
 	}
@@ -308,6 +303,36 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 		return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
 	})
 	return jobs, next, nil
+}
+
+// head is a job a claim may take, and its place in the claim order.
+type head struct{ id, priority, runAt int64 }
+
+// queueHeads appends to heads the first limit ready jobs of queue q whose
+// time has come, in claim order: the due jobs of each priority of the
+// queue, highest first, until it has limit of them (see topLevel).
+func queueHeads(ctx context.Context, k keptTx, heads []head, q string, limit int, now int64) ([]head, error) {
+	var level sql.NullInt64
+	if err := k.QueryRowContext(ctx, topLevel, q).Scan(&level); err != nil {
+		return nil, interpretError(err)
+	}
+	for want := len(heads) + limit; level.Valid; {
+		err := eachRow(ctx, k, fmt.Sprintf(levelHead, want-len(heads)), []any{q, level.Int64, now}, func(rows *sql.Rows) error {
+			h := head{priority: level.Int64}
+			if err := rows.Scan(&h.id, &h.runAt); err != nil {
+				return err
+			}
+			heads = append(heads, h)
+			return nil
+		})
+		if err != nil || len(heads) == want {
+			return heads, err
+		}
+		if err := k.QueryRowContext(ctx, nextLevel, q, level.Int64).Scan(&level); err != nil {
+			return nil, interpretError(err)
+		}
+	}
+	return heads, nil
 }
 
 // anyDue says whether a job of queue q in one of states has come to its

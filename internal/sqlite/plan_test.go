@@ -27,8 +27,12 @@ func TestClaimQueryPlans(t *testing.T) {
 			args        []any
 			want        []string // the plan's lines, in order
 		}{
-			{"queue head", fmt.Sprintf(queueHead, 10), []any{"q1", 1},
+			{"top priority", topLevel, []any{"q1"},
 				[]string{"SEARCH jobs USING INDEX jobs_ready (queue=?)"}},
+			{"next priority", nextLevel, []any{"q1", 3},
+				[]string{"SEARCH jobs USING INDEX jobs_ready (queue=? AND priority<?)"}},
+			{"due jobs of a priority", fmt.Sprintf(levelHead, 10), []any{"q1", 3, 1},
+				[]string{"SEARCH jobs USING INDEX jobs_ready (queue=? AND priority=? AND run_at<?)"}},
 			{"next run", nextRunQuery("scheduled"), []any{"q1", 1},
 				[]string{"SEARCH jobs USING COVERING INDEX jobs_queue_ready (queue=? AND state=? AND run_at>?)"}},
 			{"due jobs of a held back queue", dueQuery("retrying"), []any{"q1", 1},

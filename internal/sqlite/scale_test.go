@@ -17,11 +17,9 @@ import (
 // machine's speed changes, with 100 and then 20,000 ready jobs in bulk,
 // ahead of the small queue's jobs in the claim order, and wants the same
 // count within a few percent: a claim that read bulk's jobs one by one
-// would cost about 200 times more.
-//
-// Each claim records the previous job's outcome and finds no more job
-// than it asks for, so the search for the next run time is in the count
-// too.
+// would cost about 200 times more. Each claim records the previous job's
+// outcome. TestNextRunVisitsOneQueue counts the search for the next run
+// time, which a claim that finds fewer jobs than it asks for makes.
 func TestClaimVisitsOneQueue(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -52,8 +50,14 @@ func TestClaimVisitsOneQueue(t *testing.T) {
 			}
 			claimForTest(t, s, 1, "bulk")
 		}},
-		// The claim from the big queue itself reads its head.
+		// The claim from the big queue itself reads its head, past the
+		// jobs waiting for later at a higher priority.
 		{name: "from the big queue", queues: []string{"bulk"}},
+		{name: "from the big queue, its later jobs first in priority", queues: []string{"bulk"}, bulk: func(t *testing.T, s *Store) {
+			if _, err := s.writer.Exec("UPDATE jobs SET priority = 9 WHERE state = 'scheduled'"); err != nil {
+				t.Fatal(err)
+			}
+		}},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,6 +124,56 @@ func claimSteps(t *testing.T, n int, queues []string, setUp func(*testing.T, *St
 		claim()
 	}
 	return counter.Steps() / claims
+}
+
+// TestNextRunVisitsOneQueue: when a claim finds no job whose time has
+// come, the search for the next run time costs the same with 100 and with
+// 20,000 jobs waiting for later in queue bulk: one seek per queue and
+// state, not a read of every waiting job.
+func TestNextRunVisitsOneQueue(t *testing.T) {
+	t.Parallel()
+	for _, queues := range [][]string{nil, {"bulk", "other"}} {
+		steps := make([]int64, 2)
+		for i, n := range []int{100, 20_000} {
+			s, _ := setup(t)
+			var jobs []queue.JobInsertParams
+			for j := range n {
+				p := testJob("bulk")
+				p.State, p.RunAt = queue.StateScheduled, t0.Add(time.Hour+time.Duration(j)*time.Second)
+				jobs = append(jobs, p)
+			}
+			later := testJob("other")
+			later.State, later.RunAt = queue.StateScheduled, t0.Add(time.Minute)
+			if _, err := s.JobInsert(t.Context(), append(jobs, later)); err != nil {
+				t.Fatal(err)
+			}
+			claim := func() {
+				t.Helper()
+				res, err := s.JobClaim(t.Context(), queue.JobClaimParams{
+					Queues: queues, Limit: 1, Worker: "w", Now: t0, LeaseUntil: t0.Add(time.Minute),
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(res.Jobs) != 0 || !res.NextRunAt.Equal(later.RunAt) {
+					t.Fatalf("claimed %d jobs, next run at %v; want none, next run at %v", len(res.Jobs), res.NextRunAt, later.RunAt)
+				}
+			}
+			claim() // prepares the statements kept
+			counter := countSteps(t, s)
+			const claims = 5
+			for range claims {
+				claim()
+			}
+			steps[i] = counter.Steps() / claims
+			counter.Uninstall()
+		}
+		t.Logf("queues %v: instructions per claim: %d with 100 jobs waiting in bulk, %d with 20,000", queues, steps[0], steps[1])
+		if steps[1] > steps[0]+steps[0]/20 {
+			t.Errorf("queues %v: a claim that finds nothing runs %d instructions with 20,000 jobs waiting in bulk, %d with 100: it reads them",
+				queues, steps[1], steps[0])
+		}
+	}
 }
 
 // claimForTest claims limit jobs of queues, which stay running.
