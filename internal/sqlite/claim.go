@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -23,36 +25,59 @@ const clearProgress = ", progress = NULL, progress_message = NULL, progress_at =
 const claimSet = `UPDATE jobs SET state = 'running', attempts = attempts + 1, run = run + 1,
 	worker = ?, lease_until = ?, started_at = ?, updated_at = ?` + clearProgress
 
-// claimJobs claims the first ready jobs in one statement. It names
-// jobs_ready: without statistics (jobq runs no ANALYZE) the planner
-// prefers jobs_state for the state test, then sorts every ready job to
-// pick the first few (TestClaimUsesReadyIndex). The %s is the queue
-// filter, the %d the limit: written in, not bound, since SQLite compiles
-// a statement again when a value is bound to a parameter its plan used,
-// as a LIMIT's is; bound, it made a kept claim statement recompile at
-// every claim (docs/performance.md).
-var claimJobs = claimSet + `
-WHERE id IN (
-	SELECT id FROM jobs INDEXED BY jobs_ready
-	WHERE ` + readyCondition + ` AND run_at <= ? %s
-	ORDER BY priority DESC, run_at, id
-	LIMIT %d)
-RETURNING ` + jobColumns
-
-// claimIDs is the claim of claimJobs for jobs picked one by one, when a
-// queue is paused or limited. The %s is their placeholders.
+// claimIDs claims the jobs picked, their IDs bound as one JSON array: one
+// statement, kept, however many there are.
 const claimIDs = claimSet + `
-WHERE id IN (%s)
+WHERE id IN (SELECT value FROM json_each(?))
 RETURNING ` + jobColumns
 
-// readyJobs lists ready jobs in claim order, for picking by hand.
-var readyJobs = `SELECT id, queue FROM jobs INDEXED BY jobs_ready
-WHERE ` + readyCondition + ` AND run_at <= ? %s
-ORDER BY priority DESC, run_at, id`
+// readyQueues lists the queues that hold ready jobs, from job_counts:
+// the queues a claim looks into, and the search for the next run time.
+// The %s is the claim's queue filter.
+var readyQueues = `SELECT queue, state FROM job_counts
+WHERE state IN (` + sqlStates(queue.ReadyStates) + `) AND n > 0 %s
+ORDER BY queue, state`
 
-// nextReady finds when the next job waiting for its time falls due.
-var nextReady = `SELECT min(run_at) FROM jobs INDEXED BY jobs_ready
-WHERE ` + readyCondition + ` AND run_at > ? `
+// A queue's ready jobs whose time has come are read in claim order one
+// priority at a time, highest first: within a priority, jobs_ready (queue,
+// priority DESC, run_at, id) holds them before the jobs that wait for
+// later, a range that ends at now; reading the queue's whole range in
+// order instead passed over every job waiting for later at a higher
+// priority than the first due one, at every claim (TestNextRunVisitsOneQueue).
+// topLevel finds the queue's highest priority, nextLevel the next one
+// below a priority: one seek each. levelHead reads the first due jobs of
+// one priority; the %d is the limit, written in, not bound: SQLite
+// compiles a statement again when a value is bound to a parameter its
+// plan used, as a LIMIT's is (docs/performance.md). Nothing names an
+// index (TestClaimQueryPlans); queue and priority are matched by IN (?):
+// with = ? beside an ORDER BY or a max(), SQLite compiled the kept
+// statement again whenever a value was bound to it
+// (TestKeptStatementsStayCompiled).
+var (
+	topLevel  = `SELECT max(priority) FROM jobs WHERE ` + readyCondition + ` AND queue IN (?)`
+	nextLevel = topLevel + ` AND priority < ?`
+	levelHead = `SELECT id, run_at FROM jobs
+WHERE ` + readyCondition + ` AND queue IN (?) AND priority IN (?) AND run_at <= ?
+ORDER BY run_at, id LIMIT %d`
+)
+
+// nextRunQuery finds when the first of a queue's jobs in ready state st
+// whose time has not come falls due: the head of the range of
+// jobs_queue_ready after now, one seek whatever the queue holds. The
+// state is written in: bound, SQLite compiled the kept statement again
+// at every use (TestKeptStatementsStayCompiled).
+func nextRunQuery(st string) string {
+	return `SELECT min(run_at) FROM jobs
+WHERE ` + readyCondition + ` AND queue IN (?) AND state = '` + st + `' AND run_at > ?`
+}
+
+// dueQuery finds whether a queue holds a job in ready state st whose time
+// has come: the head of its range of jobs_queue_ready, however many wait
+// for later. The state is written in, as in nextRunQuery.
+func dueQuery(st string) string {
+	return `SELECT 1 FROM jobs
+WHERE ` + readyCondition + ` AND queue IN (?) AND state = '` + st + `' AND run_at <= ? LIMIT 1`
+}
 
 const finishJob = `UPDATE jobs SET state = ?, attempts = ?, run_at = coalesce(?, run_at),
 	finished_at = ?, exit_code = ?, signal = ?, last_error = ?, updated_at = ?,
@@ -69,7 +94,7 @@ WHERE job_id = ? AND run = ?`
 const dataVersion = "PRAGMA data_version"
 
 // expiredJobs finds the running jobs of lost workers, 100 at most a
-// claim (the limit is written in, as in claimJobs). It names jobs_lease:
+// claim (the limit is written in, as in levelHead). It names jobs_lease:
 // without statistics the planner prefers jobs_state and reads every
 // running job to find the few whose lease ended.
 const expiredJobs = "SELECT " + jobColumns + ` FROM jobs INDEXED BY jobs_lease
@@ -78,10 +103,13 @@ const expiredJobs = "SELECT " + jobColumns + ` FROM jobs INDEXED BY jobs_lease
 // JobClaim takes back the jobs of lost workers, records outcomes and
 // claims jobs, in one transaction; see queue.Store.
 func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*queue.JobClaimResult, error) {
-	filter, filterArgs := queueFilter(params.Queues)
-	if err := s.prepare(ctx, expiredJobs, finishJob, finishAttempt, waitedOnJobs, dependents, releaseJob,
-		cancelDependent, queueSettingsQuery, fmt.Sprintf(claimJobs, filter, params.Limit), nextReady+filter,
-		dataVersion); err != nil {
+	filter, _ := queueFilter(params.Queues)
+	kept := []string{expiredJobs, finishJob, finishAttempt, waitedOnJobs, dependents, releaseJob, cancelDependent,
+		queueSettingsQuery, fmt.Sprintf(readyQueues, filter), topLevel, nextLevel, fmt.Sprintf(levelHead, params.Limit), claimIDs, dataVersion}
+	for _, st := range queue.ReadyStates {
+		kept = append(kept, nextRunQuery(string(st)))
+	}
+	if err := s.prepare(ctx, kept...); err != nil {
 		return nil, err
 	}
 	tx, err := s.writer.BeginTx(ctx, nil)
@@ -107,25 +135,22 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 	if res.Lost, err = s.finishJobs(ctx, tx, params.Finish); err != nil {
 		return nil, err
 	}
-	var rateNext time.Time
 	if params.Limit > 0 {
-		if res.Jobs, rateNext, err = s.claim(ctx, tx, params); err != nil {
+		ready, err := readyStates(ctx, k, params.Queues)
+		if err != nil {
 			return nil, fmt.Errorf("claim jobs: %w", err)
 		}
-		// RETURNING gives rows in no promised order.
-		slices.SortFunc(res.Jobs, func(a, b *queue.Job) int {
-			return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
-		})
-	}
-	if len(res.Jobs) < params.Limit {
-		var next sql.NullInt64
-		if err := k.QueryRowContext(ctx, nextReady+filter,
-			append([]any{now}, filterArgs...)...).Scan(&next); err != nil {
-			return nil, interpretError(err)
+		var rateNext time.Time
+		if res.Jobs, rateNext, err = s.claim(ctx, tx, params, ready); err != nil {
+			return nil, fmt.Errorf("claim jobs: %w", err)
 		}
-		res.NextRunAt = fromNullMS(next)
-		if !rateNext.IsZero() && (res.NextRunAt.IsZero() || rateNext.Before(res.NextRunAt)) {
-			res.NextRunAt = rateNext
+		if len(res.Jobs) < params.Limit {
+			if res.NextRunAt, err = nextRunAt(ctx, k, ready, now); err != nil {
+				return nil, err
+			}
+			if !rateNext.IsZero() && (res.NextRunAt.IsZero() || rateNext.Before(res.NextRunAt)) {
+				res.NextRunAt = rateNext
+			}
 		}
 	}
 	var version int64
@@ -137,6 +162,43 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 	}
 	s.seen.Store(version)
 	return res, nil
+}
+
+// queueState is a queue and one of its ready states that holds jobs.
+type queueState struct{ queue, state string }
+
+// readyStates lists the queues among queues (all when none) that hold
+// ready jobs, with those states, from job_counts: what a claim looks
+// into costs one row per queue and state, not per job.
+func readyStates(ctx context.Context, k keptTx, queues []string) ([]queueState, error) {
+	filter, args := queueFilter(queues)
+	var out []queueState
+	err := eachRow(ctx, k, fmt.Sprintf(readyQueues, filter), args, func(rows *sql.Rows) error {
+		var qs queueState
+		if err := rows.Scan(&qs.queue, &qs.state); err != nil {
+			return err
+		}
+		out = append(out, qs)
+		return nil
+	})
+	return out, err
+}
+
+// nextRunAt is when the first of the ready jobs of ready whose time has
+// not come falls due (zero if none waits): the least of one seek per
+// queue and state.
+func nextRunAt(ctx context.Context, k keptTx, ready []queueState, now int64) (time.Time, error) {
+	var next time.Time
+	for _, qs := range ready {
+		var at sql.NullInt64
+		if err := k.QueryRowContext(ctx, nextRunQuery(qs.state), qs.queue, now).Scan(&at); err != nil {
+			return time.Time{}, interpretError(err)
+		}
+		if t := fromNullMS(at); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	return next, nil
 }
 
 // finishJobs records outcomes, fenced by each job's run, settles the jobs
@@ -228,55 +290,118 @@ func waitedOn(ctx context.Context, k keptTx, finish []queue.JobFinishParams) (ma
 	return waited, nil
 }
 
-// claim claims up to params.Limit ready jobs: in one statement when no
-// queue is paused or limited, else picked one by one within the limits.
-// next is when a rate limit that held back a ready job lets one start
-// (zero if none did): a worker must look again then, as no write of
-// another process will tell it.
-func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimParams) (jobs []*queue.Job, next time.Time, err error) {
+// claim claims up to params.Limit ready jobs of the queues of ready, in
+// claim order (priority, then run_at, then ID) across them, within each
+// queue's limits: it reads the head of each queue that may start a job,
+// at most as many jobs as that queue may start, and claims the first of
+// them all. A paused queue, or a limited one that may start no job now,
+// is not read at all, however many jobs it holds. next is when a rate
+// limit that held back a job whose time had come lets one start (zero if
+// none did): a worker must look again then, as no write of another
+// process will tell it.
+func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimParams, ready []queueState) (jobs []*queue.Job, next time.Time, err error) {
+	k := keptTx{s, tx}
 	now := ms(params.Now)
-	set := []any{params.Worker, ms(params.LeaseUntil), now, now}
-	filter, filterArgs := queueFilter(params.Queues)
-	allow, frees, err := allowances(ctx, keptTx{s, tx}, params.Now)
+	allow, frees, err := allowances(ctx, k, params.Now)
 	if err != nil {
 		return nil, next, err
 	}
-	if len(allow) == 0 {
-		args := append(append(set, now), filterArgs...)
-		jobs, err := s.queryJobs(ctx, keptTx{s, tx}, fmt.Sprintf(claimJobs, filter, params.Limit), args...)
-		return jobs, next, err
-	}
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(readyJobs, filter), append([]any{now}, filterArgs...)...)
-	if err != nil {
-		return nil, next, interpretError(err)
-	}
-	var ids []any
-	for rows.Next() && len(ids) < params.Limit {
-		var id int64
-		var q string
-		if err := rows.Scan(&id, &q); err != nil {
-			rows.Close()
-			return nil, next, err
+	var heads []head
+	for i := 0; i < len(ready); { // one queue at a time: ready is in queue order
+		start := i
+		for i < len(ready) && ready[i].queue == ready[start].queue {
+			i++
 		}
+		q, states := ready[start].queue, ready[start:i]
+		limit := params.Limit
 		if n, limited := allow[q]; limited {
 			if n <= 0 {
+				// Held back: its next start matters if a job of it is due.
 				if at, ok := frees[q]; ok && (next.IsZero() || at.Before(next)) {
-					next = at
+					due, err := anyDue(ctx, k, q, states, now)
+					if err != nil {
+						return nil, next, err
+					}
+					if due {
+						next = at
+					}
 				}
 				continue
 			}
-			allow[q] = n - 1
+			limit = min(limit, n)
 		}
-		ids = append(ids, id)
+		if heads, err = queueHeads(ctx, k, heads, q, limit, now); err != nil {
+			return nil, next, err
+		}
 	}
-	if err := rows.Close(); err != nil {
-		return nil, next, interpretError(err)
-	}
-	if len(ids) == 0 {
+	if len(heads) == 0 {
 		return nil, next, nil
 	}
-	jobs, err = s.queryJobs(ctx, tx, fmt.Sprintf(claimIDs, placeholders(len(ids))), append(set, ids...)...)
-	return jobs, next, err
+	slices.SortFunc(heads, func(a, b head) int {
+		return cmp.Or(cmp.Compare(b.priority, a.priority), cmp.Compare(a.runAt, b.runAt), cmp.Compare(a.id, b.id))
+	})
+	ids := make([]int64, min(len(heads), params.Limit))
+	for i := range ids {
+		ids[i] = heads[i].id
+	}
+	idList, err := json.Marshal(ids)
+	if err != nil {
+		return nil, next, err
+	}
+	jobs, err = s.queryJobs(ctx, k, claimIDs, params.Worker, ms(params.LeaseUntil), now, now, string(idList))
+	if err != nil {
+		return nil, next, err
+	}
+	// RETURNING gives rows in no promised order.
+	slices.SortFunc(jobs, func(a, b *queue.Job) int {
+		return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
+	})
+	return jobs, next, nil
+}
+
+// head is a job a claim may take, and its place in the claim order.
+type head struct{ id, priority, runAt int64 }
+
+// queueHeads appends to heads the first limit ready jobs of queue q whose
+// time has come, in claim order: the due jobs of each priority of the
+// queue, highest first, until it has limit of them (see topLevel).
+func queueHeads(ctx context.Context, k keptTx, heads []head, q string, limit int, now int64) ([]head, error) {
+	var level sql.NullInt64
+	if err := k.QueryRowContext(ctx, topLevel, q).Scan(&level); err != nil {
+		return nil, interpretError(err)
+	}
+	for want := len(heads) + limit; level.Valid; {
+		err := eachRow(ctx, k, fmt.Sprintf(levelHead, want-len(heads)), []any{q, level.Int64, now}, func(rows *sql.Rows) error {
+			h := head{priority: level.Int64}
+			if err := rows.Scan(&h.id, &h.runAt); err != nil {
+				return err
+			}
+			heads = append(heads, h)
+			return nil
+		})
+		if err != nil || len(heads) == want {
+			return heads, err
+		}
+		if err := k.QueryRowContext(ctx, nextLevel, q, level.Int64).Scan(&level); err != nil {
+			return nil, interpretError(err)
+		}
+	}
+	return heads, nil
+}
+
+// anyDue says whether a job of queue q in one of states has come to its
+// time, by one seek per state (dueQuery).
+func anyDue(ctx context.Context, k keptTx, q string, states []queueState, now int64) (bool, error) {
+	for _, qs := range states {
+		err := k.QueryRowContext(ctx, dueQuery(qs.state), q, now).Scan(new(int))
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return false, interpretError(err)
+		}
+	}
+	return false, nil
 }
 
 // allowances says how many jobs each paused or limited queue may start
@@ -301,8 +426,7 @@ func allowances(ctx context.Context, tx keptTx, now time.Time) (allow map[string
 		n := math.MaxInt
 		if q.Concurrency > 0 {
 			var running int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs
-				WHERE state = 'running' AND queue = ?`, q.Name).Scan(&running); err != nil {
+			if err := tx.QueryRowContext(ctx, runningCount, q.Name).Scan(&running); err != nil {
 				return nil, nil, interpretError(err)
 			}
 			n = q.Concurrency - running
@@ -310,8 +434,7 @@ func allowances(ctx context.Context, tx keptTx, now time.Time) (allow map[string
 		if q.Rate > 0 {
 			var started int
 			var oldest sql.NullInt64
-			if err := tx.QueryRowContext(ctx, `SELECT count(*), min(started_at) FROM jobs
-				WHERE queue = ? AND started_at > ?`, q.Name, ms(now.Add(-q.RatePeriod))).Scan(&started, &oldest); err != nil {
+			if err := tx.QueryRowContext(ctx, startedSince, q.Name, ms(now.Add(-q.RatePeriod))).Scan(&started, &oldest); err != nil {
 				return nil, nil, interpretError(err)
 			}
 			n = min(n, q.Rate-started)
@@ -323,6 +446,15 @@ func allowances(ctx context.Context, tx keptTx, now time.Time) (allow map[string
 	}
 	return allow, frees, nil
 }
+
+// runningCount counts a queue's running jobs, from job_counts: counted by
+// an index, they were every job of the queue (jobs_queue) or every
+// running job (jobs_state).
+const runningCount = `SELECT coalesce(sum(n), 0) FROM job_counts WHERE queue = ? AND state = 'running'`
+
+// startedSince counts the jobs of a queue started since a time, and finds
+// the first of them, from jobs_started (TestClaimQueryPlans).
+const startedSince = `SELECT count(*), min(started_at) FROM jobs WHERE queue = ? AND started_at > ?`
 
 // queueFilter is the SQL condition for a claim's queues, and its arguments.
 func queueFilter(queues []string) (string, []any) {

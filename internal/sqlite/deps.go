@@ -56,9 +56,12 @@ type ended struct {
 // those rows only: left to choose, SQLite starts from jobs_state and reads
 // every waiting job whenever any job ends, which cost seconds next to a
 // large backlog of waiting jobs. CROSS JOIN keeps the order of the tables
-// as written; TestDependentsPlan checks the plan.
+// as written; TestDependentsPlan checks the plan. The job is matched by
+// IN (?), not = ?: with = ? and the ORDER BY, SQLite compiled the kept
+// statement again at every finish (a value bound to it expired it;
+// TestKeptStatementsStayCompiled).
 const dependents = `SELECT d.job_id FROM job_deps d CROSS JOIN jobs j ON j.id = d.job_id
-WHERE d.depends_on = ? AND j.state = 'waiting' ORDER BY d.job_id`
+WHERE d.depends_on IN (?) AND j.state = 'waiting' ORDER BY d.job_id`
 
 // releaseJob makes a waiting job ready once no dependency of it is left
 // that has not succeeded. The join leaves out a row naming a job no longer

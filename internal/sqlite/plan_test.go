@@ -8,18 +8,16 @@ import (
 	"github.com/jobq/jobq/internal/queue"
 )
 
-// TestClaimUsesReadyIndex checks the plans of the claim's queries: they
-// must walk the partial index of ready jobs in order, never the whole
-// table, and never sort; as jobq opens databases (no ANALYZE ever run),
-// and also once statistics exist.
-//
-// The queries name jobs_ready (INDEXED BY), and this test checks them as
-// written, hint and all: without the hint, on a database without
-// statistics, SQLite picks jobs_state for the state test and then sorts
-// every ready job to take the first few (tried with SQLite 3.54). What the
-// test guards is what the hint cannot: that the index still serves the
-// order (no TEMP B-TREE) and each queue filter, or the query would fail.
-func TestClaimUsesReadyIndex(t *testing.T) {
+// TestClaimQueryPlans checks the plans of the claim's queries, as written
+// (none names an index): each reads one queue's range of its index,
+// found by a seek, and never sorts, so that what a claim reads does not
+// grow with other queues' jobs (TestClaimVisitsOneQueue counts it); on a
+// new database, with many jobs, and once statistics exist. A plan line is
+// wanted whole, so that a scan of an index, or a seek on fewer columns,
+// fails. A claim from every queue reads all of job_counts (one row per
+// queue and state) to find the queues that hold ready jobs: that is what
+// the table is for, and is not checked here.
+func TestClaimQueryPlans(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
 	check := func(t *testing.T) {
@@ -27,25 +25,34 @@ func TestClaimUsesReadyIndex(t *testing.T) {
 		for _, tt := range []struct {
 			name, query string
 			args        []any
+			want        []string // the plan's lines, in order
 		}{
-			{"claim", fmt.Sprintf(claimJobs, "", 10), []any{"w", 1, 1, 1, 1}},
-			{"claim", fmt.Sprintf(claimJobs, "AND queue IN (?)", 10), []any{"w", 1, 1, 1, 1, "q1"}},
-			{"claim", fmt.Sprintf(claimJobs, "AND queue IN (?, ?)", 10), []any{"w", 1, 1, 1, 1, "q1", "q2"}},
-			{"ready jobs", fmt.Sprintf(readyJobs, "AND queue IN (?)"), []any{1, "q1"}},
-			{"next ready", nextReady + "AND queue IN (?, ?)", []any{1, "q1", "q2"}},
+			{"top priority", topLevel, []any{"q1"},
+				[]string{"SEARCH jobs USING INDEX jobs_ready (queue=?)"}},
+			{"next priority", nextLevel, []any{"q1", 3},
+				[]string{"SEARCH jobs USING INDEX jobs_ready (queue=? AND priority<?)"}},
+			{"due jobs of a priority", fmt.Sprintf(levelHead, 10), []any{"q1", 3, 1},
+				[]string{"SEARCH jobs USING INDEX jobs_ready (queue=? AND priority=? AND run_at<?)"}},
+			{"next run", nextRunQuery("scheduled"), []any{"q1", 1},
+				[]string{"SEARCH jobs USING COVERING INDEX jobs_queue_ready (queue=? AND state=? AND run_at>?)"}},
+			{"due jobs of a held back queue", dueQuery("retrying"), []any{"q1", 1},
+				[]string{"SEARCH jobs USING COVERING INDEX jobs_queue_ready (queue=? AND state=? AND run_at<?)"}},
+			{"ready queues of a claim's queues", fmt.Sprintf(readyQueues, "AND queue IN (?, ?)"), []any{"q1", "q2"},
+				[]string{"SEARCH job_counts USING PRIMARY KEY (queue=?"}},
+			{"claim", claimIDs, []any{"w", 1, 1, 1, "[1, 2]"},
+				[]string{"SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)", "LIST SUBQUERY 1", "SCAN json_each VIRTUAL TABLE"}},
+			{"running jobs of a limited queue", runningCount, []any{"q1"},
+				[]string{"SEARCH job_counts USING PRIMARY KEY (queue=? AND state=?)"}},
+			{"jobs started lately in a limited queue", startedSince, []any{"q1", 1},
+				[]string{"SEARCH jobs USING COVERING INDEX jobs_started (queue=? AND started_at>?)"}},
 		} {
 			plan := explain(t, s, tt.query, tt.args...)
-			text := strings.Join(plan, "\n")
-			if !strings.Contains(text, "INDEX jobs_ready") {
-				t.Errorf("%s does not use index jobs_ready:\n%s", tt.name, text)
+			ok := len(plan) == len(tt.want)
+			for i := 0; ok && i < len(plan); i++ {
+				ok = strings.HasPrefix(plan[i], tt.want[i])
 			}
-			for _, line := range plan {
-				if strings.Contains(line, "SCAN jobs") && !strings.Contains(line, "INDEX jobs_ready") {
-					t.Errorf("%s scans the whole table: %q in\n%s", tt.name, line, text)
-				}
-				if strings.Contains(line, "TEMP B-TREE") {
-					t.Errorf("%s sorts: %q in\n%s", tt.name, line, text)
-				}
+			if !ok {
+				t.Errorf("plan of %s:\n%s\nwant:\n%s", tt.name, strings.Join(plan, "\n"), strings.Join(tt.want, "\n"))
 			}
 		}
 	}
@@ -60,11 +67,72 @@ func TestClaimUsesReadyIndex(t *testing.T) {
 	if _, err := s.JobInsert(t.Context(), params); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.writer.Exec("UPDATE jobs SET state = 'succeeded' WHERE id % 10 != 0"); err != nil {
+	if _, err := s.writer.Exec(`UPDATE jobs SET state = 'succeeded', started_at = id, finished_at = id WHERE id % 10 != 0`); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("mostly finished jobs", check)
+	// One queue's backlog, all due: the statistics say a run_at range
+	// would be narrow, which once made SQLite sort the whole backlog.
+	params = params[:0]
+	for range 5000 {
+		params = append(params, testJob("q1"))
+	}
+	if _, err := s.JobInsert(t.Context(), params); err != nil {
+		t.Fatal(err)
+	}
+	checkAnalyzed(t, s, check)
+}
 
+// TestListQueryPlans: jobq list -q reads the queue's range of jobs_queue,
+// newest first, with no sort, however many jobs other queues hold; list
+// --state pending merges the pending jobs, newest first, with the due
+// scheduled and retrying jobs found by the heads of their ranges of
+// jobs_queue_ready, and sorts nothing (listJobs). It reads all of
+// job_counts, one row per queue and state, to find those ranges.
+func TestListQueryPlans(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	check := func(t *testing.T) {
+		t.Helper()
+		query, args := listJobs(queue.JobFilter{Queues: []string{"q1"}, Limit: 100})
+		plan := explain(t, s, query, args...)
+		if len(plan) == 0 || !strings.HasPrefix(plan[0], "SEARCH jobs USING INDEX jobs_queue (queue=?)") {
+			t.Errorf("list -q does not read a range of jobs_queue:\n%s", strings.Join(plan, "\n"))
+		}
+		if text := strings.Join(plan, "\n"); strings.Contains(text, "TEMP B-TREE") {
+			t.Errorf("list -q sorts:\n%s", text)
+		}
+
+		query, args = listJobs(queue.JobFilter{States: []queue.State{queue.StatePending}, Limit: 100, Now: t0})
+		plan = explain(t, s, query, args...)
+		text := strings.Join(plan, "\n")
+		for _, want := range []string{
+			"MERGE (UNION ALL)",
+			"SEARCH jobs USING COVERING INDEX jobs_state (state=?)",
+			"SCAN c\nSEARCH j USING COVERING INDEX jobs_queue_ready (queue=? AND state=? AND run_at<?)",
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("list --state pending: no %q in its plan:\n%s", want, text)
+			}
+		}
+		for _, line := range plan {
+			if strings.Contains(line, "TEMP B-TREE") || strings.HasPrefix(line, "SCAN jobs") || strings.HasPrefix(line, "SCAN j") {
+				t.Errorf("list --state pending sorts or scans: %q in\n%s", line, text)
+			}
+		}
+	}
+	t.Run("new database", check)
+	var params []queue.JobInsertParams
+	for i := range 2000 {
+		params = append(params, testJob(fmt.Sprintf("q%d", i%5)))
+	}
+	if _, err := s.JobInsert(t.Context(), params); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.writer.Exec(`UPDATE jobs SET state = 'succeeded', finished_at = id WHERE id % 10 != 0`); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("mostly finished jobs", check)
 	checkAnalyzed(t, s, check)
 }
 
@@ -73,11 +141,11 @@ func TestClaimUsesReadyIndex(t *testing.T) {
 // delete takes the oldest few (retention: 500) of what may be every job
 // past its retention, and a sort would read them all each time; as jobq
 // opens databases (no ANALYZE ever run), and also once statistics exist.
-// The queries name their index, as the claim does: without the hint,
+// The queries name their index: without the hint,
 // SQLite reads every running job through jobs_state to find the few whose
 // lease ended. So "uses the index" and "no SCAN" cannot fail here (the
 // query would fail first); what the test proves is that the index serves
-// the order, no TEMP B-TREE (see TestClaimUsesReadyIndex).
+// the order, no TEMP B-TREE.
 func TestWorkQueryPlans(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
@@ -233,7 +301,7 @@ func TestDependentsPlan(t *testing.T) {
 
 // TestStatsQueryPlans: jobq stats reads its indexes, never the table, and
 // sorts only where it says it does. The queries name their index (see
-// TestClaimUsesReadyIndex), so what can fail here is the range read and
+// TestWorkQueryPlans), so what can fail here is the range read and
 // the sorts: the ready counts read the head of a range of
 // jobs_queue_ready with no sort; the recent counts read a range of
 // jobs_finished and sort only for their GROUP BY (see recentEnded).

@@ -124,6 +124,7 @@ func TestMigration0002Backfills(t *testing.T) {
 	for _, undo := range []string{
 		"DROP TRIGGER jobs_count_end", "DROP TRIGGER jobs_schedule_health", "DROP TABLE job_ends",
 		"ALTER TABLE schedules DROP COLUMN last_success_at", "ALTER TABLE schedules DROP COLUMN failures",
+		"DROP INDEX jobs_queue", // 0003 runs again after 0002
 		"PRAGMA user_version = 1",
 	} {
 		if _, err := db.Exec(undo); err != nil {
