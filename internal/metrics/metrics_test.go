@@ -249,21 +249,28 @@ func TestHealth(t *testing.T) {
 func TestParseAddr(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		":9811":           "127.0.0.1:9811",
-		":0":              "127.0.0.1:0",
-		"0.0.0.0:9811":    "0.0.0.0:9811",
-		"[::]:9811":       "[::]:9811",
-		"[::1]:9811":      "[::1]:9811",
-		"localhost:9811":  "localhost:9811",
-		"10.1.2.3:65535":  "10.1.2.3:65535",
-		"9811":            "",
-		"":                "",
-		"localhost":       "",
-		":http":           "",
-		":65536":          "",
-		":-1":             "",
-		"::1:9811":        "",
-		"127.0.0.1:98 11": "",
+		":9811":                "127.0.0.1:9811",
+		":0":                   "127.0.0.1:0",
+		"0.0.0.0:9811":         "0.0.0.0:9811",
+		"[::]:9811":            "[::]:9811",
+		"[::1]:9811":           "[::1]:9811",
+		"localhost:9811":       "localhost:9811",
+		"10.1.2.3:65535":       "10.1.2.3:65535",
+		"9811":                 "",
+		"":                     "",
+		"localhost":            "",
+		":http":                "",
+		":65536":               "",
+		":-1":                  "",
+		"::1:9811":             "",
+		"127.0.0.1:98 11":      "",
+		"jobq-1.example.:9811": "jobq-1.example.:9811",
+		" :9811":               "",
+		"local host:9811":      "",
+		"-a:9811":              "",
+		"a..b:9811":            "",
+		"[fe80::1%eth0]:9811":  "",
+		"ex_ample:9811":        "",
 	} {
 		got, err := ParseAddr(in)
 		if got != want || (err != nil) != (want == "") {
@@ -273,7 +280,7 @@ func TestParseAddr(t *testing.T) {
 }
 
 func FuzzParseAddr(f *testing.F) {
-	for _, s := range []string{":9811", "0.0.0.0:1", "[::]:9811", "9811", "", "host:", ":99999", "[::1", "a:b:c"} {
+	for _, s := range []string{":9811", "0.0.0.0:1", "[::]:9811", "9811", "", "host:", ":99999", "[::1", "a:b:c", " :9811", "a b:1", "[fe80::1%lo]:1", "-x.y:1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -287,6 +294,12 @@ func FuzzParseAddr(f *testing.F) {
 		host, port, err := net.SplitHostPort(got)
 		if err != nil || host == "" || port == "" {
 			t.Errorf("ParseAddr(%q) = %q, which is not HOST:PORT (%v)", s, got, err)
+		}
+		if host != loopback && !validHost(host) {
+			t.Errorf("ParseAddr(%q) = %q: %q is neither an IP address nor a host name", s, got, host)
+		}
+		if strings.ContainsAny(host, " \t\n%/_") {
+			t.Errorf("ParseAddr(%q) = %q: the host holds what no address or name does", s, got)
 		}
 		if strings.HasPrefix(s, ":") && host != loopback {
 			t.Errorf("ParseAddr(%q) = %q: a bare port must listen on loopback", s, got)
