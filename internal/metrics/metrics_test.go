@@ -237,6 +237,17 @@ func TestHealth(t *testing.T) {
 	time.Sleep(time.Millisecond)
 	check("has not turned for")
 	h.StaleAfter = time.Hour
+	// Told to stop (SIGTERM cancels the work context) while the loop
+	// waits for running jobs without turning: stopping at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	w.StopWith(ctx)
+	check("")
+	cancel()
+	for deadline := time.Now().Add(5 * time.Second); h.Check(context.Background()) == nil && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	check("stopping")
+	w.told = false
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
