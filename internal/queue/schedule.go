@@ -52,13 +52,22 @@ type Schedule struct {
 	NextAt    time.Time
 	DueAt     time.Time
 	CreatedAt time.Time
+	// ActiveSince is when it last began to tick: added, or resumed from
+	// a pause (a replace, or a resume of a schedule not paused, keeps
+	// it). An alert on a schedule that has not succeeded counts from the
+	// later of this and LastSuccess, so that a schedule resumed after a
+	// long pause is not taken for one that fails.
+	ActiveSince time.Time
 
 	// Filled in by ScheduleGet and ScheduleList: the newest job it made
 	// (nil when none is left), when one last succeeded, and how many of
-	// its jobs ended dead in a row since (in the order they ended). The
-	// last two are kept by the store as the jobs end, and outlive the
-	// jobs deleted since (retention): an alert on them must not fire
-	// because a week-old success was deleted.
+	// its jobs ended dead in a row since. The last two are kept by the
+	// store as the jobs end, in the order of the ticks: only a job not
+	// older (by ID) than the last job counted changes them, so that jobq
+	// retry of an old tick's job neither raises the failures after a
+	// newer success nor resets them while the newest ticks are dead. They
+	// outlive the jobs deleted since (retention): an alert on them must
+	// not fire because a week-old success was deleted.
 	LastJob     *Job
 	LastSuccess time.Time
 	Failures    int
