@@ -64,6 +64,15 @@ func TestStoreCollector(t *testing.T) {
 	if _, err := s.ScheduleAdd(ctx, []queue.ScheduleAddParams{{Schedule: sc, Now: t0.Add(-time.Hour)}}); err != nil {
 		t.Fatal(err)
 	}
+	// Paused and resumed: active since the resume, 10 minutes before t0.
+	for _, p := range []queue.ScheduleSetParams{
+		{Name: "nightly", Paused: true, Now: t0.Add(-30 * time.Minute)},
+		{Name: "nightly", NextAt: t0, DueAt: t0, Now: t0.Add(-10 * time.Minute)},
+	} {
+		if err := s.ScheduleSet(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := s.ScheduleFire(ctx, queue.ScheduleFireParams{Now: t0, Jitter: func() float64 { return 0 }}); err != nil {
 		t.Fatal(err)
 	}
@@ -138,11 +147,15 @@ jobq_schedule_paused{schedule="nightly"} 0
 # HELP jobq_schedule_created_timestamp_seconds When the schedule was added, in Unix seconds.
 # TYPE jobq_schedule_created_timestamp_seconds gauge
 jobq_schedule_created_timestamp_seconds{schedule="nightly"} 1.927854306e+09
+# HELP jobq_schedule_active_since_timestamp_seconds When the schedule last began to tick (added, or resumed from a pause), in Unix seconds: an alert on its last success counts from here until one comes.
+# TYPE jobq_schedule_active_since_timestamp_seconds gauge
+jobq_schedule_active_since_timestamp_seconds{schedule="nightly"} 1.927857306e+09
 `
 	names := []string{"jobq_jobs", "jobq_jobs_ended_total", "jobq_queue_oldest_ready_age_seconds", "jobq_queue_paused",
 		"jobq_queue_concurrency_limit", "jobq_queue_rate_limit_jobs", "jobq_queue_rate_limit_period_seconds",
 		"jobq_schedule_consecutive_failures", "jobq_schedule_period_seconds", "jobq_schedule_paused",
-		"jobq_schedule_created_timestamp_seconds", "jobq_schedule_last_success_timestamp_seconds"}
+		"jobq_schedule_created_timestamp_seconds", "jobq_schedule_active_since_timestamp_seconds",
+		"jobq_schedule_last_success_timestamp_seconds"}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
 		t.Error(err)
 	}
