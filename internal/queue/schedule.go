@@ -127,8 +127,8 @@ func (t *Timing) Location() *time.Location { return t.loc }
 // Next is the first tick strictly after after; zero when none comes.
 func (t *Timing) Next(after time.Time) time.Time { return t.cron.Next(after, t.loc) }
 
-// gapCycle is the span whose ticks shortestGap and Period look at, from
-// gapFrom: four years, leap day included, so that every shape of a
+// gapFrom and gapUntil bound the ticks shortestGap and Period look at:
+// four years, leap day included, so that every shape of a
 // calendar expression comes round (a weekday schedule's weekend, a
 // monthly one's 31 days, a yearly one's leap year, "0 0 29 2 *"'s four
 // years), and fixed, so that whether a jitter is accepted does not depend
@@ -140,7 +140,7 @@ var gapFrom = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 var gapUntil = gapFrom.AddDate(4, 0, 0)
 
 // shortestGap is the shortest time between two of a calendar
-// expression's ticks over gapCycle; 0 for @every, whose period is its gap.
+// expression's ticks from gapFrom to gapUntil; 0 for @every, whose period is its gap.
 func (t *Timing) shortestGap() time.Duration {
 	if t.cron.Every() > 0 {
 		return 0
