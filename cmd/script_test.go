@@ -227,18 +227,23 @@ func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0], strconv.Itoa(port))
 }
 
-// cmdHTTPGet gets URL until it answers with STATUS, for up to 30s (a
-// server starting in the background, a health check that turns), and
-// writes the body to stdout. Usage: httpget URL STATUS.
+// cmdHTTPGet gets URL until it answers with STATUS, for up to WITHIN
+// (default 30s: a server starting in the background, a health check that
+// turns), and writes the body to stdout. Usage: httpget URL STATUS [WITHIN].
 func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: httpget URL STATUS")
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: httpget URL STATUS [WITHIN]")
 	}
 	want, err := strconv.Atoi(args[1])
 	ts.Check(err)
+	within := 30 * time.Second
+	if len(args) == 3 {
+		within, err = time.ParseDuration(args[2])
+		ts.Check(err)
+	}
 	client := &http.Client{Timeout: 5 * time.Second}
 	var last string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		resp, err := client.Get(args[0])
 		if err != nil {
 			last = err.Error()
@@ -253,5 +258,5 @@ func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		last = fmt.Sprintf("status %d: %s", resp.StatusCode, body)
 	}
-	ts.Fatalf("GET %s did not answer %d within 30s; last: %s", args[0], want, last)
+	ts.Fatalf("GET %s did not answer %d within %v; last: %s", args[0], want, within, last)
 }

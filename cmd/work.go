@@ -97,6 +97,7 @@ func runWork(ctx context.Context, opts *WorkOptions) error {
 			return err
 		}
 		defer stop()
+		watched.StopWith(ctx)
 	}
 	r.Grace = cfg.Work.Grace
 	r.Retention = queue.Retention{Succeeded: cfg.Retention.Succeeded, Dead: cfg.Retention.Dead}

@@ -64,6 +64,15 @@ func TestStoreCollector(t *testing.T) {
 	if _, err := s.ScheduleAdd(ctx, []queue.ScheduleAddParams{{Schedule: sc, Now: t0.Add(-time.Hour)}}); err != nil {
 		t.Fatal(err)
 	}
+	// Paused and resumed: active since the resume, 10 minutes before t0.
+	for _, p := range []queue.ScheduleSetParams{
+		{Name: "nightly", Paused: true, Now: t0.Add(-30 * time.Minute)},
+		{Name: "nightly", NextAt: t0, DueAt: t0, Now: t0.Add(-10 * time.Minute)},
+	} {
+		if err := s.ScheduleSet(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := s.ScheduleFire(ctx, queue.ScheduleFireParams{Now: t0, Jitter: func() float64 { return 0 }}); err != nil {
 		t.Fatal(err)
 	}
@@ -138,11 +147,15 @@ jobq_schedule_paused{schedule="nightly"} 0
 # HELP jobq_schedule_created_timestamp_seconds When the schedule was added, in Unix seconds.
 # TYPE jobq_schedule_created_timestamp_seconds gauge
 jobq_schedule_created_timestamp_seconds{schedule="nightly"} 1.927854306e+09
+# HELP jobq_schedule_active_since_timestamp_seconds When the schedule last began to tick (added, or resumed from a pause), in Unix seconds: an alert on its last success counts from here until one comes.
+# TYPE jobq_schedule_active_since_timestamp_seconds gauge
+jobq_schedule_active_since_timestamp_seconds{schedule="nightly"} 1.927857306e+09
 `
 	names := []string{"jobq_jobs", "jobq_jobs_ended_total", "jobq_queue_oldest_ready_age_seconds", "jobq_queue_paused",
 		"jobq_queue_concurrency_limit", "jobq_queue_rate_limit_jobs", "jobq_queue_rate_limit_period_seconds",
 		"jobq_schedule_consecutive_failures", "jobq_schedule_period_seconds", "jobq_schedule_paused",
-		"jobq_schedule_created_timestamp_seconds", "jobq_schedule_last_success_timestamp_seconds"}
+		"jobq_schedule_created_timestamp_seconds", "jobq_schedule_active_since_timestamp_seconds",
+		"jobq_schedule_last_success_timestamp_seconds"}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
 		t.Error(err)
 	}
@@ -237,6 +250,17 @@ func TestHealth(t *testing.T) {
 	time.Sleep(time.Millisecond)
 	check("has not turned for")
 	h.StaleAfter = time.Hour
+	// Told to stop (SIGTERM cancels the work context) while the loop
+	// waits for running jobs without turning: stopping at once.
+	ctx, cancel := context.WithCancel(context.Background())
+	w.StopWith(ctx)
+	check("")
+	cancel()
+	for deadline := time.Now().Add(5 * time.Second); h.Check(context.Background()) == nil && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	check("stopping")
+	w.told = false
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
@@ -249,21 +273,28 @@ func TestHealth(t *testing.T) {
 func TestParseAddr(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		":9811":           "127.0.0.1:9811",
-		":0":              "127.0.0.1:0",
-		"0.0.0.0:9811":    "0.0.0.0:9811",
-		"[::]:9811":       "[::]:9811",
-		"[::1]:9811":      "[::1]:9811",
-		"localhost:9811":  "localhost:9811",
-		"10.1.2.3:65535":  "10.1.2.3:65535",
-		"9811":            "",
-		"":                "",
-		"localhost":       "",
-		":http":           "",
-		":65536":          "",
-		":-1":             "",
-		"::1:9811":        "",
-		"127.0.0.1:98 11": "",
+		":9811":                "127.0.0.1:9811",
+		":0":                   "127.0.0.1:0",
+		"0.0.0.0:9811":         "0.0.0.0:9811",
+		"[::]:9811":            "[::]:9811",
+		"[::1]:9811":           "[::1]:9811",
+		"localhost:9811":       "localhost:9811",
+		"10.1.2.3:65535":       "10.1.2.3:65535",
+		"9811":                 "",
+		"":                     "",
+		"localhost":            "",
+		":http":                "",
+		":65536":               "",
+		":-1":                  "",
+		"::1:9811":             "",
+		"127.0.0.1:98 11":      "",
+		"jobq-1.example.:9811": "jobq-1.example.:9811",
+		" :9811":               "",
+		"local host:9811":      "",
+		"-a:9811":              "",
+		"a..b:9811":            "",
+		"[fe80::1%eth0]:9811":  "",
+		"ex_ample:9811":        "",
 	} {
 		got, err := ParseAddr(in)
 		if got != want || (err != nil) != (want == "") {
@@ -273,7 +304,7 @@ func TestParseAddr(t *testing.T) {
 }
 
 func FuzzParseAddr(f *testing.F) {
-	for _, s := range []string{":9811", "0.0.0.0:1", "[::]:9811", "9811", "", "host:", ":99999", "[::1", "a:b:c"} {
+	for _, s := range []string{":9811", "0.0.0.0:1", "[::]:9811", "9811", "", "host:", ":99999", "[::1", "a:b:c", " :9811", "a b:1", "[fe80::1%lo]:1", "-x.y:1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -287,6 +318,12 @@ func FuzzParseAddr(f *testing.F) {
 		host, port, err := net.SplitHostPort(got)
 		if err != nil || host == "" || port == "" {
 			t.Errorf("ParseAddr(%q) = %q, which is not HOST:PORT (%v)", s, got, err)
+		}
+		if host != loopback && !validHost(host) {
+			t.Errorf("ParseAddr(%q) = %q: %q is neither an IP address nor a host name", s, got, host)
+		}
+		if strings.ContainsAny(host, " \t\n%/_") {
+			t.Errorf("ParseAddr(%q) = %q: the host holds what no address or name does", s, got)
 		}
 		if strings.HasPrefix(s, ":") && host != loopback {
 			t.Errorf("ParseAddr(%q) = %q: a bare port must listen on loopback", s, got)

@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,8 +32,37 @@ func ParseAddr(s string) (string, error) {
 	}
 	if host == "" {
 		host = loopback
+	} else if !validHost(host) {
+		return "", fmt.Errorf("metrics address %q: the host must be an IP address, localhost or a host name", s)
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+// validHost says whether host can be listened on by name or number: an IP
+// address (IPv6 without a zone), or a DNS name's syntax (RFC 1123 labels
+// of letters, digits and inner hyphens, at most 63 bytes each, 253 in
+// all, an optional final dot), localhost among them. What does not
+// resolve fails at listen; what cannot be a name is a usage error here,
+// before the database is opened.
+func validHost(host string) bool {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.Zone() == ""
+	}
+	name := strings.TrimSuffix(host, ".")
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range []byte(label) {
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // NewServer serves reg's metrics on /metrics and health on /healthz. A

@@ -49,6 +49,9 @@ var (
 	scheduleCreatedDesc = prometheus.NewDesc("jobq_schedule_created_timestamp_seconds",
 		"When the schedule was added, in Unix seconds.",
 		[]string{"schedule"}, nil)
+	scheduleActiveDesc = prometheus.NewDesc("jobq_schedule_active_since_timestamp_seconds",
+		"When the schedule last began to tick (added, or resumed from a pause), in Unix seconds: an alert on its last success counts from here until one comes.",
+		[]string{"schedule"}, nil)
 	schedulePausedDesc = prometheus.NewDesc("jobq_schedule_paused",
 		"1 while the schedule is paused (jobq schedule pause), else 0.",
 		[]string{"schedule"}, nil)
@@ -74,7 +77,7 @@ func NewStoreCollector(store queue.Store, now func() time.Time) prometheus.Colle
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{jobsDesc, oldestReadyDesc, endedDesc, pausedDesc, concurrencyDesc, rateDesc,
-		ratePeriodDesc, scheduleSuccessDesc, scheduleFailuresDesc, schedulePeriodDesc, scheduleCreatedDesc, schedulePausedDesc, sizeDesc} {
+		ratePeriodDesc, scheduleSuccessDesc, scheduleFailuresDesc, schedulePeriodDesc, scheduleCreatedDesc, scheduleActiveDesc, schedulePausedDesc, sizeDesc} {
 		ch <- d
 	}
 }
@@ -155,6 +158,7 @@ func (c *storeCollector) read(ctx context.Context) ([]prometheus.Metric, error) 
 			add(schedulePeriodDesc, prometheus.GaugeValue, timing.Period().Seconds(), sc.Name)
 		}
 		add(scheduleCreatedDesc, prometheus.GaugeValue, unixSeconds(sc.CreatedAt), sc.Name)
+		add(scheduleActiveDesc, prometheus.GaugeValue, unixSeconds(sc.ActiveSince), sc.Name)
 		add(schedulePausedDesc, prometheus.GaugeValue, boolValue(sc.Paused), sc.Name)
 	}
 	add(sizeDesc, prometheus.GaugeValue, float64(totals.SizeBytes))

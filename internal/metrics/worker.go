@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -23,7 +24,8 @@ type Worker struct {
 
 	mu       sync.Mutex
 	lastLoop time.Time // the loop's last turn; zero before the first
-	stopping bool
+	stopping bool      // the loop says it stops
+	told     bool      // its work context is done (StopWith): it stops
 }
 
 var _ queue.Observer = (*Worker)(nil)
@@ -71,11 +73,23 @@ func (w *Worker) Loop(s queue.Snapshot) {
 	w.mu.Unlock()
 }
 
+// StopWith makes /healthz say "stopping" as soon as ctx, the worker's
+// work context (cancelled by SIGTERM or SIGINT), is done: the loop may
+// wait for its running jobs without turning, up to half a lease, and
+// a worker that claims nothing more must not look healthy meanwhile.
+func (w *Worker) StopWith(ctx context.Context) {
+	context.AfterFunc(ctx, func() {
+		w.mu.Lock()
+		w.told = true
+		w.mu.Unlock()
+	})
+}
+
 // loop says when the loop last turned and whether it is stopping.
 func (w *Worker) loop() (last time.Time, stopping bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.lastLoop, w.stopping
+	return w.lastLoop, w.stopping || w.told
 }
 
 // Claimed observes one claim's time.

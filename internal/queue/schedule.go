@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jobq/jobq/internal/cron"
@@ -51,13 +52,22 @@ type Schedule struct {
 	NextAt    time.Time
 	DueAt     time.Time
 	CreatedAt time.Time
+	// ActiveSince is when it last began to tick: added, or resumed from
+	// a pause (a replace, or a resume of a schedule not paused, keeps
+	// it). An alert on a schedule that has not succeeded counts from the
+	// later of this and LastSuccess, so that a schedule resumed after a
+	// long pause is not taken for one that fails.
+	ActiveSince time.Time
 
 	// Filled in by ScheduleGet and ScheduleList: the newest job it made
 	// (nil when none is left), when one last succeeded, and how many of
-	// its jobs ended dead in a row since (in the order they ended). The
-	// last two are kept by the store as the jobs end, and outlive the
-	// jobs deleted since (retention): an alert on them must not fire
-	// because a week-old success was deleted.
+	// its jobs ended dead in a row since. The last two are kept by the
+	// store as the jobs end, in the order of the ticks: only a job not
+	// older (by ID) than the last job counted changes them, so that jobq
+	// retry of an old tick's job neither raises the failures after a
+	// newer success nor resets them while the newest ticks are dead. They
+	// outlive the jobs deleted since (retention): an alert on them must
+	// not fire because a week-old success was deleted.
 	LastJob     *Job
 	LastSuccess time.Time
 	Failures    int
@@ -70,6 +80,7 @@ func ValidateScheduleName(name string) error {
 
 // Timing is a schedule's expression, parsed, in its time zone.
 type Timing struct {
+	expr string
 	cron *cron.Schedule
 	loc  *time.Location
 }
@@ -86,7 +97,7 @@ func ParseTiming(expr, zone string) (*Timing, error) {
 			return nil, fmt.Errorf("unknown time zone %q (use an IANA name such as Europe/Berlin or UTC)", zone)
 		}
 	}
-	return &Timing{cron: c, loc: loc}, nil
+	return &Timing{expr: expr, cron: c, loc: loc}, nil
 }
 
 // parseCron reads a cron expression. The duration of @every is read here,
@@ -116,57 +127,93 @@ func (t *Timing) Location() *time.Location { return t.loc }
 // Next is the first tick strictly after after; zero when none comes.
 func (t *Timing) Next(after time.Time) time.Time { return t.cron.Next(after, t.loc) }
 
-// gapTicks is how many ticks shortestGap looks at, from gapFrom: enough
-// for the shape of a week or a year's months ("0 0 * * 1,2", "0 0 1 * *"
-// meets February), and fixed, so that whether a jitter is accepted does
-// not depend on the day it is given. January has no daylight-saving
-// change in any zone, so the gaps are the expression's own.
-const gapTicks = 10
+// gapFrom and gapUntil bound the ticks shortestGap and Period look at:
+// four years, leap day included, so that every shape of a
+// calendar expression comes round (a weekday schedule's weekend, a
+// monthly one's 31 days, a yearly one's leap year, "0 0 29 2 *"'s four
+// years), and fixed, so that whether a jitter is accepted does not depend
+// on the day it is given. The ticks are those of the wall clock in UTC:
+// the expression's own shape, which a zone's daylight-saving change
+// lengthens or shortens by its hour on two nights a year.
+var gapFrom = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
-var gapFrom = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+var gapUntil = gapFrom.AddDate(4, 0, 0)
 
 // shortestGap is the shortest time between two of a calendar
-// expression's ticks, among the gapTicks after gapFrom (as read in its
-// zone); 0 for @every, whose period is its gap.
+// expression's ticks from gapFrom to gapUntil; 0 for @every, whose period is its gap.
 func (t *Timing) shortestGap() time.Duration {
 	if t.cron.Every() > 0 {
 		return 0
 	}
-	shortest, _ := t.gaps()
-	return shortest
+	return t.gaps().shortest
 }
 
 // Period is the longest time between two ticks: @every's duration, or,
-// for a calendar expression, the longest gap among the gapTicks after
-// gapFrom (a weekday schedule's weekend, a monthly one's 31 days). An
-// alert on a schedule that has not succeeded for twice its period
-// (docs/monitoring.md) takes it, so that a weekend is no outage.
+// for a calendar expression, the longest gap over four years (a weekday
+// schedule's weekend, "*/5 9-17 * * *"'s night, a monthly one's 31
+// days). An alert on a schedule that has not succeeded for twice its
+// period (docs/monitoring.md) takes it, so that a night or a weekend is
+// no outage. It is read at every scrape, so it is computed once per
+// expression in a process.
 func (t *Timing) Period() time.Duration {
 	if every := t.cron.Every(); every > 0 {
 		return every
 	}
-	_, longest := t.gaps()
-	return longest
+	return t.gaps().longest
 }
 
+type gapRange struct{ shortest, longest time.Duration }
+
+// gapCache holds gaps by expression: they do not depend on the zone.
+var gapCache sync.Map // string -> gapRange
+
 // gaps is the shortest and the longest time between two of a calendar
-// expression's ticks, among the gapTicks after gapFrom.
-func (t *Timing) gaps() (shortest, longest time.Duration) {
-	from := time.Date(gapFrom.Year(), gapFrom.Month(), gapFrom.Day(), 0, 0, 0, 0, t.loc)
-	prev := t.Next(from)
-	for range gapTicks - 1 {
-		next := t.Next(prev)
-		if prev.IsZero() || next.IsZero() {
+// expression's ticks over the four years from gapFrom, and from the last
+// of them to the next. Walking every tick of "* * * * *" would take two
+// million steps, so it walks days: every day that has ticks has the same
+// times of day (the minute and hour fields), so the gaps inside a day are
+// read once, on the first day, and then each day's last tick (its first
+// plus the day's span) steps to the first tick of the next day that has
+// any, a few thousand steps at most.
+func (t *Timing) gaps() gapRange {
+	if g, ok := gapCache.Load(t.expr); ok {
+		return g.(gapRange)
+	}
+	next := func(after time.Time) time.Time { return t.cron.Next(after, time.UTC) }
+	var g gapRange
+	see := func(d time.Duration) {
+		if g.shortest == 0 || d < g.shortest {
+			g.shortest = d
+		}
+		g.longest = max(g.longest, d)
+	}
+	first := next(gapFrom.Add(-time.Second))
+	if first.IsZero() {
+		return g
+	}
+	// The first day's ticks: its gaps, and the span from its first
+	// tick to its last.
+	last := first
+	for {
+		n := next(last)
+		if n.IsZero() || n.YearDay() != last.YearDay() || n.Year() != last.Year() {
 			break
 		}
-		d := next.Sub(prev)
-		if shortest == 0 || d < shortest {
-			shortest = d
-		}
-		longest = max(longest, d)
-		prev = next
+		see(n.Sub(last))
+		last = n
 	}
-	return shortest, longest
+	span := last.Sub(first)
+	for first.Before(gapUntil) {
+		last = first.Add(span)
+		n := next(last)
+		if n.IsZero() {
+			break
+		}
+		see(n.Sub(last))
+		first = n
+	}
+	gapCache.Store(t.expr, g)
+	return g
 }
 
 // Validate checks what jobq schedule add is given.

@@ -169,6 +169,14 @@ func TestTimingPeriod(t *testing.T) {
 		{"0 9 * * 1-5", 3 * 24 * time.Hour},
 		{"0 0 1 * *", 31 * 24 * time.Hour},
 		{"@every 90s", 90 * time.Second},
+		// The night, the weekend, February 29th: a cycle's longest gap,
+		// not the first few ticks'.
+		{"*/5 9-17 * * *", 15*time.Hour + 5*time.Minute},
+		{"0 * * * 1-5", 49 * time.Hour},
+		{"0 9-17 * * 1-5", 64 * time.Hour},
+		{"0 0 1 */3 *", 92 * 24 * time.Hour},
+		{"@yearly", 366 * 24 * time.Hour},
+		{"0 0 29 2 *", (3*365 + 366) * 24 * time.Hour},
 	} {
 		timing, err := ParseTiming(tt.expr, "UTC")
 		if err != nil {

@@ -94,8 +94,9 @@ type Store interface {
 	JobOutput(ctx context.Context, params JobOutputParams) error
 	// ScheduleAdd adds schedules all or nothing and returns their IDs. A
 	// name in use is ErrExists unless its params say Replace: then that
-	// schedule takes the new settings and keeps its ID, its jobs and
-	// whether it is paused.
+	// schedule takes the new settings and keeps its ID, its jobs,
+	// whether it is paused, its health and its ActiveSince. A new one is
+	// active since params.Now.
 	ScheduleAdd(ctx context.Context, params []ScheduleAddParams) ([]int64, error)
 	// ScheduleGet returns one schedule by name, with its last job and
 	// health, or ErrNotFound.
@@ -106,7 +107,8 @@ type Store interface {
 	// stay.
 	ScheduleDelete(ctx context.Context, name string) error
 	// ScheduleSet pauses or resumes a schedule; ErrNotFound when it does
-	// not exist.
+	// not exist. Resuming a paused one makes it active since params.Now;
+	// resuming one not paused keeps its ActiveSince.
 	ScheduleSet(ctx context.Context, params ScheduleSetParams) error
 	// ScheduleFire fires every schedule not paused whose DueAt has come:
 	// in one transaction, it moves the schedule's NextAt from the value it

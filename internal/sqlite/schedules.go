@@ -12,25 +12,25 @@ import (
 
 const scheduleColumns = `id, name, expr, zone, overlap, jitter_ms, description, paused,
 	next_at, due_at, created_at, queue, priority, command, argv, dir, env, max_attempts,
-	timeout_ms, backoff_ms, max_backoff_ms, permanent_exit, last_success_at, failures`
+	timeout_ms, backoff_ms, max_backoff_ms, permanent_exit, last_success_at, failures, active_since`
 
 func scanSchedule(row scanner) (*queue.Schedule, error) {
 	var s queue.Schedule
 	var overlap string
 	var description, permanent sql.NullString
 	var argv, env []byte
-	var jitter, next, due, created, timeout, backoff, maxBackoff int64
+	var jitter, next, due, created, activeSince, timeout, backoff, maxBackoff int64
 	var lastSuccess sql.NullInt64
 	j := &s.Job
 	if err := row.Scan(&s.ID, &s.Name, &s.Expr, &s.Zone, &overlap, &jitter, &description, &s.Paused,
 		&next, &due, &created, &j.Queue, &j.Priority, &j.Command, &argv, &j.Dir, &env,
-		&j.MaxAttempts, &timeout, &backoff, &maxBackoff, &permanent, &lastSuccess, &s.Failures); err != nil {
+		&j.MaxAttempts, &timeout, &backoff, &maxBackoff, &permanent, &lastSuccess, &s.Failures, &activeSince); err != nil {
 		return nil, err
 	}
 	s.LastSuccess = fromNullMS(lastSuccess)
 	s.Overlap, s.Description = queue.Overlap(overlap), description.String
 	s.Jitter = time.Duration(jitter) * time.Millisecond
-	s.NextAt, s.DueAt, s.CreatedAt = fromMS(next), fromMS(due), fromMS(created)
+	s.NextAt, s.DueAt, s.CreatedAt, s.ActiveSince = fromMS(next), fromMS(due), fromMS(created), fromMS(activeSince)
 	j.Argv, j.Env = splitNUL(argv), splitNUL(env)
 	j.Timeout = time.Duration(timeout) * time.Millisecond
 	j.Backoff = time.Duration(backoff) * time.Millisecond
@@ -74,9 +74,9 @@ func (s *Store) ScheduleAdd(ctx context.Context, params []queue.ScheduleAddParam
 			var res sql.Result
 			res, err = tx.ExecContext(ctx, `INSERT INTO schedules (expr, zone, overlap, jitter_ms,
 				description, next_at, due_at, updated_at, queue, priority, command, argv, dir, env,
-				max_attempts, timeout_ms, backoff_ms, max_backoff_ms, permanent_exit, name, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				append(settings, sc.Name, now)...)
+				max_attempts, timeout_ms, backoff_ms, max_backoff_ms, permanent_exit, name, created_at, active_since)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				append(settings, sc.Name, now, now)...)
 			if err == nil {
 				ids[i], err = res.LastInsertId()
 			}
@@ -140,14 +140,16 @@ func (s *Store) ScheduleDelete(ctx context.Context, name string) error {
 	return s.updateSchedule(ctx, "DELETE FROM schedules WHERE name = ?", name)
 }
 
-// ScheduleSet pauses or resumes a schedule.
+// ScheduleSet pauses or resumes a schedule; a resume of a paused one
+// makes it active since now.
 func (s *Store) ScheduleSet(ctx context.Context, params queue.ScheduleSetParams) error {
 	if params.Paused {
 		return s.updateSchedule(ctx, "UPDATE schedules SET paused = 1, updated_at = ? WHERE name = ?",
 			ms(params.Now), params.Name)
 	}
-	return s.updateSchedule(ctx, `UPDATE schedules SET paused = 0, next_at = ?, due_at = ?, updated_at = ?
-		WHERE name = ?`, ms(params.NextAt), ms(params.DueAt), ms(params.Now), params.Name)
+	return s.updateSchedule(ctx, `UPDATE schedules SET paused = 0, next_at = ?, due_at = ?, updated_at = ?3,
+		active_since = CASE WHEN paused THEN ?3 ELSE active_since END
+		WHERE name = ?4`, ms(params.NextAt), ms(params.DueAt), ms(params.Now), params.Name)
 }
 
 // updateSchedule runs a statement that changes one schedule, and says

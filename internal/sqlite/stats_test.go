@@ -124,6 +124,7 @@ func TestMigration0002Backfills(t *testing.T) {
 	for _, undo := range []string{
 		"DROP TRIGGER jobs_count_end", "DROP TRIGGER jobs_schedule_health", "DROP TABLE job_ends",
 		"ALTER TABLE schedules DROP COLUMN last_success_at", "ALTER TABLE schedules DROP COLUMN failures",
+		"ALTER TABLE schedules DROP COLUMN health_job_id", "ALTER TABLE schedules DROP COLUMN active_since",
 		"DROP INDEX jobs_queue", // 0003 runs again after 0002
 		"PRAGMA user_version = 1",
 	} {
@@ -155,5 +156,8 @@ func TestMigration0002Backfills(t *testing.T) {
 	if !gotSched.LastSuccess.Equal(wantSched.LastSuccess) || gotSched.Failures != 2 || wantSched.Failures != 2 {
 		t.Errorf("schedule health after the migration: %v, %d failures; before: %v, %d; want the same, 2 failures",
 			gotSched.LastSuccess, gotSched.Failures, wantSched.LastSuccess, wantSched.Failures)
+	}
+	if !gotSched.ActiveSince.Equal(gotSched.CreatedAt) {
+		t.Errorf("active since %v after the migration, want since it was added, %v", gotSched.ActiveSince, gotSched.CreatedAt)
 	}
 }

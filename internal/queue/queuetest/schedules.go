@@ -25,6 +25,8 @@ var schedulesTests = []suiteTest{
 	{"ScheduleDelete", testScheduleDelete},
 	{"ScheduleHealth", testScheduleHealth},
 	{"ScheduleHealthOutlivesJobs", testScheduleHealthOutlivesJobs},
+	{"ScheduleHealthFollowsTicks", testScheduleHealthFollowsTicks},
+	{"ScheduleActiveSince", testScheduleActiveSince},
 }
 
 // newSchedule is a schedule of q every minute whose next tick is t0.
@@ -85,7 +87,8 @@ func testScheduleRoundTrip(t *testing.T, s queue.Store) {
 	if got.ID != id || got.Name != sc.Name || got.Expr != sc.Expr || got.Zone != sc.Zone ||
 		got.Overlap != sc.Overlap || got.Jitter != sc.Jitter || got.Description != sc.Description ||
 		got.Paused || !got.NextAt.Equal(sc.NextAt) || !got.DueAt.Equal(sc.DueAt) ||
-		!got.CreatedAt.Equal(t0.Add(-time.Hour)) || got.LastJob != nil || got.Failures != 0 {
+		!got.CreatedAt.Equal(t0.Add(-time.Hour)) || !got.ActiveSince.Equal(t0.Add(-time.Hour)) ||
+		got.LastJob != nil || got.Failures != 0 {
 		t.Errorf("ScheduleGet = %+v, want %+v", got, sc)
 	}
 	j, w := got.Job, sc.Job
@@ -374,4 +377,79 @@ func testScheduleHealthOutlivesJobs(t *testing.T, s queue.Store) {
 	if sc := getSchedule(t, s, "a"); sc.Failures != 0 || !sc.LastSuccess.Equal(t0.Add(2*time.Minute+time.Second)) {
 		t.Errorf("after a success: %d failures, last success %v; want 0, %v", sc.Failures, sc.LastSuccess, t0.Add(2*time.Minute+time.Second))
 	}
+}
+
+// A schedule's health follows its ticks, not the order its jobs end: a
+// job older than the last one counted (jobq retry of an old tick's job)
+// changes nothing, whether it dies again (no failure after a newer
+// success) or succeeds (no reset while the newest ticks are dead). The
+// newest job counted, retried, counts again.
+func testScheduleHealthFollowsTicks(t *testing.T, s queue.Store) {
+	addSchedule(t, s, newSchedule("a"))
+	health := func(when string, failures int, success time.Time) {
+		t.Helper()
+		if sc := getSchedule(t, s, "a"); sc.Failures != failures || !sc.LastSuccess.Equal(success) {
+			t.Errorf("%s: %d failures, last success %v; want %d, %v", when, sc.Failures, sc.LastSuccess, failures, success)
+		}
+	}
+	retryOne := func(id int64, now time.Time) {
+		t.Helper()
+		if res := retry(t, s, queue.JobRetryParams{Filter: queue.JobFilter{IDs: []int64{id}, Now: now}}); len(res) != 1 || res[0].State != queue.StatePending {
+			t.Fatalf("retry of job %d = %+v, want it pending", id, res)
+		}
+	}
+	fire(t, s, t0)
+	old := fail(t, s, t0.Add(time.Second), "a")
+	fire(t, s, t0.Add(time.Minute))
+	ok := t0.Add(time.Minute + time.Second)
+	succeed(t, s, ok, "a")
+	health("after a newer success", 0, ok)
+
+	retryOne(old.ID, t0.Add(2*time.Minute))
+	fail(t, s, t0.Add(2*time.Minute+time.Second), "a")
+	health("after an older job retried died again", 0, ok)
+
+	fire(t, s, t0.Add(3*time.Minute))
+	fail(t, s, t0.Add(3*time.Minute+time.Second), "a")
+	fire(t, s, t0.Add(4*time.Minute))
+	newest := fail(t, s, t0.Add(4*time.Minute+time.Second), "a")
+	health("after two newer deaths", 2, ok)
+	retryOne(old.ID, t0.Add(5*time.Minute))
+	succeed(t, s, t0.Add(5*time.Minute+time.Second), "a")
+	health("after an older job retried succeeded", 2, ok)
+
+	retryOne(newest.ID, t0.Add(6*time.Minute))
+	succeed(t, s, t0.Add(6*time.Minute+time.Second), "a")
+	health("after the newest job retried succeeded", 0, t0.Add(6*time.Minute+time.Second))
+}
+
+// ActiveSince is when the schedule last began to tick: added, or resumed
+// from a pause. A resume of a schedule not paused, and a replace, keep
+// it: re-applying a crontab must not hide a schedule that never succeeds.
+func testScheduleActiveSince(t *testing.T, s queue.Store) {
+	addSchedule(t, s, newSchedule("a"))
+	since := func(when string, want time.Time) {
+		t.Helper()
+		if got := getSchedule(t, s, "a").ActiveSince; !got.Equal(want) {
+			t.Errorf("%s: ActiveSince = %v, want %v", when, got, want)
+		}
+	}
+	set := func(paused bool, now time.Time) {
+		t.Helper()
+		next := now.Add(time.Minute)
+		if err := s.ScheduleSet(t.Context(), queue.ScheduleSetParams{Name: "a", Paused: paused, NextAt: next, DueAt: next, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	since("added", t0.Add(-time.Hour))
+	set(true, t0)
+	since("paused", t0.Add(-time.Hour))
+	set(false, t0.Add(24*time.Hour))
+	since("resumed", t0.Add(24*time.Hour))
+	set(false, t0.Add(25*time.Hour))
+	since("resumed while not paused", t0.Add(24*time.Hour))
+	if _, err := s.ScheduleAdd(t.Context(), []queue.ScheduleAddParams{{Schedule: newSchedule("a"), Replace: true, Now: t0.Add(26 * time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	since("replaced", t0.Add(24*time.Hour))
 }

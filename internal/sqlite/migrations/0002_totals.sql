@@ -25,21 +25,33 @@ WHEN old.state IS NOT new.state AND new.state IN ('succeeded', 'dead', 'cancelle
 END;
 
 -- A schedule's health: when one of its jobs last succeeded, and how many
--- of its jobs ended dead since (in the order they ended).
+-- of its jobs ended dead since, counted in the order of its ticks (job
+-- IDs), not of the ends: health_job_id is the last job counted, and a job
+-- older than it (jobq retry of an old tick's job) changes nothing. Its
+-- active_since is when it last began to tick (added, or resumed from a
+-- pause), which an alert counts from until a success.
 ALTER TABLE schedules ADD COLUMN last_success_at INTEGER;
 ALTER TABLE schedules ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE schedules ADD COLUMN health_job_id INTEGER;
+ALTER TABLE schedules ADD COLUMN active_since INTEGER NOT NULL DEFAULT 0;
 
+-- Existing schedules: from the jobs left, in ID order; active since they
+-- were added (when a schedule was last resumed was not kept).
 UPDATE schedules SET
-	last_success_at = (SELECT max(finished_at) FROM jobs
-		WHERE schedule_id = schedules.id AND state = 'succeeded'),
+	active_since = created_at,
+	health_job_id = (SELECT max(id) FROM jobs
+		WHERE schedule_id = schedules.id AND state IN ('succeeded', 'dead')),
+	last_success_at = (SELECT finished_at FROM jobs
+		WHERE schedule_id = schedules.id AND state = 'succeeded' ORDER BY id DESC LIMIT 1),
 	failures = (SELECT count(*) FROM jobs
-		WHERE schedule_id = schedules.id AND state = 'dead' AND finished_at > coalesce(
-			(SELECT max(finished_at) FROM jobs WHERE schedule_id = schedules.id AND state = 'succeeded'), 0));
+		WHERE schedule_id = schedules.id AND state = 'dead' AND id > coalesce(
+			(SELECT max(id) FROM jobs WHERE schedule_id = schedules.id AND state = 'succeeded'), 0));
 
 CREATE TRIGGER jobs_schedule_health AFTER UPDATE OF state ON jobs
 WHEN old.state IS NOT new.state AND new.schedule_id IS NOT NULL AND new.state IN ('succeeded', 'dead') BEGIN
 	UPDATE schedules SET
 		last_success_at = CASE WHEN new.state = 'succeeded' THEN new.finished_at ELSE last_success_at END,
-		failures = CASE WHEN new.state = 'succeeded' THEN 0 ELSE failures + 1 END
-	WHERE id = new.schedule_id;
+		failures = CASE WHEN new.state = 'succeeded' THEN 0 ELSE failures + 1 END,
+		health_job_id = new.id
+	WHERE id = new.schedule_id AND new.id >= coalesce(health_job_id, 0);
 END;
