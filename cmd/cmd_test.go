@@ -383,3 +383,18 @@ func TestEnvironmentComesFromTheFactory(t *testing.T) {
 		t.Errorf("no database under the Factory's HOME: %v", err)
 	}
 }
+
+// A wait -q whose time runs out before it has read the queues' jobs does
+// not claim a count it never took ("0 jobs not ended").
+func TestWaitQueueTimeoutBeforeRead(t *testing.T) {
+	e := setup(t)
+	if code := e.run("enqueue", "-q", "other", "--in", "1h", "true"); code != 0 {
+		t.Fatalf("enqueue: exit %d: %s", code, e.stderr)
+	}
+	if code := e.run("wait", "-q", "other", "--timeout", "1ns"); code != exitTimeout {
+		t.Fatalf("wait: exit %d, want %d: %s", code, exitTimeout, e.stderr)
+	}
+	if got, want := e.stderr.String(), "jobq: timed out before the jobs of queue other were read\n"; got != want {
+		t.Errorf("stderr %q, want %q", got, want)
+	}
+}

@@ -133,6 +133,7 @@ type waiter struct {
 	now     func() time.Time
 	queues  []string
 	pending []int64 // not ended when last looked at
+	listed  bool    // -q: the queues' jobs were read into pending
 	total   int     // jobs waited for
 	done    int     // of them, ended
 	failed  bool
@@ -166,6 +167,7 @@ func (w *waiter) listQueues(ctx context.Context) error {
 		w.pending = append(w.pending, j.ID)
 	}
 	slices.Sort(w.pending) // oldest first, as they are reported
+	w.listed = true
 	return nil
 }
 
@@ -228,6 +230,11 @@ func (w *waiter) count() string {
 func (w *waiter) error(ctx context.Context, err error) error {
 	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return err
+	}
+	if len(w.queues) > 0 && !w.listed {
+		// Not "0 jobs not ended": their number was never read.
+		return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out before the jobs of queue %s were read",
+			strings.Join(w.queues, ", "))}
 	}
 	if len(w.queues) > 0 {
 		return &ExitError{Code: exitTimeout, Err: fmt.Errorf("timed out with %s of queue %s not ended",
