@@ -2,7 +2,9 @@ package metrics
 
 import (
 	"context"
+	"log/slog"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -215,8 +217,32 @@ func TestWorker(t *testing.T) {
 	if err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)
 	}
-	if n, err := testutil.GatherAndCount(reg, "process_cpu_seconds_total", "go_goroutines"); err != nil || n != 2 {
-		t.Errorf("process and Go metrics: %d, %v; want 2", n, err)
+}
+
+// /metrics serves the registry's families and the process's, which come
+// from client_golang's default registry, and nothing twice.
+func TestServerMetrics(t *testing.T) {
+	t.Parallel()
+	s, _ := openStore(t)
+	w := NewWorker()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(w.Collectors()...)
+	srv := NewServer(reg, &Health{Worker: w, Store: s, StaleAfter: time.Hour, Timeout: time.Second}, slog.New(slog.DiscardHandler))
+	rec := httptest.NewRecorder()
+	srv.Handler.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 200 {
+		t.Fatalf("GET /metrics = %d: %s", rec.Code, rec.Body)
+	}
+	seen := map[string]int{}
+	for line := range strings.Lines(rec.Body.String()) {
+		if name, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			seen[strings.Fields(name)[0]]++
+		}
+	}
+	for _, name := range []string{"jobq_worker_jobs_running", "process_cpu_seconds_total", "process_open_fds", "go_goroutines", "go_memstats_heap_alloc_bytes"} {
+		if seen[name] != 1 {
+			t.Errorf("%s served %d times, want once", name, seen[name])
+		}
 	}
 }
 

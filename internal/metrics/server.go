@@ -65,12 +65,20 @@ func validHost(host string) bool {
 	return true
 }
 
-// NewServer serves reg's metrics on /metrics and health on /healthz. A
-// family that cannot be read (the database does not answer) is left out
-// of a scrape and logged; the rest is served, and /healthz says why.
+// NewServer serves reg's metrics and the process's on /metrics, and
+// health on /healthz. A family that cannot be read (the database does not
+// answer) is left out of a scrape and logged; the rest is served, and
+// /healthz says why.
+//
+// The process's families (process_*, go_*) are those of client_golang's
+// default registry: its package init makes a process and a Go collector
+// there in every program that links it, every jobq command included.
+// Serving them, rather than making the same two again with the
+// collectors package, keeps that package and its init (regular
+// expressions compiled, descriptions built) out of every jobq process.
 func NewServer(reg *prometheus.Registry, health *Health, log *slog.Logger) *http.Server {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.Gatherers{reg, prometheus.DefaultGatherer}, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ErrorHandling: promhttp.ContinueOnError,
 		Registry:      reg,

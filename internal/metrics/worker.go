@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/jobq/jobq/internal/queue"
 )
@@ -58,11 +57,11 @@ func NewWorker() *Worker {
 	}
 }
 
-// Collectors are the worker's own families and the process's (CPU,
-// memory, open files: process_*; the Go runtime: go_*).
+// Collectors are the worker's own families. The process's (CPU, memory,
+// open files: process_*) and the Go runtime's (go_*) are client_golang's
+// default registry's, which NewServer serves beside them.
 func (w *Worker) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{w.running, w.attempts, w.duration, w.claim, w.renewFailed,
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector()}
+	return []prometheus.Collector{w.running, w.attempts, w.duration, w.claim, w.renewFailed}
 }
 
 // Loop is the runner's OnLoop: the loop turned, with s.Running jobs.
