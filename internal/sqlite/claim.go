@@ -457,7 +457,11 @@ const runningCount = `SELECT coalesce(sum(n), 0) FROM job_counts WHERE queue = ?
 const startedSince = `SELECT count(*), min(started_at) FROM jobs WHERE queue = ? AND started_at > ?`
 
 // queueFilter is the SQL condition for a claim's queues, and its arguments.
-func queueFilter(queues []string) (string, []any) {
+func queueFilter(queues []string) (string, []any) { return columnIn("queue", queues) }
+
+// columnIn is the condition "AND column IN (queues...)" and its
+// arguments; none when queues is empty.
+func columnIn(column string, queues []string) (string, []any) {
 	if len(queues) == 0 {
 		return "", nil
 	}
@@ -465,5 +469,5 @@ func queueFilter(queues []string) (string, []any) {
 	for i, q := range queues {
 		args[i] = q
 	}
-	return "AND queue IN (" + placeholders(len(queues)) + ")", args
+	return "AND " + column + " IN (" + placeholders(len(queues)) + ")", args
 }

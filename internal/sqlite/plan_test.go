@@ -120,6 +120,19 @@ func TestListQueryPlans(t *testing.T) {
 				t.Errorf("list --state pending sorts or scans: %q in\n%s", line, text)
 			}
 		}
+
+		// With -q, the due scheduled and retrying jobs are looked for in
+		// the queues asked only, not in every queue's (a backlog of due
+		// jobs in another queue was read whole).
+		query, args = listJobs(queue.JobFilter{Queues: []string{"q1"}, States: []queue.State{queue.StatePending}, Limit: 100, Now: t0})
+		plan = explain(t, s, query, args...)
+		text = strings.Join(plan, "\n")
+		if want := "SEARCH c USING PRIMARY KEY (queue=? AND state=?)"; !strings.Contains(text, want) {
+			t.Errorf("list -q --state pending: no %q in its plan:\n%s", want, text)
+		}
+		if strings.Contains(text, "SCAN c") {
+			t.Errorf("list -q --state pending reads every queue's counts:\n%s", text)
+		}
 	}
 	t.Run("new database", check)
 	var params []queue.JobInsertParams

@@ -49,11 +49,14 @@ func listJobs(filter queue.JobFilter) (string, []any) {
 	rest := filter
 	rest.States = nil
 	where, restArgs := jobFilter(rest)
+	// The due jobs of the filter's queues only: the queue condition of
+	// where applies after dueTimedJobs has read every queue's.
+	dueIn, dueArgs := columnIn("c.queue", filter.Queues)
 	arms := []string{
 		"SELECT id FROM jobs WHERE " + where + " AND state = 'pending'",
-		"SELECT id FROM jobs WHERE " + where + " AND id IN (" + dueTimedJobs + ")",
+		"SELECT id FROM jobs WHERE " + where + " AND id IN (" + dueTimedJobs + dueIn + ")",
 	}
-	args := slices.Concat(restArgs, restArgs, []any{ms(filter.Now)})
+	args := slices.Concat(restArgs, restArgs, []any{ms(filter.Now)}, dueArgs)
 	if others := slices.DeleteFunc(slices.Clone(filter.States), func(st queue.State) bool {
 		return st == queue.StatePending
 	}); len(others) > 0 {
