@@ -289,7 +289,11 @@ type JobClaimResult struct {
 }
 
 // JobFinishParams records the end of an attempt, decided by Decide. It is
-// fenced: it applies only while the job is still running under Run.
+// fenced: it applies only while the job is still running under Run. A job
+// handed back (State pending) whose cancel was
+// requested (jobq cancel) ends cancelled instead, at FinishedAt, with the
+// error "cancelled", and the jobs waiting for it are settled as for any
+// cancel: a cancel accepted is never forgotten.
 type JobFinishParams struct {
 	ID         int64
 	Run        int

@@ -59,6 +59,10 @@ const finishJob = `UPDATE jobs SET state = ?, attempts = ?, run_at = coalesce(?,
 	worker = NULL, lease_until = NULL, cancel_requested = 0
 WHERE id = ? AND run = ? AND state = 'running'`
 
+// cancelRequested reads, for a job handed back, whether jobq cancel asked
+// to stop it: it then ends cancelled (queue.JobFinishParams).
+const cancelRequested = `SELECT cancel_requested FROM jobs WHERE id = ? AND run = ? AND state = 'running'`
+
 // finishAttempt records an attempt's end. An outcome without output (a
 // lost worker's job) keeps the output its worker last flushed.
 const finishAttempt = `UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?,
@@ -163,6 +167,11 @@ func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFi
 		return nil, err
 	}
 	for _, p := range finish {
+		if p.State == queue.StatePending {
+			if p, err = s.handBack(ctx, tx, p); err != nil {
+				return nil, err
+			}
+		}
 		var finished any
 		if p.State.Final() {
 			finished = ms(p.FinishedAt)
@@ -193,6 +202,23 @@ func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFi
 	return lost, nil
 }
 
+// handBack turns the hand-back p of a job whose cancel was requested
+// into its cancel (see queue.JobFinishParams).
+func (s *Store) handBack(ctx context.Context, tx *sql.Tx, p queue.JobFinishParams) (queue.JobFinishParams, error) {
+	var requested bool
+	err := keptTx{s, tx}.QueryRowContext(ctx, cancelRequested, p.ID, p.Run).Scan(&requested)
+	switch {
+	case err == sql.ErrNoRows:
+		return p, nil // not held: lost, as the update will find
+	case err != nil:
+		return p, interpretError(err)
+	}
+	if requested {
+		p.State, p.Error = queue.StateCancelled, queue.ErrCancelled.Error()
+	}
+	return p, nil
+}
+
 // waitedOnJobs finds which of a JSON array of job IDs some job was
 // inserted to wait for (--after), through job_deps_depends_on.
 const waitedOnJobs = `SELECT DISTINCT depends_on FROM job_deps
@@ -205,7 +231,7 @@ func waitedOn(ctx context.Context, k keptTx, finish []queue.JobFinishParams) (ma
 	ids := make([]byte, 0, 8*len(finish))
 	ids = append(ids, '[')
 	for _, p := range finish {
-		if !p.State.Final() {
+		if !p.State.Final() && p.State != queue.StatePending { // a hand-back may end cancelled
 			continue
 		}
 		if len(ids) > 1 {
