@@ -290,7 +290,7 @@ type JobClaimResult struct {
 
 // JobFinishParams records the end of an attempt, decided by Decide. It is
 // fenced: it applies only while the job is still running under Run. A job
-// handed back (State pending) whose cancel was
+// handed back (State pending, Unstarted or not) whose cancel was
 // requested (jobq cancel) ends cancelled instead, at FinishedAt, with the
 // error "cancelled", and the jobs waiting for it are settled as for any
 // cancel: a cancel accepted is never forgotten.
@@ -306,6 +306,16 @@ type JobFinishParams struct {
 	Error      string
 	Output     []byte // nil: keep the output last flushed (a lost worker's job)
 	OutputSize int64
+	// Unstarted says the job's command never started (a job claimed
+	// ahead, handed back): the store undoes the claim rather than record
+	// an attempt. State must be pending; the job goes back to the run,
+	// attempts and started_at it had before the claim, its attempt's row
+	// is deleted, its run_at is kept (its place in the queue), its
+	// last_error is set to Error, and only RunAt and the outcome fields
+	// are ignored. The events show the claim (to running, at the run
+	// claimed) and the hand-back (running to pending, at the run the job
+	// is back to, with Error).
+	Unstarted bool
 }
 
 // AttemptOutputParams names the attempt AttemptOutput reads.

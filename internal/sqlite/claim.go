@@ -63,6 +63,17 @@ WHERE id = ? AND run = ? AND state = 'running'`
 // to stop it: it then ends cancelled (queue.JobFinishParams).
 const cancelRequested = `SELECT cancel_requested FROM jobs WHERE id = ? AND run = ? AND state = 'running'`
 
+// unclaimJob undoes the claim of a job whose command never started
+// (queue.JobFinishParams.Unstarted): run, attempts and started_at back to
+// what they were before it; unclaimAttempt deletes the attempt's row.
+const unclaimJob = `UPDATE jobs SET state = ?, attempts = attempts - 1, run = run - 1,
+	started_at = (SELECT a.started_at FROM attempts a WHERE a.job_id = jobs.id AND a.run = jobs.run - 1),
+	finished_at = coalesce(?, finished_at), last_error = ?, updated_at = ?,
+	worker = NULL, lease_until = NULL, cancel_requested = 0
+WHERE id = ? AND run = ? AND state = 'running'`
+
+const unclaimAttempt = `DELETE FROM attempts WHERE job_id = ? AND run = ?`
+
 // finishAttempt records an attempt's end. An outcome without output (a
 // lost worker's job) keeps the output its worker last flushed.
 const finishAttempt = `UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?,
@@ -172,6 +183,20 @@ func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFi
 				return nil, err
 			}
 		}
+		if p.Unstarted {
+			found, err := s.unclaim(ctx, tx, p)
+			if err != nil {
+				return nil, err
+			}
+			if !found {
+				lost = append(lost, p.ID)
+			} else if p.State.Final() && waited[p.ID] {
+				if _, err := s.settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
 		var finished any
 		if p.State.Final() {
 			finished = ms(p.FinishedAt)
@@ -217,6 +242,27 @@ func (s *Store) handBack(ctx context.Context, tx *sql.Tx, p queue.JobFinishParam
 		p.State, p.Error = queue.StateCancelled, queue.ErrCancelled.Error()
 	}
 	return p, nil
+}
+
+// unclaim records p, the hand-back of a job never started, by undoing its
+// claim, and says whether the worker still held the job.
+func (s *Store) unclaim(ctx context.Context, tx *sql.Tx, p queue.JobFinishParams) (bool, error) {
+	k := keptTx{s, tx}
+	var finished any
+	if p.State.Final() {
+		finished = ms(p.FinishedAt)
+	}
+	r, err := k.ExecContext(ctx, unclaimJob, string(p.State), finished, nullString(p.Error), ms(p.FinishedAt), p.ID, p.Run)
+	if err != nil {
+		return false, interpretError(fmt.Errorf("hand back job %d: %w", p.ID, err))
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	if _, err := k.ExecContext(ctx, unclaimAttempt, p.ID, p.Run); err != nil {
+		return false, interpretError(fmt.Errorf("hand back job %d: %w", p.ID, err))
+	}
+	return true, nil
 }
 
 // waitedOnJobs finds which of a JSON array of job IDs some job was
