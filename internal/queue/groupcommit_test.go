@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jobq/jobq/internal/queue"
+	"github.com/jobq/jobq/internal/sqlite"
 )
 
 // TestShortJobsShareCommits: a runner of short jobs claims ahead, so that
@@ -53,10 +54,28 @@ func TestShortJobsShareCommits(t *testing.T) {
 	}
 }
 
+// commitLog is a store that records the outcomes of each commit.
+type commitLog struct {
+	*sqlite.Store
+	mu      sync.Mutex
+	commits [][]queue.JobFinishParams
+}
+
+func (s *commitLog) JobClaim(ctx context.Context, p queue.JobClaimParams) (*queue.JobClaimResult, error) {
+	res, err := s.Store.JobClaim(ctx, p)
+	if err == nil && len(p.Finish) > 0 {
+		s.mu.Lock()
+		s.commits = append(s.commits, p.Finish)
+		s.mu.Unlock()
+	}
+	return res, err
+}
+
 // TestOutcomeNotHeldByLongJob: the outcome of a short job is committed
-// soon even when both slots then run long jobs, one of them claimed
-// ahead, and no slot frees to make a commit: outcomes wait for a commit
-// at most outcomeDelay, not for the long jobs.
+// soon even when both slots then run long jobs, and no slot frees to make
+// a commit: outcomes wait for a commit at most outcomeDelay, not for the
+// long jobs, nor for the job claimed ahead behind them to go back (at
+// 2·outcomeDelay from its claim, in a commit that would take them too).
 func TestOutcomeNotHeldByLongJob(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
@@ -64,7 +83,11 @@ func TestOutcomeNotHeldByLongJob(t *testing.T) {
 	// beside B: both slots are busy for a minute, with E held ahead.
 	ids := e.insert(t, e.job("true"), e.job("sleep 60"), e.job("true"), e.job("touch long; sleep 60"), e.job("true"))
 	r := e.runner(t, 2)
-	r.SetGroupCommit(time.Hour, 0)
+	// Shorter than half cancelCheckEvery: no cancel check commits first.
+	const delay = 150 * time.Millisecond
+	r.SetGroupCommit(time.Hour, delay)
+	store := &commitLog{Store: e.store}
+	r.Store = store
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
@@ -72,12 +95,13 @@ func TestOutcomeNotHeldByLongJob(t *testing.T) {
 		drain(t, ctx, r)
 	}()
 	waitFor(filepath.Join(e.dir, "long"))
-	deadline := time.Now().Add(drainLimit)
-	for e.get(t, ids[2]).State != queue.StateSucceeded {
+	for deadline := time.Now().Add(time.Second); e.get(t, ids[2]).State != queue.StateSucceeded; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("job %d did not succeed within %v while long jobs ran", ids[2], drainLimit)
+			t.Fatalf("job %d did not succeed within 1 s (outcomeDelay %v) while long jobs ran", ids[2], delay)
 		}
-		time.Sleep(10 * time.Millisecond)
+	}
+	if j := waitState(t, e, ids[4], queue.StatePending, time.Second); j.State != queue.StatePending {
+		t.Errorf("job %d is %s, want handed back pending, claimed ahead behind the long jobs", ids[4], j.State)
 	}
 	for _, id := range []int64{ids[1], ids[3]} {
 		if j := e.get(t, id); j.State != queue.StateRunning {
@@ -86,6 +110,22 @@ func TestOutcomeNotHeldByLongJob(t *testing.T) {
 	}
 	stop()
 	<-done
+	// E was claimed ahead (handed back unstarted), and C's outcome was
+	// committed before: not with E's hand-back.
+	var withC, withE int
+	for i, c := range store.commits {
+		for _, p := range c {
+			switch {
+			case p.ID == ids[2]:
+				withC = i + 1
+			case p.ID == ids[4] && p.Unstarted:
+				withE = i + 1
+			}
+		}
+	}
+	if withC == 0 || withE == 0 || withC >= withE {
+		t.Errorf("job %d recorded in commit %d, job %d handed back unstarted in commit %d (0: none); want the outcome first, on its own", ids[2], withC, ids[4], withE)
+	}
 }
 
 // TestJobsClaimedAheadHandedBack: stopped while it holds jobs claimed
