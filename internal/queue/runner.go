@@ -320,7 +320,7 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 			soon = finishSince.Add(outcomeDelay)
 		}
 		if len(ahead) > 0 {
-			// Its wait ends: it goes back (handBack).
+			// The oldest wait ahead ends then: the job goes back.
 			if end := ahead[0].claimed.Add(2 * outcomeDelay); soon.IsZero() || end.Before(soon) {
 				soon = end
 			}
