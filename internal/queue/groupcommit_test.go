@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -376,5 +377,59 @@ func TestRunningCountsStartedJobs(t *testing.T) {
 	drain(t, t.Context(), r)
 	if most != 1 {
 		t.Errorf("a 1-slot runner reported at most %d running jobs, want 1", most)
+	}
+}
+
+// stuckStore fails every heartbeat and claim while stuck is set: a
+// database that does not answer.
+type stuckStore struct {
+	*sqlite.Store
+	stuck atomic.Bool
+}
+
+func (s *stuckStore) JobHeartbeat(ctx context.Context, p queue.JobHeartbeatParams) (*queue.JobHeartbeatResult, error) {
+	if s.stuck.Load() {
+		return nil, queue.ErrBusy
+	}
+	return s.Store.JobHeartbeat(ctx, p)
+}
+
+func (s *stuckStore) JobClaim(ctx context.Context, p queue.JobClaimParams) (*queue.JobClaimResult, error) {
+	if s.stuck.Load() {
+		return nil, queue.ErrBusy
+	}
+	return s.Store.JobClaim(ctx, p)
+}
+
+// TestAheadLeaseNotRenewedHandedBack: jobs claimed ahead whose leases
+// could not be renewed, and had expired by the time the database
+// answered again, go back unstarted, not as failed attempts.
+func TestAheadLeaseNotRenewedHandedBack(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ids := e.insert(t, e.job("true"), e.job("touch long; sleep 20"), e.job("true"), e.job("true"))
+	r := e.runner(t, 1)
+	r.Lease = 600 * time.Millisecond
+	r.SetGroupCommit(time.Hour, time.Hour)
+	store := &stuckStore{Store: e.store}
+	r.Store = store
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan queue.Summary, 1)
+	go func() { done <- drain(t, ctx, r) }()
+	defer func() { stop(); <-done }()
+	waitFor(filepath.Join(e.dir, "long"))
+	store.stuck.Store(true)
+	time.Sleep(2 * r.Lease) // every lease ends unrenewed
+	store.stuck.Store(false)
+	// They go back, then run: no failed attempt, one at most.
+	for _, id := range ids[2:] {
+		waitState(t, e, id, queue.StateSucceeded, 3*time.Second)
+		as, err := e.store.AttemptList(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j := e.get(t, id); j.Attempts > 1 || len(as) > 1 || len(as) == 1 && as[0].Error != "" {
+			t.Errorf("job %d claimed ahead, its lease not renewed: %s after %d attempts, history %+v; want no failed attempt", id, j.State, j.Attempts, as)
+		}
 	}
 }

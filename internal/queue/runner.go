@@ -250,12 +250,27 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 		if limit > 0 || due {
 			now := r.Now()
 			expiredQueue := map[int64]string{}
+			// The runner's own jobs never started whose leases expired
+			// (the database did not answer for a lease) go back
+			// unstarted, not as attempts of a lost worker.
+			unstartedRun := map[int64]int{}
+			for _, p := range finish {
+				if p.Unstarted {
+					unstartedRun[p.ID] = p.Run
+				}
+			}
+			for _, h := range ahead {
+				unstartedRun[h.job.ID] = h.job.Run
+			}
 			claimStart := time.Now()
 			res, err := r.Store.JobClaim(storeCtx, JobClaimParams{
 				Finish: finish, Queues: r.Queues, Limit: limit,
 				Worker: r.Worker, Now: now, LeaseUntil: now.Add(r.Lease),
 				Expired: func(job *Job) JobFinishParams {
 					expiredQueue[job.ID] = job.Queue
+					if run, ok := unstartedRun[job.ID]; ok && run == job.Run && job.Worker == r.Worker {
+						return notStarted(job, errLeaseNotRenewed, now)
+					}
 					return LeaseExpired(job, now, r.Jitter())
 				},
 			})
@@ -274,6 +289,15 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 				return sum, err
 			}
 			for _, p := range res.Expired {
+				if p.Unstarted {
+					// Its hand-back, or its start, is now fenced off.
+					if h, ok := held[p.ID]; ok {
+						h.cancel(errLeaseNotRenewed)
+					}
+					sum.NotStarted++
+					r.Log.Warn("lease not renewed, job handed back unstarted", logJob, p.ID, logQueue, expiredQueue[p.ID], logAttempt, p.Run)
+					continue
+				}
 				r.Log.Warn("worker lost, job taken back", logJob, p.ID, logQueue, expiredQueue[p.ID], logAttempt, p.Run, logState, string(p.State))
 			}
 			r.logFinished(finish, ran, res.Lost, &sum)
