@@ -38,9 +38,10 @@ demo: build ## run the main job on a throwaway queue in a temporary folder
 	run jobq logs 2
 
 .PHONY: lint
-lint: ## gofmt and go vet
+lint: ## gofmt and go vet (bench/river too, a module of its own that only make bench builds)
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo 'gofmt: the files above need formatting'; exit 1; }
 	$(GO) vet ./...
+	cd bench/river && $(GO) vet -tags $(TAGS) ./...
 
 .PHONY: fuzz
 fuzz: ## run each fuzz test for FUZZTIME (default 10s)

@@ -75,11 +75,16 @@ const (
 const cancelCheckEvery = 500 * time.Millisecond
 
 // Summary counts what a Drain did, by the outcome of each attempt.
+// NotStarted counts the jobs claimed ahead and handed back before they
+// started, which made no attempt (cancelled ones count in Cancelled): no
+// work done.
 type Summary struct {
 	Succeeded, Retrying, Dead, Cancelled, HandedBack int
+	NotStarted                                       int
 }
 
-// Snapshot is what a runner is doing, for status lines.
+// Snapshot is what a runner is doing, for status lines. Running counts
+// the jobs whose command was started, not those claimed ahead.
 type Snapshot struct {
 	Running  int
 	Stopping bool
@@ -91,6 +96,7 @@ type running struct {
 	ctx     context.Context // the job's; cancel stops it
 	cancel  context.CancelCauseFunc
 	out     *tailBuffer // the output so far
+	claimed time.Time   // when the runner claimed it
 	started time.Time   // zero while claimed ahead, not started
 	flushed int64       // the out.Size() last written to the store
 }
@@ -106,8 +112,15 @@ type running struct {
 // short when the last to end ran less than shortJob and none running has
 // run as long: long jobs gain nothing from it, and a job claimed ahead
 // holds a lease (it shows running) while it waits, behind the runner's
-// jobs, and uses an attempt if the worker is lost before it starts, as
-// any claimed job could.
+// jobs, and uses an attempt if the worker is lost before it starts.
+//
+// So a job waits ahead briefly or not at all: one not started within
+// 2·outcomeDelay of its claim (stuck behind a job that turned out long),
+// one stopped while it waits (jobq cancel, its lease lost, the runner
+// stopping), and one whose claim used its last attempt and that no slot
+// started at once, is handed back, unstarted (JobFinishParams.Unstarted:
+// no attempt, no run), in a commit made at once, which claims none ahead.
+// Jobs are claimed ahead only by a commit that also fills a free slot.
 const (
 	shortJob     = 10 * time.Millisecond
 	claimAhead   = 4 // jobs claimed ahead, per slot
@@ -194,29 +207,41 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 				look = true
 			}
 		}
-		if ctx.Err() != nil && len(ahead) > 0 {
-			// Stopping: the jobs claimed ahead go back unstarted.
-			mu.Lock()
-			for _, h := range ahead {
-				finish = append(finish, Decide(h.job, unstarted(ErrShutdown, r.Now()), r.Jitter()))
-				ran[h.job.ID] = h.job
-				delete(held, h.job.ID)
-			}
-			mu.Unlock()
-			ahead = nil
-		}
 		for ; started < r.Concurrency && len(ahead) > 0 && ctx.Err() == nil; started++ {
 			r.start(&mu, ahead[0], results)
 			ahead = ahead[1:]
 		}
+		// The jobs left ahead that may not wait go back unstarted, in a
+		// commit made now.
+		handing := false
+		mu.Lock()
+		keep := ahead[:0]
+		for _, h := range ahead {
+			cause := mayNotWait(h, ctx.Err() != nil, 2*outcomeDelay)
+			if cause == nil {
+				keep = append(keep, h)
+				continue
+			}
+			if len(finish) == 0 {
+				finishSince = time.Now()
+			}
+			finish = append(finish, notStarted(h.job, cause, r.Now()))
+			ran[h.job.ID] = h.job
+			h.cancel(nil)
+			delete(held, h.job.ID)
+			handing = true
+		}
+		mu.Unlock()
+		ahead = keep
 		// Outcomes wait for a slot to refill (then one commit records
 		// them and claims), for at most outcomeDelay. A commit claims
 		// what the runner may hold: a job per slot, and when jobs are
-		// short, claimAhead more per slot.
+		// short and a slot is free, claimAhead more per slot; none when
+		// it hands jobs back, which it would claim again.
 		free := r.Concurrency - len(held) // slots that no job held fills
-		due := len(finish) > 0 && (free > 0 || ctx.Err() != nil || time.Since(finishSince) >= outcomeDelay)
+		due := len(finish) > 0 && (free > 0 || ctx.Err() != nil || handing || time.Since(finishSince) >= outcomeDelay)
 		limit := r.Concurrency - len(held)
-		if short && !runningLong(held, shortJob) {
+		if short && free > 0 && !handing && !runningLong(held, shortJob) {
 			limit += claimAhead * r.Concurrency
 		}
 		if ctx.Err() != nil || !look || free <= 0 && !due {
@@ -225,12 +250,27 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 		if limit > 0 || due {
 			now := r.Now()
 			expiredQueue := map[int64]string{}
+			// The runner's own jobs never started whose leases expired
+			// (the database did not answer for a lease) go back
+			// unstarted, not as attempts of a lost worker.
+			unstartedRun := map[int64]int{}
+			for _, p := range finish {
+				if p.Unstarted {
+					unstartedRun[p.ID] = p.Run
+				}
+			}
+			for _, h := range ahead {
+				unstartedRun[h.job.ID] = h.job.Run
+			}
 			claimStart := time.Now()
 			res, err := r.Store.JobClaim(storeCtx, JobClaimParams{
 				Finish: finish, Queues: r.Queues, Limit: limit,
 				Worker: r.Worker, Now: now, LeaseUntil: now.Add(r.Lease),
 				Expired: func(job *Job) JobFinishParams {
 					expiredQueue[job.ID] = job.Queue
+					if run, ok := unstartedRun[job.ID]; ok && run == job.Run && job.Worker == r.Worker {
+						return notStarted(job, errLeaseNotRenewed, now)
+					}
 					return LeaseExpired(job, now, r.Jitter())
 				},
 			})
@@ -249,6 +289,15 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 				return sum, err
 			}
 			for _, p := range res.Expired {
+				if p.Unstarted {
+					// Its hand-back, or its start, is now fenced off.
+					if h, ok := held[p.ID]; ok {
+						h.cancel(errLeaseNotRenewed)
+					}
+					sum.NotStarted++
+					r.Log.Warn("lease not renewed, job handed back unstarted", logJob, p.ID, logQueue, expiredQueue[p.ID], logAttempt, p.Run)
+					continue
+				}
 				r.Log.Warn("worker lost, job taken back", logJob, p.ID, logQueue, expiredQueue[p.ID], logAttempt, p.Run, logState, string(p.State))
 			}
 			r.logFinished(finish, ran, res.Lost, &sum)
@@ -259,7 +308,7 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 			mu.Lock()
 			for _, job := range res.Jobs {
 				jobCtx, cancel := context.WithCancelCause(jobsCtx)
-				h := &running{job: job, ctx: jobCtx, cancel: cancel, out: newTailBuffer(r.Exec.OutputLimit)}
+				h := &running{job: job, ctx: jobCtx, cancel: cancel, out: newTailBuffer(r.Exec.OutputLimit), claimed: time.Now()}
 				held[job.ID] = h
 				ahead = append(ahead, h)
 			}
@@ -274,7 +323,7 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 			cancelCheck = cancelCheck || len(held) > 0
 		}
 		if r.OnLoop != nil {
-			r.OnLoop(Snapshot{Running: len(held), Stopping: ctx.Err() != nil, Summary: sum})
+			r.OnLoop(Snapshot{Running: started, Stopping: ctx.Err() != nil, Summary: sum})
 		}
 		if len(held) == 0 && (!forever || ctx.Err() != nil) {
 			return sum, nil
@@ -294,11 +343,17 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 		if len(finish) > 0 && (soon.IsZero() || finishSince.Add(outcomeDelay).Before(soon)) {
 			soon = finishSince.Add(outcomeDelay)
 		}
+		if len(ahead) > 0 {
+			// The oldest wait ahead ends then: the job goes back.
+			if end := ahead[0].claimed.Add(2 * outcomeDelay); soon.IsZero() || end.Before(soon) {
+				soon = end
+			}
+		}
 		wake := nextRunAt
 		if wake.IsZero() || nextFire.Before(wake) {
 			wake = nextFire
 		}
-		p, ok, changed := r.wait(ctx, results, watch, started > 0, wake, soon)
+		p, ok, changed := r.wait(ctx, results, watch, started > 0 && len(ahead) == 0, wake, soon)
 		look = true
 		if changed {
 			nextFire = time.Time{}
@@ -330,7 +385,9 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 			h := held[p.ID]
 			h.cancel(nil)
 			ran[p.ID] = h.job
-			short = short && time.Since(h.started) < shortJob
+			if !p.Unstarted {
+				short = short && time.Since(h.started) < shortJob
+			}
 			delete(held, p.ID)
 		}
 		mu.Unlock()
@@ -351,16 +408,55 @@ func runningLong(held map[int64]*running, shortJob time.Duration) bool {
 	return false
 }
 
+// mayNotWait says why the job h, claimed ahead, may wait no longer for a
+// slot, or nil: it was stopped (its context done: cancelled, lease lost),
+// the runner is stopping, it waited limit since its claim, or its claim
+// used its last attempt, which a lost worker would leave dead never
+// having run.
+func mayNotWait(h *running, stopping bool, limit time.Duration) error {
+	switch {
+	case h.ctx.Err() != nil:
+		return context.Cause(h.ctx)
+	case stopping:
+		return ErrShutdown
+	case time.Since(h.claimed) >= limit:
+		return errWaitedAhead
+	case h.job.Attempts >= h.job.MaxAttempts:
+		return errLastAttempt
+	}
+	return nil
+}
+
+// Causes of a hand-back of a job claimed ahead, never started.
+var (
+	errWaitedAhead = errors.New("no slot freed soon")
+	errLastAttempt = errors.New("its last attempt is not held ahead")
+)
+
+// notStarted hands back job, claimed but stopped for cause before its
+// command started: the store undoes the claim (Unstarted). A job stopped
+// for jobq cancel ends cancelled.
+func notStarted(job *Job, cause error, now time.Time) JobFinishParams {
+	p := JobFinishParams{
+		ID: job.ID, Run: job.Run, State: StatePending, Attempts: job.Attempts - 1,
+		FinishedAt: now, Error: "not started: " + cause.Error(), Output: []byte{}, Unstarted: true,
+	}
+	if errors.Is(cause, ErrCancelled) {
+		p.State, p.Error = StateCancelled, ErrCancelled.Error()
+	}
+	return p
+}
+
 // start runs a job claimed (h) in a goroutine of its own, which sends its
 // outcome to results. A job stopped before it started (cancelled, its
-// lease lost) is not run at all.
+// lease lost) is not run at all: it is handed back unstarted.
 func (r *Runner) start(mu *sync.Mutex, h *running, results chan<- JobFinishParams) {
 	mu.Lock()
 	h.started = time.Now()
 	mu.Unlock()
 	if h.ctx.Err() != nil {
-		res := unstarted(context.Cause(h.ctx), r.Now())
-		go func() { results <- Decide(h.job, res, r.Jitter()) }()
+		p := notStarted(h.job, context.Cause(h.ctx), r.Now())
+		go func() { results <- p }()
 		return
 	}
 	r.Log.Info("job started", jobAttrs(h.job)...)
@@ -370,26 +466,13 @@ func (r *Runner) start(mu *sync.Mutex, h *running, results chan<- JobFinishParam
 	}()
 }
 
-// unstarted is the result of a job claimed but stopped, for cause,
-// before its command started: what Executor.run says of a job stopped
-// at once, with no output.
-func unstarted(cause error, now time.Time) Result {
-	r := Result{Error: cause.Error(), Output: []byte{}, FinishedAt: now}
-	switch {
-	case errors.Is(cause, ErrShutdown):
-		r.Interrupted = true
-	case errors.Is(cause, ErrCancelled):
-		r.Cancelled = true
-	}
-	return r
-}
-
 // wait returns the next job's outcome, or ok false when the loop should
 // look again: the store changed (when watch is set; changed says so), the
 // next scheduled job is due, a cancel check or a commit of outcomes is
 // due (soon, in real time), half a lease passed (leases of lost workers to
-// take back), Tick passed, or ctx became done. busy says whether jobs are
-// running.
+// take back), Tick passed, or ctx became done. busy says whether to wait,
+// once ctx is done, for running jobs: not when jobs are held ahead, which
+// go back at once.
 func (r *Runner) wait(ctx context.Context, results <-chan JobFinishParams, watch, busy bool, nextRunAt, soon time.Time) (p JobFinishParams, ok, changed bool) {
 	d := r.Lease / 2
 	if r.Tick > 0 {
@@ -656,6 +739,18 @@ func (r *Runner) logFinished(finish []JobFinishParams, ran map[int64]*Job, lost 
 	}
 	for _, p := range finish {
 		attrs := jobAttrs(ran[p.ID])
+		if p.Unstarted {
+			// No attempt: not a job finished, for the observer or the log.
+			switch {
+			case isLost[p.ID]:
+			case p.State == StateCancelled:
+				sum.Cancelled++
+				r.Log.Info("job cancelled before it started", attrs...)
+			default:
+				sum.NotStarted++
+			}
+			continue
+		}
 		r.observer().Finished(ran[p.ID], p, isLost[p.ID])
 		if isLost[p.ID] {
 			r.Log.Warn("outcome not recorded: lease lost", attrs...)

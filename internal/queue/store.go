@@ -291,7 +291,11 @@ type JobClaimResult struct {
 }
 
 // JobFinishParams records the end of an attempt, decided by Decide. It is
-// fenced: it applies only while the job is still running under Run.
+// fenced: it applies only while the job is still running under Run. A job
+// handed back (State pending, Unstarted or not) whose cancel was
+// requested (jobq cancel) ends cancelled instead, at FinishedAt, with the
+// error "cancelled", and the jobs waiting for it are settled as for any
+// cancel: a cancel accepted is never forgotten.
 type JobFinishParams struct {
 	ID         int64
 	Run        int
@@ -304,6 +308,21 @@ type JobFinishParams struct {
 	Error      string
 	Output     []byte // nil: keep the output last flushed (a lost worker's job)
 	OutputSize int64
+	// Unstarted says the job's command never started (a job claimed
+	// ahead, handed back): the store undoes the claim rather than record
+	// an attempt. State is pending, or cancelled when the worker stopped
+	// it for jobq cancel (a pending one whose cancel was requested ends
+	// cancelled too, as above). The job goes back to the run, attempts
+	// and started_at it had before the claim (started_at: that of the
+	// attempt before, or none), its attempt's row is deleted, its run_at
+	// is kept (its place in the queue), its exit code and signal are
+	// left as they were, its last_error is set to Error, and finished_at
+	// to FinishedAt only when it ends cancelled; Attempts, RunAt and the
+	// output fields are ignored. Fenced and reported Lost as any outcome.
+	// The events show the claim (pending to running, at the run claimed)
+	// and the hand-back (running to pending or cancelled, at the run the
+	// job is back to, with Error as the event's error).
+	Unstarted bool
 }
 
 // AttemptOutputParams names the attempt AttemptOutput reads.

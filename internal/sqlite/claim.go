@@ -84,6 +84,21 @@ const finishJob = `UPDATE jobs SET state = ?, attempts = ?, run_at = coalesce(?,
 	worker = NULL, lease_until = NULL, cancel_requested = 0
 WHERE id = ? AND run = ? AND state = 'running'`
 
+// cancelRequested reads, for a job handed back, whether jobq cancel asked
+// to stop it: it then ends cancelled (queue.JobFinishParams).
+const cancelRequested = `SELECT cancel_requested FROM jobs WHERE id = ? AND run = ? AND state = 'running'`
+
+// unclaimJob undoes the claim of a job whose command never started
+// (queue.JobFinishParams.Unstarted): run, attempts and started_at back to
+// what they were before it; unclaimAttempt deletes the attempt's row.
+const unclaimJob = `UPDATE jobs SET state = ?, attempts = attempts - 1, run = run - 1,
+	started_at = (SELECT a.started_at FROM attempts a WHERE a.job_id = jobs.id AND a.run = jobs.run - 1),
+	finished_at = coalesce(?, finished_at), last_error = ?, updated_at = ?,
+	worker = NULL, lease_until = NULL, cancel_requested = 0
+WHERE id = ? AND run = ? AND state = 'running'`
+
+const unclaimAttempt = `DELETE FROM attempts WHERE job_id = ? AND run = ?`
+
 // finishAttempt records an attempt's end. An outcome without output (a
 // lost worker's job) keeps the output its worker last flushed.
 const finishAttempt = `UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?,
@@ -225,6 +240,25 @@ func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFi
 		return nil, err
 	}
 	for _, p := range finish {
+		if p.State == queue.StatePending {
+			if p, err = s.handBack(ctx, tx, p); err != nil {
+				return nil, err
+			}
+		}
+		if p.Unstarted {
+			found, err := s.unclaim(ctx, tx, p)
+			if err != nil {
+				return nil, err
+			}
+			if !found {
+				lost = append(lost, p.ID)
+			} else if p.State.Final() && waited[p.ID] {
+				if _, err := s.settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
 		var finished any
 		if p.State.Final() {
 			finished = ms(p.FinishedAt)
@@ -255,6 +289,44 @@ func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFi
 	return lost, nil
 }
 
+// handBack turns the hand-back p of a job whose cancel was requested
+// into its cancel (see queue.JobFinishParams).
+func (s *Store) handBack(ctx context.Context, tx *sql.Tx, p queue.JobFinishParams) (queue.JobFinishParams, error) {
+	var requested bool
+	err := keptTx{s, tx}.QueryRowContext(ctx, cancelRequested, p.ID, p.Run).Scan(&requested)
+	switch {
+	case err == sql.ErrNoRows:
+		return p, nil // not held: lost, as the update will find
+	case err != nil:
+		return p, interpretError(err)
+	}
+	if requested {
+		p.State, p.Error = queue.StateCancelled, queue.ErrCancelled.Error()
+	}
+	return p, nil
+}
+
+// unclaim records p, the hand-back of a job never started, by undoing its
+// claim, and says whether the worker still held the job.
+func (s *Store) unclaim(ctx context.Context, tx *sql.Tx, p queue.JobFinishParams) (bool, error) {
+	k := keptTx{s, tx}
+	var finished any
+	if p.State.Final() {
+		finished = ms(p.FinishedAt)
+	}
+	r, err := k.ExecContext(ctx, unclaimJob, string(p.State), finished, nullString(p.Error), ms(p.FinishedAt), p.ID, p.Run)
+	if err != nil {
+		return false, interpretError(fmt.Errorf("hand back job %d: %w", p.ID, err))
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	if _, err := k.ExecContext(ctx, unclaimAttempt, p.ID, p.Run); err != nil {
+		return false, interpretError(fmt.Errorf("hand back job %d: %w", p.ID, err))
+	}
+	return true, nil
+}
+
 // waitedOnJobs finds which of a JSON array of job IDs some job was
 // inserted to wait for (--after), through job_deps_depends_on.
 const waitedOnJobs = `SELECT DISTINCT depends_on FROM job_deps
@@ -267,7 +339,7 @@ func waitedOn(ctx context.Context, k keptTx, finish []queue.JobFinishParams) (ma
 	ids := make([]byte, 0, 8*len(finish))
 	ids = append(ids, '[')
 	for _, p := range finish {
-		if !p.State.Final() {
+		if !p.State.Final() && p.State != queue.StatePending { // a hand-back may end cancelled
 			continue
 		}
 		if len(ids) > 1 {

@@ -25,7 +25,7 @@ import (
 func Run(t *testing.T, open func(t *testing.T) queue.Store) {
 	var tests []suiteTest
 	for _, area := range [][]suiteTest{
-		insertTests, listTests, claimTests, leasesTests, queuesTests, cancelTests, depsTests, retryTests, deleteTests, progressTests, outputTests, statsTests, eventsTests,
+		insertTests, listTests, claimTests, handBackTests, leasesTests, queuesTests, cancelTests, depsTests, retryTests, deleteTests, progressTests, outputTests, statsTests, eventsTests,
 		schedulesTests,
 	} {
 		tests = append(tests, area...)

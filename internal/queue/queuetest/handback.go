@@ -1,0 +1,117 @@
+package queuetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// Handing back: a job its worker returns, run or never started.
+var handBackTests = []suiteTest{
+	{"HandBackCancelRequested", testHandBackCancelRequested},
+	{"HandBackUnstarted", testHandBackUnstarted},
+	{"HandBackUnstartedCancelRequested", testHandBackUnstartedCancelRequested},
+}
+
+// A job handed back (pending) after jobq cancel asked to stop it ends
+// cancelled, and so do the jobs waiting for it: the cancel is not
+// forgotten, and the job never runs again.
+func testHandBackCancelRequested(t *testing.T, s queue.Store) {
+	id := insertOne(t, s, newJob("default"))
+	waiting := insertOne(t, s, after(newJob("default"), id))
+	j := claimOne(t, s, t0, "default")
+	cancel(t, s, t0, id)
+	end := t0.Add(time.Second)
+	finish(t, s, end, queue.JobFinishParams{
+		ID: id, Run: j.Run, State: queue.StatePending, Attempts: j.Attempts - 1, RunAt: end,
+		FinishedAt: end, Signal: "SIGTERM", Error: queue.ErrShutdown.Error(),
+	})
+	if got := get(t, s, id); got.State != queue.StateCancelled || got.CancelRequested || !got.FinishedAt.Equal(end) {
+		t.Errorf("handed back after a cancel: state %s, cancel requested %v, finished %v; want cancelled at %v",
+			got.State, got.CancelRequested, got.FinishedAt, end)
+	}
+	if got := get(t, s, waiting); got.State != queue.StateCancelled {
+		t.Errorf("the job waiting for it is %s, want cancelled", got.State)
+	}
+	if got := claimIDs(t, s, end.Add(time.Hour), 10); len(got) != 0 {
+		t.Errorf("claimed %v after the cancelled job was handed back", got)
+	}
+}
+
+// A job handed back Unstarted (its command never ran) leaves no trace of
+// a run: its run and attempts go back, its attempt row is removed, and
+// its next claim is attempt 1 again. The events show the claim and the
+// hand-back (running to pending, with its error and the run as it now
+// is), nothing else.
+func testHandBackUnstarted(t *testing.T, s queue.Store) {
+	id := insertOne(t, s, newJob("default"))
+	before := get(t, s, id)
+	from := lastEventID(t, s)
+	j := claimOne(t, s, t0, "default")
+	end := t0.Add(time.Second)
+	finish(t, s, end, queue.JobFinishParams{
+		ID: id, Run: j.Run, State: queue.StatePending, Attempts: j.Attempts - 1, RunAt: end,
+		FinishedAt: end, Error: "not started: " + queue.ErrShutdown.Error(), Output: []byte{}, Unstarted: true,
+	})
+	got := get(t, s, id)
+	want := *before
+	want.LastError = got.LastError
+	checkJob(t, got, &want)
+	if as := attempts(t, s, id); len(as) != 0 {
+		t.Errorf("history after a hand-back unstarted: %+v, want no attempt", as)
+	}
+	evs, err := s.EventList(t.Context(), queue.EventListParams{JobID: id, AfterID: from})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].To != queue.StateRunning || evs[0].Attempt != 1 ||
+		evs[1].From != queue.StateRunning || evs[1].To != queue.StatePending || evs[1].Attempt != 0 || evs[1].Error == "" {
+		t.Errorf("events %+v; want the claim (attempt 1) and the hand-back to pending (attempt 0, with its error)", evs)
+	}
+	j2 := claimOne(t, s, end, "default")
+	if j2.Attempts != 1 || j2.Run != 1 {
+		t.Errorf("claimed again: attempts %d run %d; want 1, 1", j2.Attempts, j2.Run)
+	}
+	if as := attempts(t, s, id); len(as) != 1 || as[0].Attempt != 1 || !as[0].StartedAt.Equal(end) {
+		t.Errorf("history once claimed again: %+v, want attempt 1 started at %v", as, end)
+	}
+
+	// After a real attempt, an unstarted one goes back to it.
+	fin := end.Add(time.Second)
+	finish(t, s, fin, queue.JobFinishParams{ID: id, Run: j2.Run, State: queue.StateRetrying, Attempts: 1, RunAt: fin,
+		FinishedAt: fin, ExitCode: intp(1), Error: "exit status 1", Output: []byte("x\n"), OutputSize: 2})
+	after := get(t, s, id)
+	j3 := claimOne(t, s, fin, "default")
+	finish(t, s, fin, queue.JobFinishParams{ID: id, Run: j3.Run, State: queue.StatePending, Attempts: j3.Attempts - 1,
+		FinishedAt: fin.Add(time.Second), Error: "not started", Output: []byte{}, Unstarted: true})
+	got = get(t, s, id)
+	if got.State != queue.StatePending || got.Run != after.Run || got.Attempts != after.Attempts || !got.StartedAt.Equal(after.StartedAt) || !got.RunAt.Equal(after.RunAt) {
+		t.Errorf("unstarted after attempt 1: state %s run %d attempts %d started %v run_at %v; want pending, %d, %d, %v, %v",
+			got.State, got.Run, got.Attempts, got.StartedAt, got.RunAt, after.Run, after.Attempts, after.StartedAt, after.RunAt)
+	}
+	if as := attempts(t, s, id); len(as) != 1 || !sameInt(as[0].ExitCode, intp(1)) {
+		t.Errorf("history: %+v, want only the failed attempt 1", as)
+	}
+}
+
+// A job handed back Unstarted after jobq cancel asked to stop it ends
+// cancelled, with no run of its own.
+func testHandBackUnstartedCancelRequested(t *testing.T, s queue.Store) {
+	id := insertOne(t, s, newJob("default"))
+	j := claimOne(t, s, t0, "default")
+	cancel(t, s, t0, id)
+	end := t0.Add(time.Second)
+	finish(t, s, end, queue.JobFinishParams{
+		ID: id, Run: j.Run, State: queue.StatePending, Attempts: j.Attempts - 1,
+		FinishedAt: end, Error: "not started: " + queue.ErrShutdown.Error(), Output: []byte{}, Unstarted: true,
+	})
+	got := get(t, s, id)
+	if got.State != queue.StateCancelled || got.Run != 0 || got.Attempts != 0 || got.CancelRequested {
+		t.Errorf("unstarted after a cancel: state %s run %d attempts %d cancel requested %v; want cancelled, 0, 0",
+			got.State, got.Run, got.Attempts, got.CancelRequested)
+	}
+	if as := attempts(t, s, id); len(as) != 0 {
+		t.Errorf("history: %+v, want none", as)
+	}
+}
