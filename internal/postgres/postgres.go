@@ -175,7 +175,12 @@ func (s *Store) migrate(ctx context.Context) error {
 // migration) and says whether it is latest; a newer one is an error.
 func schemaVersion(ctx context.Context, q querier, latest int) (version int, upToDate bool, err error) {
 	var exists bool
-	if err := q.QueryRow(ctx, "SELECT to_regclass('jobq_schema') IS NOT NULL").Scan(&exists); err != nil {
+	// From pg_tables, read by the statement's snapshot: to_regclass would
+	// ask the backend's catalog cache, which an advisory lock does not
+	// bring up to date, and a host that waited for the lock would not see
+	// the table the migrating one made.
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_tables
+		WHERE schemaname = current_schema() AND tablename = 'jobq_schema')`).Scan(&exists); err != nil {
 		return 0, false, interpretError(err)
 	}
 	if exists {

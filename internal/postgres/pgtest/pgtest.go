@@ -71,9 +71,14 @@ func Main(m *testing.M, prepare func(ctx context.Context, url string) error) int
 	return m.Run()
 }
 
-// URL returns the URL of a new, empty database (from the template) for t,
+// NewDatabase returns the URL of a new, empty database (from the template) for t,
 // dropped when t ends; it skips t when there is no server.
 func NewDatabase(t testing.TB) string {
+	t.Helper()
+	return newDatabase(t, template)
+}
+
+func newDatabase(t testing.TB, template string) string {
 	t.Helper()
 	if baseURL == "" {
 		t.Skip(skipReason)
@@ -88,6 +93,13 @@ func NewDatabase(t testing.TB) string {
 		}
 	})
 	return withDatabase(baseURL, name)
+}
+
+// NewEmptyDatabase is NewDatabase without the template's preparation: a
+// database with no schema (from template0), for tests of migration.
+func NewEmptyDatabase(t testing.TB) string {
+	t.Helper()
+	return newDatabase(t, "template0")
 }
 
 // Available reports whether tests have a server, and if not, why.
