@@ -128,6 +128,7 @@ land on the dead-letter list ('jobq list --state dead').`,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
 			f.reachedRun = true
 			f.flags = cmd.Flags()
+			f.command = commandName(cmd)
 		},
 	}
 	root.PersistentFlags().String("db", "", "database file (default: $JOBQ_DB, config key db, or $XDG_STATE_HOME/jobq/jobq.db)")

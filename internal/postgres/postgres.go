@@ -82,6 +82,9 @@ type Options struct {
 	MaxConns int32
 }
 
+// ErrBadURL is Open's error for a URL it cannot read.
+var ErrBadURL = errors.New("bad PostgreSQL URL")
+
 // IsURL reports whether db names a PostgreSQL database rather than a
 // SQLite file.
 func IsURL(db string) bool {
@@ -93,16 +96,9 @@ func IsURL(db string) bool {
 // date. Connection settings (sslmode, host, user, ...) come from the URL
 // and the PG* environment variables, as libpq reads them.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := parseURL(url, opts)
 	if err != nil {
-		return nil, fmt.Errorf("bad PostgreSQL URL: %s", Redact(errorText(err)))
-	}
-	rt := cfg.ConnConfig.RuntimeParams
-	if _, ok := rt["application_name"]; !ok && opts.Application != "" {
-		rt["application_name"] = opts.Application
-	}
-	if _, ok := rt["lock_timeout"]; !ok && opts.BusyTimeout > 0 {
-		rt["lock_timeout"] = strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
+		return nil, err
 	}
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
@@ -121,6 +117,53 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, interpretConnect(cfg.ConnConfig, err)
 	}
 	return s, nil
+}
+
+// parseURL reads url and adds opts' settings the URL does not make.
+func parseURL(url string, opts Options) (*pgxpool.Config, error) {
+	if i := strings.Index(url, "://"); i >= 0 {
+		url = strings.ToLower(url[:i]) + url[i:] // POSTGRES:// too, as IsURL
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrBadURL, Redact(errorText(err)))
+	}
+	rt := cfg.ConnConfig.RuntimeParams
+	if _, ok := rt["application_name"]; !ok && opts.Application != "" {
+		rt["application_name"] = opts.Application
+	}
+	if _, ok := rt["lock_timeout"]; !ok && opts.BusyTimeout > 0 {
+		rt["lock_timeout"] = strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
+	}
+	return cfg, nil
+}
+
+// ScheduleNames reads the names of the schedules at url, sorted, without
+// creating or migrating anything (jobq schedule import --dry-run): none
+// when jobq has not made its tables there yet.
+func ScheduleNames(ctx context.Context, url string, opts Options) ([]string, error) {
+	cfg, err := parseURL(url, opts)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
+	if err != nil {
+		return nil, interpretConnect(cfg.ConnConfig, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	if version, _, err := schemaVersion(ctx, conn, len(files)); version == 0 || err != nil {
+		return nil, err // version 0: no tables yet
+	}
+	rows, err := conn.Query(ctx, "SELECT name FROM schedules ORDER BY name")
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return names, interpretError(err)
 }
 
 // Close ends the listener of Wait and closes the pool.

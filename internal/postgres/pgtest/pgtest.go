@@ -49,13 +49,31 @@ var (
 	prefix     = fmt.Sprintf("jobq_test_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
 )
 
+// M is what Main runs the tests of: a *testing.M, or what testscript.Main
+// is given (Wrap).
+type M interface{ Run() int }
+
+// Wrap is m with a server around its Run, for testscript.Main, whose
+// Run must start the server only when the binary runs tests (not when it
+// runs as a command of a script).
+func Wrap(m M, prepare func(ctx context.Context, url string) error) M {
+	return wrapped{m, prepare}
+}
+
+type wrapped struct {
+	m       M
+	prepare func(ctx context.Context, url string) error
+}
+
+func (w wrapped) Run() int { return Main(w.m, w.prepare) }
+
 // Main starts the server (or connects to the one EnvURL names), makes the
 // template database and lets prepare bring it to what every test's
 // database starts as (the schema, migrated), runs the tests, and stops
 // and removes the server. Use it from TestMain:
 //
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, prepare)) }
-func Main(m *testing.M, prepare func(ctx context.Context, url string) error) int {
+func Main(m M, prepare func(ctx context.Context, url string) error) int {
 	stop, err := start()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
@@ -83,16 +101,34 @@ func newDatabase(t testing.TB, template string) string {
 	if baseURL == "" {
 		t.Skip(skipReason)
 	}
-	name := fmt.Sprintf("%s_%d", prefix, dbN.Add(1))
-	if err := adminExec(fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, template)); err != nil {
+	url, drop, err := create(template)
+	if err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := adminExec("DROP DATABASE " + name + " WITH (FORCE)"); err != nil {
+		if err := drop(); err != nil {
 			t.Errorf("drop test database: %v", err)
 		}
 	})
-	return withDatabase(baseURL, name)
+	return url
+}
+
+// CreateDatabase is NewDatabase for callers without a testing.TB (a
+// testscript Setup): it returns the new database's URL and what drops
+// it; with no server, the error says why (Available tells apart).
+func CreateDatabase() (url string, drop func() error, err error) {
+	if baseURL == "" {
+		return "", nil, errors.New(skipReason)
+	}
+	return create(template)
+}
+
+func create(template string) (url string, drop func() error, err error) {
+	name := fmt.Sprintf("%s_%d", prefix, dbN.Add(1))
+	if err := adminExec(fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, template)); err != nil {
+		return "", nil, err
+	}
+	return withDatabase(baseURL, name), func() error { return adminExec("DROP DATABASE " + name + " WITH (FORCE)") }, nil
 }
 
 // NewEmptyDatabase is NewDatabase without the template's preparation: a
