@@ -337,3 +337,56 @@ func TestEventsInCommitOrder(t *testing.T) {
 		t.Errorf("the follower saw %d events of %d", seen, want)
 	}
 }
+
+// TestConnectionSettings: application_name and lock_timeout come from the
+// options unless the URL sets them.
+func TestConnectionSettings(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	for _, tt := range []struct {
+		url, app, lockTimeout string
+	}{
+		{url, "jobq work", "1500ms"},
+		{url + "&application_name=mine&lock_timeout=7s", "mine", "7s"},
+	} {
+		s, err := Open(t.Context(), tt.url, Options{Application: "jobq work", BusyTimeout: 1500 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var app, lockTimeout string
+		err = s.pool.QueryRow(t.Context(), "SELECT current_setting('application_name'), current_setting('lock_timeout')").Scan(&app, &lockTimeout)
+		s.Close()
+		if err != nil || app != tt.app || lockTimeout != tt.lockTimeout {
+			t.Errorf("%s: application_name %q, lock_timeout %q (%v); want %q, %q", tt.url, app, lockTimeout, err, tt.app, tt.lockTimeout)
+		}
+	}
+}
+
+// TestBusy: a statement that waits for the write lock past the busy
+// timeout is queue.ErrBusy, and writes nothing.
+func TestBusy(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	s, err := Open(t.Context(), url, Options{BusyTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	holder := connect(t, url)
+	tx, err := holder.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(t.Context(), "SELECT pg_advisory_xact_lock($1, $2)", lockClass, writeLock); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("a")})
+	if !errors.Is(err, queue.ErrBusy) {
+		t.Fatalf("JobInsert while another holds the write lock = %v, want ErrBusy", err)
+	}
+	tx.Rollback(t.Context())
+	if n, err := s.JobCount(t.Context(), queue.JobFilter{Now: t0}); err != nil || n != 0 {
+		t.Errorf("after the refused insert: %d jobs, %v; want none", n, err)
+	}
+}
