@@ -28,6 +28,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"strconv"
@@ -285,13 +286,37 @@ func interpretError(err error) error {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		switch pe.Code {
-		case "55P03", "40P01", "40001": // lock_not_available, deadlock_detected, serialization_failure
+		switch {
+		case pe.Code == "55P03", pe.Code == "40P01", pe.Code == "40001": // lock_not_available, deadlock_detected, serialization_failure
 			return busyError{err}
+		case strings.HasPrefix(pe.Code, "08"), pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03":
+			// The connection failed, or the server is going down or
+			// coming up (admin_shutdown, crash_shutdown,
+			// cannot_connect_now): the next connection may work.
+			return lostError{err}
 		}
+		return err
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || pgconn.SafeToRetry(err) {
+		return lostError{err}
 	}
 	return err
 }
+
+// lostError is a connection to the server lost or not had, as
+// queue.ErrBusy: a worker tries again (pgxpool connects anew) and a
+// command exits 75. A transaction whose connection was lost during its
+// commit may have committed: every write of the store is fenced or
+// idempotent enough for a worker to repeat it (a finish repeated is
+// "lost"; a claim not heard of ends as its lease expires).
+type lostError struct{ driver error }
+
+func (e lostError) Error() string {
+	return "lost the connection to PostgreSQL: " + Redact(errorText(e.driver))
+}
+func (e lostError) Unwrap() []error { return []error{queue.ErrBusy, e.driver} }
 
 // busyError is a lock not had in time, as queue.ErrBusy, said once.
 type busyError struct{ driver error }

@@ -200,7 +200,7 @@ func start() (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	baseURL = srv.url
+	baseURL, running = srv.url, srv
 	return func() { dropTemplate(); srv.stop() }, nil
 }
 
@@ -235,10 +235,16 @@ func binDir() (string, error) {
 }
 
 type server struct {
-	dir string
-	url string
-	cmd *exec.Cmd
+	dir  string
+	url  string
+	bin  string
+	args []string
+	cred *syscall.Credential
+	cmd  *exec.Cmd
 }
+
+// running is the tests' own server; nil with EnvURL.
+var running *server
 
 // startServer runs initdb into a new temporary folder and starts
 // postgres on it, as nobody when this process is root.
@@ -277,44 +283,81 @@ func startServer(bin string) (*server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	srv.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data,
+	srv.args = []string{"-D", data,
 		"-c", "listen_addresses=127.0.0.1", "-p", strconv.Itoa(port),
-		"-c", "unix_socket_directories="+dir, "-c", "fsync=off", "-c", "synchronous_commit=off",
+		"-c", "unix_socket_directories=" + dir, "-c", "fsync=off", "-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off", "-c", "max_connections=400", "-c", "shared_buffers=32MB",
-		"-c", "log_min_messages=fatal")
-	srv.cmd.Dir = dir
+		"-c", "log_min_messages=fatal"}
+	srv.bin, srv.cred = bin, cred
+	srv.url = fmt.Sprintf("postgres://jobq@127.0.0.1:%d/postgres?sslmode=disable", port)
+	if err := srv.launch(); err != nil {
+		srv.stop()
+		return nil, err
+	}
+	return srv, nil
+}
+
+// launch starts postgres and waits until it takes connections.
+func (s *server) launch() error {
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), s.args...)
+	s.cmd.Dir = s.dir
 	// Pdeathsig: a test binary killed leaves no server behind.
-	srv.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
-	logFile, err := os.Create(filepath.Join(dir, "server.log"))
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGKILL}
+	logFile, err := os.OpenFile(filepath.Join(s.dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err == nil {
-		srv.cmd.Stdout, srv.cmd.Stderr = logFile, logFile
+		s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 		defer logFile.Close()
 	}
-	if err := srv.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start postgres: %w", err)
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
 	}
-	srv.url = fmt.Sprintf("postgres://jobq@127.0.0.1:%d/postgres?sslmode=disable", port)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		conn, err := pgx.Connect(ctx, srv.url)
+		conn, err := pgx.Connect(ctx, s.url)
 		cancel()
 		if err == nil {
 			conn.Close(context.Background())
-			return srv, nil
+			return nil
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-			srv.stop()
-			return nil, fmt.Errorf("postgres did not start: %v\n%s", err, log)
+			log, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
+			return fmt.Errorf("postgres did not start: %v\n%s", err, log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// stop stops the server (fast shutdown) and removes its folder.
+// Restart stops the test server (a fast shutdown: every connection is
+// cut) and starts it again on the same data and port, after pause. It
+// fails when the tests use a server of their own (EnvURL).
+func Restart(pause time.Duration) error {
+	if running == nil {
+		return errors.New("not the tests' own server: " + EnvURL + " is set, or there is none")
+	}
+	adminMu.Lock()
+	defer adminMu.Unlock()
+	running.halt()
+	time.Sleep(pause)
+	if err := running.launch(); err != nil {
+		return err
+	}
+	// The admin connection was cut with the others.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var err error
+	admin, err = pgx.Connect(ctx, withDatabase(baseURL, "postgres"))
+	return err
+}
+
+// stop stops the server and removes its folder.
 func (s *server) stop() {
+	s.halt()
+	os.RemoveAll(s.dir)
+}
+
+// halt stops the server with a fast shutdown.
+func (s *server) halt() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Signal(syscall.SIGINT)
 		done := make(chan struct{})
@@ -326,7 +369,6 @@ func (s *server) stop() {
 			<-done
 		}
 	}
-	os.RemoveAll(s.dir)
 }
 
 // freePort returns a TCP port of 127.0.0.1 free a moment ago.
