@@ -123,7 +123,11 @@ func (f *Factory) OpenStore(ctx context.Context) (storeNotifier, error) {
 		return nil, err
 	}
 	if postgres.IsURL(path) {
-		return f.openPostgres(ctx, path, cfg)
+		s, err := f.openPostgres(ctx, path, cfg)
+		if err != nil {
+			return nil, err // not a nil *Store in an interface
+		}
+		return s, nil
 	}
 	return sqlite.Open(ctx, path, sqlite.Options{BusyTimeout: cfg.BusyTimeout})
 }

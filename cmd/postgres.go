@@ -17,7 +17,7 @@ import (
 // them. Errors never quote the URL's password: a server that cannot be
 // reached is one line naming host and port (exit 75, as a database
 // locked past the busy timeout: nothing was written, try again).
-func (f *Factory) openPostgres(ctx context.Context, url string, cfg *config.Config) (storeNotifier, error) {
+func (f *Factory) openPostgres(ctx context.Context, url string, cfg *config.Config) (*postgres.Store, error) {
 	s, err := postgres.Open(ctx, url, postgres.Options{
 		BusyTimeout: cfg.BusyTimeout,
 		Application: strings.TrimSpace("jobq " + f.command),

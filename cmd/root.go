@@ -155,6 +155,7 @@ land on the dead-letter list ('jobq list --state dead').`,
 		newProgressCmd(f),
 		newQueueCmd(f),
 		newScheduleCmd(f),
+		newCopyCmd(f),
 		newVersionCmd(f),
 	)
 	addCompletionCmd(root)
@@ -191,6 +192,7 @@ var commandGroup = map[string]string{
 	"queue":      "setup",
 	"completion": "setup",
 	"version":    "setup",
+	"copy":       "setup",
 }
 
 func groupCommands(root *cobra.Command) {
