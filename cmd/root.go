@@ -131,7 +131,7 @@ land on the dead-letter list ('jobq list --state dead').`,
 			f.command = commandName(cmd)
 		},
 	}
-	root.PersistentFlags().String("db", "", "database file (default: $JOBQ_DB, config key db, or $XDG_STATE_HOME/jobq/jobq.db)")
+	root.PersistentFlags().String("db", "", "database file, or a postgres:// URL (default: $JOBQ_DB, config key db, or $XDG_STATE_HOME/jobq/jobq.db)")
 	config.BindFlag(root.PersistentFlags().Lookup("db"), "db")
 	root.PersistentFlags().StringVar(&f.configFlag, "config", "", "config file (default: $JOBQ_CONFIG, $XDG_CONFIG_HOME/jobq/config.yaml, /etc/jobq/config.yaml)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &UsageError{Err: flagError(err)} })
