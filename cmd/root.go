@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -80,7 +81,7 @@ func Run(ctx context.Context, f *Factory, args []string) (code int) {
 	}
 	if !f.reachedRun {
 		// Cobra refused the command line before any command ran.
-		err = &UsageError{Err: err}
+		err = &UsageError{Err: suggestionsInline(err)}
 	}
 	return reportError(f.IO.ErrOut, cmd, err)
 }
@@ -108,6 +109,17 @@ func reportError(w io.Writer, cmd *cobra.Command, err error) int {
 		fmt.Fprintf(w, "jobq: %v\n", err)
 		return exitFailure
 	}
+}
+
+// suggestionsInline puts cobra's "Did you mean this?" lines for an
+// unknown command into its one line: `unknown command "cpy" for "jobq"
+// (did you mean copy?)`.
+func suggestionsInline(err error) error {
+	before, after, ok := strings.Cut(err.Error(), "\n\nDid you mean this?\n")
+	if !ok {
+		return err
+	}
+	return fmt.Errorf("%s (did you mean %s?)", before, strings.Join(strings.Fields(after), " or "))
 }
 
 // NewRootCmd builds the command tree.
