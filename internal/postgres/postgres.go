@@ -56,7 +56,6 @@ const (
 	lockClass   = 0x6a6f6271 // "jobq"
 	migrateLock = 1
 	writeLock   = 2
-	// uniqueKeyLock is the class of the per-key locks of JobInsert.
 )
 
 // Store is a queue.Store on one PostgreSQL database.
