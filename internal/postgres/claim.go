@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -53,6 +54,21 @@ const finishJob = `UPDATE jobs SET state = $1, attempts = $2, run_at = coalesce(
 	finished_at = $4, exit_code = $5, signal = $6, last_error = $7, updated_at = $8,
 	worker = NULL, lease_until = NULL, cancel_requested = false
 WHERE id = $9 AND run = $10 AND state = 'running'`
+
+// cancelRequested reads, for a job handed back, whether jobq cancel asked
+// to stop it: it then ends cancelled (queue.JobFinishParams).
+const cancelRequested = `SELECT cancel_requested FROM jobs WHERE id = $1 AND run = $2 AND state = 'running'`
+
+// unclaimJob undoes the claim of a job whose command never started
+// (queue.JobFinishParams.Unstarted): run, attempts and started_at back to
+// what they were before it; unclaimAttempt deletes the attempt's row.
+const unclaimJob = `UPDATE jobs SET state = $1, attempts = attempts - 1, run = run - 1,
+	started_at = (SELECT a.started_at FROM attempts a WHERE a.job_id = jobs.id AND a.run = jobs.run - 1),
+	finished_at = coalesce($2, finished_at), last_error = $3, updated_at = $4,
+	worker = NULL, lease_until = NULL, cancel_requested = false
+WHERE id = $5 AND run = $6 AND state = 'running'`
+
+const unclaimAttempt = `DELETE FROM attempts WHERE job_id = $1 AND run = $2`
 
 // finishAttempt records an attempt's end. An outcome without output (a
 // lost worker's job) keeps the output its worker last flushed.
@@ -126,6 +142,25 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 // worker no longer held them.
 func finishJobs(ctx context.Context, tx pgx.Tx, finish []queue.JobFinishParams) (lost []int64, err error) {
 	for _, p := range finish {
+		if p.State == queue.StatePending {
+			if p, err = handBack(ctx, tx, p); err != nil {
+				return nil, err
+			}
+		}
+		if p.Unstarted {
+			found, err := unclaim(ctx, tx, p)
+			if err != nil {
+				return nil, err
+			}
+			if !found {
+				lost = append(lost, p.ID)
+			} else if p.State.Final() {
+				if _, err := settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
 		var finished any
 		if p.State.Final() {
 			finished = ms(p.FinishedAt)
@@ -158,6 +193,43 @@ func finishJobs(ctx context.Context, tx pgx.Tx, finish []queue.JobFinishParams) 
 		}
 	}
 	return lost, nil
+}
+
+// handBack turns the hand-back p of a job whose cancel was requested
+// into its cancel (see queue.JobFinishParams).
+func handBack(ctx context.Context, tx pgx.Tx, p queue.JobFinishParams) (queue.JobFinishParams, error) {
+	var requested bool
+	err := tx.QueryRow(ctx, cancelRequested, p.ID, int64(p.Run)).Scan(&requested)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return p, nil // not held: lost, as the update will find
+	case err != nil:
+		return p, interpretError(err)
+	}
+	if requested {
+		p.State, p.Error = queue.StateCancelled, queue.ErrCancelled.Error()
+	}
+	return p, nil
+}
+
+// unclaim records p, the hand-back of a job never started, by undoing its
+// claim, and says whether the worker still held the job.
+func unclaim(ctx context.Context, tx pgx.Tx, p queue.JobFinishParams) (bool, error) {
+	var finished any
+	if p.State.Final() {
+		finished = ms(p.FinishedAt)
+	}
+	tag, err := tx.Exec(ctx, unclaimJob, string(p.State), finished, nullBytes(p.Error), ms(p.FinishedAt), p.ID, int64(p.Run))
+	if err != nil {
+		return false, interpretError(fmt.Errorf("hand back job %d: %w", p.ID, err))
+	}
+	if tag.RowsAffected() == 0 {
+		return false, nil
+	}
+	if _, err := tx.Exec(ctx, unclaimAttempt, p.ID, int64(p.Run)); err != nil {
+		return false, interpretError(fmt.Errorf("hand back job %d: %w", p.ID, err))
+	}
+	return true, nil
 }
 
 // claim claims up to params.Limit ready jobs: in one statement when no
