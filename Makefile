@@ -17,9 +17,11 @@ help: ## list the targets
 build: ## build ./jobq, statically linked
 	$(GO) build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o jobq .
 
+# -timeout: cmd runs its scenarios twice (SQLite, then PostgreSQL), past
+# go test's 10-minute default under -race on a loaded 2-vCPU VM.
 .PHONY: test
 test: ## run every test with the race detector (the first run compiles SQLite: about a minute)
-	$(GO) test -tags $(TAGS) -race -count=1 ./...
+	$(GO) test -tags $(TAGS) -race -count=1 -timeout 30m ./...
 
 .PHONY: demo
 demo: build ## run the main job on a throwaway queue in a temporary folder

@@ -127,6 +127,7 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"show", "7"}, 1, "jobq: job 7: not found\n"},
 		{[]string{"list", "--state", "done"}, 2, "jobq: invalid state \"done\""},
 		{[]string{"nope"}, 2, "jobq: unknown command \"nope\" for \"jobq\""},
+		{[]string{"lsit"}, 2, "jobq: unknown command \"lsit\" for \"jobq\" (did you mean list or wait?) (see 'jobq --help')"},
 		{[]string{"list", "--since", "soon"}, 2, "jobq: --since: invalid time \"soon\""},
 		{[]string{"retry"}, 2, "jobq: name the jobs to retry"},
 		{[]string{"retry", "--state", "pending"}, 2, "jobq: cannot retry pending jobs"},

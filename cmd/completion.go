@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jobq/jobq/internal/postgres"
 	"github.com/jobq/jobq/internal/queue"
 	"github.com/jobq/jobq/internal/sqlite"
 )
@@ -122,7 +123,9 @@ the scripts are also in the source tree's completions/ folder.`
 func (f *Factory) completer(cmd *cobra.Command) *sqlite.Completer {
 	f.flags = cmd.Flags() // --db on the line being completed counts
 	path, err := f.DBPath()
-	if err != nil {
+	if err != nil || postgres.IsURL(path) {
+		// PostgreSQL: nothing offered. A Tab must not wait for a server,
+		// nor migrate a database it reaches.
 		return nil
 	}
 	c, err := sqlite.OpenCompleter(path)

@@ -3,16 +3,15 @@ package cmd
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/jobq/jobq/internal/config"
+	"github.com/jobq/jobq/internal/postgres"
 	"github.com/jobq/jobq/internal/queue"
 	"github.com/jobq/jobq/internal/sqlite"
 )
@@ -47,6 +46,7 @@ type Factory struct {
 	flags      *pflag.FlagSet // the running command's, some bound to config keys
 	cfg        *config.Config
 	reachedRun bool
+	command    string // the running command as typed after jobq: "queue pause"
 }
 
 // NewFactory returns a Factory for the real process.
@@ -90,27 +90,18 @@ func (f *Factory) Config() (*config.Config, error) {
 }
 
 // DBPath resolves where the queue lives: --db, then JOBQ_DB, then config
-// key db, then the default under $XDG_STATE_HOME.
+// key db, then the default under $XDG_STATE_HOME. A postgres:// or
+// postgresql:// URL is returned as it is (see OpenStore); never print it
+// whole: it may hold a password (postgres.RedactURL).
 func (f *Factory) DBPath() (string, error) {
 	cfg, err := f.Config()
 	if err != nil {
 		return "", err
 	}
 	if cfg.DB != "" {
-		return cfg.DB, refusePostgres(cfg.DB, cfg.Source("db"))
+		return cfg.DB, nil
 	}
 	return config.DefaultDB(f.LookupEnv)
-}
-
-// refusePostgres refuses a PostgreSQL URL until that backend exists: it
-// must never become the name of a SQLite file ("./postgres:/u@host/db").
-// The URL is not repeated: it may hold a password.
-func refusePostgres(db, from string) error {
-	lower := strings.ToLower(db)
-	if strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://") {
-		return &UsageError{Err: fmt.Errorf("%s names a PostgreSQL database, and the PostgreSQL backend is not built yet", from), NoHelp: true}
-	}
-	return nil
 }
 
 // storeNotifier is what OpenStore opens: the jobs, and news of their
@@ -120,7 +111,8 @@ type storeNotifier interface {
 	queue.Notifier
 }
 
-// OpenStore opens the queue's database.
+// OpenStore opens the queue's database: PostgreSQL for a postgres:// or
+// postgresql:// URL (cmd/postgres.go), else the SQLite file.
 func (f *Factory) OpenStore(ctx context.Context) (storeNotifier, error) {
 	path, err := f.DBPath()
 	if err != nil {
@@ -129,6 +121,13 @@ func (f *Factory) OpenStore(ctx context.Context) (storeNotifier, error) {
 	cfg, err := f.Config()
 	if err != nil {
 		return nil, err
+	}
+	if postgres.IsURL(path) {
+		s, err := f.openPostgres(ctx, path, cfg)
+		if err != nil {
+			return nil, err // not a nil *Store in an interface
+		}
+		return s, nil
 	}
 	return sqlite.Open(ctx, path, sqlite.Options{BusyTimeout: cfg.BusyTimeout})
 }

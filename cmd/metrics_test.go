@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/jobq/jobq/internal/postgres/pgtest"
 	"github.com/jobq/jobq/internal/queue"
 )
 
@@ -75,8 +76,18 @@ func (e *testEnv) metrics(t *testing.T) map[string]*dto.MetricFamily {
 // jobq metrics and jobq stats agree after a mix of ends: each queue's jobs
 // by state, its oldest ready job, its pause and limits; and the ended
 // counters count every end, and still do after purge deleted the jobs.
+// On SQLite and on PostgreSQL.
 func TestMetricsAgreeWithStats(t *testing.T) {
-	e := setup(t)
+	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) { testMetricsAgreeWithStats(t, setup(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		e := setup(t)
+		e.env["JOBQ_DB"] = pgtest.NewDatabase(t)
+		testMetricsAgreeWithStats(t, e)
+	})
+}
+
+func testMetricsAgreeWithStats(t *testing.T, e *testEnv) {
 	for _, args := range [][]string{
 		{"enqueue", "-q", "a", "true"},
 		{"enqueue", "-q", "a", "true"},

@@ -81,7 +81,7 @@ func Run(ctx context.Context, f *Factory, args []string) (code int) {
 	}
 	if !f.reachedRun {
 		// Cobra refused the command line before any command ran.
-		err = &UsageError{Err: err}
+		err = &UsageError{Err: suggestionsInline(err)}
 	}
 	return reportError(f.IO.ErrOut, cmd, err)
 }
@@ -111,6 +111,17 @@ func reportError(w io.Writer, cmd *cobra.Command, err error) int {
 	}
 }
 
+// suggestionsInline puts cobra's "Did you mean this?" lines for an
+// unknown command into its one line: `unknown command "cpy" for "jobq"
+// (did you mean copy?)`.
+func suggestionsInline(err error) error {
+	before, after, ok := strings.Cut(err.Error(), "\n\nDid you mean this?\n")
+	if !ok {
+		return err
+	}
+	return fmt.Errorf("%s (did you mean %s?)", before, strings.Join(strings.Fields(after), " or "))
+}
+
 // commands are jobq's top-level commands, each with its group in jobq
 // --help and the function that builds it.
 //
@@ -138,6 +149,7 @@ var commands = []struct {
 	{"progress", "run", newProgressCmd},
 	{"queue", "setup", newQueueCmd},
 	{"schedule", "add", newScheduleCmd},
+	{"copy", "setup", newCopyCmd},
 	{"version", "setup", newVersionCmd},
 }
 
@@ -211,9 +223,10 @@ land on the dead-letter list ('jobq list --state dead').`,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
 			f.reachedRun = true
 			f.flags = cmd.Flags()
+			f.command = commandName(cmd)
 		},
 	}
-	root.PersistentFlags().String("db", "", "database file (default: $JOBQ_DB, config key db, or $XDG_STATE_HOME/jobq/jobq.db)")
+	root.PersistentFlags().String("db", "", "database file, or a postgres:// URL (default: $JOBQ_DB, config key db, or $XDG_STATE_HOME/jobq/jobq.db)")
 	config.BindFlag(root.PersistentFlags().Lookup("db"), "db")
 	root.PersistentFlags().StringVar(&f.configFlag, "config", "", "config file (default: $JOBQ_CONFIG, $XDG_CONFIG_HOME/jobq/config.yaml, /etc/jobq/config.yaml)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &UsageError{Err: flagError(err)} })

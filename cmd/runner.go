@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jobq/jobq/internal/config"
+	"github.com/jobq/jobq/internal/postgres"
 	"github.com/jobq/jobq/internal/queue"
 )
 
@@ -70,7 +71,7 @@ func (o *RunnerOptions) setUp(ctx context.Context) (*queue.Runner, *config.Confi
 	}
 	// Jobs run in their own directories: a relative path would name
 	// another database from there (and jobq progress would create it).
-	if !filepath.IsAbs(path) {
+	if !filepath.IsAbs(path) && !postgres.IsURL(path) {
 		cwd, err := o.Getwd()
 		if err != nil {
 			return nil, nil, fmt.Errorf("current directory: %w", err)

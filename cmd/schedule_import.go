@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jobq/jobq/internal/config"
+	"github.com/jobq/jobq/internal/postgres"
 	"github.com/jobq/jobq/internal/queue"
 	"github.com/jobq/jobq/internal/sqlite"
 )
@@ -186,6 +187,13 @@ func checkNamesFree(ctx context.Context, dbPath func() (string, error), schedule
 	if err != nil {
 		return err
 	}
+	if postgres.IsURL(path) {
+		names, err := postgres.ScheduleNames(ctx, path, postgres.Options{})
+		if err != nil {
+			return fmt.Errorf("read schedule names: %w", err)
+		}
+		return namesFree(names, schedules)
+	}
 	c, err := sqlite.OpenCompleter(path)
 	if errors.Is(err, sqlite.ErrNoDatabase) {
 		return nil // the import would create it: every name is free
@@ -198,6 +206,11 @@ func checkNamesFree(ctx context.Context, dbPath func() (string, error), schedule
 	if err != nil {
 		return fmt.Errorf("read schedule names: %w", err)
 	}
+	return namesFree(names, schedules)
+}
+
+// namesFree fails when a schedule's name is among names.
+func namesFree(names []string, schedules []queue.Schedule) error {
 	for _, sc := range schedules {
 		if slices.Contains(names, sc.Name) {
 			return existsError(fmt.Errorf("schedule %s: %w", sc.Name, queue.ErrExists), importInUse)

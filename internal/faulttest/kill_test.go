@@ -24,13 +24,23 @@ const workerLost = "worker lost: lease expired"
 // the kills times each worker's concurrency. SQLite must come out of it
 // with a sound file.
 func TestKill9Workers(t *testing.T) {
+	kill9Workers(t, setup(t, "JOBQ_WORK_LEASE=3s"))
+}
+
+// TestKill9WorkersPostgres is TestKill9Workers with the queue on
+// PostgreSQL: the workers are processes reaching the server over TCP, as
+// workers on several hosts would.
+func TestKill9WorkersPostgres(t *testing.T) {
+	kill9Workers(t, setupPostgres(t, "JOBQ_WORK_LEASE=3s"))
+}
+
+func kill9Workers(t *testing.T, q *queueDir) {
 	const (
 		jobs        = 300
 		workers     = 3
 		concurrency = 2
 		kills       = 20
 	)
-	q := setup(t, "JOBQ_WORK_LEASE=3s")
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, seed>>1))
 	t.Logf("random seed %d", seed)

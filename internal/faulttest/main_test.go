@@ -21,7 +21,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/jobq/jobq/internal/postgres"
+	"github.com/jobq/jobq/internal/postgres/pgtest"
 )
 
 // buildTags are make test's: the binary under test is built as shipped.
@@ -50,7 +54,14 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	// The PostgreSQL variants' server: one for the binary (pgtest).
+	code := pgtest.Main(m, func(ctx context.Context, url string) error {
+		s, err := postgres.Open(ctx, url, postgres.Options{})
+		if err != nil {
+			return err
+		}
+		return s.Close()
+	})
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -64,7 +75,8 @@ const cmdTimeout = 60 * time.Second
 type queueDir struct {
 	t      *testing.T
 	dir    string
-	db     string
+	db     string // a SQLite file, or a PostgreSQL URL (setupPostgres)
+	pg     bool
 	jobLog string // where jobs append "ID ATTEMPT" lines
 	marker string // unique to this test, in every command it enqueues
 	env    []string
@@ -107,6 +119,17 @@ func setup(t *testing.T, env ...string) *queueDir {
 	)
 	q.env = append(q.env, env...) // later values win
 	t.Cleanup(func() { killMarked(q.marker) })
+	return q
+}
+
+// setupPostgres is setup with the queue in a new database of the test
+// PostgreSQL server, reached over TCP by every process of the test, as
+// workers on several hosts reach one.
+func setupPostgres(t *testing.T, env ...string) *queueDir {
+	t.Helper()
+	q := setup(t, env...)
+	q.db, q.pg = pgtest.NewDatabase(t), true
+	q.env = append(q.env, "JOBQ_DB="+q.db) // later values win
 	return q
 }
 
@@ -438,9 +461,15 @@ func describe(pids []int) string {
 	return b.String()
 }
 
-// checkIntegrity runs SQLite's own check of the whole database file.
+// checkIntegrity runs SQLite's own check of the whole database file; on
+// PostgreSQL, which checks its own pages and keys, it checks jobq's
+// counters against the jobs.
 func (q *queueDir) checkIntegrity() {
 	q.t.Helper()
+	if q.pg {
+		q.checkCounts()
+		return
+	}
 	db, err := sql.Open("sqlite3", "file:"+q.db+"?mode=ro&_busy_timeout=10000")
 	if err != nil {
 		q.t.Fatal(err)
@@ -484,4 +513,27 @@ func parallel(n int, f func(i int)) {
 	}
 	close(start)
 	wg.Wait()
+}
+
+// checkCounts checks that job_counts, kept by triggers, agrees with the
+// jobs (PostgreSQL).
+func (q *queueDir) checkCounts() {
+	q.t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, q.db)
+	if err != nil {
+		q.t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var wrong int
+	err = conn.QueryRow(ctx, `SELECT count(*) FROM (
+		SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state) j
+		FULL JOIN (SELECT * FROM job_counts WHERE n != 0) c USING (queue, state)
+		WHERE j.n IS DISTINCT FROM c.n`).Scan(&wrong)
+	if err != nil {
+		q.t.Fatal(err)
+	}
+	if wrong != 0 {
+		q.t.Errorf("job_counts disagrees with the jobs in %d queues and states", wrong)
+	}
 }

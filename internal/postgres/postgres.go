@@ -1,0 +1,443 @@
+// Package postgres implements queue.Store and queue.Notifier on a
+// PostgreSQL database with pgx, for workers on several hosts sharing one
+// queue. It mirrors internal/sqlite concern by concern (insert, claim,
+// deps, ...), and passes the same conformance suite.
+//
+// What SQLite's single writer gives for free is made explicit here:
+//
+//   - Every transaction that changes a job's state takes one advisory
+//     lock, the write lock (writeLock), before its first write and holds
+//     it until it commits. So events get their IDs in commit order (jobq
+//     events -f follows the log by ID, and would skip an event whose
+//     transaction committed after a later one), queue limits count the
+//     running jobs of every host, and a unique key is looked up and
+//     inserted with no one in between. It also bounds the store to one
+//     such commit at a time, as on SQLite; heartbeats, output flushes,
+//     progress and reads do not take it.
+//   - Claims pick jobs with FOR UPDATE SKIP LOCKED, so that a claim never
+//     waits for a row another transaction holds (a heartbeat, a flush).
+//   - A schedule fires by compare and set on its next_at, as on SQLite.
+//   - Writers NOTIFY in their transaction; Wait LISTENs on a connection of
+//     its own (notify.go).
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+var (
+	_ queue.Store    = (*Store)(nil)
+	_ queue.Notifier = (*Store)(nil)
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Advisory lock keys, in the (int, int) space so as not to meet a single
+// bigint key another application may use: jobq's class, then the lock.
+const (
+	lockClass   = 0x6a6f6271 // "jobq"
+	migrateLock = 1
+	writeLock   = 2
+)
+
+// Store is a queue.Store on one PostgreSQL database.
+type Store struct {
+	pool *pgxpool.Pool
+	// token names this store in its notifications, so that Wait is not
+	// woken by its own writes (as SQLite's data_version ignores the
+	// connection's own commits).
+	token string
+
+	listen listener // notify.go
+}
+
+// Options tune Open.
+type Options struct {
+	// BusyTimeout is how long a statement waits for a lock (the write
+	// lock, a row) before failing with queue.ErrBusy; it becomes the
+	// session's lock_timeout unless the URL sets one.
+	BusyTimeout time.Duration
+	// Application is application_name (pg_stat_activity) unless the URL
+	// sets one: "jobq work", say.
+	Application string
+	// MaxConns bounds the pool; 0: pgx's default.
+	MaxConns int32
+}
+
+// ErrBadURL is Open's error for a URL it cannot read.
+var ErrBadURL = errors.New("bad PostgreSQL URL")
+
+// IsURL reports whether db names a PostgreSQL database rather than a
+// SQLite file.
+func IsURL(db string) bool {
+	lower := strings.ToLower(db)
+	return strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://")
+}
+
+// Open connects to the database url names and brings its schema up to
+// date. Connection settings (sslmode, host, user, ...) come from the URL
+// and the PG* environment variables, as libpq reads them.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	cfg, err := parseURL(url, opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	// jobq's statements are few and fixed: pgx's statement cache (one
+	// prepare per statement and connection) is what SQLite's kept
+	// statements are to the sqlite store.
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, interpretConnect(cfg.ConnConfig, err)
+	}
+	s := &Store{pool: pool, token: newToken()}
+	s.listen.cfg, s.listen.changed = cfg.ConnConfig, make(chan struct{}, 1)
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, interpretConnect(cfg.ConnConfig, err)
+	}
+	return s, nil
+}
+
+// parseURL reads url and adds opts' settings the URL does not make.
+func parseURL(url string, opts Options) (*pgxpool.Config, error) {
+	if i := strings.Index(url, "://"); i >= 0 {
+		url = strings.ToLower(url[:i]) + url[i:] // POSTGRES:// too, as IsURL
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrBadURL, Redact(errorText(err)))
+	}
+	rt := cfg.ConnConfig.RuntimeParams
+	if _, ok := rt["application_name"]; !ok && opts.Application != "" {
+		rt["application_name"] = opts.Application
+	}
+	if _, ok := rt["lock_timeout"]; !ok && opts.BusyTimeout > 0 {
+		rt["lock_timeout"] = strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
+	}
+	return cfg, nil
+}
+
+// ScheduleNames reads the names of the schedules at url, sorted, without
+// creating or migrating anything (jobq schedule import --dry-run): none
+// when jobq has not made its tables there yet.
+func ScheduleNames(ctx context.Context, url string, opts Options) ([]string, error) {
+	cfg, err := parseURL(url, opts)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
+	if err != nil {
+		return nil, interpretConnect(cfg.ConnConfig, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	if version, _, err := schemaVersion(ctx, conn, len(files)); version == 0 || err != nil {
+		return nil, err // version 0: no tables yet
+	}
+	rows, err := conn.Query(ctx, "SELECT name FROM schedules ORDER BY name")
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return names, interpretError(err)
+}
+
+// Close ends the listener of Wait and closes the pool.
+func (s *Store) Close() error {
+	s.listen.close()
+	s.pool.Close()
+	return nil
+}
+
+// migrate brings the schema to the newest version, one numbered file at
+// a time, in one transaction that holds an advisory lock: two hosts
+// starting on a new database together migrate it once. The version is
+// kept in jobq_schema (SQLite keeps it in PRAGMA user_version).
+func (s *Store) migrate(ctx context.Context) error {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	// Checked first without the lock: the common case reads one row.
+	if _, upToDate, err := schemaVersion(ctx, s.pool, len(files)); upToDate || err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", lockClass, migrateLock); err != nil {
+			return interpretError(err)
+		}
+		// Another host may have migrated while we waited for the lock,
+		// perhaps a newer jobq: its version must not be written back down.
+		version, upToDate, err := schemaVersion(ctx, tx, len(files))
+		if upToDate || err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS jobq_schema (version integer NOT NULL);
+			INSERT INTO jobq_schema SELECT 0 WHERE NOT EXISTS (SELECT FROM jobq_schema)`); err != nil {
+			return interpretError(err)
+		}
+		for _, file := range files[version:] {
+			body, err := migrations.ReadFile(file)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return fmt.Errorf("migration %s: %w", file, interpretError(err))
+			}
+		}
+		_, err = tx.Exec(ctx, "UPDATE jobq_schema SET version = $1", len(files))
+		return interpretError(err)
+	})
+}
+
+// schemaVersion reads the database's schema version (0 before the first
+// migration) and says whether it is latest; a newer one is an error.
+func schemaVersion(ctx context.Context, q querier, latest int) (version int, upToDate bool, err error) {
+	var exists bool
+	// From pg_tables, read by the statement's snapshot: to_regclass would
+	// ask the backend's catalog cache, which an advisory lock does not
+	// bring up to date, and a host that waited for the lock would not see
+	// the table the migrating one made.
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_tables
+		WHERE schemaname = current_schema() AND tablename = 'jobq_schema')`).Scan(&exists); err != nil {
+		return 0, false, interpretError(err)
+	}
+	if exists {
+		if err := q.QueryRow(ctx, "SELECT version FROM jobq_schema").Scan(&version); err != nil {
+			return 0, false, interpretError(err)
+		}
+	}
+	if version > latest {
+		return version, false, fmt.Errorf("database schema version %d is newer than this jobq knows (%d): upgrade jobq", version, latest)
+	}
+	return version, version == latest, nil
+}
+
+// querier is what a pool, a connection and a transaction have in common.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// write runs f in a transaction that holds the write lock (see the package
+// comment) and notifies waiters as it commits.
+func (s *Store) write(ctx context.Context, f func(tx pgx.Tx) error) error {
+	return s.inTx(ctx, true, f)
+}
+
+// inTx runs f in a transaction, with the write lock when locked, and
+// notifies waiters as it commits. An error of f rolls it back.
+func (s *Store) inTx(ctx context.Context, locked bool, f func(tx pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return interpretError(err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if locked {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", lockClass, writeLock); err != nil {
+			return interpretError(err)
+		}
+	}
+	if err := f(tx); err != nil {
+		return err
+	}
+	if err := s.notify(ctx, tx); err != nil {
+		return err
+	}
+	return interpretError(tx.Commit(ctx))
+}
+
+// interpretError translates driver errors into the queue package's: no
+// row is queue.ErrNotFound; a lock not had within lock_timeout, a
+// deadlock or a serialization failure is queue.ErrBusy (nothing was
+// written; try again).
+func interpretError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return queue.ErrNotFound
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "55P03", pe.Code == "40P01", pe.Code == "40001": // lock_not_available, deadlock_detected, serialization_failure
+			return busyError{err}
+		case strings.HasPrefix(pe.Code, "08"), pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03":
+			// The connection failed, or the server is going down or
+			// coming up (admin_shutdown, crash_shutdown,
+			// cannot_connect_now): the next connection may work.
+			return lostError{err}
+		}
+		return err
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || pgconn.SafeToRetry(err) {
+		return lostError{err}
+	}
+	return err
+}
+
+// lostError is a connection to the server lost or not had, as
+// queue.ErrBusy: a worker tries again (pgxpool connects anew) and a
+// command exits 75. A transaction whose connection was lost during its
+// commit may have committed: every write of the store is fenced or
+// idempotent enough for a worker to repeat it (a finish repeated is
+// "lost"; a claim not heard of ends as its lease expires).
+type lostError struct{ driver error }
+
+func (e lostError) Error() string {
+	return "lost the connection to PostgreSQL: " + Redact(errorText(e.driver))
+}
+func (e lostError) Unwrap() []error { return []error{queue.ErrBusy, e.driver} }
+
+// busyError is a lock not had in time, as queue.ErrBusy, said once.
+type busyError struct{ driver error }
+
+func (e busyError) Error() string   { return queue.ErrBusy.Error() }
+func (e busyError) Unwrap() []error { return []error{queue.ErrBusy, e.driver} }
+
+// UnavailableError is a server that could not be reached or refused the
+// connection. It is queue.ErrBusy for the exit status (75: nothing was
+// written, try again), said in one line that names the server, never the
+// password.
+type UnavailableError struct {
+	Server string // host:port or socket directory
+	Cause  string // the last line of the driver's error, redacted
+	err    error
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("PostgreSQL at %s is unavailable: %s", e.Server, e.Cause)
+}
+
+func (e *UnavailableError) Unwrap() []error { return []error{queue.ErrBusy, e.err} }
+
+// interpretConnect makes a failure to connect an UnavailableError; other
+// errors (a refused password, a missing database) it leaves to
+// interpretError, redacted.
+func interpretConnect(cfg *pgx.ConnConfig, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "57P03": // cannot_connect_now: starting up, shutting down
+		case strings.HasPrefix(pe.Code, "28"), pe.Code == "3D000": // auth, no such database
+			return fmt.Errorf("PostgreSQL at %s: %s", server(cfg), Redact(pe.Message))
+		default:
+			return interpretError(err)
+		}
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if !errors.As(err, &ce) && !errors.As(err, &ne) && (pe == nil) {
+		return interpretError(err)
+	}
+	return &UnavailableError{Server: server(cfg), Cause: Redact(errorText(err)), err: err}
+}
+
+// server names where cfg connects: host:port, or the socket directory.
+func server(cfg *pgx.ConnConfig) string {
+	if strings.HasPrefix(cfg.Host, "/") {
+		return cfg.Host
+	}
+	return net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+}
+
+// errorText is the innermost part of a driver's error: pgx's connection
+// errors chain "failed to connect to ...: ... : dial error: ..." and the
+// last part says what went wrong.
+func errorText(err error) string {
+	text := err.Error()
+	if i := strings.LastIndex(text, ": "); i >= 0 && i+2 < len(text) {
+		text = text[i+2:]
+	}
+	return strings.ReplaceAll(text, "\n", " ")
+}
+
+// Redact removes passwords from text that may quote a connection URL or
+// keyword/value string: whatever follows "password=" up to a space, and
+// the password of user:password@ in a URL.
+func Redact(text string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(strings.ToLower(text), "password=")
+		if i < 0 {
+			break
+		}
+		b.WriteString(text[:i+len("password=")] + "xxxxx")
+		text = text[i+len("password="):]
+		j := strings.IndexAny(text, " &")
+		if j < 0 {
+			text = ""
+		} else {
+			text = text[j:]
+		}
+	}
+	b.WriteString(text)
+	return redactURL(b.String())
+}
+
+// redactURL replaces the password of every scheme://user:password@ in
+// text.
+func redactURL(text string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(text, "://")
+		if i < 0 {
+			b.WriteString(text)
+			return b.String()
+		}
+		b.WriteString(text[:i+3])
+		text = text[i+3:]
+		end := strings.IndexAny(text, "/ ?#")
+		if end < 0 {
+			end = len(text)
+		}
+		at := strings.LastIndex(text[:end], "@")
+		colon := strings.Index(text[:max(at, 0)], ":")
+		if at >= 0 && colon >= 0 {
+			b.WriteString(text[:colon+1] + "xxxxx")
+			text = text[at:]
+		}
+	}
+}
+
+// RedactURL is a PostgreSQL URL fit to print: its password (in the user
+// part or as a password= parameter) replaced by xxxxx.
+func RedactURL(url string) string { return Redact(url) }
+
+// newToken returns a random name for a store.
+func newToken() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
+}
