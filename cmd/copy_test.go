@@ -19,8 +19,7 @@ import (
 // SQLite one did through the Store seam (jobs with their IDs, history,
 // output and events, schedules with their health, queue settings, the
 // ends counted for jobq metrics, a deleted job's included), and job IDs
-// go on after
-// the highest SQLite ever gave, a deleted job's included.
+// go on after the highest SQLite ever gave, a deleted job's included.
 func TestCopyToPostgres(t *testing.T) {
 	e := setup(t)
 	url := pgtest.NewDatabase(t)

@@ -119,11 +119,12 @@ WHERE state IN (` + sqlStates(queue.RecentStates) + `) AND finished_at IS NOT NU
 GROUP BY queue, state`
 
 // StoreStats sums up the whole store; see queue.Store. The ends come from
-// job_ends, which a trigger keeps (migrations/0001_init.sql, jobs_ended);
-// the size is the database's, as pg_database_size counts it.
+// job_ends, which a trigger keeps (migrations/0001_init.sql, jobs_ended),
+// in byte order as SQLite's; the size is the database's, as
+// pg_database_size counts it.
 func (s *Store) StoreStats(ctx context.Context) (*queue.StoreStats, error) {
 	var out queue.StoreStats
-	err := eachRow(ctx, s.pool, "SELECT queue, state, n FROM job_ends ORDER BY queue, state", nil, func(rows pgx.Rows) error {
+	err := eachRow(ctx, s.pool, `SELECT queue, state, n FROM job_ends ORDER BY queue COLLATE "C", state COLLATE "C"`, nil, func(rows pgx.Rows) error {
 		var c queue.EndedCount
 		var state string
 		err := rows.Scan(&c.Queue, &state, &c.N)
