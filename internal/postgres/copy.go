@@ -52,6 +52,11 @@ func (s *Store) CopyFrom(ctx context.Context, src *sql.DB) (CopyResult, error) {
 	}
 	defer srcTx.Rollback()
 	err = s.write(ctx, func(tx pgx.Tx) error {
+		// Reading the source may take a while between statements: a copy
+		// is one long transaction by design.
+		if _, err := tx.Exec(ctx, "SET LOCAL idle_in_transaction_session_timeout = 0"); err != nil {
+			return interpretError(err)
+		}
 		// job_ends too: a database whose jobs ended and were deleted
 		// still counts them, and the source's counts would collide.
 		var used bool

@@ -135,7 +135,37 @@ func parseURL(url string, opts Options) (*pgxpool.Config, error) {
 	if _, ok := rt["lock_timeout"]; !ok && opts.BusyTimeout > 0 {
 		rt["lock_timeout"] = strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
 	}
+	// A jobq process that stops inside a transaction (SIGSTOP, a host cut
+	// off) would hold the write lock, idle, and stop every host: the
+	// server ends such a session after idleInTx, and notices a peer gone
+	// quiet by TCP keepalives. jobq's transactions are never idle for
+	// long: between their statements is only the client's own work.
+	if _, ok := rt["idle_in_transaction_session_timeout"]; !ok {
+		rt["idle_in_transaction_session_timeout"] = strconv.FormatInt(idleInTx(opts.BusyTimeout).Milliseconds(), 10)
+	}
+	for param, seconds := range map[string]string{"tcp_keepalives_idle": "15", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"} {
+		if _, ok := rt[param]; !ok {
+			rt[param] = seconds
+		}
+	}
+	// As pgconn's dialer (connect_timeout), with keepalives of its own
+	// (Go's default waits 15s, then probes every 15s, 9 times).
+	dialer := &net.Dialer{Timeout: cfg.ConnConfig.ConnectTimeout, KeepAliveConfig: net.KeepAliveConfig{
+		Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3,
+	}}
+	cfg.ConnConfig.DialFunc = dialer.DialContext
 	return cfg, nil
+}
+
+// idleInTx is how long a session may sit idle in a transaction: half the
+// busy timeout, so that a host waiting for the write lock a stalled one
+// holds gets it before its own wait ends; at least a second, and 5s with
+// no busy timeout.
+func idleInTx(busy time.Duration) time.Duration {
+	if busy <= 0 {
+		return 5 * time.Second
+	}
+	return max(busy/2, time.Second)
 }
 
 // ScheduleNames reads the names of the schedules at url, sorted, without
