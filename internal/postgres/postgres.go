@@ -216,7 +216,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, upToDate, err := schemaVersion(ctx, s.pool, len(files)); upToDate || err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgx.BeginTxFunc(ctx, s.pool, readCommitted, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", lockClass, migrateLock); err != nil {
 			return interpretError(err)
 		}
@@ -267,6 +267,13 @@ func schemaVersion(ctx context.Context, q querier, latest int) (version int, upT
 	return version, version == latest, nil
 }
 
+// readCommitted begins every transaction of the store: the write lock
+// orders writers only if each statement after it reads what the one
+// before committed, and a transaction of a stronger level takes its
+// snapshot at its first statement, before the lock is had. It is said on
+// every BEGIN, whatever the role's or database's default.
+var readCommitted = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
+
 // querier is what a pool, a connection and a transaction have in common.
 type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
@@ -283,7 +290,7 @@ func (s *Store) write(ctx context.Context, f func(tx pgx.Tx) error) error {
 // inTx runs f in a transaction, with the write lock when locked, and
 // notifies waiters as it commits. An error of f rolls it back.
 func (s *Store) inTx(ctx context.Context, locked bool, f func(tx pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.pool.BeginTx(ctx, readCommitted)
 	if err != nil {
 		return interpretError(err)
 	}

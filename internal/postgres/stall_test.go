@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,5 +63,84 @@ func TestSessionTimeouts(t *testing.T) {
 		if err != nil || idle != tt.idle || keepIdle != "15" {
 			t.Errorf("%s: idle_in_transaction_session_timeout %q, tcp_keepalives_idle %q (%v); want %q, 15", tt.url, idle, keepIdle, err, tt.idle)
 		}
+	}
+}
+
+// TestWriteLockUnderRepeatableRead: on a database whose transactions
+// default to REPEATABLE READ, the write lock still orders writers (each
+// reads what the one before committed), so concurrent inserts of one
+// unique key get one ID.
+func TestWriteLockUnderRepeatableRead(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	conn := connect(t, url)
+	if _, err := conn.Exec(t.Context(), "DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = ''repeatable read''', current_database()); END$$"); err != nil {
+		t.Fatal(err)
+	}
+	// Every insert waits for the lock together, then goes one by one.
+	holder, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(context.Background())
+	if _, err := holder.Exec(t.Context(), "SELECT pg_advisory_xact_lock($1, $2)", lockClass, writeLock); err != nil {
+		t.Fatal(err)
+	}
+	const n = 6
+	ids := make(chan int64, n)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		s, err := Open(t.Context(), url, Options{BusyTimeout: 30 * time.Second, MaxConns: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		wg.Go(func() {
+			job := testJob("a")
+			job.UniqueKey = "k"
+			got, err := s.JobInsert(t.Context(), []queue.JobInsertParams{job})
+			if err != nil {
+				errs <- err
+				return
+			}
+			ids <- got[0]
+		})
+	}
+	waitForWaiters(t, url, n)
+	if err := holder.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(ids)
+	close(errs)
+	for err := range errs {
+		t.Errorf("JobInsert: %v", err)
+	}
+	seen := map[int64]bool{}
+	for id := range ids {
+		seen[id] = true
+	}
+	if len(seen) != 1 {
+		t.Errorf("inserts of one unique key under repeatable read got IDs %v, want one", seen)
+	}
+}
+
+// waitForWaiters waits until n sessions wait for the write lock.
+func waitForWaiters(t *testing.T, url string, n int) {
+	t.Helper()
+	conn := connect(t, url)
+	for {
+		var waiting int
+		if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_locks
+			WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND NOT granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+			lockClass, writeLock).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting >= n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
