@@ -306,8 +306,27 @@ func (s *Store) inTx(ctx context.Context, locked bool, f func(tx pgx.Tx) error) 
 	if err := s.notify(ctx, tx); err != nil {
 		return err
 	}
-	return interpretError(tx.Commit(ctx))
+	return interpretCommit(tx.Commit(ctx))
 }
+
+// interpretCommit is interpretError for the error of a COMMIT: a
+// connection lost then leaves the outcome unknown, queue.ErrCommitUnknown
+// (the server may have committed before the client heard it).
+func interpretCommit(err error) error {
+	err = interpretError(err)
+	var lost lostError
+	if errors.As(err, &lost) {
+		return commitUnknownError{lost.driver}
+	}
+	return err
+}
+
+// commitUnknownError is a connection lost during a commit, as
+// queue.ErrCommitUnknown.
+type commitUnknownError struct{ driver error }
+
+func (e commitUnknownError) Error() string   { return queue.ErrCommitUnknown.Error() }
+func (e commitUnknownError) Unwrap() []error { return []error{queue.ErrCommitUnknown, e.driver} }
 
 // interpretError translates driver errors into the queue package's: no
 // row is queue.ErrNotFound; a lock not had within lock_timeout, a
@@ -343,10 +362,9 @@ func interpretError(err error) error {
 
 // lostError is a connection to the server lost or not had, as
 // queue.ErrBusy: a worker tries again (pgxpool connects anew) and a
-// command exits 75. A transaction whose connection was lost during its
-// commit may have committed: every write of the store is fenced or
-// idempotent enough for a worker to repeat it (a finish repeated is
-// "lost"; a claim not heard of ends as its lease expires).
+// command exits 75. One lost during a write's commit is
+// commitUnknownError instead (interpretCommit); heartbeats, progress and
+// output flushes, whose commits are not, are repeated as they are.
 type lostError struct{ driver error }
 
 func (e lostError) Error() string {

@@ -2,9 +2,16 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/jobq/jobq/internal/postgres/pgtest"
 	"github.com/jobq/jobq/internal/queue"
@@ -142,5 +149,31 @@ func waitForWaiters(t *testing.T, url string, n int) {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestCommitLost: a connection lost during COMMIT leaves the outcome
+// unknown: queue.ErrCommitUnknown, never ErrBusy's "nothing was written";
+// a lost connection before the commit is still ErrBusy. Errors other
+// than a lost connection are as interpretError makes them.
+func TestCommitLost(t *testing.T) {
+	t.Parallel()
+	for _, lost := range []error{
+		io.ErrUnexpectedEOF,
+		&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET},
+		&pgconn.PgError{Code: "08006", Message: "connection failure"},
+		&pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"},
+	} {
+		err := interpretCommit(lost)
+		if !errors.Is(err, queue.ErrCommitUnknown) || errors.Is(err, queue.ErrBusy) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("interpretCommit(%v) = %v; want ErrCommitUnknown, not ErrBusy, one line", lost, err)
+		}
+		if err := interpretError(lost); !errors.Is(err, queue.ErrBusy) || errors.Is(err, queue.ErrCommitUnknown) {
+			t.Errorf("interpretError(%v) = %v; want ErrBusy", lost, err)
+		}
+	}
+	serialization := &pgconn.PgError{Code: "40001"}
+	if err := interpretCommit(serialization); !errors.Is(err, queue.ErrBusy) || errors.Is(err, queue.ErrCommitUnknown) {
+		t.Errorf("interpretCommit(serialization failure) = %v; want ErrBusy: the server refused the commit", err)
 	}
 }
