@@ -344,6 +344,8 @@ func interpretError(err error) error {
 		switch {
 		case pe.Code == "55P03", pe.Code == "40P01", pe.Code == "40001": // lock_not_available, deadlock_detected, serialization_failure
 			return busyError{err}
+		case strings.HasPrefix(pe.Code, "53"): // insufficient_resources: too many connections, disk full, ...
+			return unavailable(err)
 		case strings.HasPrefix(pe.Code, "08"), pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03":
 			// The connection failed, or the server is going down or
 			// coming up (admin_shutdown, crash_shutdown,
@@ -389,7 +391,20 @@ type UnavailableError struct {
 }
 
 func (e *UnavailableError) Error() string {
+	if e.Server == "" {
+		return "PostgreSQL is unavailable: " + e.Cause
+	}
 	return fmt.Sprintf("PostgreSQL at %s is unavailable: %s", e.Server, e.Cause)
+}
+
+// unavailable is err an UnavailableError, naming the server when err
+// says which (a pool connecting anew).
+func unavailable(err error) *UnavailableError {
+	ue := &UnavailableError{Cause: Redact(errorText(err)), err: err}
+	if ce := (*pgconn.ConnectError)(nil); errors.As(err, &ce) && ce.Config != nil {
+		ue.Server = serverOf(ce.Config.Host, ce.Config.Port)
+	}
+	return ue
 }
 
 func (e *UnavailableError) Unwrap() []error { return []error{queue.ErrBusy, e.err} }
@@ -404,7 +419,7 @@ func interpretConnect(cfg *pgx.ConnConfig, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
-		case pe.Code == "57P03": // cannot_connect_now: starting up, shutting down
+		case pe.Code == "57P03", strings.HasPrefix(pe.Code, "53"): // cannot_connect_now (starting up, shutting down), insufficient_resources (too many connections)
 		case strings.HasPrefix(pe.Code, "28"), pe.Code == "3D000": // auth, no such database
 			return fmt.Errorf("PostgreSQL at %s: %s", server(cfg), Redact(pe.Message))
 		default:
@@ -420,11 +435,13 @@ func interpretConnect(cfg *pgx.ConnConfig, err error) error {
 }
 
 // server names where cfg connects: host:port, or the socket directory.
-func server(cfg *pgx.ConnConfig) string {
-	if strings.HasPrefix(cfg.Host, "/") {
-		return cfg.Host
+func server(cfg *pgx.ConnConfig) string { return serverOf(cfg.Host, cfg.Port) }
+
+func serverOf(host string, port uint16) string {
+	if strings.HasPrefix(host, "/") {
+		return host
 	}
-	return net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+	return net.JoinHostPort(host, strconv.Itoa(int(port)))
 }
 
 // errorText is the innermost part of a driver's error: pgx's connection

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -175,5 +176,37 @@ func TestCommitLost(t *testing.T) {
 	serialization := &pgconn.PgError{Code: "40001"}
 	if err := interpretCommit(serialization); !errors.Is(err, queue.ErrBusy) || errors.Is(err, queue.ErrCommitUnknown) {
 		t.Errorf("interpretCommit(serialization failure) = %v; want ErrBusy: the server refused the commit", err)
+	}
+}
+
+// TestTooManyConnections: a server that refuses a connection for want of
+// resources (SQLSTATE class 53: too many connections) is unavailable, as
+// one starting up: queue.ErrBusy (exit 75), one line naming the server.
+func TestTooManyConnections(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	conn := connect(t, url)
+	var db string
+	if err := conn.QueryRow(t.Context(), "SELECT current_database()").Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	role := db + "_nobody"
+	if _, err := conn.Exec(t.Context(), "CREATE ROLE "+role+" LOGIN CONNECTION LIMIT 0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Exec(context.Background(), "DROP ROLE "+role) })
+	_, err := Open(t.Context(), strings.Replace(url, "://jobq@", "://"+role+":s3cret@", 1), Options{})
+	var ue *UnavailableError
+	if !errors.As(err, &ue) || !errors.Is(err, queue.ErrBusy) {
+		t.Fatalf("Open as a role out of connections = %v (%T), want an UnavailableError that is ErrBusy", err, err)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "s3cret") || strings.Contains(msg, "\n") || !strings.Contains(msg, "too many connections") {
+		t.Errorf("message %q: want one line saying too many connections, without the password", msg)
+	}
+	t.Log(msg)
+	// The same refusal met by a pool connecting anew, after Open.
+	if err := interpretError(fmt.Errorf("acquire: %w", &pgconn.PgError{Severity: "FATAL", Code: "53300", Message: "sorry, too many clients already"})); !errors.Is(err, queue.ErrBusy) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("interpretError(53300) = %v, want ErrBusy in one line", err)
 	}
 }
