@@ -374,10 +374,25 @@ func (e lostError) Error() string {
 }
 func (e lostError) Unwrap() []error { return []error{queue.ErrBusy, e.driver} }
 
-// busyError is a lock not had in time, as queue.ErrBusy, said once.
+// busyError is a lock not had in time, a deadlock or a serialization
+// failure, as queue.ErrBusy, said in PostgreSQL's terms (not SQLite's
+// "database is locked").
 type busyError struct{ driver error }
 
-func (e busyError) Error() string   { return queue.ErrBusy.Error() }
+func (e busyError) Error() string {
+	code := ""
+	if pe := (*pgconn.PgError)(nil); errors.As(e.driver, &pe) {
+		code = pe.Code
+	}
+	switch code {
+	case "55P03":
+		return "the write lock was busy: another jobq held it (or a job's row) past the busy timeout"
+	case "40P01":
+		return "a deadlock with another jobq"
+	default:
+		return "a conflict with another jobq's transaction (serialization failure)"
+	}
+}
 func (e busyError) Unwrap() []error { return []error{queue.ErrBusy, e.driver} }
 
 // UnavailableError is a server that could not be reached or refused the
