@@ -140,6 +140,7 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"events", "--job", "x"}, 2, "jobq: --job: invalid job ID"},
 		{[]string{"events", "--job", "7"}, 1, "jobq: job 7: not found\n"},
 		{[]string{"progress", "101"}, 2, "jobq: invalid percent \"101\""},
+		{[]string{"enqueue", "--unique", "a\xffb", "true"}, 2, "jobq: the unique key is not valid UTF-8"},
 		{[]string{"progress", "50"}, 2, "jobq: JOBQ_JOB_ID is not set"},
 	}
 	for _, tt := range tests {
