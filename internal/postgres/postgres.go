@@ -313,9 +313,10 @@ func (s *Store) inTx(ctx context.Context, locked bool, f func(tx pgx.Tx) error) 
 // connection lost then leaves the outcome unknown, queue.ErrCommitUnknown
 // (the server may have committed before the client heard it).
 func interpretCommit(err error) error {
+	safe := err != nil && pgconn.SafeToRetry(err) // the COMMIT was never sent
 	err = interpretError(err)
 	var lost lostError
-	if errors.As(err, &lost) {
+	if errors.As(err, &lost) && !safe {
 		return commitUnknownError{lost.driver}
 	}
 	return err

@@ -173,6 +173,10 @@ func TestCommitLost(t *testing.T) {
 			t.Errorf("interpretError(%v) = %v; want ErrBusy", lost, err)
 		}
 	}
+	// A COMMIT that was never sent (pgconn says so) wrote nothing.
+	if err := interpretCommit(neverSent{}); !errors.Is(err, queue.ErrBusy) || errors.Is(err, queue.ErrCommitUnknown) {
+		t.Errorf("interpretCommit(a commit never sent) = %v; want ErrBusy", err)
+	}
 	serialization := &pgconn.PgError{Code: "40001"}
 	if err := interpretCommit(serialization); !errors.Is(err, queue.ErrBusy) || errors.Is(err, queue.ErrCommitUnknown) {
 		t.Errorf("interpretCommit(serialization failure) = %v; want ErrBusy: the server refused the commit", err)
@@ -210,3 +214,9 @@ func TestTooManyConnections(t *testing.T) {
 		t.Errorf("interpretError(53300) = %v, want ErrBusy in one line", err)
 	}
 }
+
+// neverSent is an error pgconn says was met before anything was sent.
+type neverSent struct{}
+
+func (neverSent) Error() string     { return "conn busy" }
+func (neverSent) SafeToRetry() bool { return true }
