@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,6 +140,7 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"events", "--job", "x"}, 2, "jobq: --job: invalid job ID"},
 		{[]string{"events", "--job", "7"}, 1, "jobq: job 7: not found\n"},
 		{[]string{"progress", "101"}, 2, "jobq: invalid percent \"101\""},
+		{[]string{"enqueue", "--unique", "a\xffb", "true"}, 2, "jobq: the unique key is not valid UTF-8"},
 		{[]string{"progress", "50"}, 2, "jobq: JOBQ_JOB_ID is not set"},
 	}
 	for _, tt := range tests {
@@ -397,5 +399,20 @@ func TestWaitQueueTimeoutBeforeRead(t *testing.T) {
 	}
 	if got, want := e.stderr.String(), "jobq: timed out before the jobs of queue other were read\n"; got != want {
 		t.Errorf("stderr %q, want %q", got, want)
+	}
+}
+
+// TestReportErrorCommitUnknown: a write whose commit may or may not have
+// happened exits 1, never 75's "nothing was written, try again", in one
+// line that says to check.
+func TestReportErrorCommitUnknown(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	err := fmt.Errorf("enqueue: %w", queue.ErrCommitUnknown)
+	if code := reportError(&buf, NewRootCmd(NewFactory()), err); code != exitFailure {
+		t.Errorf("exit %d, want %d", code, exitFailure)
+	}
+	if got := buf.String(); strings.Contains(got, "try again") || !strings.Contains(got, "check with jobq list") || strings.Count(got, "\n") != 1 {
+		t.Errorf("message %q: want one line that says to check with jobq list", got)
 	}
 }

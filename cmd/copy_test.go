@@ -122,3 +122,40 @@ func TestCopyToPostgres(t *testing.T) {
 		t.Errorf("copy into a used database: exit %d, %q; want 1 and why", code, e.stderr)
 	}
 }
+
+// TestCopyNamesTheJob: a job PostgreSQL's text cannot hold (a unique key
+// with a NUL byte, which SQLite keeps; an older jobq let it in) fails
+// the copy in one line that names the job, and nothing is copied.
+func TestCopyNamesTheJob(t *testing.T) {
+	e := setup(t)
+	url := pgtest.NewDatabase(t)
+	if code := e.run("enqueue", "true"); code != 0 {
+		t.Fatalf("enqueue: exit %d\n%s", code, e.stderr)
+	}
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, e.env["JOBQ_DB"], sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := queue.JobInsertParams{Queue: "default", State: queue.StatePending, Command: "true", Argv: queue.ShellArgv("true"),
+		Dir: "/", RunAt: testNow, MaxAttempts: 1, CreatedAt: testNow, UniqueKey: "a\x00b"}
+	if _, err := s.JobInsert(ctx, []queue.JobInsertParams{job}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	e.stderr.Reset()
+	if code := e.run("copy", "--to", url); code != 1 {
+		t.Errorf("copy: exit %d, want 1", code)
+	}
+	if got := e.stderr.String(); !strings.Contains(got, "job 2") || strings.Count(got, "\n") != 1 {
+		t.Errorf("copy said %q, want one line naming job 2", got)
+	}
+	to, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer to.Close()
+	if n, err := to.JobCount(ctx, queue.JobFilter{Now: testNow}); n != 0 || err != nil {
+		t.Errorf("after the failed copy: %d jobs (%v), want none", n, err)
+	}
+}

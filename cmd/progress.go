@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -54,8 +53,8 @@ that ended, to show where it stopped.`,
 			}
 			opts.Percent = p
 			opts.Message = strings.Join(strings.Fields(strings.Join(args[1:], " ")), " ")
-			if !utf8.ValidString(opts.Message) {
-				return usageErrorf("the message is not valid UTF-8")
+			if err := queue.ValidateText("message", opts.Message); err != nil {
+				return &UsageError{Err: err}
 			}
 			if len(opts.Message) > maxProgressMessage {
 				return usageErrorf("the message has %d bytes; at most %d", len(opts.Message), maxProgressMessage)

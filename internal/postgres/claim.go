@@ -23,32 +23,42 @@ const clearProgress = ", progress = NULL, progress_message = NULL, progress_at =
 const claimSet = `UPDATE jobs SET state = 'running', attempts = attempts + 1, run = run + 1,
 	worker = $1, lease_until = $2, started_at = $3, updated_at = $3` + clearProgress
 
-// claimJobs claims the first ready jobs in one statement: $4 is now, $5
-// the queues (NULL: every queue), $6 the limit. SKIP LOCKED passes over a
-// job whose row another transaction holds rather than waiting for it.
-var claimJobs = claimSet + `
-WHERE id IN (
-	SELECT id FROM jobs
-	WHERE ` + readyCondition + ` AND run_at <= $4 AND ($5::text[] IS NULL OR queue = ANY($5))
-	ORDER BY priority DESC, run_at, id
-	LIMIT $6
-	FOR UPDATE SKIP LOCKED)
-RETURNING ` + jobColumns
-
-// claimIDs claims the jobs picked one by one ($4), when a queue is paused
-// or limited.
+// claimIDs claims the jobs picked ($4).
 const claimIDs = claimSet + `
 WHERE id = ANY($4)
 RETURNING ` + jobColumns
 
-// readyJobs lists ready jobs in claim order, for picking by hand.
-var readyJobs = `SELECT id, queue FROM jobs
-WHERE ` + readyCondition + ` AND run_at <= $1 AND ($2::text[] IS NULL OR queue = ANY($2))
-ORDER BY priority DESC, run_at, id`
+// readyQueues lists the queues among $1 (NULL: every queue) that hold
+// ready jobs, with those states, from job_counts: what a claim looks
+// into costs a row per queue and state, not per job.
+var readyQueues = `SELECT queue, state FROM job_counts
+WHERE state IN (` + sqlStates(queue.ReadyStates) + `) AND n > 0 AND ($1::text[] IS NULL OR queue = ANY($1))
+ORDER BY queue, state`
 
-// nextReady finds when the next job waiting for its time falls due.
-var nextReady = `SELECT min(run_at) FROM jobs
-WHERE ` + readyCondition + ` AND run_at > $1 AND ($2::text[] IS NULL OR queue = ANY($2))`
+// queueHead reads the first $3 ready jobs of queue $1 whose time ($2)
+// has come, in claim order, from jobs_ready (queue, priority DESC,
+// run_at, id). SKIP LOCKED passes over a job whose row another
+// transaction holds rather than waiting for it. Unlike the SQLite
+// store's, it reads a queue's priorities in one range: jobs waiting for
+// later at a higher priority than the first due one are passed over.
+var queueHead = `SELECT id, priority, run_at FROM jobs
+WHERE ` + readyCondition + ` AND queue = $1 AND run_at <= $2
+ORDER BY priority DESC, run_at, id
+LIMIT $3
+FOR UPDATE SKIP LOCKED`
+
+// nextRun finds when the first of queue $1's jobs in ready state $2
+// whose time has not come ($3) falls due: one seek of jobs_queue_ready
+// (queue, state, run_at), whatever the queue holds.
+var nextRun = `SELECT min(run_at) FROM jobs
+WHERE ` + readyCondition + ` AND queue = $1 AND state = $2 AND run_at > $3`
+
+// dueAny says whether queue $1 holds a job in ready state $2 whose time
+// ($3) has come: the head of its range of jobs_queue_ready, one seek (an
+// EXISTS may be planned as a scan of the table that stops at the first
+// match, which a queue of jobs waiting for later makes the whole table).
+var dueAny = `SELECT coalesce(min(run_at) <= $3, false) FROM jobs
+WHERE ` + readyCondition + ` AND queue = $1 AND state = $2`
 
 const finishJob = `UPDATE jobs SET state = $1, attempts = $2, run_at = coalesce($3, run_at),
 	finished_at = $4, exit_code = $5, signal = $6, last_error = $7, updated_at = $8,
@@ -110,9 +120,13 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 		if res.Lost, err = finishJobs(ctx, tx, params.Finish); err != nil {
 			return err
 		}
+		ready, err := readyStates(ctx, tx, queues)
+		if err != nil {
+			return err
+		}
 		var rateNext time.Time
 		if params.Limit > 0 {
-			if res.Jobs, rateNext, err = claim(ctx, tx, params, queues); err != nil {
+			if res.Jobs, rateNext, err = claim(ctx, tx, params, ready); err != nil {
 				return fmt.Errorf("claim jobs: %w", err)
 			}
 			slices.SortFunc(res.Jobs, func(a, b *queue.Job) int {
@@ -120,11 +134,9 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 			})
 		}
 		if len(res.Jobs) < params.Limit {
-			var next sql.NullInt64
-			if err := tx.QueryRow(ctx, nextReady, now, queues).Scan(&next); err != nil {
-				return interpretError(err)
+			if res.NextRunAt, err = nextRunAt(ctx, tx, ready, now); err != nil {
+				return err
 			}
-			res.NextRunAt = fromNullMS(next)
 			if !rateNext.IsZero() && (res.NextRunAt.IsZero() || rateNext.Before(res.NextRunAt)) {
 				res.NextRunAt = rateNext
 			}
@@ -232,53 +244,117 @@ func unclaim(ctx context.Context, tx pgx.Tx, p queue.JobFinishParams) (bool, err
 	return true, nil
 }
 
-// claim claims up to params.Limit ready jobs: in one statement when no
-// queue is paused or limited, else picked one by one within the limits,
-// which count every host's jobs: the write lock keeps any other claim out
-// between the count and the claim. next is when a rate limit that held
-// back a ready job lets one start (zero if none did).
-func claim(ctx context.Context, tx pgx.Tx, params queue.JobClaimParams, queues []string) (jobs []*queue.Job, next time.Time, err error) {
+// queueState is a queue and one of its ready states that holds jobs.
+type queueState struct{ queue, state string }
+
+// readyStates lists the queues among queues (nil: all) that hold ready
+// jobs, with those states, in queue order (readyQueues).
+func readyStates(ctx context.Context, tx pgx.Tx, queues []string) ([]queueState, error) {
+	rows, err := tx.Query(ctx, readyQueues, queues)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (queueState, error) {
+		var qs queueState
+		return qs, row.Scan(&qs.queue, &qs.state)
+	})
+	return out, interpretError(err)
+}
+
+// nextRunAt is when the first of the ready jobs of ready whose time has
+// not come falls due (zero if none waits): the least of one seek per
+// queue and state (nextRun).
+func nextRunAt(ctx context.Context, tx pgx.Tx, ready []queueState, now int64) (time.Time, error) {
+	var next time.Time
+	for _, qs := range ready {
+		var at sql.NullInt64
+		if err := tx.QueryRow(ctx, nextRun, qs.queue, qs.state, now).Scan(&at); err != nil {
+			return time.Time{}, interpretError(err)
+		}
+		if t := fromNullMS(at); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	return next, nil
+}
+
+// claim claims up to params.Limit ready jobs within the queues' limits,
+// which count every host's jobs (the write lock keeps any other claim
+// out between the count and the claim), as the SQLite store's: it reads
+// the head of each queue of ready that may start a job, at most as many
+// jobs as that queue may start, and claims the first of them all. A
+// paused queue, or a limited one that may start no job now, is not read
+// at all, however many jobs it holds. next is when a rate limit that held
+// back a job whose time had come lets one start (zero if none did).
+func claim(ctx context.Context, tx pgx.Tx, params queue.JobClaimParams, ready []queueState) (jobs []*queue.Job, next time.Time, err error) {
 	now := ms(params.Now)
 	allow, frees, err := allowances(ctx, tx, params.Now)
 	if err != nil {
 		return nil, next, err
 	}
-	if len(allow) == 0 {
-		jobs, err := queryJobs(ctx, tx, claimJobs, params.Worker, ms(params.LeaseUntil), now, now, queues, int64(params.Limit))
-		return jobs, next, err
-	}
-	rows, err := tx.Query(ctx, readyJobs, now, queues)
-	if err != nil {
-		return nil, next, interpretError(err)
-	}
-	var ids []int64
-	for rows.Next() && len(ids) < params.Limit {
-		var id int64
-		var q string
-		if err := rows.Scan(&id, &q); err != nil {
-			rows.Close()
-			return nil, next, err
+	var heads []head
+	for i := 0; i < len(ready); { // one queue at a time: ready is in queue order
+		start := i
+		for i < len(ready) && ready[i].queue == ready[start].queue {
+			i++
 		}
+		q, states := ready[start].queue, ready[start:i]
+		limit := params.Limit
 		if n, limited := allow[q]; limited {
 			if n <= 0 {
+				// Held back: its next start matters if a job of it is due.
 				if at, ok := frees[q]; ok && (next.IsZero() || at.Before(next)) {
-					next = at
+					due, err := anyDue(ctx, tx, q, states, now)
+					if err != nil {
+						return nil, next, err
+					}
+					if due {
+						next = at
+					}
 				}
 				continue
 			}
-			allow[q] = n - 1
+			limit = min(limit, n)
 		}
-		ids = append(ids, id)
+		rows, err := tx.Query(ctx, queueHead, q, now, int64(limit))
+		if err != nil {
+			return nil, next, interpretError(err)
+		}
+		heads, err = pgx.AppendRows(heads, rows, func(row pgx.CollectableRow) (head, error) {
+			var h head
+			return h, row.Scan(&h.id, &h.priority, &h.runAt)
+		})
+		if err != nil {
+			return nil, next, interpretError(err)
+		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, next, interpretError(err)
-	}
-	if len(ids) == 0 {
+	if len(heads) == 0 {
 		return nil, next, nil
+	}
+	slices.SortFunc(heads, func(a, b head) int {
+		return cmp.Or(cmp.Compare(b.priority, a.priority), cmp.Compare(a.runAt, b.runAt), cmp.Compare(a.id, b.id))
+	})
+	ids := make([]int64, min(len(heads), params.Limit))
+	for i := range ids {
+		ids[i] = heads[i].id
 	}
 	jobs, err = queryJobs(ctx, tx, claimIDs, params.Worker, ms(params.LeaseUntil), now, ids)
 	return jobs, next, err
+}
+
+// head is a job a claim may take, and its place in the claim order.
+type head struct{ id, priority, runAt int64 }
+
+// anyDue says whether a job of queue q in one of states has come to its
+// time, by one seek per state (dueAny).
+func anyDue(ctx context.Context, tx pgx.Tx, q string, states []queueState, now int64) (bool, error) {
+	for _, qs := range states {
+		var due bool
+		if err := tx.QueryRow(ctx, dueAny, q, qs.state, now).Scan(&due); err != nil || due {
+			return due, interpretError(err)
+		}
+	}
+	return false, nil
 }
 
 // allowances says how many jobs each paused or limited queue may start

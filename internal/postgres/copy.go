@@ -8,29 +8,34 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/jobq/jobq/internal/queue"
 )
 
 // The tables CopyFrom copies, in an order that keeps foreign keys whole,
 // with their columns as both schemas name them (this schema is the SQLite
 // one column for column), each with the PostgreSQL type its value needs:
 // 'b' bytea, 'o' boolean, 't' text, 'n' a number as it comes.
-var copyTables = []struct {
+var copyTables = []copyTableDesc{
+	{"jobs", "job", "id queue state priority command argv dir env run_at max_attempts attempts timeout_ms backoff_ms max_backoff_ms permanent_exit unique_key created_at updated_at started_at finished_at exit_code signal last_error run worker lease_until cancel_requested progress progress_message progress_at schedule_id schedule_tick",
+		"nttnbbbbnnnnnnttnnnnntbntnontnnn", true},
+	{"job_deps", "dependency of job", "job_id depends_on", "nn", false},
+	{"attempts", "attempt", "id job_id run worker started_at finished_at exit_code signal error output output_size",
+		"nnntnnntbbn", true},
+	{"events", "event", "id job_id at from_state to_state attempt worker error schedule", "nnnttntbt", true},
+	{"schedules", "schedule", "id name expr zone overlap jitter_ms description paused next_at due_at created_at updated_at queue priority command argv dir env max_attempts timeout_ms backoff_ms max_backoff_ms permanent_exit last_success_at failures health_job_id active_since",
+		"nttttntonnnntnbbbbnnnntnnnn", true},
+	{"queues", "queue", "name paused concurrency rate rate_period_ms", "tonnn", false},
+	{"job_counts", "job count of queue", "queue state n", "ttn", false},
+	{"job_ends", "end count of queue", "queue state n", "ttn", false},
+}
+
+type copyTableDesc struct {
 	name    string
+	row     string // what a row is, named by its first column: "job" 7
 	columns string
 	kinds   string
 	serial  bool // an identity ID: its sequence continues from the copy
-}{
-	{"jobs", "id queue state priority command argv dir env run_at max_attempts attempts timeout_ms backoff_ms max_backoff_ms permanent_exit unique_key created_at updated_at started_at finished_at exit_code signal last_error run worker lease_until cancel_requested progress progress_message progress_at schedule_id schedule_tick",
-		"nttnbbbbnnnnnnttnnnnntbntnontnnn", true},
-	{"job_deps", "job_id depends_on", "nn", false},
-	{"attempts", "id job_id run worker started_at finished_at exit_code signal error output output_size",
-		"nnntnnntbbn", true},
-	{"events", "id job_id at from_state to_state attempt worker error schedule", "nnnttntbt", true},
-	{"schedules", "id name expr zone overlap jitter_ms description paused next_at due_at created_at updated_at queue priority command argv dir env max_attempts timeout_ms backoff_ms max_backoff_ms permanent_exit last_success_at failures health_job_id active_since",
-		"nttttntonnnntnbbbbnnnntnnnn", true},
-	{"queues", "name paused concurrency rate rate_period_ms", "tonnn", false},
-	{"job_counts", "queue state n", "ttn", false},
-	{"job_ends", "queue state n", "ttn", false},
 }
 
 // CopyResult counts the rows CopyFrom copied, by table.
@@ -52,6 +57,11 @@ func (s *Store) CopyFrom(ctx context.Context, src *sql.DB) (CopyResult, error) {
 	}
 	defer srcTx.Rollback()
 	err = s.write(ctx, func(tx pgx.Tx) error {
+		// Reading the source may take a while between statements: a copy
+		// is one long transaction by design.
+		if _, err := tx.Exec(ctx, "SET LOCAL idle_in_transaction_session_timeout = 0"); err != nil {
+			return interpretError(err)
+		}
 		// job_ends too: a database whose jobs ended and were deleted
 		// still counts them, and the source's counts would collide.
 		var used bool
@@ -64,7 +74,7 @@ func (s *Store) CopyFrom(ctx context.Context, src *sql.DB) (CopyResult, error) {
 			return errors.New("the PostgreSQL database already has jobs, schedules or queue settings: copy into a new one")
 		}
 		for _, table := range copyTables {
-			n, err := copyTable(ctx, srcTx, tx, table.name, strings.Fields(table.columns), table.kinds)
+			n, err := copyTable(ctx, srcTx, tx, table)
 			if err != nil {
 				return fmt.Errorf("copy %s: %w", table.name, err)
 			}
@@ -83,32 +93,41 @@ func (s *Store) CopyFrom(ctx context.Context, src *sql.DB) (CopyResult, error) {
 	return res, nil
 }
 
-// copyTable copies the rows of one table with COPY.
-func copyTable(ctx context.Context, src *sql.Tx, tx pgx.Tx, table string, columns []string, kinds string) (int, error) {
-	rows, err := src.QueryContext(ctx, "SELECT "+strings.Join(columns, ", ")+" FROM "+table+" ORDER BY 1")
+// copyTable copies the rows of one table with COPY, streamed: one row
+// of the source read as COPY sends the one before, never the whole
+// table in memory. A text value PostgreSQL cannot hold (a NUL byte,
+// invalid UTF-8, which SQLite keeps) fails the copy naming its row.
+func copyTable(ctx context.Context, src *sql.Tx, tx pgx.Tx, table copyTableDesc) (int, error) {
+	columns := strings.Fields(table.columns)
+	rows, err := src.QueryContext(ctx, "SELECT "+strings.Join(columns, ", ")+" FROM "+table.name+" ORDER BY 1")
 	if err != nil {
 		return 0, err
 	}
 	defer rows.Close()
-	var out [][]any
-	for rows.Next() {
-		vals := make([]any, len(columns))
-		ptrs := make([]any, len(columns))
-		for i := range vals {
-			ptrs[i] = &vals[i]
+	vals := make([]any, len(columns))
+	ptrs := make([]any, len(columns))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	next := func() ([]any, error) {
+		if !rows.Next() {
+			return nil, rows.Err()
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return 0, err
+			return nil, err
 		}
+		row := make([]any, len(columns))
 		for i, v := range vals {
-			vals[i] = convert(v, kinds[i])
+			row[i] = convert(v, table.kinds[i])
+			if text, ok := row[i].(string); ok {
+				if err := queue.ValidateText(columns[i], text); err != nil {
+					return nil, fmt.Errorf("%s %v: %w", table.row, vals[0], err)
+				}
+			}
 		}
-		out = append(out, vals)
+		return row, nil
 	}
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	n, err := tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(out))
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{table.name}, columns, pgx.CopyFromFunc(next))
 	return int(n), interpretError(err)
 }
 

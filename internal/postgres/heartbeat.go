@@ -18,7 +18,7 @@ const extendLease = `UPDATE jobs SET lease_until = $1
 // it neither takes the write lock nor notifies.
 func (s *Store) JobHeartbeat(ctx context.Context, params queue.JobHeartbeatParams) (*queue.JobHeartbeatResult, error) {
 	res := &queue.JobHeartbeatResult{}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginTxFunc(ctx, s.pool, readCommitted, func(tx pgx.Tx) error {
 		for _, ref := range params.Jobs {
 			var cancel bool
 			err := tx.QueryRow(ctx, extendLease, ms(params.LeaseUntil), ref.ID, int64(ref.Run), params.Worker).Scan(&cancel)

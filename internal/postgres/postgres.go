@@ -135,7 +135,37 @@ func parseURL(url string, opts Options) (*pgxpool.Config, error) {
 	if _, ok := rt["lock_timeout"]; !ok && opts.BusyTimeout > 0 {
 		rt["lock_timeout"] = strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
 	}
+	// A jobq process that stops inside a transaction (SIGSTOP, a host cut
+	// off) would hold the write lock, idle, and stop every host: the
+	// server ends such a session after idleInTx, and notices a peer gone
+	// quiet by TCP keepalives. jobq's transactions are never idle for
+	// long: between their statements is only the client's own work.
+	if _, ok := rt["idle_in_transaction_session_timeout"]; !ok {
+		rt["idle_in_transaction_session_timeout"] = strconv.FormatInt(idleInTx(opts.BusyTimeout).Milliseconds(), 10)
+	}
+	for param, seconds := range map[string]string{"tcp_keepalives_idle": "15", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"} {
+		if _, ok := rt[param]; !ok {
+			rt[param] = seconds
+		}
+	}
+	// As pgconn's dialer (connect_timeout), with keepalives of its own
+	// (Go's default waits 15s, then probes every 15s, 9 times).
+	dialer := &net.Dialer{Timeout: cfg.ConnConfig.ConnectTimeout, KeepAliveConfig: net.KeepAliveConfig{
+		Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3,
+	}}
+	cfg.ConnConfig.DialFunc = dialer.DialContext
 	return cfg, nil
+}
+
+// idleInTx is how long a session may sit idle in a transaction: half the
+// busy timeout, so that a host waiting for the write lock a stalled one
+// holds gets it before its own wait ends; at least a second, and 5s with
+// no busy timeout.
+func idleInTx(busy time.Duration) time.Duration {
+	if busy <= 0 {
+		return 5 * time.Second
+	}
+	return max(busy/2, time.Second)
 }
 
 // ScheduleNames reads the names of the schedules at url, sorted, without
@@ -186,7 +216,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if _, upToDate, err := schemaVersion(ctx, s.pool, len(files)); upToDate || err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgx.BeginTxFunc(ctx, s.pool, readCommitted, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", lockClass, migrateLock); err != nil {
 			return interpretError(err)
 		}
@@ -237,6 +267,13 @@ func schemaVersion(ctx context.Context, q querier, latest int) (version int, upT
 	return version, version == latest, nil
 }
 
+// readCommitted begins every transaction of the store: the write lock
+// orders writers only if each statement after it reads what the one
+// before committed, and a transaction of a stronger level takes its
+// snapshot at its first statement, before the lock is had. It is said on
+// every BEGIN, whatever the role's or database's default.
+var readCommitted = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
+
 // querier is what a pool, a connection and a transaction have in common.
 type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
@@ -253,7 +290,7 @@ func (s *Store) write(ctx context.Context, f func(tx pgx.Tx) error) error {
 // inTx runs f in a transaction, with the write lock when locked, and
 // notifies waiters as it commits. An error of f rolls it back.
 func (s *Store) inTx(ctx context.Context, locked bool, f func(tx pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.pool.BeginTx(ctx, readCommitted)
 	if err != nil {
 		return interpretError(err)
 	}
@@ -269,8 +306,28 @@ func (s *Store) inTx(ctx context.Context, locked bool, f func(tx pgx.Tx) error) 
 	if err := s.notify(ctx, tx); err != nil {
 		return err
 	}
-	return interpretError(tx.Commit(ctx))
+	return interpretCommit(tx.Commit(ctx))
 }
+
+// interpretCommit is interpretError for the error of a COMMIT: a
+// connection lost then leaves the outcome unknown, queue.ErrCommitUnknown
+// (the server may have committed before the client heard it).
+func interpretCommit(err error) error {
+	safe := err != nil && pgconn.SafeToRetry(err) // the COMMIT was never sent
+	err = interpretError(err)
+	var lost lostError
+	if errors.As(err, &lost) && !safe {
+		return commitUnknownError{lost.driver}
+	}
+	return err
+}
+
+// commitUnknownError is a connection lost during a commit, as
+// queue.ErrCommitUnknown.
+type commitUnknownError struct{ driver error }
+
+func (e commitUnknownError) Error() string   { return queue.ErrCommitUnknown.Error() }
+func (e commitUnknownError) Unwrap() []error { return []error{queue.ErrCommitUnknown, e.driver} }
 
 // interpretError translates driver errors into the queue package's: no
 // row is queue.ErrNotFound; a lock not had within lock_timeout, a
@@ -288,6 +345,8 @@ func interpretError(err error) error {
 		switch {
 		case pe.Code == "55P03", pe.Code == "40P01", pe.Code == "40001": // lock_not_available, deadlock_detected, serialization_failure
 			return busyError{err}
+		case strings.HasPrefix(pe.Code, "53"): // insufficient_resources: too many connections, disk full, ...
+			return unavailable(err)
 		case strings.HasPrefix(pe.Code, "08"), pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03":
 			// The connection failed, or the server is going down or
 			// coming up (admin_shutdown, crash_shutdown,
@@ -306,10 +365,9 @@ func interpretError(err error) error {
 
 // lostError is a connection to the server lost or not had, as
 // queue.ErrBusy: a worker tries again (pgxpool connects anew) and a
-// command exits 75. A transaction whose connection was lost during its
-// commit may have committed: every write of the store is fenced or
-// idempotent enough for a worker to repeat it (a finish repeated is
-// "lost"; a claim not heard of ends as its lease expires).
+// command exits 75. One lost during a write's commit is
+// commitUnknownError instead (interpretCommit); heartbeats, progress and
+// output flushes, whose commits are not, are repeated as they are.
 type lostError struct{ driver error }
 
 func (e lostError) Error() string {
@@ -317,10 +375,25 @@ func (e lostError) Error() string {
 }
 func (e lostError) Unwrap() []error { return []error{queue.ErrBusy, e.driver} }
 
-// busyError is a lock not had in time, as queue.ErrBusy, said once.
+// busyError is a lock not had in time, a deadlock or a serialization
+// failure, as queue.ErrBusy, said in PostgreSQL's terms (not SQLite's
+// "database is locked").
 type busyError struct{ driver error }
 
-func (e busyError) Error() string   { return queue.ErrBusy.Error() }
+func (e busyError) Error() string {
+	code := ""
+	if pe := (*pgconn.PgError)(nil); errors.As(e.driver, &pe) {
+		code = pe.Code
+	}
+	switch code {
+	case "55P03":
+		return "the write lock was busy: another jobq held it (or a job's row) past the busy timeout"
+	case "40P01":
+		return "a deadlock with another jobq"
+	default:
+		return "a conflict with another jobq's transaction (serialization failure)"
+	}
+}
 func (e busyError) Unwrap() []error { return []error{queue.ErrBusy, e.driver} }
 
 // UnavailableError is a server that could not be reached or refused the
@@ -334,7 +407,20 @@ type UnavailableError struct {
 }
 
 func (e *UnavailableError) Error() string {
+	if e.Server == "" {
+		return "PostgreSQL is unavailable: " + e.Cause
+	}
 	return fmt.Sprintf("PostgreSQL at %s is unavailable: %s", e.Server, e.Cause)
+}
+
+// unavailable is err an UnavailableError, naming the server when err
+// says which (a pool connecting anew).
+func unavailable(err error) *UnavailableError {
+	ue := &UnavailableError{Cause: Redact(errorText(err)), err: err}
+	if ce := (*pgconn.ConnectError)(nil); errors.As(err, &ce) && ce.Config != nil {
+		ue.Server = serverOf(ce.Config.Host, ce.Config.Port)
+	}
+	return ue
 }
 
 func (e *UnavailableError) Unwrap() []error { return []error{queue.ErrBusy, e.err} }
@@ -349,7 +435,7 @@ func interpretConnect(cfg *pgx.ConnConfig, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
-		case pe.Code == "57P03": // cannot_connect_now: starting up, shutting down
+		case pe.Code == "57P03", strings.HasPrefix(pe.Code, "53"): // cannot_connect_now (starting up, shutting down), insufficient_resources (too many connections)
 		case strings.HasPrefix(pe.Code, "28"), pe.Code == "3D000": // auth, no such database
 			return fmt.Errorf("PostgreSQL at %s: %s", server(cfg), Redact(pe.Message))
 		default:
@@ -365,11 +451,13 @@ func interpretConnect(cfg *pgx.ConnConfig, err error) error {
 }
 
 // server names where cfg connects: host:port, or the socket directory.
-func server(cfg *pgx.ConnConfig) string {
-	if strings.HasPrefix(cfg.Host, "/") {
-		return cfg.Host
+func server(cfg *pgx.ConnConfig) string { return serverOf(cfg.Host, cfg.Port) }
+
+func serverOf(host string, port uint16) string {
+	if strings.HasPrefix(host, "/") {
+		return host
 	}
-	return net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+	return net.JoinHostPort(host, strconv.Itoa(int(port)))
 }
 
 // errorText is the innermost part of a driver's error: pgx's connection

@@ -11,7 +11,7 @@ import (
 // JobProgress records a running job's progress, fenced by its run; see
 // queue.Store. It changes no state: no write lock.
 func (s *Store) JobProgress(ctx context.Context, params queue.JobProgressParams) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgx.BeginTxFunc(ctx, s.pool, readCommitted, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE jobs SET progress = $1, progress_message = $2, progress_at = $3
 			WHERE id = $4 AND state = 'running' AND run = $5`,
 			params.Percent, nullString(params.Message), ms(params.At), params.ID, int64(params.Attempt))

@@ -387,6 +387,9 @@ func TestBusy(t *testing.T) {
 	if !errors.Is(err, queue.ErrBusy) {
 		t.Fatalf("JobInsert while another holds the write lock = %v, want ErrBusy", err)
 	}
+	if msg := err.Error(); !strings.Contains(msg, "write lock") || strings.Contains(msg, "database is locked") {
+		t.Errorf("message %q: want it to say the write lock was busy (not SQLite's 'database is locked')", msg)
+	}
 	tx.Rollback(t.Context())
 	if n, err := s.JobCount(t.Context(), queue.JobFilter{Now: t0}); err != nil || n != 0 {
 		t.Errorf("after the refused insert: %d jobs, %v; want none", n, err)

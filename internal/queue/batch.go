@@ -32,6 +32,9 @@ func (p *JobInsertParams) Validate() error {
 	case len(p.UniqueKey) > 1024:
 		return errors.New("unique key longer than 1024 bytes")
 	}
+	if err := ValidateText("unique key", p.UniqueKey); err != nil {
+		return err
+	}
 	for _, kv := range p.Env {
 		if err := validateEnv(kv); err != nil {
 			return err

@@ -35,6 +35,8 @@ func TestJobInsertParamsValidate(t *testing.T) {
 		{"env with empty value", func(p *JobInsertParams) { p.Env = []string{"A="} }, ""},
 		{"env value with =", func(p *JobInsertParams) { p.Env = []string{"A=b=c"} }, ""},
 		{"unique key at limit", func(p *JobInsertParams) { p.UniqueKey = strings.Repeat("k", 1024) }, ""},
+		{"unique key with NUL", func(p *JobInsertParams) { p.UniqueKey = "a\x00b" }, "unique key contains a NUL byte"},
+		{"unique key not UTF-8", func(p *JobInsertParams) { p.UniqueKey = "a\xffb" }, "unique key is not valid UTF-8"},
 		{"bad queue", func(p *JobInsertParams) { p.Queue = "no spaces" }, "invalid queue name"},
 		{"empty queue", func(p *JobInsertParams) { p.Queue = "" }, "invalid queue name"},
 		{"no argv", func(p *JobInsertParams) { p.Argv = nil }, "empty command"},

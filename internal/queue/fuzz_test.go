@@ -157,6 +157,24 @@ func FuzzValidateQueue(f *testing.F) {
 	})
 }
 
+// FuzzValidateText: text is refused exactly when PostgreSQL's text could
+// not hold it (a NUL byte, invalid UTF-8), in one line naming the field.
+func FuzzValidateText(f *testing.F) {
+	for _, s := range []string{"", "build-42", "é", "a\x00b", "\xff", "a\nb", "\xed\xa0\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := ValidateText("unique key", s)
+		ok := utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+		if (err == nil) != ok {
+			t.Errorf("ValidateText(%q) = %v, want valid = %v", s, err, ok)
+		}
+		if err != nil && (!strings.HasPrefix(err.Error(), "the unique key ") || strings.Contains(err.Error(), "\n")) {
+			t.Errorf("ValidateText(%q) = %q, want one line naming the unique key", s, err)
+		}
+	})
+}
+
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }

@@ -120,6 +120,20 @@ func ParsePercent(s string) (float64, error) {
 	return p, nil
 }
 
+// ValidateText checks free text a job or schedule keeps (a unique key, a
+// progress message, a description), which what names it: valid UTF-8 and
+// no NUL byte, as PostgreSQL's text holds (SQLite would keep either, and
+// a queue could not then be copied to PostgreSQL).
+func ValidateText(what, s string) error {
+	switch {
+	case strings.IndexByte(s, 0) >= 0:
+		return fmt.Errorf("the %s contains a NUL byte", what)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("the %s is not valid UTF-8", what)
+	}
+	return nil
+}
+
 // ValidateQueue checks a queue name: a letter or digit, then up to 63
 // letters, digits or _.:- (written out rather than as a regexp, whose
 // compilation would add to the start-up of every jobq process).

@@ -275,7 +275,10 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 				},
 			})
 			r.observer().Claimed(time.Since(claimStart))
-			if errors.Is(err, ErrBusy) {
+			// A commit whose outcome is unknown is tried again too: a
+			// finish or a claim is fenced (a finish repeated is lost; a
+			// claim not heard of ends as its lease expires).
+			if errors.Is(err, ErrBusy) || errors.Is(err, ErrCommitUnknown) {
 				r.Log.Warn("database busy, trying again", logError, err)
 				time.Sleep(100 * time.Millisecond)
 				continue

@@ -231,6 +231,9 @@ func (s *Schedule) Validate() error {
 	if s.Jitter < 0 {
 		return errors.New("jitter must not be negative")
 	}
+	if err := ValidateText("description", s.Description); err != nil {
+		return err
+	}
 	if every := t.cron.Every(); every > 0 && s.Jitter >= every {
 		return fmt.Errorf("jitter %v is not shorter than the period %v: ticks would pile up", s.Jitter, every)
 	}

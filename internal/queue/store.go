@@ -13,6 +13,11 @@ var (
 	// ErrBusy: the database stayed locked past the busy timeout; nothing
 	// was written and the caller may try again.
 	ErrBusy = errors.New("database is locked")
+	// ErrCommitUnknown: the connection to the database was lost while a
+	// write committed, so it may or may not have been made. Not ErrBusy:
+	// trying again may do it twice; a worker's writes are fenced and it
+	// does try again.
+	ErrCommitUnknown = errors.New("the connection was lost while committing: the change may have been made; check with jobq list")
 	// ErrNotRunning: the job is not running the attempt named.
 	ErrNotRunning = errors.New("not running")
 )

@@ -1,0 +1,136 @@
+package postgres
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/jobq/jobq/internal/postgres/pgtest"
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// bigQueue fills queue "big" with n jobs whose time has come, a few in
+// "small", and analyzes the table, as autovacuum would.
+func bigQueue(t *testing.T, s *Store, conn *pgx.Conn, n int) {
+	t.Helper()
+	for left := n; left > 0; {
+		batch := make([]queue.JobInsertParams, min(left, 5000))
+		for i := range batch {
+			batch[i] = testJob("big")
+		}
+		if _, err := s.JobInsert(t.Context(), batch); err != nil {
+			t.Fatal(err)
+		}
+		left -= len(batch)
+	}
+	small := make([]queue.JobInsertParams, 3)
+	for i := range small {
+		small[i] = testJob("small")
+	}
+	if _, err := s.JobInsert(t.Context(), small); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(t.Context(), "ANALYZE jobs"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tuplesRead is how many rows and index entries the server has read
+// from jobs, by the cumulative statistics; flush makes the store's
+// connection report its own first.
+func tuplesRead(t *testing.T, s *Store, conn *pgx.Conn) int64 {
+	t.Helper()
+	if _, err := s.pool.Exec(t.Context(), "SELECT pg_stat_force_next_flush()"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the flush happens as the backend goes idle
+	var n int64
+	if _, err := conn.Exec(t.Context(), "SELECT pg_stat_clear_snapshot()"); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(t.Context(), `SELECT coalesce(seq_tup_read, 0) + (SELECT coalesce(sum(idx_tup_read), 0)
+		FROM pg_stat_user_indexes WHERE relname = 'jobs')::bigint
+		FROM pg_stat_user_tables WHERE relname = 'jobs'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestPausedQueueCostsNothing: a claim reads the head of each queue that
+// may start a job, not a paused queue's backlog: claiming from a small
+// queue beside a big paused one reads a few rows, however big.
+func TestPausedQueueCostsNothing(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	s, err := Open(t.Context(), url, Options{BusyTimeout: 5 * time.Second, MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn := connect(t, url)
+	const n = 20000
+	bigQueue(t, s, conn, n)
+	if err := s.QueueSet(t.Context(), queue.QueueSetParams{Name: "big", Paused: new(true)}); err != nil {
+		t.Fatal(err)
+	}
+	before := tuplesRead(t, s, conn)
+	res, err := s.JobClaim(t.Context(), queue.JobClaimParams{Worker: "w", Now: t0, LeaseUntil: t0.Add(time.Minute), Limit: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := tuplesRead(t, s, conn) - before
+	if len(res.Jobs) != 3 {
+		t.Errorf("claimed %d jobs, want small's 3", len(res.Jobs))
+	}
+	if read > 200 {
+		t.Errorf("a claim beside a paused queue of %d jobs read %d rows and index entries of jobs; want a few", n, read)
+	}
+	t.Logf("read %d", read)
+}
+
+// TestClaimQueryPlans: after ANALYZE of a big table, the queries of a
+// claim and of the next run time read jobs through an index led by
+// queue: no Seq Scan on jobs, no full scan of an index.
+func TestClaimQueryPlans(t *testing.T) {
+	t.Parallel()
+	s, url := setup(t)
+	conn := connect(t, url)
+	bigQueue(t, s, conn, 20000)
+	now := ms(t0)
+	for _, tt := range []struct {
+		name string
+		sql  string
+		args []any
+	}{
+		{"readyQueues", readyQueues, []any{[]string{"small"}}},
+		{"readyQueues, every queue", readyQueues, []any{nil}},
+		{"queueHead", queueHead, []any{"small", now, 5}},
+		{"nextRun", nextRun, []any{"small", "pending", now}},
+		{"dueAny", dueAny, []any{"big", "pending", now}},
+	} {
+		rows, err := conn.Query(t.Context(), "EXPLAIN (ANALYZE, BUFFERS) "+tt.sql, tt.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := strings.Join(lines, "\n")
+		if strings.Contains(plan, "Seq Scan on jobs") || strings.Contains(plan, "Index Scan using jobs_ready on jobs") && !strings.Contains(plan, "Index Cond") {
+			t.Errorf("%s reads the whole table or index:\n%s", tt.name, plan)
+		}
+		for _, line := range lines {
+			// "actual time=... rows=N": no node returns thousands.
+			if i := strings.Index(line, " rows="); i >= 0 && strings.Contains(line, "actual") {
+				var got int
+				if _, err := fmt.Sscanf(line[strings.LastIndex(line, "rows=")+5:], "%d", &got); err == nil && got > 100 {
+					t.Errorf("%s: a node returns %d rows:\n%s", tt.name, got, plan)
+				}
+			}
+		}
+	}
+}
