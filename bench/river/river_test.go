@@ -1,8 +1,10 @@
-// Package river measures jobq's store against River (riverqueue/river with
-// its SQLite driver), the best-known Go job queue, on the same work in the
-// same run: n no-op jobs inserted beforehand, then claimed, run and
-// recorded as finished, durably (WAL, synchronous=FULL), by w workers. It
-// is a module of its own so that River stays out of jobq's go.mod; `make
+// Package river measures jobq's store against River (riverqueue/river),
+// the best-known Go job queue, on the same work in the same run: n no-op
+// jobs inserted beforehand, then claimed, run and recorded as finished by
+// w workers. BenchmarkClaimFinish does it on SQLite (River's SQLite
+// driver; durably: WAL, synchronous=FULL), BenchmarkClaimFinishPostgres
+// on PostgreSQL (River's pgx driver; jobq's test server, pgtest). It is a
+// module of its own so that River stays out of jobq's go.mod; `make
 // bench` runs it after bench/.
 package river
 
@@ -11,24 +13,44 @@ import (
 	"database/sql"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jobq/jobq/internal/postgres"
+	"github.com/jobq/jobq/internal/postgres/pgtest"
 	"github.com/jobq/jobq/internal/queue"
 	"github.com/jobq/jobq/internal/sqlite"
 	_ "github.com/mattn/go-sqlite3"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 )
+
+// TestMain starts a throwaway PostgreSQL server for
+// BenchmarkClaimFinishPostgres (pgtest; JOBQ_TEST_POSTGRES_URL points at
+// one's own instead), its template database migrated to jobq's schema.
+func TestMain(m *testing.M) {
+	os.Exit(pgtest.Main(m, func(ctx context.Context, url string) error {
+		s, err := postgres.Open(ctx, url, postgres.Options{})
+		if err != nil {
+			return err
+		}
+		return s.Close()
+	}))
+}
 
 var (
 	flagJobs    = flag.Int("jobq.riverjobs", 20000, "jobs per run")
 	flagRuns    = flag.Int("jobq.riverruns", 3, "runs of each, alternating")
 	flagEnforce = flag.Bool("jobq.enforce", false, "fail when jobq misses its target")
+	flagPGJobs  = flag.Int("jobq.pgjobs", 5000, "jobs per run on PostgreSQL")
 )
 
 // target is issue 10's: in-process claim and finish, durable, on 2 cores.
@@ -42,18 +64,66 @@ const target = 20000.0
 // the 100 ms default it starts at most w jobs per 100 ms) and its default
 // batch completer. Both figures are jobs per second of wall time, medians.
 func BenchmarkClaimFinish(b *testing.B) {
+	claimFinish(b, *flagJobs, "", func(b *testing.B) queue.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "jobq.db"), sqlite.Options{BusyTimeout: 5 * time.Second})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}, func(b *testing.B, n, w int) time.Duration {
+		// As River's own tests open SQLite (riversharedtest), with jobq's
+		// durability: WAL, synchronous=FULL, one connection.
+		db, err := sql.Open("sqlite3", "file:"+filepath.Join(b.TempDir(), "river.db")+
+			"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000&_txlock=immediate")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		db.SetMaxOpenConns(1)
+		return riverRun(b, n, w, riversqlite.New(db))
+	})
+}
+
+// BenchmarkClaimFinishPostgres is BenchmarkClaimFinish on PostgreSQL:
+// jobq's store and River's pgx driver (riverpgxv5), each on a new
+// database of the same server in the same run. The test server runs with
+// fsync off: the figures are what each one's SQL and locking cost, not a
+// disk's.
+func BenchmarkClaimFinishPostgres(b *testing.B) {
+	if ok, why := pgtest.Available(); !ok {
+		b.Skip(why)
+	}
+	claimFinish(b, *flagPGJobs, "PostgreSQL, ", func(b *testing.B) queue.Store {
+		s, err := postgres.Open(context.Background(), pgtest.NewDatabase(b), postgres.Options{BusyTimeout: 5 * time.Second})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}, func(b *testing.B, n, w int) time.Duration {
+		pool, err := pgxpool.New(context.Background(), pgtest.NewDatabase(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer pool.Close()
+		return riverRun(b, n, w, riverpgxv5.New(pool))
+	})
+}
+
+// claimFinish runs n jobs through jobq's store (open) and through River
+// (river), alternately, at 2 and at 100 workers, and reports both; the
+// SQLite figure at 100 workers is held to target.
+func claimFinish(b *testing.B, n int, what string, open func(*testing.B) queue.Store, riverN func(b *testing.B, n, w int) time.Duration) {
 	for _, w := range []int{2, 100} {
 		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
-			n := *flagJobs
 			var jq, rv []float64
 			var jqCPU []time.Duration
 			for i := range *flagRuns {
 				runJobq := func() {
-					d, cpu := jobqRun(b, n, w)
+					d, cpu := jobqRun(b, open(b), n, w)
 					jq = append(jq, float64(n)/d.Seconds())
 					jqCPU = append(jqCPU, cpu/time.Duration(n))
 				}
-				runRiver := func() { rv = append(rv, float64(n)/riverRun(b, n, w).Seconds()) }
+				runRiver := func() { rv = append(rv, float64(n)/riverN(b, n, w).Seconds()) }
 				if i%2 == 0 {
 					runJobq()
 					runRiver()
@@ -69,7 +139,10 @@ func BenchmarkClaimFinish(b *testing.B) {
 			b.ReportMetric(mr, "river-jobs/s")
 			b.ReportMetric(mj/mr, "x-river")
 			b.ReportMetric(float64(median(jqCPU).Microseconds()), "jobq-cpu-µs/job")
-			if w == 100 {
+			if what != "" {
+				fmt.Printf("in-process claim+finish, %s%d workers: jobq %.0f jobs/s, River %.0f jobs/s (%.1fx)\n",
+					what, w, mj, mr, mj/mr)
+			} else if w == 100 {
 				verdict := "met"
 				if mj < target {
 					verdict = "MISSED"
@@ -84,15 +157,11 @@ func BenchmarkClaimFinish(b *testing.B) {
 	}
 }
 
-// jobqRun inserts n jobs into a new jobq database, untimed, then claims
+// jobqRun inserts n jobs into a new jobq database s, untimed, then claims
 // and finishes them w at a time and returns how long that took and the
-// CPU this process used meanwhile.
-func jobqRun(b *testing.B, n, w int) (time.Duration, time.Duration) {
+// CPU this process used meanwhile; it closes s.
+func jobqRun(b *testing.B, s queue.Store, n, w int) (time.Duration, time.Duration) {
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "jobq.db"), sqlite.Options{BusyTimeout: 5 * time.Second})
-	if err != nil {
-		b.Fatal(err)
-	}
 	defer s.Close()
 	t0 := time.Now()
 	jobs := make([]queue.JobInsertParams, n)
@@ -146,21 +215,12 @@ type noopWorker struct {
 
 func (noopWorker) Work(context.Context, *river.Job[noopArgs]) error { return nil }
 
-// riverRun does jobqRun's work with River: n jobs inserted with
-// InsertMany, untimed, then worked by a client of w workers until River
-// reports every one completed (it does once the completion is committed).
-func riverRun(b *testing.B, n, w int) time.Duration {
+// riverRun does jobqRun's work with River on a new database through
+// driver: n jobs inserted with InsertMany, untimed, then worked by a
+// client of w workers until River reports every one completed (it does
+// once the completion is committed).
+func riverRun[TTx any](b *testing.B, n, w int, driver riverdriver.Driver[TTx]) time.Duration {
 	ctx := context.Background()
-	// As River's own tests open SQLite (riversharedtest), with jobq's
-	// durability: WAL, synchronous=FULL, one connection.
-	db, err := sql.Open("sqlite3", "file:"+filepath.Join(b.TempDir(), "river.db")+
-		"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000&_txlock=immediate")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	driver := riversqlite.New(db)
 	migrator, err := rivermigrate.New(driver, nil)
 	if err != nil {
 		b.Fatal(err)
