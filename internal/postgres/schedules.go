@@ -232,41 +232,33 @@ func fireSchedule(ctx context.Context, tx pgx.Tx, sc *queue.Schedule, params que
 	if tag.RowsAffected() == 0 {
 		return queue.ScheduleFired{}, false, nil
 	}
-	fired := queue.ScheduleFired{Schedule: sc.Name, FirePlan: plan}
-	var last *queue.Job
-	var prev struct {
-		id    int64
-		state string
-		run   int
-	}
+	last := &queue.Job{} // the schedule's newest job; nil when none
 	err = tx.QueryRow(ctx, `SELECT id, state, run FROM jobs WHERE schedule_id = $1
-		ORDER BY id DESC LIMIT 1`, sc.ID).Scan(&prev.id, &prev.state, &prev.run)
+		ORDER BY id DESC LIMIT 1`, sc.ID).Scan(&last.ID, &last.State, &last.Run)
 	switch {
-	case err == nil:
-		last = &queue.Job{ID: prev.id, State: queue.State(prev.state), Run: prev.run}
-	case !errors.Is(err, pgx.ErrNoRows):
-		return fired, false, interpretError(err)
+	case errors.Is(err, pgx.ErrNoRows):
+		last = nil
+	case err != nil:
+		return queue.ScheduleFired{}, false, interpretError(err)
 	}
-	switch sc.Overlap.Action(last) {
-	case queue.FireSkip:
-		fired.Skipped, fired.Previous = true, last.ID
+	tick := sc.FireTick(plan, last, params.Now)
+	if e := tick.Skip; e != nil {
 		_, err := tx.Exec(ctx, `INSERT INTO events (job_id, at, from_state, to_state, attempt, error, schedule)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, last.ID, now, prev.state, prev.state, int64(prev.run),
-			[]byte(fmt.Sprintf("tick %s of schedule %s skipped: job %d is %s (--overlap skip)",
-				plan.Tick.UTC().Format(time.RFC3339), sc.Name, last.ID, prev.state)), sc.Name)
-		return fired, true, interpretError(err)
-	case queue.FireReplace:
-		fired.Previous = last.ID
-		if _, _, _, err := cancelJob(ctx, tx, last.ID, now); err != nil {
-			return fired, false, err
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, e.JobID, ms(e.At), string(e.From), string(e.To), int64(e.Attempt),
+			[]byte(e.Error), e.Schedule)
+		return tick.Fired, true, interpretError(err)
+	}
+	if tick.Cancel != 0 {
+		if _, _, _, err := cancelJob(ctx, tx, tick.Cancel, now); err != nil {
+			return tick.Fired, false, err
 		}
 	}
-	ids, err := insertJobs(ctx, tx, []queue.JobInsertParams{sc.NewJob(plan.Tick, params.Now)})
+	ids, err := insertJobs(ctx, tx, []queue.JobInsertParams{*tick.Job})
 	if err != nil {
-		return fired, false, err
+		return tick.Fired, false, err
 	}
-	fired.JobID = ids[0]
-	return fired, true, nil
+	tick.Fired.JobID = ids[0]
+	return tick.Fired, true, nil
 }
 
 // nextDue is the earliest due_at of a schedule not paused; zero when none.

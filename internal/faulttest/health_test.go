@@ -1,0 +1,76 @@
+package faulttest
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jobq/jobq/internal/postgres/pgtest"
+)
+
+// TestHealthServerDownPostgres: a PostgreSQL worker's /healthz (jobq
+// work --metrics-addr) answers 200 while the server runs, 503 with one
+// line saying the database does not answer while it is down, and 200
+// again once it is back, the worker having ridden it out. (SQLite's
+// counterpart, the database file removed, is cmd's work_metrics script.)
+func TestHealthServerDownPostgres(t *testing.T) {
+	q := setupPostgres(t, "JOBQ_WORK_LEASE=3s")
+	if ok, _ := pgtest.Available(); ok && pgtest.Restart(0) != nil {
+		t.Skip("the tests use a server of their own (" + pgtest.EnvURL + "): not stopped")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	w := q.startWorker("w", "--metrics-addr", addr)
+	healthz := "http://" + addr + "/healthz"
+	client := &http.Client{Timeout: 10 * time.Second}
+	var status int
+	var body string
+	get := func() bool {
+		resp, err := client.Get(healthz)
+		if err != nil {
+			return false // not listening yet
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		status, body = resp.StatusCode, string(b)
+		return true
+	}
+	waitFor(t, time.Minute, "/healthz 200 before the server stops", func() bool { return get() && status == http.StatusOK })
+	if body != "ok\n" {
+		t.Errorf("/healthz of a healthy worker: %q, want \"ok\\n\"", body)
+	}
+
+	// The server down for 10 s: a 503 must come within them. The first
+	// comes long before the loop's StaleAfter (lease 3 s + busy timeout
+	// 10 s) could pass, so it says the database, not the loop.
+	restarted := make(chan error, 1)
+	back := make(chan struct{})
+	go func() {
+		defer close(back)
+		restarted <- pgtest.Restart(10 * time.Second)
+	}()
+	t.Cleanup(func() { <-back }) // a failure below leaves the server up for the next test
+	waitFor(t, 10*time.Second, "/healthz 503 while the server is down", func() bool {
+		return get() && status == http.StatusServiceUnavailable
+	})
+	if !strings.HasPrefix(body, "database: PostgreSQL does not answer: ") || strings.Count(body, "\n") != 1 || !strings.HasSuffix(body, "\n") {
+		t.Errorf("/healthz while the server is down: %q, want one line saying PostgreSQL does not answer", body)
+	}
+	if err := <-restarted; err != nil {
+		t.Fatalf("restart the server: %v", err)
+	}
+	waitFor(t, time.Minute, "/healthz 200 once the server is back", func() bool { return get() && status == http.StatusOK })
+
+	// And the worker still works.
+	id := q.enqueue("true")
+	q.mustJobq("", "wait", strconv.FormatInt(id, 10), "--timeout", "60s")
+	w.stop(30 * time.Second)
+}
