@@ -27,15 +27,15 @@ type TickFiring struct {
 // Run), nil when it has none.
 func (s *Schedule) FireTick(plan FirePlan, last *Job, now time.Time) TickFiring {
 	f := TickFiring{Fired: ScheduleFired{Schedule: s.Name, FirePlan: plan}}
-	switch s.Overlap.Action(last) {
-	case FireSkip:
+	switch s.Overlap.action(last) {
+	case fireSkip:
 		f.Fired.Skipped, f.Fired.Previous = true, last.ID
 		f.Skip = &Event{JobID: last.ID, At: now, From: last.State, To: last.State, Attempt: last.Run,
 			Error: fmt.Sprintf("tick %s of schedule %s skipped: job %d is %s (--overlap skip)",
 				plan.Tick.UTC().Format(time.RFC3339), s.Name, last.ID, last.State),
 			Schedule: s.Name}
 		return f
-	case FireReplace:
+	case fireReplace:
 		f.Fired.Previous, f.Cancel = last.ID, last.ID
 	}
 	job := s.NewJob(plan.Tick, now)

@@ -314,30 +314,30 @@ func (s *Schedule) Fire(now time.Time, jitter float64) (FirePlan, error) {
 	return p, nil
 }
 
-// FireAction is what a tick does, by the overlap policy and the
+// fireAction is what a tick does, by the overlap policy and the
 // schedule's previous job.
-type FireAction int
+type fireAction int
 
 // The actions of a tick.
 const (
-	FireEnqueue FireAction = iota // enqueue the tick's job
-	FireSkip                      // enqueue nothing: the previous job has not ended
-	FireReplace                   // cancel the previous job, then enqueue
+	fireEnqueue fireAction = iota // enqueue the tick's job
+	fireSkip                      // enqueue nothing: the previous job has not ended
+	fireReplace                   // cancel the previous job, then enqueue
 )
 
-// Action decides what a tick does; last is the schedule's newest job, nil
+// action decides what a tick does; last is the schedule's newest job, nil
 // when it has none.
-func (o Overlap) Action(last *Job) FireAction {
+func (o Overlap) action(last *Job) fireAction {
 	if last == nil || last.State.Final() {
-		return FireEnqueue
+		return fireEnqueue
 	}
 	switch o {
 	case OverlapAllow:
-		return FireEnqueue
+		return fireEnqueue
 	case OverlapReplace:
-		return FireReplace
+		return fireReplace
 	}
-	return FireSkip
+	return fireSkip
 }
 
 // NewJob is the job s makes for tick (zero for jobq schedule run) at now.

@@ -144,13 +144,13 @@ func TestOverlapAction(t *testing.T) {
 	for _, tt := range []struct {
 		o    Overlap
 		last *Job
-		want FireAction
+		want fireAction
 	}{
-		{OverlapSkip, nil, FireEnqueue}, {OverlapSkip, done, FireEnqueue}, {OverlapSkip, running, FireSkip},
-		{OverlapAllow, running, FireEnqueue}, {OverlapReplace, running, FireReplace}, {OverlapReplace, done, FireEnqueue},
+		{OverlapSkip, nil, fireEnqueue}, {OverlapSkip, done, fireEnqueue}, {OverlapSkip, running, fireSkip},
+		{OverlapAllow, running, fireEnqueue}, {OverlapReplace, running, fireReplace}, {OverlapReplace, done, fireEnqueue},
 	} {
-		if got := tt.o.Action(tt.last); got != tt.want {
-			t.Errorf("%s.Action(%v) = %v, want %v", tt.o, tt.last, got, tt.want)
+		if got := tt.o.action(tt.last); got != tt.want {
+			t.Errorf("%s.action(%v) = %v, want %v", tt.o, tt.last, got, tt.want)
 		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 const retryBatch = 1000
 
 // retryJob gives one job a fresh attempt budget, in the state
-// queue.DecideRetry chose. Its history (attempts, events, run) is kept.
+// queue.Retrier chose. Its history (attempts, events, run) is kept.
 const retryJob = `UPDATE jobs SET state = ?, attempts = 0, run_at = ?, updated_at = ?,
 	finished_at = NULL, exit_code = NULL, signal = NULL, last_error = NULL, worker = NULL,
 	lease_until = NULL, cancel_requested = 0` + clearProgress + `
