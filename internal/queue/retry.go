@@ -92,6 +92,14 @@ func NewRetrier(now time.Time, dryRun bool) *Retrier {
 	return &Retrier{now: now, dryRun: dryRun, retried: map[int64]State{}, keys: map[string]int64{}}
 }
 
+// Now is the retry's time: a store writes it as each retried job's
+// run_at and updated_at.
+func (r *Retrier) Now() time.Time { return r.now }
+
+// DryRun says a store rolls back each batch once Batch has made its
+// changes.
+func (r *Retrier) DryRun() bool { return r.dryRun }
+
 // Batch retries, through tx, the jobs of one batch (with DependsOn
 // loaded) and returns what it did to each. named, when set, are the IDs
 // asked for, which the results follow in order (a job named twice comes
