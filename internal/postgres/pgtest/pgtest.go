@@ -328,6 +328,11 @@ func (s *server) launch() error {
 	}
 }
 
+// CanRestart reports whether Restart may stop the server: only the
+// tests' own may be stopped, not one of EnvURL's, and not when there is
+// none.
+func CanRestart() bool { return running != nil }
+
 // Restart stops the test server (a fast shutdown: every connection is
 // cut) and starts it again on the same data and port, after pause. It
 // fails when the tests use a server of their own (EnvURL).
