@@ -1,6 +1,7 @@
 package faulttest
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -22,17 +23,12 @@ func TestHealthServerDownPostgres(t *testing.T) {
 	if ok, _ := pgtest.Available(); ok && !pgtest.CanRestart() {
 		t.Skip("the tests use a server of their own (" + pgtest.EnvURL + "): not stopped")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	w := q.startWorker("w", "--metrics-addr", addr)
-	healthz := "http://" + addr + "/healthz"
+	var (
+		healthz string
+		status  int
+		body    string
+	)
 	client := &http.Client{Timeout: 10 * time.Second}
-	var status int
-	var body string
 	get := func() bool {
 		resp, err := client.Get(healthz)
 		if err != nil {
@@ -43,7 +39,31 @@ func TestHealthServerDownPostgres(t *testing.T) {
 		status, body = resp.StatusCode, string(b)
 		return true
 	}
-	waitFor(t, time.Minute, "/healthz 200 before the server stops", func() bool { return get() && status == http.StatusOK })
+	// The port was free a moment ago; another process may take it before
+	// the worker listens: then the worker exits saying so, and one more
+	// try on another port follows.
+	var w *worker
+	for try := 1; ; try++ {
+		addr := freeAddr(t)
+		healthz = "http://" + addr + "/healthz"
+		w = q.startWorker(fmt.Sprintf("w%d", try), "--metrics-addr", addr)
+		exited := false
+		waitFor(t, time.Minute, "/healthz 200 before the server stops", func() bool {
+			select {
+			case <-w.done:
+				exited = true
+				return true
+			default:
+			}
+			return get() && status == http.StatusOK
+		})
+		if !exited {
+			break
+		}
+		if out := w.output(); try > 1 || !strings.Contains(out, "address already in use") {
+			t.Fatalf("worker exited before /healthz answered 200:\n%s", out)
+		}
+	}
 	if body != "ok\n" {
 		t.Errorf("/healthz of a healthy worker: %q, want \"ok\\n\"", body)
 	}
@@ -72,4 +92,16 @@ func TestHealthServerDownPostgres(t *testing.T) {
 	id := q.enqueue("true")
 	q.mustJobq("", "wait", strconv.FormatInt(id, 10), "--timeout", "60s")
 	w.stop(30 * time.Second)
+}
+
+// freeAddr returns an address of 127.0.0.1 whose port was free a moment
+// ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
