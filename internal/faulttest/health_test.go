@@ -1,6 +1,7 @@
 package faulttest
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -19,20 +20,15 @@ import (
 // counterpart, the database file removed, is cmd's work_metrics script.)
 func TestHealthServerDownPostgres(t *testing.T) {
 	q := setupPostgres(t, "JOBQ_WORK_LEASE=3s")
-	if ok, _ := pgtest.Available(); ok && pgtest.Restart(0) != nil {
+	if ok, _ := pgtest.Available(); ok && !pgtest.CanRestart() {
 		t.Skip("the tests use a server of their own (" + pgtest.EnvURL + "): not stopped")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	w := q.startWorker("w", "--metrics-addr", addr)
-	healthz := "http://" + addr + "/healthz"
+	var (
+		healthz string
+		status  int
+		body    string
+	)
 	client := &http.Client{Timeout: 10 * time.Second}
-	var status int
-	var body string
 	get := func() bool {
 		resp, err := client.Get(healthz)
 		if err != nil {
@@ -43,29 +39,52 @@ func TestHealthServerDownPostgres(t *testing.T) {
 		status, body = resp.StatusCode, string(b)
 		return true
 	}
-	waitFor(t, time.Minute, "/healthz 200 before the server stops", func() bool { return get() && status == http.StatusOK })
+	// The port was free a moment ago; another process may take it before
+	// the worker listens: then the worker exits saying so, and one more
+	// try on another port follows.
+	var w *worker
+	for try := 1; ; try++ {
+		addr := freeAddr(t)
+		healthz = "http://" + addr + "/healthz"
+		w = q.startWorker(fmt.Sprintf("w%d", try), "--metrics-addr", addr)
+		exited := false
+		waitFor(t, time.Minute, "/healthz 200 before the server stops", func() bool {
+			select {
+			case <-w.done:
+				exited = true
+				return true
+			default:
+			}
+			return get() && status == http.StatusOK
+		})
+		if !exited {
+			break
+		}
+		if out := w.output(); try > 1 || !strings.Contains(out, "address already in use") {
+			t.Fatalf("worker exited before /healthz answered 200:\n%s", out)
+		}
+	}
 	if body != "ok\n" {
 		t.Errorf("/healthz of a healthy worker: %q, want \"ok\\n\"", body)
 	}
 
-	// The server down for 10 s: a 503 must come within them. The first
-	// comes long before the loop's StaleAfter (lease 3 s + busy timeout
-	// 10 s) could pass, so it says the database, not the loop.
-	restarted := make(chan error, 1)
-	back := make(chan struct{})
-	go func() {
-		defer close(back)
-		restarted <- pgtest.Restart(10 * time.Second)
-	}()
-	t.Cleanup(func() { <-back }) // a failure below leaves the server up for the next test
-	waitFor(t, 10*time.Second, "/healthz 503 while the server is down", func() bool {
+	// The server stopped: a 503 must come, and say the database (its
+	// ping fails at once), not the loop (whose StaleAfter, lease 3 s +
+	// busy timeout 10 s, is far off). The wait starts once the server is
+	// down, and is generous, as a loaded machine may be slow to notice.
+	start, err := pgtest.Stop()
+	if err != nil {
+		t.Fatalf("stop the server: %v", err)
+	}
+	t.Cleanup(func() { _ = start() }) // a failure below leaves the server up for the next test
+	waitFor(t, time.Minute, "/healthz 503 while the server is down", func() bool {
 		return get() && status == http.StatusServiceUnavailable
 	})
 	if !strings.HasPrefix(body, "database: PostgreSQL does not answer: ") || strings.Count(body, "\n") != 1 || !strings.HasSuffix(body, "\n") {
 		t.Errorf("/healthz while the server is down: %q, want one line saying PostgreSQL does not answer", body)
 	}
-	if err := <-restarted; err != nil {
-		t.Fatalf("restart the server: %v", err)
+	if err := start(); err != nil {
+		t.Fatalf("start the server again: %v", err)
 	}
 	waitFor(t, time.Minute, "/healthz 200 once the server is back", func() bool { return get() && status == http.StatusOK })
 
@@ -73,4 +92,16 @@ func TestHealthServerDownPostgres(t *testing.T) {
 	id := q.enqueue("true")
 	q.mustJobq("", "wait", strconv.FormatInt(id, 10), "--timeout", "60s")
 	w.stop(30 * time.Second)
+}
+
+// freeAddr returns an address of 127.0.0.1 whose port was free a moment
+// ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

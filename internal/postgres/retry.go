@@ -28,14 +28,14 @@ func (s *Store) JobRetry(ctx context.Context, params queue.JobRetryParams) ([]qu
 	where := jobFilter(f, &p)
 	r := queue.NewRetrier(f.Now, params.DryRun)
 	if len(f.IDs) > 0 {
-		return s.retryBatch(ctx, r, params, "SELECT "+jobColumns+" FROM jobs WHERE "+where+" ORDER BY id", p.args, f.IDs)
+		return s.retryBatch(ctx, r, "SELECT "+jobColumns+" FROM jobs WHERE "+where+" ORDER BY id", p.args, f.IDs)
 	}
 	var out []queue.JobRetryResult
 	var cursor int64
 	n := len(p.args)
 	for {
 		args := append(slices.Clone(p.args), cursor, retryBatch)
-		res, err := s.retryBatch(ctx, r, params, fmt.Sprintf("SELECT "+jobColumns+" FROM jobs WHERE "+where+" AND id > $%d ORDER BY id LIMIT $%d", n+1, n+2), args, nil)
+		res, err := s.retryBatch(ctx, r, fmt.Sprintf("SELECT "+jobColumns+" FROM jobs WHERE "+where+" AND id > $%d ORDER BY id LIMIT $%d", n+1, n+2), args, nil)
 		if err != nil {
 			return out, err
 		}
@@ -52,7 +52,7 @@ var errDryRun = errors.New("dry run")
 
 // retryBatch retries, in one transaction, the jobs query selects; named,
 // when set, are the IDs asked for (see queue.Retrier.Batch).
-func (s *Store) retryBatch(ctx context.Context, r *queue.Retrier, params queue.JobRetryParams, query string, args []any, named []int64) ([]queue.JobRetryResult, error) {
+func (s *Store) retryBatch(ctx context.Context, r *queue.Retrier, query string, args []any, named []int64) ([]queue.JobRetryResult, error) {
 	var out []queue.JobRetryResult
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		jobs, err := queryJobs(ctx, tx, query, args...)
@@ -62,10 +62,10 @@ func (s *Store) retryBatch(ctx context.Context, r *queue.Retrier, params queue.J
 		if err := loadDependencies(ctx, tx, jobs); err != nil {
 			return err
 		}
-		if out, err = r.Batch(ctx, retryTx{tx: tx, now: ms(params.Filter.Now)}, jobs, named); err != nil {
+		if out, err = r.Batch(ctx, retryTx{tx: tx, now: ms(r.Now())}, jobs, named); err != nil {
 			return err
 		}
-		if params.DryRun {
+		if r.DryRun() {
 			return errDryRun
 		}
 		return nil

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// RetryDecision is whether one job may be retried, and into which state.
-type RetryDecision struct {
+// retryDecision is whether one job may be retried, and into which state.
+type retryDecision struct {
 	// State is pending, or waiting while a dependency has not succeeded;
 	// empty when the job is refused, and Reason says why.
 	State  State
@@ -18,7 +18,7 @@ type RetryDecision struct {
 	Held bool
 }
 
-// DecideRetry decides whether jobq retry may give job a fresh start at
+// decideRetry decides whether jobq retry may give job a fresh start at
 // now, from what the store read in the retry's transaction: keyHolder is
 // a job other than job, not final, that holds its unique key (0 when
 // none); deps has the stored state of each of job.DependsOn, and a
@@ -26,30 +26,30 @@ type RetryDecision struct {
 // before it succeeded refuses the job for good (one deleted after leaves
 // DependsOn): nothing would ever release the job, and no retry brings the
 // dependency back. job is nil when no job has the ID asked for.
-func DecideRetry(job *Job, now time.Time, keyHolder int64, deps map[int64]State) RetryDecision {
+func decideRetry(job *Job, now time.Time, keyHolder int64, deps map[int64]State) retryDecision {
 	if job == nil {
-		return RetryDecision{Reason: "not found"}
+		return retryDecision{Reason: "not found"}
 	}
 	if st := job.StateAt(now); !st.Retryable() {
-		return RetryDecision{Reason: fmt.Sprintf("it is %s", st)}
+		return retryDecision{Reason: fmt.Sprintf("it is %s", st)}
 	}
 	if keyHolder != 0 && keyHolder != job.ID {
-		return RetryDecision{Reason: fmt.Sprintf("job %d holds its unique key %q", keyHolder, job.UniqueKey)}
+		return retryDecision{Reason: fmt.Sprintf("job %d holds its unique key %q", keyHolder, job.UniqueKey)}
 	}
 	state := StatePending
 	for _, dep := range job.DependsOn {
 		st, ok := deps[dep]
 		switch {
 		case !ok:
-			return RetryDecision{Reason: fmt.Sprintf("dependency %d was deleted", dep)}
+			return retryDecision{Reason: fmt.Sprintf("dependency %d was deleted", dep)}
 		case st == StateSucceeded:
 		case st == StateDead || st == StateCancelled:
-			return RetryDecision{Reason: fmt.Sprintf("dependency %d is %s", dep, st), Held: true}
+			return retryDecision{Reason: fmt.Sprintf("dependency %d is %s", dep, st), Held: true}
 		default:
 			state = StateWaiting
 		}
 	}
-	return RetryDecision{State: state}
+	return retryDecision{State: state}
 }
 
 // RetryTx is what a store reads and writes for one batch of a retry, in
@@ -91,6 +91,14 @@ type Retrier struct {
 func NewRetrier(now time.Time, dryRun bool) *Retrier {
 	return &Retrier{now: now, dryRun: dryRun, retried: map[int64]State{}, keys: map[string]int64{}}
 }
+
+// Now is the retry's time: a store writes it as each retried job's
+// run_at and updated_at.
+func (r *Retrier) Now() time.Time { return r.now }
+
+// DryRun says a store rolls back each batch once Batch has made its
+// changes.
+func (r *Retrier) DryRun() bool { return r.dryRun }
 
 // Batch retries, through tx, the jobs of one batch (with DependsOn
 // loaded) and returns what it did to each. named, when set, are the IDs
@@ -157,12 +165,12 @@ func (r *Retrier) Batch(ctx context.Context, tx RetryTx, jobs []*Job, named []in
 	return out, nil
 }
 
-// decide reads what DecideRetry needs of job through tx, overlaid in a
+// decide reads what decideRetry needs of job through tx, overlaid in a
 // dry run with what earlier, rolled-back batches retried; it reads
 // nothing for a job that cannot be retried whatever the others are.
-func (r *Retrier) decide(ctx context.Context, tx RetryTx, job *Job) (RetryDecision, error) {
+func (r *Retrier) decide(ctx context.Context, tx RetryTx, job *Job) (retryDecision, error) {
 	if job == nil || !job.StateAt(r.now).Retryable() {
-		return DecideRetry(job, r.now, 0, nil), nil
+		return decideRetry(job, r.now, 0, nil), nil
 	}
 	var holder int64
 	if key := job.UniqueKey; key != "" {
@@ -173,7 +181,7 @@ func (r *Retrier) decide(ctx context.Context, tx RetryTx, job *Job) (RetryDecisi
 		if !ok || holder == job.ID {
 			var err error
 			if holder, err = tx.KeyHolder(ctx, key, job.ID); err != nil {
-				return RetryDecision{}, err
+				return retryDecision{}, err
 			}
 		}
 	}
@@ -185,11 +193,11 @@ func (r *Retrier) decide(ctx context.Context, tx RetryTx, job *Job) (RetryDecisi
 		}
 		st, ok, err := tx.JobState(ctx, dep)
 		if err != nil {
-			return RetryDecision{}, err
+			return retryDecision{}, err
 		}
 		if ok {
 			deps[dep] = st
 		}
 	}
-	return DecideRetry(job, r.now, holder, deps), nil
+	return decideRetry(job, r.now, holder, deps), nil
 }

@@ -21,39 +21,39 @@ func TestDecideRetry(t *testing.T) {
 		job       *Job
 		keyHolder int64
 		deps      map[int64]State
-		want      RetryDecision
+		want      retryDecision
 	}{
-		{"no such job", nil, 0, nil, RetryDecision{Reason: "not found"}},
-		{"dead", job(StateDead, ""), 0, nil, RetryDecision{State: StatePending}},
-		{"cancelled", job(StateCancelled, ""), 0, nil, RetryDecision{State: StatePending}},
-		{"succeeded", job(StateSucceeded, ""), 0, nil, RetryDecision{State: StatePending}},
-		{"retrying within its backoff", backingOff, 0, nil, RetryDecision{State: StatePending}},
-		{"retrying past its backoff is pending to users", job(StateRetrying, ""), 0, nil, RetryDecision{Reason: "it is pending"}},
-		{"running", job(StateRunning, ""), 0, nil, RetryDecision{Reason: "it is running"}},
-		{"waiting", job(StateWaiting, "", 3), 0, map[int64]State{3: StatePending}, RetryDecision{Reason: "it is waiting"}},
-		{"not retryable comes before the key", job(StateRunning, "k"), 7, nil, RetryDecision{Reason: "it is running"}},
-		{"key free", job(StateDead, "k"), 0, nil, RetryDecision{State: StatePending}},
-		{"key held by another", job(StateDead, "k"), 7, nil, RetryDecision{Reason: `job 7 holds its unique key "k"`}},
-		{"key held by itself", job(StateDead, "k"), 10, nil, RetryDecision{State: StatePending}},
-		{"key comes before dependencies", job(StateDead, "k", 3), 7, map[int64]State{3: StateDead}, RetryDecision{Reason: `job 7 holds its unique key "k"`}},
-		{"dependency succeeded", job(StateDead, "", 3), 0, map[int64]State{3: StateSucceeded}, RetryDecision{State: StatePending}},
-		{"dependency pending: waits", job(StateDead, "", 3), 0, map[int64]State{3: StatePending}, RetryDecision{State: StateWaiting}},
-		{"dependency running: waits", job(StateDead, "", 3), 0, map[int64]State{3: StateRunning}, RetryDecision{State: StateWaiting}},
-		{"dependency retrying: waits", job(StateDead, "", 3), 0, map[int64]State{3: StateRetrying}, RetryDecision{State: StateWaiting}},
-		{"dependency scheduled: waits", job(StateDead, "", 3), 0, map[int64]State{3: StateScheduled}, RetryDecision{State: StateWaiting}},
-		{"dependency waiting: waits", job(StateDead, "", 3), 0, map[int64]State{3: StateWaiting}, RetryDecision{State: StateWaiting}},
-		{"dependency dead: held", job(StateDead, "", 3), 0, map[int64]State{3: StateDead}, RetryDecision{Reason: "dependency 3 is dead", Held: true}},
-		{"dependency cancelled: held", job(StateCancelled, "", 3), 0, map[int64]State{3: StateCancelled}, RetryDecision{Reason: "dependency 3 is cancelled", Held: true}},
-		{"dependency deleted: refused for good", job(StateCancelled, "", 3), 0, map[int64]State{}, RetryDecision{Reason: "dependency 3 was deleted"}},
-		{"the first dependency that refuses speaks", job(StateDead, "", 3, 4, 5), 0, map[int64]State{3: StatePending, 5: StateDead}, RetryDecision{Reason: "dependency 4 was deleted"}},
-		{"dead before deleted in DependsOn order", job(StateDead, "", 5, 4), 0, map[int64]State{5: StateDead}, RetryDecision{Reason: "dependency 5 is dead", Held: true}},
-		{"one unfinished dependency among succeeded ones", job(StateDead, "", 3, 4), 0, map[int64]State{3: StateSucceeded, 4: StatePending}, RetryDecision{State: StateWaiting}},
+		{"no such job", nil, 0, nil, retryDecision{Reason: "not found"}},
+		{"dead", job(StateDead, ""), 0, nil, retryDecision{State: StatePending}},
+		{"cancelled", job(StateCancelled, ""), 0, nil, retryDecision{State: StatePending}},
+		{"succeeded", job(StateSucceeded, ""), 0, nil, retryDecision{State: StatePending}},
+		{"retrying within its backoff", backingOff, 0, nil, retryDecision{State: StatePending}},
+		{"retrying past its backoff is pending to users", job(StateRetrying, ""), 0, nil, retryDecision{Reason: "it is pending"}},
+		{"running", job(StateRunning, ""), 0, nil, retryDecision{Reason: "it is running"}},
+		{"waiting", job(StateWaiting, "", 3), 0, map[int64]State{3: StatePending}, retryDecision{Reason: "it is waiting"}},
+		{"not retryable comes before the key", job(StateRunning, "k"), 7, nil, retryDecision{Reason: "it is running"}},
+		{"key free", job(StateDead, "k"), 0, nil, retryDecision{State: StatePending}},
+		{"key held by another", job(StateDead, "k"), 7, nil, retryDecision{Reason: `job 7 holds its unique key "k"`}},
+		{"key held by itself", job(StateDead, "k"), 10, nil, retryDecision{State: StatePending}},
+		{"key comes before dependencies", job(StateDead, "k", 3), 7, map[int64]State{3: StateDead}, retryDecision{Reason: `job 7 holds its unique key "k"`}},
+		{"dependency succeeded", job(StateDead, "", 3), 0, map[int64]State{3: StateSucceeded}, retryDecision{State: StatePending}},
+		{"dependency pending: waits", job(StateDead, "", 3), 0, map[int64]State{3: StatePending}, retryDecision{State: StateWaiting}},
+		{"dependency running: waits", job(StateDead, "", 3), 0, map[int64]State{3: StateRunning}, retryDecision{State: StateWaiting}},
+		{"dependency retrying: waits", job(StateDead, "", 3), 0, map[int64]State{3: StateRetrying}, retryDecision{State: StateWaiting}},
+		{"dependency scheduled: waits", job(StateDead, "", 3), 0, map[int64]State{3: StateScheduled}, retryDecision{State: StateWaiting}},
+		{"dependency waiting: waits", job(StateDead, "", 3), 0, map[int64]State{3: StateWaiting}, retryDecision{State: StateWaiting}},
+		{"dependency dead: held", job(StateDead, "", 3), 0, map[int64]State{3: StateDead}, retryDecision{Reason: "dependency 3 is dead", Held: true}},
+		{"dependency cancelled: held", job(StateCancelled, "", 3), 0, map[int64]State{3: StateCancelled}, retryDecision{Reason: "dependency 3 is cancelled", Held: true}},
+		{"dependency deleted: refused for good", job(StateCancelled, "", 3), 0, map[int64]State{}, retryDecision{Reason: "dependency 3 was deleted"}},
+		{"the first dependency that refuses speaks", job(StateDead, "", 3, 4, 5), 0, map[int64]State{3: StatePending, 5: StateDead}, retryDecision{Reason: "dependency 4 was deleted"}},
+		{"dead before deleted in DependsOn order", job(StateDead, "", 5, 4), 0, map[int64]State{5: StateDead}, retryDecision{Reason: "dependency 5 is dead", Held: true}},
+		{"one unfinished dependency among succeeded ones", job(StateDead, "", 3, 4), 0, map[int64]State{3: StateSucceeded, 4: StatePending}, retryDecision{State: StateWaiting}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := DecideRetry(tt.job, now, tt.keyHolder, tt.deps); got != tt.want {
-				t.Errorf("DecideRetry = %+v, want %+v", got, tt.want)
+			if got := decideRetry(tt.job, now, tt.keyHolder, tt.deps); got != tt.want {
+				t.Errorf("decideRetry = %+v, want %+v", got, tt.want)
 			}
 		})
 	}

@@ -16,7 +16,7 @@ import (
 const retryBatch = 1000
 
 // retryJob gives one job a fresh attempt budget, in the state
-// queue.DecideRetry chose. Its history (attempts, events, run) is kept.
+// queue.Retrier chose. Its history (attempts, events, run) is kept.
 const retryJob = `UPDATE jobs SET state = ?, attempts = 0, run_at = ?, updated_at = ?,
 	finished_at = NULL, exit_code = NULL, signal = NULL, last_error = NULL, worker = NULL,
 	lease_until = NULL, cancel_requested = 0` + clearProgress + `
@@ -32,12 +32,12 @@ func (s *Store) JobRetry(ctx context.Context, params queue.JobRetryParams) ([]qu
 	where, args := jobFilter(f)
 	r := queue.NewRetrier(f.Now, params.DryRun)
 	if len(f.IDs) > 0 {
-		return s.retryBatch(ctx, r, params, "SELECT "+jobColumns+" FROM jobs WHERE "+where+" ORDER BY id", args, f.IDs)
+		return s.retryBatch(ctx, r, "SELECT "+jobColumns+" FROM jobs WHERE "+where+" ORDER BY id", args, f.IDs)
 	}
 	var out []queue.JobRetryResult
 	var cursor int64
 	for {
-		res, err := s.retryBatch(ctx, r, params, "SELECT "+jobColumns+" FROM jobs WHERE "+where+" AND id > ? ORDER BY id LIMIT ?",
+		res, err := s.retryBatch(ctx, r, "SELECT "+jobColumns+" FROM jobs WHERE "+where+" AND id > ? ORDER BY id LIMIT ?",
 			append(slices.Clone(args), cursor, retryBatch), nil)
 		if err != nil {
 			return out, err
@@ -55,7 +55,7 @@ func (s *Store) JobRetry(ctx context.Context, params queue.JobRetryParams) ([]qu
 
 // retryBatch retries, in one transaction, the jobs query selects; named,
 // when set, are the IDs asked for (see queue.Retrier.Batch).
-func (s *Store) retryBatch(ctx context.Context, r *queue.Retrier, params queue.JobRetryParams, query string, args []any, named []int64) ([]queue.JobRetryResult, error) {
+func (s *Store) retryBatch(ctx context.Context, r *queue.Retrier, query string, args []any, named []int64) ([]queue.JobRetryResult, error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, interpretError(err)
@@ -68,8 +68,8 @@ func (s *Store) retryBatch(ctx context.Context, r *queue.Retrier, params queue.J
 	if err := loadDependencies(ctx, tx, jobs); err != nil {
 		return nil, err
 	}
-	out, err := r.Batch(ctx, retryTx{tx: tx, now: ms(params.Filter.Now)}, jobs, named)
-	if err != nil || params.DryRun {
+	out, err := r.Batch(ctx, retryTx{tx: tx, now: ms(r.Now())}, jobs, named)
+	if err != nil || r.DryRun() {
 		return out, err // the deferred Rollback undoes a dry run
 	}
 	return out, interpretError(tx.Commit())

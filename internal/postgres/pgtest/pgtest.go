@@ -328,21 +328,55 @@ func (s *server) launch() error {
 	}
 }
 
+// CanRestart reports whether Restart and Stop may stop the server: only
+// the tests' own may be stopped, not one of EnvURL's, and not when there
+// is none.
+func CanRestart() bool { return running != nil }
+
 // Restart stops the test server (a fast shutdown: every connection is
 // cut) and starts it again on the same data and port, after pause. It
 // fails when the tests use a server of their own (EnvURL).
 func Restart(pause time.Duration) error {
+	start, err := Stop()
+	if err != nil {
+		return err
+	}
+	time.Sleep(pause)
+	return start()
+}
+
+// Stop stops the test server with a fast shutdown (every connection is
+// cut) and returns start, which starts it again on the same data and
+// port and waits until it takes connections. Until start is called,
+// creating or dropping a database waits. A test calls start itself, and
+// from a Cleanup too, so that a failure leaves the server up for the
+// next test: start does its work once, later calls return its error.
+// Stop fails when the tests use a server of their own (EnvURL).
+func Stop() (start func() error, err error) {
 	if running == nil {
-		return errors.New("not the tests' own server: " + EnvURL + " is set, or there is none")
+		return nil, errors.New("not the tests' own server: " + EnvURL + " is set, or there is none")
 	}
 	adminMu.Lock()
-	defer adminMu.Unlock()
 	running.halt()
-	time.Sleep(pause)
+	var (
+		once     sync.Once
+		startErr error
+	)
+	return func() error {
+		once.Do(func() {
+			defer adminMu.Unlock()
+			startErr = relaunch()
+		})
+		return startErr
+	}, nil
+}
+
+// relaunch starts the halted server and connects admin anew (its
+// connection was cut with the others); adminMu is held.
+func relaunch() error {
 	if err := running.launch(); err != nil {
 		return err
 	}
-	// The admin connection was cut with the others.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var err error
