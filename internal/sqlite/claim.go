@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jobq/jobq/internal/queue"
@@ -79,10 +80,71 @@ func dueQuery(st string) string {
 WHERE ` + readyCondition + ` AND queue IN (?) AND state = '` + st + `' AND run_at <= ? LIMIT 1`
 }
 
-const finishJob = `UPDATE jobs SET state = ?, attempts = ?, run_at = coalesce(?, run_at),
-	finished_at = ?, exit_code = ?, signal = ?, last_error = ?, updated_at = ?,
+// finishSizes are the numbers of outcomes one statement records
+// (finishJobsSQL): outcomes go in statements of the largest size, and the
+// rest in one of the smallest size that holds them, its spare rows NULL,
+// which match no job. So a few statements, kept, record any number, and a
+// runner's batch of outcomes costs one statement, not one a job: SQLite
+// copies every page a statement changes to its statement journal once per
+// statement, and a statement's IN lists (the partial indexes') are built
+// once per statement (docs/performance.md, issue 10, third session).
+var finishSizes = []int{1, 4, 16, 64}
+
+// outcomeColumns are the values of an outcome in finishJobsSQL, in order.
+const outcomeColumns = 10
+
+// finishJobsSQL records rows outcomes, fenced by each job's run, and
+// returns the IDs of the jobs recorded; a job whose worker no longer held
+// it is not. Its values per outcome: ID, run, state, attempts, run_at
+// (NULL keeps it), finished_at, exit code, signal, error, updated_at.
+func finishJobsSQL(rows int) string {
+	return `UPDATE jobs SET state = v.column3, attempts = v.column4, run_at = coalesce(v.column5, jobs.run_at),
+	finished_at = v.column6, exit_code = v.column7, signal = v.column8, last_error = v.column9, updated_at = v.column10,
 	worker = NULL, lease_until = NULL, cancel_requested = 0
-WHERE id = ? AND run = ? AND state = 'running'`
+FROM (VALUES ` + valuesRows(rows, outcomeColumns) + `) AS v
+WHERE jobs.id = v.column1 AND jobs.run = v.column2 AND jobs.state = 'running'
+RETURNING jobs.id`
+}
+
+// attemptEndColumns are the values of an attempt's end in finishAttemptsSQL.
+const attemptEndColumns = 8
+
+// finishAttemptsSQL records the ends of rows attempts: job ID, run,
+// finished_at, exit code, signal, error, output, output size. An outcome
+// without output (a lost worker's job) keeps the output its worker last
+// flushed.
+func finishAttemptsSQL(rows int) string {
+	return `UPDATE attempts SET finished_at = v.column3, exit_code = v.column4, signal = v.column5,
+	error = v.column6, output = coalesce(v.column7, attempts.output), output_size = coalesce(v.column8, attempts.output_size)
+FROM (VALUES ` + valuesRows(rows, attemptEndColumns) + `) AS v
+WHERE attempts.job_id = v.column1 AND attempts.run = v.column2`
+}
+
+// valuesRows is rows rows of columns placeholders each, for VALUES.
+func valuesRows(rows, columns int) string {
+	row := "(" + placeholders(columns) + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
+}
+
+// finishStatements are every statement finishJobs may record outcomes with.
+func finishStatements() []string {
+	var out []string
+	for _, n := range finishSizes {
+		out = append(out, finishJobsSQL(n), finishAttemptsSQL(n))
+	}
+	return out
+}
+
+// finishSize is the size of the statement that records the first of n
+// outcomes: the largest, or the smallest that holds them all.
+func finishSize(n int) int {
+	for _, size := range finishSizes {
+		if size >= n {
+			return size
+		}
+	}
+	return finishSizes[len(finishSizes)-1]
+}
 
 // cancelRequested reads, for a job handed back, whether jobq cancel asked
 // to stop it: it then ends cancelled (queue.JobFinishParams).
@@ -119,8 +181,9 @@ const expiredJobs = "SELECT " + jobColumns + ` FROM jobs INDEXED BY jobs_lease
 // claims jobs, in one transaction; see queue.Store.
 func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*queue.JobClaimResult, error) {
 	filter, _ := queueFilter(params.Queues)
-	kept := []string{expiredJobs, finishJob, finishAttempt, waitedOnJobs, dependents, releaseJob, cancelDependent,
+	kept := []string{expiredJobs, waitedOnJobs, dependents, releaseJob, cancelDependent,
 		queueSettingsQuery, fmt.Sprintf(readyQueues, filter), topLevel, nextLevel, fmt.Sprintf(levelHead, params.Limit), claimIDs, dataVersion}
+	kept = append(kept, finishStatements()...)
 	for _, st := range queue.ReadyStates {
 		kept = append(kept, nextRunQuery(string(st)))
 	}
@@ -219,27 +282,38 @@ func nextRunAt(ctx context.Context, k keptTx, ready []queueState, now int64) (ti
 // finishJobs records outcomes, fenced by each job's run, settles the jobs
 // waiting for those that ended, and returns the IDs of the jobs whose
 // worker no longer held them. A busy worker records many outcomes in one
-// call: each statement is looked up once, and one query (waitedOn) says
-// which of the jobs have others waiting for them, so that the rest cost
-// no dependents query each (a third of a claim's time, profiled).
+// call: consecutive outcomes are recorded by one statement (finishSizes),
+// and one query (waitedOn) says which of the jobs have others waiting for
+// them, so that the rest cost no dependents query each (a third of a
+// claim's time, profiled). The events are logged in the order of finish,
+// each job's dependents settled right after its end, as if each outcome
+// were recorded alone: a run of outcomes recorded together ends at a job
+// that others wait for, at a hand-back and before a job's second outcome.
 func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams) (lost []int64, err error) {
 	if len(finish) == 0 {
 		return nil, nil
 	}
 	k := keptTx{s, tx}
-	job, err := s.stmt(ctx, tx, finishJob)
-	if err != nil {
-		return nil, err
-	}
-	attempt, err := s.stmt(ctx, tx, finishAttempt)
-	if err != nil {
-		return nil, err
-	}
 	waited, err := waitedOn(ctx, k, finish)
 	if err != nil {
 		return nil, err
 	}
+	var run []queue.JobFinishParams // outcomes not yet recorded
+	flush := func() ([]int64, error) {
+		if len(run) == 0 {
+			return nil, nil
+		}
+		l, err := s.recordOutcomes(ctx, k, run)
+		lost = append(lost, l...)
+		run = run[:0]
+		return l, err
+	}
 	for _, p := range finish {
+		if p.State == queue.StatePending || p.Unstarted || slices.ContainsFunc(run, func(q queue.JobFinishParams) bool { return q.ID == p.ID }) {
+			if _, err := flush(); err != nil {
+				return nil, err
+			}
+		}
 		if p.State == queue.StatePending {
 			if p, err = s.handBack(ctx, tx, p); err != nil {
 				return nil, err
@@ -259,30 +333,67 @@ func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFi
 			}
 			continue
 		}
-		var finished any
-		if p.State.Final() {
-			finished = ms(p.FinishedAt)
-		}
-		r, err := job.ExecContext(ctx, string(p.State), p.Attempts, msOrNull(p.RunAt),
-			finished, p.ExitCode, nullString(p.Signal), nullString(p.Error), ms(p.FinishedAt), p.ID, p.Run)
-		if err != nil {
-			return nil, interpretError(fmt.Errorf("finish job %d: %w", p.ID, err))
-		}
-		if n, _ := r.RowsAffected(); n == 0 {
-			lost = append(lost, p.ID)
-			continue
-		}
-		var size any
-		if p.Output != nil {
-			size = p.OutputSize
-		}
-		if _, err := attempt.ExecContext(ctx, ms(p.FinishedAt), p.ExitCode,
-			nullString(p.Signal), nullString(p.Error), p.Output, size, p.ID, p.Run); err != nil {
-			return nil, interpretError(fmt.Errorf("finish attempt: %w", err))
-		}
+		run = append(run, p)
 		if p.State.Final() && waited[p.ID] {
-			if _, err := s.settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
+			l, err := flush()
+			if err != nil {
 				return nil, err
+			}
+			if !slices.Contains(l, p.ID) {
+				if _, err := s.settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if _, err := flush(); err != nil {
+		return nil, err
+	}
+	return lost, nil
+}
+
+// recordOutcomes records outcomes, none of them a hand-back and no job
+// twice, in statements of finishSizes, and returns the IDs of the jobs
+// whose worker no longer held them, in the order of outcomes.
+func (s *Store) recordOutcomes(ctx context.Context, k keptTx, outcomes []queue.JobFinishParams) (lost []int64, err error) {
+	for len(outcomes) > 0 {
+		size := finishSize(len(outcomes))
+		part := outcomes[:min(size, len(outcomes))]
+		outcomes = outcomes[len(part):]
+		args := make([]any, 0, size*outcomeColumns)
+		for _, p := range part {
+			var finished any
+			if p.State.Final() {
+				finished = ms(p.FinishedAt)
+			}
+			args = append(args, p.ID, p.Run, string(p.State), p.Attempts, msOrNull(p.RunAt),
+				finished, p.ExitCode, nullString(p.Signal), nullString(p.Error), ms(p.FinishedAt))
+		}
+		args = append(args, make([]any, cap(args)-len(args))...)
+		held, err := queryIDs(ctx, k, finishJobsSQL(size), args...)
+		if err != nil {
+			return nil, fmt.Errorf("finish jobs: %w", err)
+		}
+		ends := make([]any, 0, len(held)*attemptEndColumns)
+		for _, p := range part {
+			if !slices.Contains(held, p.ID) {
+				lost = append(lost, p.ID)
+				continue
+			}
+			var size any
+			if p.Output != nil {
+				size = p.OutputSize
+			}
+			ends = append(ends, p.ID, p.Run, ms(p.FinishedAt), p.ExitCode,
+				nullString(p.Signal), nullString(p.Error), p.Output, size)
+		}
+		for len(ends) > 0 {
+			size := finishSize(len(ends) / attemptEndColumns)
+			n := min(size*attemptEndColumns, len(ends))
+			args := append(ends[:n:n], make([]any, size*attemptEndColumns-n)...)
+			ends = ends[n:]
+			if _, err := k.ExecContext(ctx, finishAttemptsSQL(size), args...); err != nil {
+				return nil, interpretError(fmt.Errorf("finish attempts: %w", err))
 			}
 		}
 	}
