@@ -290,8 +290,12 @@ func nextRunAt(ctx context.Context, k keptTx, ready []queueState, now int64) (ti
 // them, so that the rest cost no dependents query each (a third of a
 // claim's time, profiled). The events are logged in the order of finish,
 // each job's dependents settled right after its end, as if each outcome
-// were recorded alone: a run of outcomes recorded together ends at a job
-// that others wait for, at a hand-back and before a job's second outcome.
+// were recorded alone: a statement updates its jobs in ID order, so a run
+// of outcomes recorded together is one of rising job IDs (a runner's
+// outcomes mostly come in the order of its claims), and it ends at a job
+// that others wait for and at a hand-back. A job's second outcome in one
+// call (its ID not above the one before) starts a new run, as it must be
+// recorded after the first, to be found lost.
 func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams) (lost []int64, err error) {
 	if len(finish) == 0 {
 		return nil, nil
@@ -312,7 +316,7 @@ func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFi
 		return l, err
 	}
 	for _, p := range finish {
-		if p.State == queue.StatePending || p.Unstarted || slices.ContainsFunc(run, func(q queue.JobFinishParams) bool { return q.ID == p.ID }) {
+		if p.State == queue.StatePending || p.Unstarted || len(run) > 0 && p.ID <= run[len(run)-1].ID {
 			if _, err := flush(); err != nil {
 				return nil, err
 			}
