@@ -127,11 +127,16 @@ func valuesRows(rows, columns int) string {
 	return strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
 }
 
-// finishStatements are every statement finishJobs may record outcomes with.
-func finishStatements() []string {
+// finishStatements are the statements that record n outcomes: those of
+// the sizes up to the largest that n needs. Compiling one of 64 rows,
+// its triggers included, costs as much as recording dozens of outcomes:
+// a runner of one slot keeps only the smallest.
+func finishStatements(n int) []string {
 	var out []string
-	for _, n := range finishSizes {
-		out = append(out, finishJobsSQL(n), finishAttemptsSQL(n))
+	for _, size := range finishSizes {
+		if n > 0 && size <= finishSize(n) {
+			out = append(out, finishJobsSQL(size), finishAttemptsSQL(size))
+		}
 	}
 	return out
 }
@@ -185,7 +190,7 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 	filter, _ := queueFilter(params.Queues)
 	kept := []string{expiredJobs, waitedOnJobs, dependents, releaseJob, cancelDependent,
 		queueSettingsQuery, fmt.Sprintf(readyQueues, filter), topLevel, nextLevel, fmt.Sprintf(levelHead, params.Limit), claimIDs, dataVersion}
-	kept = append(kept, finishStatements()...)
+	kept = append(kept, finishStatements(len(params.Finish))...)
 	kept = append(kept, countJobs, countEnds)
 	for _, st := range queue.ReadyStates {
 		kept = append(kept, nextRunQuery(string(st)))
