@@ -93,9 +93,9 @@ var finishSizes = []int{1, 4, 16, 64}
 // outcomeColumns are the values of an outcome in finishJobsSQL, in order.
 const outcomeColumns = 10
 
-// finishJobsSQL records rows outcomes, fenced by each job's run, and
-// returns the IDs of the jobs recorded; a job whose worker no longer held
-// it is not, with their queues and new states, which the caller counts
+// finishJobsSQL records rows outcomes, fenced by each job's run (the job
+// of a worker that no longer held it is left as it is), and returns the
+// ID, queue and new state of each job it changed, for the caller to count
 // (counts). Its values per outcome: ID, run, state, attempts, run_at
 // (NULL keeps it), finished_at, exit code, signal, error, updated_at.
 func finishJobsSQL(rows int) string {
