@@ -706,8 +706,9 @@ func columnIn(column string, queues []string) (string, []any) {
 // hand-back of a job never started. The triggers count every other
 // transition, a row at a time (migration 0004); these statements count
 // theirs, one upsert per queue and state, in the transaction that makes
-// them, before anything reads the counts. The claim's two upserts a job
-// were a sixth of its cost.
+// them, before anything reads the counts. Counted by the triggers, a row
+// at a time, they were 8% of SQLite's instructions in a claim and finish
+// of 100 jobs.
 type counts struct {
 	n    map[[2]string]int // by queue and state: jobs in
 	ends map[[2]string]int // by queue and final state: jobs ended

@@ -4,8 +4,8 @@
 -- through a temporary B-tree of its values, which a statement builds
 -- once but a trigger program builds again for every row it fires on
 -- (its "once" flags start clear at each firing). Two of them fired on
--- every claimed and every finished job: about a tenth of a claim and a
--- finish, with the partial indexes' IN lists (see JobClaim's finish).
+-- every claimed and every finished job: 12% of a claim and finish's
+-- instructions (callgrind, docs/performance.md).
 -- The lists are queue.EventErrorStates and queue.FinalStates, as
 -- before; TestTriggerMatchesStates and TestEndTriggerMatchesStates
 -- check that they agree.
@@ -28,8 +28,8 @@ END;
 -- Transitions into and out of running (a claim, a finish, the hand-back
 -- of a job never started) are counted by the statements that make them,
 -- in the same transaction, one upsert per queue and state per statement
--- (claim.go, counts): per job, the two upserts of job_counts were a sixth
--- of a claim's cost and the finish's three a fifth of a finish's. No other
+-- (claim.go, counts): counted here, a row at a time, they were 8% of
+-- SQLite's instructions in a claim and finish of 100 jobs. No other
 -- statement moves a job into or out of running; these triggers count the
 -- rest, as before.
 DROP TRIGGER jobs_count_transition;
@@ -43,8 +43,9 @@ END;
 -- The ready indexes of 0003, their condition written as = ... OR: as an
 -- IN of three states, every job inserted searched a temporary B-tree
 -- twice to know whether it goes in them, and every claim and finish four
--- times a job (about a third of the sqlite3 shell's bulk insert of the
--- same jobs). Their condition is readyCondition's (TestIndexesMatchStates).
+-- times a job: a third of the sqlite3 shell's CPU in a bulk insert of
+-- the same jobs, a fifth of SQLite's instructions in jobq's claim and
+-- finish. Their condition is readyCondition's (TestIndexesMatchStates).
 DROP INDEX jobs_ready;
 CREATE INDEX jobs_ready ON jobs (queue, priority DESC, run_at, id)
 	WHERE (state = 'pending' OR state = 'scheduled' OR state = 'retrying');
