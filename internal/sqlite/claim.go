@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jobq/jobq/internal/queue"
@@ -56,7 +57,7 @@ ORDER BY queue, state`
 var (
 	topLevel  = `SELECT max(priority) FROM jobs WHERE ` + readyCondition + ` AND queue IN (?)`
 	nextLevel = topLevel + ` AND priority < ?`
-	levelHead = `SELECT id, run_at FROM jobs
+	levelHead = `SELECT id, run_at, state FROM jobs
 WHERE ` + readyCondition + ` AND queue IN (?) AND priority IN (?) AND run_at <= ?
 ORDER BY run_at, id LIMIT %d`
 )
@@ -79,10 +80,77 @@ func dueQuery(st string) string {
 WHERE ` + readyCondition + ` AND queue IN (?) AND state = '` + st + `' AND run_at <= ? LIMIT 1`
 }
 
-const finishJob = `UPDATE jobs SET state = ?, attempts = ?, run_at = coalesce(?, run_at),
-	finished_at = ?, exit_code = ?, signal = ?, last_error = ?, updated_at = ?,
+// finishSizes are the numbers of outcomes one statement records
+// (finishJobsSQL): outcomes go in statements of the largest size, and the
+// rest in one of the smallest size that holds them, its spare rows NULL,
+// which match no job. So a few statements, kept, record any number, and a
+// runner's batch of outcomes costs one statement, not one a job: SQLite
+// copies every page a statement changes to its statement journal once per
+// statement, and a statement's IN lists (the partial indexes') are built
+// once per statement (docs/performance.md, issue 10, third session).
+var finishSizes = []int{1, 4, 16, 64}
+
+// outcomeColumns are the values of an outcome in finishJobsSQL, in order.
+const outcomeColumns = 10
+
+// finishJobsSQL records rows outcomes, fenced by each job's run (the job
+// of a worker that no longer held it is left as it is), and returns the
+// ID, queue and new state of each job it changed, for the caller to count
+// (counts). Its values per outcome: ID, run, state, attempts, run_at
+// (NULL keeps it), finished_at, exit code, signal, error, updated_at.
+func finishJobsSQL(rows int) string {
+	return `UPDATE jobs SET state = v.column3, attempts = v.column4, run_at = coalesce(v.column5, jobs.run_at),
+	finished_at = v.column6, exit_code = v.column7, signal = v.column8, last_error = v.column9, updated_at = v.column10,
 	worker = NULL, lease_until = NULL, cancel_requested = 0
-WHERE id = ? AND run = ? AND state = 'running'`
+FROM (VALUES ` + valuesRows(rows, outcomeColumns) + `) AS v
+WHERE jobs.id = v.column1 AND jobs.run = v.column2 AND jobs.state = 'running'
+RETURNING jobs.id, jobs.queue, jobs.state`
+}
+
+// attemptEndColumns are the values of an attempt's end in finishAttemptsSQL.
+const attemptEndColumns = 8
+
+// finishAttemptsSQL records the ends of rows attempts: job ID, run,
+// finished_at, exit code, signal, error, output, output size. An outcome
+// without output (a lost worker's job) keeps the output its worker last
+// flushed.
+func finishAttemptsSQL(rows int) string {
+	return `UPDATE attempts SET finished_at = v.column3, exit_code = v.column4, signal = v.column5,
+	error = v.column6, output = coalesce(v.column7, attempts.output), output_size = coalesce(v.column8, attempts.output_size)
+FROM (VALUES ` + valuesRows(rows, attemptEndColumns) + `) AS v
+WHERE attempts.job_id = v.column1 AND attempts.run = v.column2`
+}
+
+// valuesRows is rows rows of columns placeholders each, for VALUES.
+func valuesRows(rows, columns int) string {
+	row := "(" + placeholders(columns) + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
+}
+
+// finishStatements are the statements that record n outcomes: those of
+// the sizes up to the largest that n needs. Compiling one of 64 rows,
+// its triggers included, costs as much as recording dozens of outcomes:
+// a runner of one slot keeps only the smallest.
+func finishStatements(n int) []string {
+	var out []string
+	for _, size := range finishSizes {
+		if n > 0 && size <= finishSize(n) {
+			out = append(out, finishJobsSQL(size), finishAttemptsSQL(size))
+		}
+	}
+	return out
+}
+
+// finishSize is the size of the statement that records the first of n
+// outcomes: the largest, or the smallest that holds them all.
+func finishSize(n int) int {
+	for _, size := range finishSizes {
+		if size >= n {
+			return size
+		}
+	}
+	return finishSizes[len(finishSizes)-1]
+}
 
 // cancelRequested reads, for a job handed back, whether jobq cancel asked
 // to stop it: it then ends cancelled (queue.JobFinishParams).
@@ -95,7 +163,8 @@ const unclaimJob = `UPDATE jobs SET state = ?, attempts = attempts - 1, run = ru
 	started_at = (SELECT a.started_at FROM attempts a WHERE a.job_id = jobs.id AND a.run = jobs.run - 1),
 	finished_at = coalesce(?, finished_at), last_error = ?, updated_at = ?,
 	worker = NULL, lease_until = NULL, cancel_requested = 0
-WHERE id = ? AND run = ? AND state = 'running'`
+WHERE id = ? AND run = ? AND state = 'running'
+RETURNING queue`
 
 const unclaimAttempt = `DELETE FROM attempts WHERE job_id = ? AND run = ?`
 
@@ -119,8 +188,10 @@ const expiredJobs = "SELECT " + jobColumns + ` FROM jobs INDEXED BY jobs_lease
 // claims jobs, in one transaction; see queue.Store.
 func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*queue.JobClaimResult, error) {
 	filter, _ := queueFilter(params.Queues)
-	kept := []string{expiredJobs, finishJob, finishAttempt, waitedOnJobs, dependents, releaseJob, cancelDependent,
+	kept := []string{expiredJobs, waitedOnJobs, dependents, releaseJob, cancelDependent,
 		queueSettingsQuery, fmt.Sprintf(readyQueues, filter), topLevel, nextLevel, fmt.Sprintf(levelHead, params.Limit), claimIDs, dataVersion}
+	kept = append(kept, finishStatements(len(params.Finish))...)
+	kept = append(kept, countJobs, countEnds)
 	for _, st := range queue.ReadyStates {
 		kept = append(kept, nextRunQuery(string(st)))
 	}
@@ -219,27 +290,42 @@ func nextRunAt(ctx context.Context, k keptTx, ready []queueState, now int64) (ti
 // finishJobs records outcomes, fenced by each job's run, settles the jobs
 // waiting for those that ended, and returns the IDs of the jobs whose
 // worker no longer held them. A busy worker records many outcomes in one
-// call: each statement is looked up once, and one query (waitedOn) says
-// which of the jobs have others waiting for them, so that the rest cost
-// no dependents query each (a third of a claim's time, profiled).
+// call: consecutive outcomes are recorded by one statement (finishSizes),
+// and one query (waitedOn) says which of the jobs have others waiting for
+// them, so that the rest cost no dependents query each (a third of a
+// claim's time, profiled). The events are logged in the order of finish,
+// each job's dependents settled right after its end, as if each outcome
+// were recorded alone: a statement updates its jobs in ID order, so a run
+// of outcomes recorded together is one of rising job IDs (a runner's
+// outcomes mostly come in the order of its claims), and it ends at a job
+// that others wait for and at a hand-back. A job's second outcome in one
+// call (its ID not above the one before) starts a new run, as it must be
+// recorded after the first, to be found lost.
 func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams) (lost []int64, err error) {
 	if len(finish) == 0 {
 		return nil, nil
 	}
 	k := keptTx{s, tx}
-	job, err := s.stmt(ctx, tx, finishJob)
-	if err != nil {
-		return nil, err
-	}
-	attempt, err := s.stmt(ctx, tx, finishAttempt)
-	if err != nil {
-		return nil, err
-	}
 	waited, err := waitedOn(ctx, k, finish)
 	if err != nil {
 		return nil, err
 	}
+	var run []queue.JobFinishParams // outcomes not yet recorded
+	flush := func() ([]int64, error) {
+		if len(run) == 0 {
+			return nil, nil
+		}
+		l, err := s.recordOutcomes(ctx, k, run)
+		lost = append(lost, l...)
+		run = run[:0]
+		return l, err
+	}
 	for _, p := range finish {
+		if p.State == queue.StatePending || p.Unstarted || len(run) > 0 && p.ID <= run[len(run)-1].ID {
+			if _, err := flush(); err != nil {
+				return nil, err
+			}
+		}
 		if p.State == queue.StatePending {
 			if p, err = s.handBack(ctx, tx, p); err != nil {
 				return nil, err
@@ -259,30 +345,81 @@ func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFi
 			}
 			continue
 		}
-		var finished any
-		if p.State.Final() {
-			finished = ms(p.FinishedAt)
-		}
-		r, err := job.ExecContext(ctx, string(p.State), p.Attempts, msOrNull(p.RunAt),
-			finished, p.ExitCode, nullString(p.Signal), nullString(p.Error), ms(p.FinishedAt), p.ID, p.Run)
-		if err != nil {
-			return nil, interpretError(fmt.Errorf("finish job %d: %w", p.ID, err))
-		}
-		if n, _ := r.RowsAffected(); n == 0 {
-			lost = append(lost, p.ID)
-			continue
-		}
-		var size any
-		if p.Output != nil {
-			size = p.OutputSize
-		}
-		if _, err := attempt.ExecContext(ctx, ms(p.FinishedAt), p.ExitCode,
-			nullString(p.Signal), nullString(p.Error), p.Output, size, p.ID, p.Run); err != nil {
-			return nil, interpretError(fmt.Errorf("finish attempt: %w", err))
-		}
+		run = append(run, p)
 		if p.State.Final() && waited[p.ID] {
-			if _, err := s.settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
+			l, err := flush()
+			if err != nil {
 				return nil, err
+			}
+			if !slices.Contains(l, p.ID) {
+				if _, err := s.settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if _, err := flush(); err != nil {
+		return nil, err
+	}
+	return lost, nil
+}
+
+// recordOutcomes records outcomes, none of them a hand-back and no job
+// twice, in statements of finishSizes, and returns the IDs of the jobs
+// whose worker no longer held them, in the order of outcomes.
+func (s *Store) recordOutcomes(ctx context.Context, k keptTx, outcomes []queue.JobFinishParams) (lost []int64, err error) {
+	for len(outcomes) > 0 {
+		size := finishSize(len(outcomes))
+		part := outcomes[:min(size, len(outcomes))]
+		outcomes = outcomes[len(part):]
+		args := make([]any, 0, size*outcomeColumns)
+		for _, p := range part {
+			var finished any
+			if p.State.Final() {
+				finished = ms(p.FinishedAt)
+			}
+			args = append(args, p.ID, p.Run, string(p.State), p.Attempts, msOrNull(p.RunAt),
+				finished, p.ExitCode, nullString(p.Signal), nullString(p.Error), ms(p.FinishedAt))
+		}
+		args = append(args, make([]any, cap(args)-len(args))...)
+		var held []int64
+		var c counts
+		err := eachRow(ctx, k, finishJobsSQL(size), args, func(rows *sql.Rows) error {
+			var id int64
+			var q, st string
+			if err := rows.Scan(&id, &q, &st); err != nil {
+				return err
+			}
+			held = append(held, id)
+			c.move(q, string(queue.StateRunning), st)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("finish jobs: %w", err)
+		}
+		if err := c.apply(ctx, k); err != nil {
+			return nil, err
+		}
+		ends := make([]any, 0, len(held)*attemptEndColumns)
+		for _, p := range part {
+			if !slices.Contains(held, p.ID) {
+				lost = append(lost, p.ID)
+				continue
+			}
+			var size any
+			if p.Output != nil {
+				size = p.OutputSize
+			}
+			ends = append(ends, p.ID, p.Run, ms(p.FinishedAt), p.ExitCode,
+				nullString(p.Signal), nullString(p.Error), p.Output, size)
+		}
+		for len(ends) > 0 {
+			size := finishSize(len(ends) / attemptEndColumns)
+			n := min(size*attemptEndColumns, len(ends))
+			args := append(ends[:n:n], make([]any, size*attemptEndColumns-n)...)
+			ends = ends[n:]
+			if _, err := k.ExecContext(ctx, finishAttemptsSQL(size), args...); err != nil {
+				return nil, interpretError(fmt.Errorf("finish attempts: %w", err))
 			}
 		}
 	}
@@ -314,12 +451,18 @@ func (s *Store) unclaim(ctx context.Context, tx *sql.Tx, p queue.JobFinishParams
 	if p.State.Final() {
 		finished = ms(p.FinishedAt)
 	}
-	r, err := k.ExecContext(ctx, unclaimJob, string(p.State), finished, nullString(p.Error), ms(p.FinishedAt), p.ID, p.Run)
-	if err != nil {
+	var q string
+	err := k.QueryRowContext(ctx, unclaimJob, string(p.State), finished, nullString(p.Error), ms(p.FinishedAt), p.ID, p.Run).Scan(&q)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
 		return false, interpretError(fmt.Errorf("hand back job %d: %w", p.ID, err))
 	}
-	if n, _ := r.RowsAffected(); n == 0 {
-		return false, nil
+	var c counts
+	c.move(q, string(queue.StateRunning), string(p.State))
+	if err := c.apply(ctx, k); err != nil {
+		return false, err
 	}
 	if _, err := k.ExecContext(ctx, unclaimAttempt, p.ID, p.Run); err != nil {
 		return false, interpretError(fmt.Errorf("hand back job %d: %w", p.ID, err))
@@ -424,6 +567,17 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 	if err != nil {
 		return nil, next, err
 	}
+	from := make(map[int64]string, len(ids))
+	for _, h := range heads[:len(ids)] {
+		from[h.id] = h.state
+	}
+	var c counts
+	for _, job := range jobs {
+		c.move(job.Queue, from[job.ID], string(queue.StateRunning))
+	}
+	if err := c.apply(ctx, k); err != nil {
+		return nil, next, err
+	}
 	// RETURNING gives rows in no promised order.
 	slices.SortFunc(jobs, func(a, b *queue.Job) int {
 		return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
@@ -432,7 +586,10 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 }
 
 // head is a job a claim may take, and its place in the claim order.
-type head struct{ id, priority, runAt int64 }
+type head struct {
+	id, priority, runAt int64
+	state               string // which the claim counts it out of (counts)
+}
 
 // queueHeads appends to heads the first limit ready jobs of queue q whose
 // time has come, in claim order: the due jobs of each priority of the
@@ -445,7 +602,7 @@ func queueHeads(ctx context.Context, k keptTx, heads []head, q string, limit int
 	for want := len(heads) + limit; level.Valid; {
 		err := eachRow(ctx, k, fmt.Sprintf(levelHead, want-len(heads)), []any{q, level.Int64, now}, func(rows *sql.Rows) error {
 			h := head{priority: level.Int64}
-			if err := rows.Scan(&h.id, &h.runAt); err != nil {
+			if err := rows.Scan(&h.id, &h.runAt, &h.state); err != nil {
 				return err
 			}
 			heads = append(heads, h)
@@ -543,3 +700,53 @@ func columnIn(column string, queues []string) (string, []any) {
 	}
 	return "AND " + column + " IN (" + placeholders(len(queues)) + ")", args
 }
+
+// counts are the changes to job_counts and job_ends of one statement that
+// moves jobs into or out of running: the claim, the finish and the
+// hand-back of a job never started. The triggers count every other
+// transition, a row at a time (migration 0004); these statements count
+// theirs, one upsert per queue and state, in the transaction that makes
+// them, before anything reads the counts. Counted by the triggers, a row
+// at a time, they were 8% of SQLite's instructions in a claim and finish
+// of 100 jobs.
+type counts struct {
+	n    map[[2]string]int // by queue and state: jobs in
+	ends map[[2]string]int // by queue and final state: jobs ended
+}
+
+// move counts a job of queue q moved from state from to state to.
+func (c *counts) move(q, from, to string) {
+	if from == to {
+		return
+	}
+	if c.n == nil {
+		c.n, c.ends = map[[2]string]int{}, map[[2]string]int{}
+	}
+	c.n[[2]string{q, from}]--
+	c.n[[2]string{q, to}]++
+	if queue.State(to).Final() {
+		c.ends[[2]string{q, to}]++
+	}
+}
+
+// apply writes c to job_counts and job_ends.
+func (c *counts) apply(ctx context.Context, k keptTx) error {
+	for key, n := range c.n {
+		if n == 0 {
+			continue
+		}
+		if _, err := k.ExecContext(ctx, countJobs, key[0], key[1], n); err != nil {
+			return interpretError(fmt.Errorf("count jobs: %w", err))
+		}
+	}
+	for key, n := range c.ends {
+		if _, err := k.ExecContext(ctx, countEnds, key[0], key[1], n); err != nil {
+			return interpretError(fmt.Errorf("count ended jobs: %w", err))
+		}
+	}
+	return nil
+}
+
+// countEnds adds n jobs ended in a final state to job_ends.
+const countEnds = `INSERT INTO job_ends (queue, state, n) VALUES (?, ?, ?)
+	ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n`

@@ -133,3 +133,95 @@ func TestWaitedOnPlan(t *testing.T) {
 	t.Run("many waiting jobs", check)
 	checkAnalyzed(t, s, check)
 }
+
+// TestFinishBatch: outcomes recorded together (finishSizes: 18 outcomes
+// in ID order are statements of 16 and 4, those after them out of order
+// more) end each job as alone, log their events in the order of finish,
+// count exactly, and a job's second outcome in one call is lost, as it
+// would be recorded alone after the first.
+func TestFinishBatch(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	const n = 21
+	params := make([]queue.JobInsertParams, n)
+	for i := range params {
+		params[i] = testJob([]string{"a", "b"}[i%2])
+	}
+	if _, err := s.JobInsert(t.Context(), params); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.JobClaim(t.Context(), queue.JobClaimParams{Limit: n, Worker: "w", Now: t0, LeaseUntil: t0.Add(time.Minute)})
+	if err != nil || len(res.Jobs) != n {
+		t.Fatalf("claim: %d jobs, %v", len(res.Jobs), err)
+	}
+	var finish []queue.JobFinishParams
+	var order []int64
+	for k := range n {
+		i := k
+		if k >= 18 {
+			i = n - 1 - (k - 18) // the last three in reverse
+		}
+		j := res.Jobs[i]
+		st := []queue.State{queue.StateSucceeded, queue.StateDead, queue.StateRetrying}[i%3]
+		p := queue.JobFinishParams{ID: j.ID, Run: j.Run, State: st, Attempts: 1, FinishedAt: t0.Add(time.Second),
+			ExitCode: new(int), Output: []byte(fmt.Sprint("out ", j.ID)), OutputSize: int64(i)}
+		if st == queue.StateRetrying {
+			p.RunAt = t0.Add(time.Hour)
+		}
+		finish = append(finish, p)
+		order = append(order, j.ID)
+	}
+	again := finish[0]
+	again.State = queue.StateDead
+	res, err = s.JobClaim(t.Context(), queue.JobClaimParams{Finish: append(finish, again), Worker: "w", Now: t0.Add(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Lost) != 1 || res.Lost[0] != again.ID {
+		t.Errorf("lost %v, want only the second outcome of job %d", res.Lost, again.ID)
+	}
+	for _, p := range finish {
+		job, err := s.JobGet(t.Context(), p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job.State != p.State || job.Worker != "" || (p.State == queue.StateRetrying) != job.RunAt.Equal(t0.Add(time.Hour)) {
+			t.Errorf("job %d: state %s, worker %q, run at %v; want %s", p.ID, job.State, job.Worker, job.RunAt, p.State)
+		}
+		var output string
+		var size int64
+		if err := s.reader.QueryRow("SELECT output, output_size FROM attempts WHERE job_id = ? AND run = ?", p.ID, p.Run).Scan(&output, &size); err != nil {
+			t.Fatal(err)
+		}
+		if output != string(p.Output) || size != p.OutputSize {
+			t.Errorf("job %d: attempt output %q, size %d; want %q, %d", p.ID, output, size, p.Output, p.OutputSize)
+		}
+	}
+	rows, err := s.reader.Query("SELECT job_id FROM events WHERE from_state = 'running' ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		logged = append(logged, id)
+	}
+	if fmt.Sprint(logged) != fmt.Sprint(order) {
+		t.Errorf("ends logged in the order %v, want the order of finish %v", logged, order)
+	}
+	var wrong int
+	if err := s.reader.QueryRow(`SELECT count(*) FROM (SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state) j
+		FULL JOIN (SELECT * FROM job_counts WHERE n != 0) c USING (queue, state) WHERE j.n IS NOT c.n`).Scan(&wrong); err != nil {
+		t.Fatal(err)
+	}
+	if wrong != 0 {
+		t.Errorf("job_counts disagrees with the jobs on %d queues and states", wrong)
+	}
+	var ends int
+	if err := s.reader.QueryRow("SELECT sum(n) FROM job_ends").Scan(&ends); err != nil || ends != 14 {
+		t.Errorf("job_ends counts %d ends (%v), want 14", ends, err)
+	}
+}

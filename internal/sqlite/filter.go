@@ -10,10 +10,11 @@ import (
 // The domain's lists of states as SQL: readyCondition is the condition of
 // the partial indexes jobs_ready and jobs_queue_ready, which SQLite uses
 // only for a query that repeats it word for word (TestIndexesMatchStates
-// checks that the schema's literals are these); finalStates is the list
-// jobs_unique_key leaves out.
+// checks that the schema's literals are these), written as = ... OR since
+// migration 0004 (sqlOneOf); finalStates is the list jobs_unique_key
+// leaves out.
 var (
-	readyCondition = "state IN (" + sqlStates(queue.ReadyStates) + ")"
+	readyCondition = sqlOneOf("state", queue.ReadyStates)
 	finalStates    = sqlStates(queue.FinalStates)
 )
 
@@ -25,6 +26,19 @@ func sqlStates(states []queue.State) string {
 		quoted[i] = "'" + string(st) + "'"
 	}
 	return strings.Join(quoted, ", ")
+}
+
+// sqlOneOf is the condition that column holds one of states, as a chain
+// of = ... OR in parentheses: how the triggers and the ready indexes test
+// states (migration 0004). SQLite evaluates an IN of more than two values
+// through a temporary B-tree, searched for every row a statement writes
+// (an index's condition) and built again every time a trigger fires.
+func sqlOneOf(column string, states []queue.State) string {
+	terms := make([]string, len(states))
+	for i, st := range states {
+		terms[i] = column + " = '" + string(st) + "'"
+	}
+	return "(" + strings.Join(terms, " OR ") + ")"
 }
 
 // jobFilter is the SQL condition selecting the jobs of f (never empty),

@@ -364,7 +364,7 @@ func TestTriggerMatchesStates(t *testing.T) {
 	if err := s.reader.QueryRow("SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'jobs_transition'").Scan(&def); err != nil {
 		t.Fatal(err)
 	}
-	want := "CASE WHEN new.state IN (" + sqlStates(queue.EventErrorStates) + ") THEN new.last_error END"
+	want := "CASE WHEN " + sqlOneOf("new.state", queue.EventErrorStates) + " THEN new.last_error END"
 	if !strings.Contains(strings.Join(strings.Fields(def), " "), want) {
 		t.Errorf("trigger jobs_transition is\n%s\nwant it to contain %q, from queue.EventErrorStates", def, want)
 	}

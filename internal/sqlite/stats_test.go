@@ -20,7 +20,7 @@ func TestEndTriggerMatchesStates(t *testing.T) {
 	if err := s.reader.QueryRow("SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = 'jobs_count_end'").Scan(&def); err != nil {
 		t.Fatal(err)
 	}
-	want := "new.state IN (" + finalStates + ")"
+	want := sqlOneOf("new.state", queue.FinalStates)
 	if !strings.Contains(strings.Join(strings.Fields(def), " "), want) {
 		t.Errorf("trigger jobs_count_end is\n%s\nwant it to contain %q, from queue.FinalStates", def, want)
 	}
