@@ -243,12 +243,13 @@ func riverRun[TTx any](b *testing.B, n, w int, driver riverdriver.Driver[TTx]) t
 //
 // Completions are counted through a subscription whose buffer holds all n
 // events: River drops an event when a subscriber's buffer is full (1,000
-// by default, while its batch completer hands over up to 5,000 at once),
-// which is what made this harness wait for completions that had happened
-// (docs/performance.md, "River at 100 workers"). Once all are counted, the
-// database must agree: n jobs in state completed. A job that fails or is
-// cancelled, or no completion for stall, is an error that says how many
-// jobs River holds in each state.
+// by default, while its batch completer hands over each committed batch,
+// thousands, at once), which is what made this harness wait for
+// completions that had happened (docs/performance.md, "make bench: River
+// at 100 workers"). Once all are counted, the database must agree: n
+// jobs in state completed. A job that fails or is cancelled, or no
+// completion for stall, is an error that says how many jobs River holds
+// in each state.
 func runRiver[TTx any, W river.Worker[noopArgs]](ctx context.Context, n, w int, driver riverdriver.Driver[TTx], worker W, stall time.Duration) (time.Duration, error) {
 	migrator, err := rivermigrate.New(driver, nil)
 	if err != nil {
