@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -153,9 +154,13 @@ func BenchmarkDrainPostgres(b *testing.B) {
 	b.ReportMetric(r, "postgres-speed-of-sqlite")
 	b.ReportMetric(ms(median(pgCPU))*1000, "pg-cpu-µs/job")
 	b.ReportMetric(ms(median(sqCPU))*1000, "sqlite-cpu-µs/job")
+	server := "pgtest's server: fsync off"
+	if os.Getenv(pgtest.EnvURL) != "" {
+		server = "server of " + pgtest.EnvURL
+	}
 	note(b, fmt.Sprintf("drain -c 2 of %d true jobs, PostgreSQL vs SQLite", n),
-		fmt.Sprintf("%.2f of SQLite's speed (PostgreSQL %.2f s = %.2f ms/job, SQLite %.2f s = %.2f ms/job; test server: fsync off)",
-			r, seconds(mpg), ms(mpg)/float64(n), seconds(msq), ms(msq)/float64(n)))
+		fmt.Sprintf("%.2f of SQLite's speed (PostgreSQL %.2f s = %.2f ms/job, SQLite %.2f s = %.2f ms/job; %s)",
+			r, seconds(mpg), ms(mpg)/float64(n), seconds(msq), ms(msq)/float64(n), server))
 	note(b, "drain -c 2 on PostgreSQL: jobq's own CPU per job (user+sys, jobs and server excluded)",
 		fmt.Sprintf("%.0f µs (runs: %v), SQLite %.0f µs (runs: %v)", ms(median(pgCPU))*1000, pgCPU, ms(median(sqCPU))*1000, sqCPU))
 }
