@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -10,6 +11,9 @@ import (
 	"sync"
 	"testing"
 	"text/tabwriter"
+
+	"github.com/jobq/jobq/internal/postgres"
+	"github.com/jobq/jobq/internal/postgres/pgtest"
 )
 
 // Sample sizes, chosen so that `make bench` takes about two minutes on two
@@ -26,9 +30,19 @@ var (
 	flagJobqBinary = flag.String("jobq.bin", os.Getenv("JOBQ_BENCH_BIN"), "use this jobq binary instead of building one (env JOBQ_BENCH_BIN)")
 )
 
+// TestMain starts a throwaway PostgreSQL server for BenchmarkDrainPostgres
+// (pgtest; JOBQ_TEST_POSTGRES_URL points at one's own instead; without
+// either the benchmark skips), its template database migrated to jobq's
+// schema, and prints the summary after the benchmarks.
 func TestMain(m *testing.M) {
 	flag.Parse()
-	code := m.Run()
+	code := pgtest.Main(m, func(ctx context.Context, url string) error {
+		s, err := postgres.Open(ctx, url, postgres.Options{})
+		if err != nil {
+			return err
+		}
+		return s.Close()
+	})
 	printSummary(os.Stdout)
 	if buildDir != "" {
 		os.RemoveAll(buildDir)

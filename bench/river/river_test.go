@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // TestMain starts a throwaway PostgreSQL server for
@@ -215,31 +217,57 @@ type noopWorker struct {
 
 func (noopWorker) Work(context.Context, *river.Job[noopArgs]) error { return nil }
 
+// stallAfter is how long riverRun waits for the next completion before it
+// calls River stalled.
+const stallAfter = time.Minute
+
 // riverRun does jobqRun's work with River on a new database through
-// driver: n jobs inserted with InsertMany, untimed, then worked by a
-// client of w workers until River reports every one completed (it does
-// once the completion is committed).
+// driver (see runRiver); a stall or a job not completed fails b.
 func riverRun[TTx any](b *testing.B, n, w int, driver riverdriver.Driver[TTx]) time.Duration {
-	ctx := context.Background()
-	migrator, err := rivermigrate.New(driver, nil)
+	d, err := runRiver(context.Background(), n, w, driver, noopWorker{}, stallAfter)
 	if err != nil {
 		b.Fatal(err)
 	}
+	return d
+}
+
+// runRiver inserts n jobs with InsertMany, untimed, then works them with
+// a client of w workers running worker until River has reported every one
+// completed (it does once the completion is committed), and returns how
+// long that took. River is configured as its own benchmark (riverbench in
+// River's cmd/river) configures it, except that FetchCooldown and
+// FetchPollInterval are at River's 1 ms minimum, the fastest it allows
+// (riverbench: 2 ms and 20 ms; the defaults, 100 ms and 1 s, cap it at w
+// jobs per 100 ms). SQLite's pool is one connection, as riversqlite's
+// documentation asks.
+//
+// Completions are counted through a subscription whose buffer holds all n
+// events: River drops an event when a subscriber's buffer is full (1,000
+// by default, while its batch completer hands over each committed batch,
+// thousands, at once), which is what made this harness wait for
+// completions that had happened (docs/performance.md, "make bench: River
+// at 100 workers"). Once all are counted, the database must agree: n
+// jobs in state completed. A job that fails or is cancelled, or no
+// completion for stall, is an error that says how many jobs River holds
+// in each state.
+func runRiver[TTx any, W river.Worker[noopArgs]](ctx context.Context, n, w int, driver riverdriver.Driver[TTx], worker W, stall time.Duration) (time.Duration, error) {
+	migrator, err := rivermigrate.New(driver, nil)
+	if err != nil {
+		return 0, err
+	}
 	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		b.Fatal(err)
+		return 0, err
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, noopWorker{})
+	river.AddWorker(workers, worker)
 	client, err := river.NewClient(driver, &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: w}},
 		Workers:           workers,
 		FetchCooldown:     time.Millisecond,
 		FetchPollInterval: time.Millisecond,
-		Logger:            nil,
-		TestOnly:          false,
 	})
 	if err != nil {
-		b.Fatal(err)
+		return 0, err
 	}
 	for i := 0; i < n; i += 1000 {
 		batch := make([]river.InsertManyParams, min(1000, n-i))
@@ -247,29 +275,76 @@ func riverRun[TTx any](b *testing.B, n, w int, driver riverdriver.Driver[TTx]) t
 			batch[j] = river.InsertManyParams{Args: noopArgs{}}
 		}
 		if _, err := client.InsertMany(ctx, batch); err != nil {
-			b.Fatal(err)
+			return 0, err
 		}
 	}
-	completed, cancel := client.Subscribe(river.EventKindJobCompleted)
+	events, cancel := client.SubscribeConfig(&river.SubscribeConfig{
+		ChanSize: n,
+		Kinds:    []river.EventKind{river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled},
+	})
 	defer cancel()
 	start := time.Now()
 	if err := client.Start(ctx); err != nil {
-		b.Fatal(err)
+		return 0, err
 	}
-	for range n {
+	// Stopped on every way out, before the caller closes the database
+	// (River's drivers must not outlive their pool).
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return client.StopAndCancel(stopCtx)
+	}
+	defer stop()
+	timer := time.NewTimer(stall)
+	defer timer.Stop()
+	for done := 0; done < n; {
 		select {
-		case <-completed:
-		case <-time.After(time.Minute):
-			b.Fatal("River: no job completed for a minute")
+		case ev, ok := <-events:
+			if !ok {
+				return 0, fmt.Errorf("River: subscription closed after %d of %d completions", done, n)
+			}
+			if ev.Kind != river.EventKindJobCompleted {
+				return 0, fmt.Errorf("River: job %d %s (%v); %s", ev.Job.ID, ev.Kind, ev.Job.Errors, riverStates(ctx, driver))
+			}
+			done++
+			timer.Reset(stall)
+		case <-timer.C:
+			return 0, fmt.Errorf("River: %d of %d jobs completed, then none for %v; %s", done, n, stall, riverStates(ctx, driver))
 		}
 	}
 	d := time.Since(start)
-	stopCtx, stop := context.WithTimeout(ctx, 10*time.Second)
-	defer stop()
-	if err := client.Stop(stopCtx); err != nil {
-		b.Fatal(err)
+	if err := stop(); err != nil {
+		return 0, fmt.Errorf("River: stop: %w", err)
 	}
-	return d
+	completed, err := driver.GetExecutor().JobCountByState(ctx, &riverdriver.JobCountByStateParams{State: rivertype.JobStateCompleted})
+	if err != nil {
+		return 0, err
+	}
+	if completed != n {
+		return 0, fmt.Errorf("River reported %d completions, its database holds %d completed jobs; %s", n, completed, riverStates(ctx, driver))
+	}
+	return d, nil
+}
+
+// riverStates says how many jobs River's database holds in each state
+// that has any.
+func riverStates[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) string {
+	var parts []string
+	for _, state := range rivertype.JobStates() {
+		c, err := driver.GetExecutor().JobCountByState(ctx, &riverdriver.JobCountByStateParams{State: state})
+		if err != nil {
+			return fmt.Sprintf("jobs by state unknown: %v", err)
+		}
+		if c > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", state, c))
+		}
+	}
+	return "jobs by state: " + strings.Join(parts, ", ")
 }
 
 // cpuTime is the user and system CPU this process has used so far.
