@@ -67,3 +67,58 @@ func BenchmarkClaimFinish(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkClaimFinishLockstep is bench/river's jobq side on PostgreSQL,
+// without River: one loop whose JobClaim records the outcomes of the w
+// jobs the previous claim took and claims w more in one transaction (what
+// a runner of w slots does). It reports jobs/s, this store's round trips
+// to the server per claim (a statement, a batch, BEGIN and COMMIT each
+// count one) and per job.
+func BenchmarkClaimFinishLockstep(b *testing.B) {
+	for _, w := range []int{2, 100} {
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
+			var trips roundTrips
+			s, err := Open(b.Context(), pgtest.NewDatabase(b), Options{BusyTimeout: 5 * time.Second, tracer: &trips})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			n := b.N * w
+			jobs := make([]queue.JobInsertParams, n)
+			for i := range jobs {
+				jobs[i] = testJob("default")
+			}
+			if _, err := s.JobInsert(b.Context(), jobs); err != nil {
+				b.Fatal(err)
+			}
+			zero, claims := 0, 0
+			var finish []queue.JobFinishParams
+			b.ResetTimer()
+			trips.n.Store(0)
+			for {
+				now := t0.Add(time.Second)
+				res, err := s.JobClaim(b.Context(), queue.JobClaimParams{
+					Finish: finish, Limit: w, Worker: "bench", Now: now, LeaseUntil: now.Add(time.Minute),
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				claims++
+				finish = finish[:0]
+				for _, job := range res.Jobs {
+					finish = append(finish, queue.JobFinishParams{
+						ID: job.ID, Run: job.Run, State: queue.StateSucceeded, Attempts: job.Attempts,
+						FinishedAt: now, ExitCode: &zero, Output: []byte{},
+					})
+				}
+				if len(finish) == 0 {
+					break
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "jobs/s")
+			b.ReportMetric(float64(trips.n.Load())/float64(claims), "trips/claim")
+			b.ReportMetric(float64(trips.n.Load())/float64(n), "trips/job")
+		})
+	}
+}

@@ -80,6 +80,8 @@ type Options struct {
 	Application string
 	// MaxConns bounds the pool; 0: pgx's default.
 	MaxConns int32
+
+	tracer pgx.QueryTracer // tests: counts round trips
 }
 
 // ErrBadURL is Open's error for a URL it cannot read.
@@ -103,6 +105,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	cfg.ConnConfig.Tracer = opts.tracer
 	// jobq's statements are few and fixed: pgx's statement cache (one
 	// prepare per statement and connection) is what SQLite's kept
 	// statements are to the sqlite store.
