@@ -23,35 +23,44 @@ const clearProgress = ", progress = NULL, progress_message = NULL, progress_at =
 const claimSet = `UPDATE jobs SET state = 'running', attempts = attempts + 1, run = run + 1,
 	worker = $1, lease_until = $2, started_at = $3, updated_at = $3` + clearProgress
 
-// claimIDs claims the jobs picked ($4).
-const claimIDs = claimSet + `
-WHERE id = ANY($4)
+// claimHeads claims, in one statement, the first $6 jobs in claim order
+// of the heads of queues $4, at most $5 (as many) of each: each queue's
+// head is read from jobs_ready (queue, priority DESC, run_at, id), only
+// jobs whose time ($3) has come. SKIP LOCKED passes over a job whose row
+// another transaction holds rather than waiting for it. Unlike the
+// SQLite store's, it reads a queue's priorities in one range: jobs
+// waiting for later at a higher priority than the first due one are
+// passed over.
+var claimHeads = `WITH heads AS (
+	SELECT h.id AS head_id FROM unnest($4::text[], $5::bigint[]) AS q (queue, n)
+	CROSS JOIN LATERAL (SELECT id, priority, run_at FROM jobs
+		WHERE ` + readyCondition + ` AND queue = q.queue AND run_at <= $3
+		ORDER BY priority DESC, run_at, id
+		LIMIT q.n
+		FOR UPDATE SKIP LOCKED) h
+	ORDER BY h.priority DESC, h.run_at, h.id
+	LIMIT $6
+)
+` + claimSet + `
+FROM heads WHERE jobs.id = heads.head_id
 RETURNING ` + jobColumns
 
 // readyQueues lists the queues among $1 (NULL: every queue) that hold
 // ready jobs, with those states, from job_counts: what a claim looks
-// into costs a row per queue and state, not per job.
-var readyQueues = `SELECT queue, state FROM job_counts
-WHERE state IN (` + sqlStates(queue.ReadyStates) + `) AND n > 0 AND ($1::text[] IS NULL OR queue = ANY($1))
-ORDER BY queue, state`
+// into costs a row per queue and state, not per job. Each says whether
+// its queue has a setting (a row in queues: paused or limited), whose
+// allowance the claim must then count.
+var readyQueues = `SELECT c.queue, c.state, q.name IS NOT NULL FROM job_counts c LEFT JOIN queues q ON q.name = c.queue
+WHERE c.state IN (` + sqlStates(queue.ReadyStates) + `) AND c.n > 0 AND ($1::text[] IS NULL OR c.queue = ANY($1))
+ORDER BY c.queue, c.state`
 
-// queueHead reads the first $3 ready jobs of queue $1 whose time ($2)
-// has come, in claim order, from jobs_ready (queue, priority DESC,
-// run_at, id). SKIP LOCKED passes over a job whose row another
-// transaction holds rather than waiting for it. Unlike the SQLite
-// store's, it reads a queue's priorities in one range: jobs waiting for
-// later at a higher priority than the first due one are passed over.
-var queueHead = `SELECT id, priority, run_at FROM jobs
-WHERE ` + readyCondition + ` AND queue = $1 AND run_at <= $2
-ORDER BY priority DESC, run_at, id
-LIMIT $3
-FOR UPDATE SKIP LOCKED`
-
-// nextRun finds when the first of queue $1's jobs in ready state $2
-// whose time has not come ($3) falls due: one seek of jobs_queue_ready
-// (queue, state, run_at), whatever the queue holds.
-var nextRun = `SELECT min(run_at) FROM jobs
-WHERE ` + readyCondition + ` AND queue = $1 AND state = $2 AND run_at > $3`
+// nextRun finds when the first of the ready jobs of queues $1, each in
+// ready state $2, whose time has not come ($3) falls due: one seek of
+// jobs_queue_ready (queue, state, run_at) per queue and state, whatever
+// the queues hold.
+var nextRun = `SELECT min(r.at) FROM unnest($1::text[], $2::text[]) AS q (queue, state)
+CROSS JOIN LATERAL (SELECT min(run_at) AS at FROM jobs
+	WHERE ` + readyCondition + ` AND queue = q.queue AND state = q.state AND run_at > $3) r`
 
 // dueAny says whether queue $1 holds a job in ready state $2 whose time
 // ($3) has come: the head of its range of jobs_queue_ready, one seek (an
@@ -92,8 +101,36 @@ WHERE job_id = $7 AND run = $8`
 const expiredJobs = "SELECT " + jobColumns + ` FROM jobs
 	WHERE state = 'running' AND lease_until < $1 LIMIT 100 FOR UPDATE SKIP LOCKED`
 
+// finishSet records, in one statement, outcomes none of which is a
+// hand-back and no two of the same job: each job, fenced by its run, and
+// its attempt (an outcome without output keeps the output its worker
+// last flushed, as finishAttempt). It returns the jobs it recorded, each
+// with whether it ended with jobs waiting for it (job_deps_depends_on).
+var finishSet = `WITH v AS (
+	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[],
+		$6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::bytea[], $11::bytea[], $12::bigint[])
+		AS v (id, run, state, attempts, run_at, finished_at, at, exit_code, signal, error, output, output_size)
+), j AS (
+	UPDATE jobs SET state = v.state, attempts = v.attempts, run_at = coalesce(v.run_at, jobs.run_at),
+		finished_at = v.finished_at, exit_code = v.exit_code, signal = v.signal, last_error = v.error,
+		updated_at = v.at, worker = NULL, lease_until = NULL, cancel_requested = false
+	FROM v WHERE jobs.id = v.id AND jobs.run = v.run AND jobs.state = 'running'
+	RETURNING jobs.id, jobs.run, jobs.state
+), a AS (
+	UPDATE attempts SET finished_at = v.at, exit_code = v.exit_code, signal = v.signal, error = v.error,
+		output = coalesce(v.output, attempts.output), output_size = coalesce(v.output_size, attempts.output_size)
+	FROM j JOIN v ON v.id = j.id
+	WHERE attempts.job_id = j.id AND attempts.run = j.run
+)
+SELECT j.id, j.state IN (` + finalStates + `) AND EXISTS (SELECT FROM job_deps d WHERE d.depends_on = j.id) FROM j`
+
 // JobClaim takes back the jobs of lost workers, records outcomes and
 // claims jobs, in one transaction under the write lock; see queue.Store.
+// Its statements go in as few round trips as their order allows: BEGIN
+// with the write lock; the expired leases (with Expired); the outcomes
+// (finishSet) with the ready queues; the claim with the next run time;
+// NOTIFY with COMMIT. Hand-backs and dependents, rare, cost a round trip
+// a statement.
 func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*queue.JobClaimResult, error) {
 	var queues []string // nil: every queue
 	if len(params.Queues) > 0 {
@@ -116,29 +153,40 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 				return err
 			}
 		}
+		f := newFinisher(params.Finish)
+		var ready []queueState
+		b := &pgx.Batch{}
+		f.queue(b)
+		b.Queue(readyQueues, queues).Query(func(rows pgx.Rows) error {
+			var err error
+			ready, err = scanReady(rows)
+			return err
+		})
+		if err := sendBatch(ctx, tx, b); err != nil {
+			return err
+		}
 		var err error
-		if res.Lost, err = finishJobs(ctx, tx, params.Finish); err != nil {
+		if res.Lost, err = f.rest(ctx, tx); err != nil {
 			return err
 		}
-		ready, err := readyStates(ctx, tx, queues)
-		if err != nil {
-			return err
+		if f.changed { // jobs made ready since the batch read them
+			if ready, err = readyStates(ctx, tx, queues); err != nil {
+				return err
+			}
 		}
-		var rateNext time.Time
 		if params.Limit > 0 {
-			if res.Jobs, rateNext, err = claim(ctx, tx, params, ready); err != nil {
+			var next, rateNext time.Time
+			if res.Jobs, next, rateNext, err = claim(ctx, tx, params, ready); err != nil {
 				return fmt.Errorf("claim jobs: %w", err)
 			}
 			slices.SortFunc(res.Jobs, func(a, b *queue.Job) int {
 				return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
 			})
-		}
-		if len(res.Jobs) < params.Limit {
-			if res.NextRunAt, err = nextRunAt(ctx, tx, ready, now); err != nil {
-				return err
-			}
-			if !rateNext.IsZero() && (res.NextRunAt.IsZero() || rateNext.Before(res.NextRunAt)) {
-				res.NextRunAt = rateNext
+			if len(res.Jobs) < params.Limit {
+				res.NextRunAt = next
+				if !rateNext.IsZero() && (res.NextRunAt.IsZero() || rateNext.Before(res.NextRunAt)) {
+					res.NextRunAt = rateNext
+				}
 			}
 		}
 		return nil
@@ -149,30 +197,150 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 	return res, nil
 }
 
+// sendBatch runs b's statements in tx in one round trip, and their
+// callbacks.
+func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	return interpretError(tx.SendBatch(ctx, b).Close())
+}
+
 // finishJobs records outcomes, fenced by each job's run, settles the jobs
 // waiting for those that ended, and returns the IDs of the jobs whose
 // worker no longer held them.
 func finishJobs(ctx context.Context, tx pgx.Tx, finish []queue.JobFinishParams) (lost []int64, err error) {
-	for _, p := range finish {
-		if p.State == queue.StatePending {
-			if p, err = handBack(ctx, tx, p); err != nil {
-				return nil, err
-			}
+	f := newFinisher(finish)
+	b := &pgx.Batch{}
+	f.queue(b)
+	if err := sendBatch(ctx, tx, b); err != nil {
+		return nil, err
+	}
+	return f.rest(ctx, tx)
+}
+
+// finisher records outcomes in two steps: queue puts those of jobs that
+// ran to an end (not hand-backs, each job once) in a batch as one
+// statement (finishSet); rest then records the others one at a time and
+// settles the jobs waiting for the jobs that ended, in the order of the
+// outcomes.
+type finisher struct {
+	finish   []queue.JobFinishParams
+	inSet    []bool         // finish[i] is recorded by finishSet
+	recorded map[int64]bool // by finishSet: true when jobs wait for it
+	// changed says that rest changed what a claim finds ready (a job
+	// handed back, dependents settled) after queue's batch.
+	changed bool
+}
+
+func newFinisher(finish []queue.JobFinishParams) *finisher {
+	f := &finisher{finish: finish, inSet: make([]bool, len(finish)), recorded: map[int64]bool{}}
+	seen := make(map[int64]bool, len(finish))
+	for i, p := range finish {
+		f.inSet[i] = p.State != queue.StatePending && !p.Unstarted && !seen[p.ID]
+		seen[p.ID] = true
+	}
+	return f
+}
+
+// queue adds finishSet, for the outcomes it records, to b.
+func (f *finisher) queue(b *pgx.Batch) {
+	var ids, runs, attempts []int64
+	var states []string
+	var runAts, finished, ats, exits, sizes []*int64
+	var signals []*string
+	var errs, outputs [][]byte
+	for i, p := range f.finish {
+		if !f.inSet[i] {
+			continue
 		}
-		if p.Unstarted {
-			found, err := unclaim(ctx, tx, p)
-			if err != nil {
-				return nil, err
+		ids, runs, states, attempts = append(ids, p.ID), append(runs, int64(p.Run)), append(states, string(p.State)), append(attempts, int64(p.Attempts))
+		var runAt, fin, exit, size *int64
+		if !p.RunAt.IsZero() {
+			runAt = new(ms(p.RunAt))
+		}
+		if p.State.Final() {
+			fin = new(ms(p.FinishedAt))
+		}
+		if p.ExitCode != nil {
+			exit = new(int64(*p.ExitCode))
+		}
+		if p.Output != nil {
+			size = new(p.OutputSize)
+		}
+		var signal *string
+		if p.Signal != "" {
+			signal = new(p.Signal)
+		}
+		var errText []byte
+		if p.Error != "" {
+			errText = []byte(p.Error)
+		}
+		runAts, finished, ats, exits, sizes = append(runAts, runAt), append(finished, fin), append(ats, new(ms(p.FinishedAt))), append(exits, exit), append(sizes, size)
+		signals, errs, outputs = append(signals, signal), append(errs, errText), append(outputs, p.Output)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	b.Queue(finishSet, ids, runs, states, attempts, runAts, finished, ats, exits, signals, errs, outputs, sizes).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id int64
+			var waited bool
+			if err := rows.Scan(&id, &waited); err != nil {
+				return err
 			}
-			if !found {
+			f.recorded[id] = waited
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("finish jobs: %w", err)
+		}
+		return nil
+	})
+}
+
+// rest records the outcomes finishSet did not, one at a time, settles
+// the jobs waiting for each job that ended, and returns the IDs of the
+// jobs whose worker no longer held them; queue's batch must have run.
+func (f *finisher) rest(ctx context.Context, tx pgx.Tx) (lost []int64, err error) {
+	for i, p := range f.finish {
+		if f.inSet[i] {
+			waited, ok := f.recorded[p.ID]
+			if !ok {
 				lost = append(lost, p.ID)
-			} else if p.State.Final() {
+			} else if waited {
+				f.changed = true
 				if _, err := settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
 					return nil, err
 				}
 			}
 			continue
 		}
+		f.changed = true
+		found, err := finishOne(ctx, tx, p)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			lost = append(lost, p.ID)
+		}
+	}
+	return lost, nil
+}
+
+// finishOne records p alone, a hand-back or a job's second outcome in
+// one claim, settles the jobs waiting for its job if it ended, and says
+// whether its worker still held the job.
+func finishOne(ctx context.Context, tx pgx.Tx, p queue.JobFinishParams) (found bool, err error) {
+	if p.State == queue.StatePending {
+		if p, err = handBack(ctx, tx, p); err != nil {
+			return false, err
+		}
+	}
+	if p.Unstarted {
+		if found, err = unclaim(ctx, tx, p); err != nil || !found {
+			return found, err
+		}
+	} else {
 		var finished any
 		if p.State.Final() {
 			finished = ms(p.FinishedAt)
@@ -184,11 +352,10 @@ func finishJobs(ctx context.Context, tx pgx.Tx, finish []queue.JobFinishParams) 
 		tag, err := tx.Exec(ctx, finishJob, string(p.State), int64(p.Attempts), msOrNull(p.RunAt),
 			finished, exit, nullString(p.Signal), nullBytes(p.Error), ms(p.FinishedAt), p.ID, int64(p.Run))
 		if err != nil {
-			return nil, interpretError(fmt.Errorf("finish job %d: %w", p.ID, err))
+			return false, interpretError(fmt.Errorf("finish job %d: %w", p.ID, err))
 		}
 		if tag.RowsAffected() == 0 {
-			lost = append(lost, p.ID)
-			continue
+			return false, nil
 		}
 		var size any
 		if p.Output != nil {
@@ -196,15 +363,15 @@ func finishJobs(ctx context.Context, tx pgx.Tx, finish []queue.JobFinishParams) 
 		}
 		if _, err := tx.Exec(ctx, finishAttempt, ms(p.FinishedAt), exit,
 			nullString(p.Signal), nullBytes(p.Error), p.Output, size, p.ID, int64(p.Run)); err != nil {
-			return nil, interpretError(fmt.Errorf("finish attempt: %w", err))
-		}
-		if p.State.Final() {
-			if _, err := settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
-				return nil, err
-			}
+			return false, interpretError(fmt.Errorf("finish attempt: %w", err))
 		}
 	}
-	return lost, nil
+	if p.State.Final() {
+		if _, err := settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // handBack turns the hand-back p of a job whose cancel was requested
@@ -244,8 +411,12 @@ func unclaim(ctx context.Context, tx pgx.Tx, p queue.JobFinishParams) (bool, err
 	return true, nil
 }
 
-// queueState is a queue and one of its ready states that holds jobs.
-type queueState struct{ queue, state string }
+// queueState is a queue and one of its ready states that holds jobs,
+// and whether the queue has a setting (readyQueues).
+type queueState struct {
+	queue, state string
+	set          bool
+}
 
 // readyStates lists the queues among queues (nil: all) that hold ready
 // jobs, with those states, in queue order (readyQueues).
@@ -254,45 +425,43 @@ func readyStates(ctx context.Context, tx pgx.Tx, queues []string) ([]queueState,
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (queueState, error) {
-		var qs queueState
-		return qs, row.Scan(&qs.queue, &qs.state)
-	})
-	return out, interpretError(err)
+	return scanReady(rows)
 }
 
-// nextRunAt is when the first of the ready jobs of ready whose time has
-// not come falls due (zero if none waits): the least of one seek per
-// queue and state (nextRun).
-func nextRunAt(ctx context.Context, tx pgx.Tx, ready []queueState, now int64) (time.Time, error) {
-	var next time.Time
-	for _, qs := range ready {
-		var at sql.NullInt64
-		if err := tx.QueryRow(ctx, nextRun, qs.queue, qs.state, now).Scan(&at); err != nil {
-			return time.Time{}, interpretError(err)
-		}
-		if t := fromNullMS(at); !t.IsZero() && (next.IsZero() || t.Before(next)) {
-			next = t
-		}
-	}
-	return next, nil
+// scanReady collects the rows of readyQueues.
+func scanReady(rows pgx.Rows) ([]queueState, error) {
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (queueState, error) {
+		var qs queueState
+		return qs, row.Scan(&qs.queue, &qs.state, &qs.set)
+	})
+	return out, interpretError(err)
 }
 
 // claim claims up to params.Limit ready jobs within the queues' limits,
 // which count every host's jobs (the write lock keeps any other claim
 // out between the count and the claim), as the SQLite store's: it reads
 // the head of each queue of ready that may start a job, at most as many
-// jobs as that queue may start, and claims the first of them all. A
-// paused queue, or a limited one that may start no job now, is not read
-// at all, however many jobs it holds. next is when a rate limit that held
-// back a job whose time had come lets one start (zero if none did).
-func claim(ctx context.Context, tx pgx.Tx, params queue.JobClaimParams, ready []queueState) (jobs []*queue.Job, next time.Time, err error) {
-	now := ms(params.Now)
-	allow, frees, err := allowances(ctx, tx, params.Now)
-	if err != nil {
-		return nil, next, err
+// jobs as that queue may start, and claims the first of them all
+// (claimHeads). A paused queue, or a limited one that may start no job
+// now, is not read at all, however many jobs it holds. With the claim,
+// in the same round trip, it reads next, when the first of ready's jobs
+// whose time has not come falls due, and returns rateNext, when a rate
+// limit that held back a job whose time had come lets one start (zero if
+// none did).
+func claim(ctx context.Context, tx pgx.Tx, params queue.JobClaimParams, ready []queueState) (jobs []*queue.Job, next, rateNext time.Time, err error) {
+	if len(ready) == 0 {
+		return nil, next, rateNext, nil
 	}
-	var heads []head
+	now := ms(params.Now)
+	var allow map[string]int
+	var frees map[string]time.Time
+	if slices.ContainsFunc(ready, func(qs queueState) bool { return qs.set }) {
+		if allow, frees, err = allowances(ctx, tx, params.Now); err != nil {
+			return nil, next, rateNext, err
+		}
+	}
+	var heads []string
+	var limits []int64
 	for i := 0; i < len(ready); { // one queue at a time: ready is in queue order
 		start := i
 		for i < len(ready) && ready[i].queue == ready[start].queue {
@@ -303,47 +472,49 @@ func claim(ctx context.Context, tx pgx.Tx, params queue.JobClaimParams, ready []
 		if n, limited := allow[q]; limited {
 			if n <= 0 {
 				// Held back: its next start matters if a job of it is due.
-				if at, ok := frees[q]; ok && (next.IsZero() || at.Before(next)) {
+				if at, ok := frees[q]; ok && (rateNext.IsZero() || at.Before(rateNext)) {
 					due, err := anyDue(ctx, tx, q, states, now)
 					if err != nil {
-						return nil, next, err
+						return nil, next, rateNext, err
 					}
 					if due {
-						next = at
+						rateNext = at
 					}
 				}
 				continue
 			}
 			limit = min(limit, n)
 		}
-		rows, err := tx.Query(ctx, queueHead, q, now, int64(limit))
-		if err != nil {
-			return nil, next, interpretError(err)
-		}
-		heads, err = pgx.AppendRows(heads, rows, func(row pgx.CollectableRow) (head, error) {
-			var h head
-			return h, row.Scan(&h.id, &h.priority, &h.runAt)
+		heads, limits = append(heads, q), append(limits, int64(limit))
+	}
+	b := &pgx.Batch{}
+	if len(heads) > 0 {
+		b.Queue(claimHeads, params.Worker, ms(params.LeaseUntil), now, heads, limits, int64(params.Limit)).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				job, err := scanJob(rows)
+				if err != nil {
+					return err
+				}
+				jobs = append(jobs, job)
+			}
+			return rows.Err()
 		})
-		if err != nil {
-			return nil, next, interpretError(err)
-		}
 	}
-	if len(heads) == 0 {
-		return nil, next, nil
+	names, states := make([]string, len(ready)), make([]string, len(ready))
+	for i, qs := range ready {
+		names[i], states[i] = qs.queue, qs.state
 	}
-	slices.SortFunc(heads, func(a, b head) int {
-		return cmp.Or(cmp.Compare(b.priority, a.priority), cmp.Compare(a.runAt, b.runAt), cmp.Compare(a.id, b.id))
+	b.Queue(nextRun, names, states, now).QueryRow(func(row pgx.Row) error {
+		var at sql.NullInt64
+		err := row.Scan(&at)
+		next = fromNullMS(at)
+		return err
 	})
-	ids := make([]int64, min(len(heads), params.Limit))
-	for i := range ids {
-		ids[i] = heads[i].id
+	if err := sendBatch(ctx, tx, b); err != nil {
+		return nil, next, rateNext, err
 	}
-	jobs, err = queryJobs(ctx, tx, claimIDs, params.Worker, ms(params.LeaseUntil), now, ids)
-	return jobs, next, err
+	return jobs, next, rateNext, nil
 }
-
-// head is a job a claim may take, and its place in the claim order.
-type head struct{ id, priority, runAt int64 }
 
 // anyDue says whether a job of queue q in one of states has come to its
 // time, by one seek per state (dueAny).

@@ -93,13 +93,26 @@ func TestPausedQueueCostsNothing(t *testing.T) {
 
 // TestClaimQueryPlans: after ANALYZE of a big table, the queries of a
 // claim and of the next run time read jobs through an index led by
-// queue: no Seq Scan on jobs, no full scan of an index.
+// queue, and a finish through the primary key: no Seq Scan on jobs, no
+// full scan of an index. Statements that write run in a transaction
+// rolled back.
 func TestClaimQueryPlans(t *testing.T) {
 	t.Parallel()
 	s, url := setup(t)
 	conn := connect(t, url)
 	bigQueue(t, s, conn, 20000)
 	now := ms(t0)
+	// Many running jobs, of which a finish records two.
+	var running []int64
+	if err := conn.QueryRow(t.Context(), `WITH c AS (UPDATE jobs SET state = 'running', run = 1, worker = 'w', started_at = 0
+		WHERE id IN (SELECT id FROM jobs WHERE queue = 'big' ORDER BY id LIMIT 500) RETURNING id)
+		SELECT array_agg(id ORDER BY id) FROM c`).Scan(&running); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(t.Context(), "ANALYZE jobs"); err != nil {
+		t.Fatal(err)
+	}
+	one := []*int64{new(now), new(now)}
 	for _, tt := range []struct {
 		name string
 		sql  string
@@ -107,16 +120,27 @@ func TestClaimQueryPlans(t *testing.T) {
 	}{
 		{"readyQueues", readyQueues, []any{[]string{"small"}}},
 		{"readyQueues, every queue", readyQueues, []any{nil}},
-		{"queueHead", queueHead, []any{"small", now, 5}},
-		{"nextRun", nextRun, []any{"small", "pending", now}},
+		{"claimHeads", claimHeads, []any{"w", now, now, []string{"small"}, []int64{5}, 5}},
+		{"claimHeads, two queues", claimHeads, []any{"w", now, now, []string{"big", "small"}, []int64{5, 5}, 5}},
+		{"nextRun", nextRun, []any{[]string{"small"}, []string{"pending"}, now}},
+		{"nextRun, two queues", nextRun, []any{[]string{"big", "small"}, []string{"pending", "pending"}, now}},
 		{"dueAny", dueAny, []any{"big", "pending", now}},
+		{"finishSet", finishSet, []any{running[:2], []int64{1, 1}, []string{"succeeded", "succeeded"}, []int64{1, 1},
+			[]*int64{nil, nil}, one, one, one, []*string{nil, nil}, [][]byte{nil, nil}, [][]byte{{}, {}}, one}},
 	} {
-		rows, err := conn.Query(t.Context(), "EXPLAIN (ANALYZE, BUFFERS) "+tt.sql, tt.args...)
+		tx, err := conn.Begin(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := tx.Query(t.Context(), "EXPLAIN (ANALYZE, BUFFERS) "+tt.sql, tt.args...)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
 		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Rollback(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		plan := strings.Join(lines, "\n")
@@ -131,6 +155,9 @@ func TestClaimQueryPlans(t *testing.T) {
 					t.Errorf("%s: a node returns %d rows:\n%s", tt.name, got, plan)
 				}
 			}
+		}
+		if testing.Verbose() {
+			t.Logf("%s:\n%s", tt.name, plan)
 		}
 	}
 }
