@@ -65,6 +65,8 @@ type Store struct {
 	// woken by its own writes (as SQLite's data_version ignores the
 	// connection's own commits).
 	token string
+	// notifyCommit notifies waiters and commits (notify.go).
+	notifyCommit string
 
 	listen listener // notify.go
 }
@@ -114,6 +116,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, interpretConnect(cfg.ConnConfig, err)
 	}
 	s := &Store{pool: pool, token: newToken()}
+	s.notifyCommit = notifyCommit(s.token)
 	s.listen.cfg, s.listen.changed = cfg.ConnConfig, make(chan struct{}, 1)
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
@@ -277,6 +280,13 @@ func schemaVersion(ctx context.Context, q querier, latest int) (version int, upT
 // every BEGIN, whatever the role's or database's default.
 var readCommitted = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
 
+// lockedBegin begins a transaction as readCommitted does and takes the
+// write lock in the same round trip (the simple protocol runs both; the
+// transaction BEGIN opens outlives them). If the lock is not had in time
+// the transaction is left aborted, and the pool drops the connection.
+var lockedBegin = "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" +
+	strconv.Itoa(lockClass) + ", " + strconv.Itoa(writeLock) + ")"
+
 // querier is what a pool, a connection and a transaction have in common.
 type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
@@ -291,22 +301,20 @@ func (s *Store) write(ctx context.Context, f func(tx pgx.Tx) error) error {
 }
 
 // inTx runs f in a transaction, with the write lock when locked, and
-// notifies waiters as it commits. An error of f rolls it back.
+// notifies waiters as it commits. An error of f rolls it back. BEGIN and
+// the lock go in one round trip, as do NOTIFY and COMMIT.
 func (s *Store) inTx(ctx context.Context, locked bool, f func(tx pgx.Tx) error) error {
-	tx, err := s.pool.BeginTx(ctx, readCommitted)
+	opts := readCommitted
+	if locked {
+		opts.BeginQuery = lockedBegin
+	}
+	opts.CommitQuery = s.notifyCommit
+	tx, err := s.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return interpretError(err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if locked {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", lockClass, writeLock); err != nil {
-			return interpretError(err)
-		}
-	}
 	if err := f(tx); err != nil {
-		return err
-	}
-	if err := s.notify(ctx, tx); err != nil {
 		return err
 	}
 	return interpretCommit(tx.Commit(ctx))
