@@ -30,7 +30,9 @@ const claimSet = `UPDATE jobs SET state = 'running', attempts = attempts + 1, ru
 // another transaction holds rather than waiting for it. Unlike the
 // SQLite store's, it reads a queue's priorities in one range: jobs
 // waiting for later at a higher priority than the first due one are
-// passed over.
+// passed over. The claimed jobs are found by ID in an array, which a
+// generic plan (it cannot know $6) reads through the primary key as a
+// custom one does.
 var claimHeads = `WITH heads AS (
 	SELECT h.id AS head_id FROM unnest($4::text[], $5::bigint[]) AS q (queue, n)
 	CROSS JOIN LATERAL (SELECT id, priority, run_at FROM jobs
@@ -42,7 +44,7 @@ var claimHeads = `WITH heads AS (
 	LIMIT $6
 )
 ` + claimSet + `
-FROM heads WHERE jobs.id = heads.head_id
+WHERE id = ANY (ARRAY(SELECT head_id FROM heads))
 RETURNING ` + jobColumns
 
 // readyQueues lists the queues among $1 (NULL: every queue) that hold
@@ -156,6 +158,12 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 		f := newFinisher(params.Finish)
 		var ready []queueState
 		b := &pgx.Batch{}
+		// The claim's statements are planned once per connection: a
+		// custom plan for each set of arguments (the server's default,
+		// as it estimates an array's length from the custom one) cost
+		// more CPU than running them, and the generic plans read the
+		// same indexes (TestClaimQueryPlans).
+		b.Queue("SET LOCAL plan_cache_mode = force_generic_plan")
 		f.queue(b)
 		b.Queue(readyQueues, queues).Query(func(rows pgx.Rows) error {
 			var err error

@@ -94,8 +94,10 @@ func TestPausedQueueCostsNothing(t *testing.T) {
 // TestClaimQueryPlans: after ANALYZE of a big table, the queries of a
 // claim and of the next run time read jobs through an index led by
 // queue, and a finish through the primary key: no Seq Scan on jobs, no
-// full scan of an index. Statements that write run in a transaction
-// rolled back.
+// full scan of an index. They are planned as the store runs them:
+// prepared, with generic plans (JobClaim's plan_cache_mode), whose
+// estimates cannot see the arguments. Statements that write run in a
+// transaction rolled back.
 func TestClaimQueryPlans(t *testing.T) {
 	t.Parallel()
 	s, url := setup(t)
@@ -132,7 +134,25 @@ func TestClaimQueryPlans(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := tx.Query(t.Context(), "EXPLAIN (ANALYZE, BUFFERS) "+tt.sql, tt.args...)
+		// As the store runs them: prepared, with generic plans.
+		if _, err := tx.Exec(t.Context(), "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(t.Context(), "PREPARE q AS "+tt.sql); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var types []string
+		if err := tx.QueryRow(t.Context(), "SELECT parameter_types::text[] FROM pg_prepared_statements WHERE name = 'q'").Scan(&types); err != nil {
+			t.Fatal(err)
+		}
+		// EXPLAIN EXECUTE takes no parameters: the arguments as literals.
+		params := make([]string, len(types))
+		for i, typ := range types {
+			if err := tx.QueryRow(t.Context(), "SELECT quote_nullable($1::"+typ+"::text) || '::"+typ+"'", tt.args[i]).Scan(&params[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rows, err := tx.Query(t.Context(), "EXPLAIN (ANALYZE, BUFFERS) EXECUTE q ("+strings.Join(params, ", ")+")")
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
@@ -141,6 +161,9 @@ func TestClaimQueryPlans(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := tx.Rollback(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(t.Context(), "DEALLOCATE q"); err != nil {
 			t.Fatal(err)
 		}
 		plan := strings.Join(lines, "\n")
