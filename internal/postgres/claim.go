@@ -23,29 +23,49 @@ const clearProgress = ", progress = NULL, progress_message = NULL, progress_at =
 const claimSet = `UPDATE jobs SET state = 'running', attempts = attempts + 1, run = run + 1,
 	worker = $1, lease_until = $2, started_at = $3, updated_at = $3` + clearProgress
 
-// claimHeads claims, in one statement, the first $6 jobs in claim order
-// of the heads of queues $4, at most $5 (as many) of each: each queue's
-// head is read from jobs_ready (queue, priority DESC, run_at, id), only
-// jobs whose time ($3) has come. SKIP LOCKED passes over a job whose row
-// another transaction holds rather than waiting for it. Unlike the
-// SQLite store's, it reads a queue's priorities in one range: jobs
-// waiting for later at a higher priority than the first due one are
-// passed over. The claimed jobs are found by ID in an array, which a
-// generic plan (it cannot know $6) reads through the primary key as a
-// custom one does.
-var claimHeads = `WITH heads AS (
-	SELECT h.id AS head_id FROM unnest($4::text[], $5::bigint[]) AS q (queue, n)
+// claimReady claims, in one statement, the first $5 jobs in claim order
+// among the heads of the queues among $4 (NULL: every queue) that hold
+// ready jobs (job_counts), only jobs whose time ($3) has come: each
+// queue's head is read from jobs_ready (queue, priority DESC, run_at,
+// id), at most as many jobs as the queue may start: its allowance ($7,
+// by name in $6; 0 for a paused one) for a queue $6 names, $5 for
+// another. With $6 NULL (allowances not counted yet: JobClaim's first
+// batch) it claims nothing at all if a queue with a setting holds ready
+// jobs, or if one of jobs $8, ending in this transaction, has jobs
+// waiting for it (settling them may make jobs ready first): the claim
+// is then made again (claim).
+//
+// SKIP LOCKED passes over a job whose row another transaction holds
+// rather than waiting for it. Unlike the SQLite store's, it reads a
+// queue's priorities in one range: jobs waiting for later at a higher
+// priority than the first due one are passed over. The claimed jobs are
+// found by ID in an array, which a generic plan (it cannot know $5)
+// reads through the primary key as a custom one does.
+var claimReady = `WITH ready AS (
+	SELECT c.queue, q.name IS NOT NULL AS set, coalesce(a.n, $5::bigint) AS n
+	FROM (SELECT DISTINCT queue FROM job_counts
+		WHERE state IN (` + sqlStates(queue.ReadyStates) + `) AND n > 0 AND ($4::text[] IS NULL OR queue = ANY($4))) c
+	LEFT JOIN queues q ON q.name = c.queue
+	LEFT JOIN unnest($6::text[], $7::bigint[]) AS a (queue, n) ON a.queue = c.queue
+), heads AS (
+	SELECT h.id AS head_id FROM ready
 	CROSS JOIN LATERAL (SELECT id, priority, run_at FROM jobs
-		WHERE ` + readyCondition + ` AND queue = q.queue AND run_at <= $3
+		WHERE ` + readyCondition + ` AND queue = ready.queue AND run_at <= $3
 		ORDER BY priority DESC, run_at, id
-		LIMIT q.n
+		LIMIT ready.n
 		FOR UPDATE SKIP LOCKED) h
+	WHERE ready.n > 0 AND ($6::text[] IS NOT NULL OR NOT EXISTS (SELECT FROM ready WHERE set)
+		AND NOT EXISTS (SELECT FROM job_deps WHERE depends_on = ANY ($8::bigint[])))
 	ORDER BY h.priority DESC, h.run_at, h.id
-	LIMIT $6
+	LIMIT $5
 )
 ` + claimSet + `
 WHERE id = ANY (ARRAY(SELECT head_id FROM heads))
 RETURNING ` + jobColumns
+
+// waitedOn says whether one of jobs $1 has jobs waiting for it (by
+// job_deps_depends_on), as claimReady's guard reads it.
+const waitedOn = `SELECT EXISTS (SELECT FROM job_deps WHERE depends_on = ANY ($1::bigint[]))`
 
 // readyQueues lists the queues among $1 (NULL: every queue) that hold
 // ready jobs, with those states, from job_counts: what a claim looks
@@ -56,13 +76,14 @@ var readyQueues = `SELECT c.queue, c.state, q.name IS NOT NULL FROM job_counts c
 WHERE c.state IN (` + sqlStates(queue.ReadyStates) + `) AND c.n > 0 AND ($1::text[] IS NULL OR c.queue = ANY($1))
 ORDER BY c.queue, c.state`
 
-// nextRun finds when the first of the ready jobs of queues $1, each in
-// ready state $2, whose time has not come ($3) falls due: one seek of
-// jobs_queue_ready (queue, state, run_at) per queue and state, whatever
-// the queues hold.
-var nextRun = `SELECT min(r.at) FROM unnest($1::text[], $2::text[]) AS q (queue, state)
+// nextRun finds when the first of the ready jobs of the queues among
+// $1 (NULL: every queue) whose time has not come ($2) falls due: one
+// seek of jobs_queue_ready (queue, state, run_at) per queue and ready
+// state that holds jobs (job_counts), whatever the queues hold.
+var nextRun = `SELECT min(r.at) FROM job_counts c
 CROSS JOIN LATERAL (SELECT min(run_at) AS at FROM jobs
-	WHERE ` + readyCondition + ` AND queue = q.queue AND state = q.state AND run_at > $3) r`
+	WHERE ` + readyCondition + ` AND queue = c.queue AND state = c.state AND run_at > $2) r
+WHERE c.state IN (` + sqlStates(queue.ReadyStates) + `) AND c.n > 0 AND ($1::text[] IS NULL OR c.queue = ANY($1))`
 
 // dueAny says whether queue $1 holds a job in ready state $2 whose time
 // ($3) has come: the head of its range of jobs_queue_ready, one seek (an
@@ -129,10 +150,11 @@ SELECT j.id, j.state IN (` + finalStates + `) AND EXISTS (SELECT FROM job_deps d
 // JobClaim takes back the jobs of lost workers, records outcomes and
 // claims jobs, in one transaction under the write lock; see queue.Store.
 // Its statements go in as few round trips as their order allows: BEGIN
-// with the write lock; the expired leases (with Expired); the outcomes
-// (finishSet) with the ready queues; the claim with the next run time;
-// NOTIFY with COMMIT. Hand-backs and dependents, rare, cost a round trip
-// a statement.
+// with the write lock and, with Expired, the expired leases; the
+// outcomes (finishSet), the ready queues, the claim (claimReady) and the
+// next run time; NOTIFY with COMMIT. Without Expired that is two round
+// trips. Hand-backs, jobs waiting for jobs that ended and paused or
+// limited queues, rarer, cost more: the claim is then made after them.
 func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*queue.JobClaimResult, error) {
 	var queues []string // nil: every queue
 	if len(params.Queues) > 0 {
@@ -140,61 +162,88 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 	}
 	var res *queue.JobClaimResult
 	s.seen()
-	err := s.write(ctx, func(tx pgx.Tx) error {
+	err := s.writeBatched(ctx, func(c dbtx, b *pgx.Batch) error {
 		res = &queue.JobClaimResult{}
 		now := ms(params.Now)
-		if params.Expired != nil {
-			expired, err := queryJobs(ctx, tx, expiredJobs, now)
-			if err != nil {
-				return fmt.Errorf("find expired leases: %w", err)
-			}
-			for _, job := range expired {
-				res.Expired = append(res.Expired, params.Expired(job))
-			}
-			if _, err := finishJobs(ctx, tx, res.Expired); err != nil {
-				return err
-			}
-		}
-		f := newFinisher(params.Finish)
-		var ready []queueState
-		b := &pgx.Batch{}
 		// The claim's statements are planned once per connection: a
 		// custom plan for each set of arguments (the server's default,
 		// as it estimates an array's length from the custom one) cost
 		// more CPU than running them, and the generic plans read the
 		// same indexes (TestClaimQueryPlans).
 		b.Queue("SET LOCAL plan_cache_mode = force_generic_plan")
+		if params.Expired != nil {
+			var expired []*queue.Job
+			b.Queue(expiredJobs, now).Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					job, err := scanJob(rows)
+					if err != nil {
+						return err
+					}
+					expired = append(expired, job)
+				}
+				return rows.Err()
+			})
+			if err := sendBatch(ctx, c, b); err != nil {
+				return fmt.Errorf("find expired leases: %w", err)
+			}
+			b = &pgx.Batch{}
+			for _, job := range expired {
+				res.Expired = append(res.Expired, params.Expired(job))
+			}
+			if _, err := finishJobs(ctx, c, res.Expired); err != nil {
+				return err
+			}
+		}
+		f := newFinisher(params.Finish)
 		f.queue(b)
+		var ready []queueState
 		b.Queue(readyQueues, queues).Query(func(rows pgx.Rows) error {
 			var err error
 			ready, err = scanReady(rows)
 			return err
 		})
-		if err := sendBatch(ctx, tx, b); err != nil {
+		// The claim goes in the same batch unless hand-backs come first;
+		// claimReady's guard makes it claim nothing if the outcomes'
+		// dependents or a queue's settings must be counted first.
+		first, waited := params.Limit > 0 && !f.oneByOne(), false
+		if first {
+			ending := f.ending()
+			b.Queue(waitedOn, ending).QueryRow(func(row pgx.Row) error { return row.Scan(&waited) })
+			queueClaim(b, params, queues, nil, nil, ending, &res.Jobs)
+		}
+		var next time.Time
+		if params.Limit > 0 {
+			queueNextRun(b, queues, now, &next)
+		}
+		if err := sendBatch(ctx, c, b); err != nil {
 			return err
 		}
 		var err error
-		if res.Lost, err = f.rest(ctx, tx); err != nil {
+		if res.Lost, err = f.rest(ctx, c); err != nil {
 			return err
 		}
-		if f.changed { // jobs made ready since the batch read them
-			if ready, err = readyStates(ctx, tx, queues); err != nil {
-				return err
-			}
+		if params.Limit == 0 {
+			return nil
 		}
-		if params.Limit > 0 {
-			var next, rateNext time.Time
-			if res.Jobs, next, rateNext, err = claim(ctx, tx, params, ready); err != nil {
+		var rateNext time.Time
+		if !first || waited || slices.ContainsFunc(ready, func(qs queueState) bool { return qs.set }) {
+			// The guard held (or the claim was not sent): claim now.
+			if f.changed { // jobs made ready since the batch read them
+				if ready, err = readyStates(ctx, c, queues); err != nil {
+					return err
+				}
+			}
+			if res.Jobs, next, rateNext, err = claim(ctx, c, params, queues, ready); err != nil {
 				return fmt.Errorf("claim jobs: %w", err)
 			}
-			slices.SortFunc(res.Jobs, func(a, b *queue.Job) int {
-				return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
-			})
-			if len(res.Jobs) < params.Limit {
-				res.NextRunAt = next
-				if !rateNext.IsZero() && (res.NextRunAt.IsZero() || rateNext.Before(res.NextRunAt)) {
-					res.NextRunAt = rateNext
-				}
+		}
+		slices.SortFunc(res.Jobs, func(a, b *queue.Job) int {
+			return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
+		})
+		if len(res.Jobs) < params.Limit {
+			res.NextRunAt = next
+			if !rateNext.IsZero() && (res.NextRunAt.IsZero() || rateNext.Before(res.NextRunAt)) {
+				res.NextRunAt = rateNext
 			}
 		}
 		return nil
@@ -205,9 +254,36 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 	return res, nil
 }
 
+// queueClaim adds claimReady to b, its jobs to go to jobs; allowNames
+// and allowN are the allowances of the queues with settings (nil: not
+// counted), ending the jobs whose dependents the guard looks for.
+func queueClaim(b *pgx.Batch, params queue.JobClaimParams, queues, allowNames []string, allowN []int64, ending []int64, jobs *[]*queue.Job) {
+	now := ms(params.Now)
+	b.Queue(claimReady, params.Worker, ms(params.LeaseUntil), now, queues, int64(params.Limit), allowNames, allowN, ending).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			job, err := scanJob(rows)
+			if err != nil {
+				return err
+			}
+			*jobs = append(*jobs, job)
+		}
+		return rows.Err()
+	})
+}
+
+// queueNextRun adds nextRun to b, its time to go to next.
+func queueNextRun(b *pgx.Batch, queues []string, now int64, next *time.Time) {
+	b.Queue(nextRun, queues, now).QueryRow(func(row pgx.Row) error {
+		var at sql.NullInt64
+		err := row.Scan(&at)
+		*next = fromNullMS(at)
+		return err
+	})
+}
+
 // sendBatch runs b's statements in tx in one round trip, and their
 // callbacks.
-func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
+func sendBatch(ctx context.Context, tx dbtx, b *pgx.Batch) error {
 	if b.Len() == 0 {
 		return nil
 	}
@@ -217,7 +293,7 @@ func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
 // finishJobs records outcomes, fenced by each job's run, settles the jobs
 // waiting for those that ended, and returns the IDs of the jobs whose
 // worker no longer held them.
-func finishJobs(ctx context.Context, tx pgx.Tx, finish []queue.JobFinishParams) (lost []int64, err error) {
+func finishJobs(ctx context.Context, tx dbtx, finish []queue.JobFinishParams) (lost []int64, err error) {
 	f := newFinisher(finish)
 	b := &pgx.Batch{}
 	f.queue(b)
@@ -249,6 +325,21 @@ func newFinisher(finish []queue.JobFinishParams) *finisher {
 		seen[p.ID] = true
 	}
 	return f
+}
+
+// oneByOne says whether some outcomes are recorded one at a time (rest).
+func (f *finisher) oneByOne() bool { return slices.Contains(f.inSet, false) }
+
+// ending lists the jobs finishSet may end (not nil: none is an empty
+// list, as claimReady's guard wants).
+func (f *finisher) ending() []int64 {
+	ids := []int64{}
+	for i, p := range f.finish {
+		if f.inSet[i] && p.State.Final() {
+			ids = append(ids, p.ID)
+		}
+	}
+	return ids
 }
 
 // queue adds finishSet, for the outcomes it records, to b.
@@ -309,7 +400,7 @@ func (f *finisher) queue(b *pgx.Batch) {
 // rest records the outcomes finishSet did not, one at a time, settles
 // the jobs waiting for each job that ended, and returns the IDs of the
 // jobs whose worker no longer held them; queue's batch must have run.
-func (f *finisher) rest(ctx context.Context, tx pgx.Tx) (lost []int64, err error) {
+func (f *finisher) rest(ctx context.Context, tx dbtx) (lost []int64, err error) {
 	for i, p := range f.finish {
 		if f.inSet[i] {
 			waited, ok := f.recorded[p.ID]
@@ -338,7 +429,7 @@ func (f *finisher) rest(ctx context.Context, tx pgx.Tx) (lost []int64, err error
 // finishOne records p alone, a hand-back or a job's second outcome in
 // one claim, settles the jobs waiting for its job if it ended, and says
 // whether its worker still held the job.
-func finishOne(ctx context.Context, tx pgx.Tx, p queue.JobFinishParams) (found bool, err error) {
+func finishOne(ctx context.Context, tx dbtx, p queue.JobFinishParams) (found bool, err error) {
 	if p.State == queue.StatePending {
 		if p, err = handBack(ctx, tx, p); err != nil {
 			return false, err
@@ -384,7 +475,7 @@ func finishOne(ctx context.Context, tx pgx.Tx, p queue.JobFinishParams) (found b
 
 // handBack turns the hand-back p of a job whose cancel was requested
 // into its cancel (see queue.JobFinishParams).
-func handBack(ctx context.Context, tx pgx.Tx, p queue.JobFinishParams) (queue.JobFinishParams, error) {
+func handBack(ctx context.Context, tx dbtx, p queue.JobFinishParams) (queue.JobFinishParams, error) {
 	var requested bool
 	err := tx.QueryRow(ctx, cancelRequested, p.ID, int64(p.Run)).Scan(&requested)
 	switch {
@@ -401,7 +492,7 @@ func handBack(ctx context.Context, tx pgx.Tx, p queue.JobFinishParams) (queue.Jo
 
 // unclaim records p, the hand-back of a job never started, by undoing its
 // claim, and says whether the worker still held the job.
-func unclaim(ctx context.Context, tx pgx.Tx, p queue.JobFinishParams) (bool, error) {
+func unclaim(ctx context.Context, tx dbtx, p queue.JobFinishParams) (bool, error) {
 	var finished any
 	if p.State.Final() {
 		finished = ms(p.FinishedAt)
@@ -428,7 +519,7 @@ type queueState struct {
 
 // readyStates lists the queues among queues (nil: all) that hold ready
 // jobs, with those states, in queue order (readyQueues).
-func readyStates(ctx context.Context, tx pgx.Tx, queues []string) ([]queueState, error) {
+func readyStates(ctx context.Context, tx dbtx, queues []string) ([]queueState, error) {
 	rows, err := tx.Query(ctx, readyQueues, queues)
 	if err != nil {
 		return nil, interpretError(err)
@@ -450,75 +541,51 @@ func scanReady(rows pgx.Rows) ([]queueState, error) {
 // out between the count and the claim), as the SQLite store's: it reads
 // the head of each queue of ready that may start a job, at most as many
 // jobs as that queue may start, and claims the first of them all
-// (claimHeads). A paused queue, or a limited one that may start no job
+// (claimReady). A paused queue, or a limited one that may start no job
 // now, is not read at all, however many jobs it holds. With the claim,
-// in the same round trip, it reads next, when the first of ready's jobs
-// whose time has not come falls due, and returns rateNext, when a rate
-// limit that held back a job whose time had come lets one start (zero if
-// none did).
-func claim(ctx context.Context, tx pgx.Tx, params queue.JobClaimParams, ready []queueState) (jobs []*queue.Job, next, rateNext time.Time, err error) {
-	if len(ready) == 0 {
-		return nil, next, rateNext, nil
-	}
+// in the same round trip, it reads next, when the first ready job whose
+// time has not come falls due, and returns rateNext, when a rate limit
+// that held back a job whose time had come lets one start (zero if none
+// did).
+func claim(ctx context.Context, c dbtx, params queue.JobClaimParams, queues []string, ready []queueState) (jobs []*queue.Job, next, rateNext time.Time, err error) {
 	now := ms(params.Now)
 	var allow map[string]int
 	var frees map[string]time.Time
 	if slices.ContainsFunc(ready, func(qs queueState) bool { return qs.set }) {
-		if allow, frees, err = allowances(ctx, tx, params.Now); err != nil {
+		if allow, frees, err = allowances(ctx, c, params.Now); err != nil {
 			return nil, next, rateNext, err
 		}
 	}
-	var heads []string
-	var limits []int64
+	allowNames, allowN := []string{}, []int64{} // not nil: counted
 	for i := 0; i < len(ready); { // one queue at a time: ready is in queue order
 		start := i
 		for i < len(ready) && ready[i].queue == ready[start].queue {
 			i++
 		}
 		q, states := ready[start].queue, ready[start:i]
-		limit := params.Limit
-		if n, limited := allow[q]; limited {
-			if n <= 0 {
-				// Held back: its next start matters if a job of it is due.
-				if at, ok := frees[q]; ok && (rateNext.IsZero() || at.Before(rateNext)) {
-					due, err := anyDue(ctx, tx, q, states, now)
-					if err != nil {
-						return nil, next, rateNext, err
-					}
-					if due {
-						rateNext = at
-					}
-				}
-				continue
-			}
-			limit = min(limit, n)
+		n, limited := allow[q]
+		if !limited {
+			continue // claimReady's $5
 		}
-		heads, limits = append(heads, q), append(limits, int64(limit))
+		if n <= 0 {
+			// Held back: its next start matters if a job of it is due.
+			if at, ok := frees[q]; ok && (rateNext.IsZero() || at.Before(rateNext)) {
+				due, err := anyDue(ctx, c, q, states, now)
+				if err != nil {
+					return nil, next, rateNext, err
+				}
+				if due {
+					rateNext = at
+				}
+			}
+			n = 0
+		}
+		allowNames, allowN = append(allowNames, q), append(allowN, int64(min(params.Limit, n)))
 	}
 	b := &pgx.Batch{}
-	if len(heads) > 0 {
-		b.Queue(claimHeads, params.Worker, ms(params.LeaseUntil), now, heads, limits, int64(params.Limit)).Query(func(rows pgx.Rows) error {
-			for rows.Next() {
-				job, err := scanJob(rows)
-				if err != nil {
-					return err
-				}
-				jobs = append(jobs, job)
-			}
-			return rows.Err()
-		})
-	}
-	names, states := make([]string, len(ready)), make([]string, len(ready))
-	for i, qs := range ready {
-		names[i], states[i] = qs.queue, qs.state
-	}
-	b.Queue(nextRun, names, states, now).QueryRow(func(row pgx.Row) error {
-		var at sql.NullInt64
-		err := row.Scan(&at)
-		next = fromNullMS(at)
-		return err
-	})
-	if err := sendBatch(ctx, tx, b); err != nil {
+	queueClaim(b, params, queues, allowNames, allowN, nil, &jobs)
+	queueNextRun(b, queues, now, &next)
+	if err := sendBatch(ctx, c, b); err != nil {
 		return nil, next, rateNext, err
 	}
 	return jobs, next, rateNext, nil
@@ -526,7 +593,7 @@ func claim(ctx context.Context, tx pgx.Tx, params queue.JobClaimParams, ready []
 
 // anyDue says whether a job of queue q in one of states has come to its
 // time, by one seek per state (dueAny).
-func anyDue(ctx context.Context, tx pgx.Tx, q string, states []queueState, now int64) (bool, error) {
+func anyDue(ctx context.Context, tx dbtx, q string, states []queueState, now int64) (bool, error) {
 	for _, qs := range states {
 		var due bool
 		if err := tx.QueryRow(ctx, dueAny, q, qs.state, now).Scan(&due); err != nil || due {
@@ -538,7 +605,7 @@ func anyDue(ctx context.Context, tx pgx.Tx, q string, states []queueState, now i
 
 // allowances says how many jobs each paused or limited queue may start
 // now, across all workers; see the sqlite store's.
-func allowances(ctx context.Context, tx pgx.Tx, now time.Time) (allow map[string]int, frees map[string]time.Time, err error) {
+func allowances(ctx context.Context, tx dbtx, now time.Time) (allow map[string]int, frees map[string]time.Time, err error) {
 	settings, err := queueSettings(ctx, tx)
 	if err != nil {
 		return nil, nil, err

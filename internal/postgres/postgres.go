@@ -294,6 +294,42 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// dbtx is what a transaction's statements run on: a pgx.Tx, or a
+// connection in a transaction that writeBatched began.
+type dbtx interface {
+	querier
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// writeBatched is write for a transaction whose first statements go in
+// one round trip with its BEGIN and write lock: f is handed a connection
+// and a batch that begins the transaction, to which it adds statements
+// and which it must send (sendBatch) before anything else. NOTIFY and
+// COMMIT follow f as in inTx; an error of f rolls back.
+func (s *Store) writeBatched(ctx context.Context, f func(c dbtx, begin *pgx.Batch) error) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return interpretError(err)
+	}
+	// A connection left in a transaction (an error, a lost COMMIT) is
+	// closed by Release rather than pooled.
+	defer conn.Release()
+	b := &pgx.Batch{}
+	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+	b.Queue("SELECT pg_advisory_xact_lock($1, $2)", lockClass, writeLock)
+	if err := f(conn, b); err != nil {
+		if conn.Conn().PgConn().TxStatus() != 'I' {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+		return err
+	}
+	tag, err := conn.Exec(ctx, s.notifyCommit)
+	if err == nil && tag.String() == "ROLLBACK" {
+		err = pgx.ErrTxCommitRollback
+	}
+	return interpretCommit(err)
+}
+
 // write runs f in a transaction that holds the write lock (see the package
 // comment) and notifies waiters as it commits.
 func (s *Store) write(ctx context.Context, f func(tx pgx.Tx) error) error {
