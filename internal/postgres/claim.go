@@ -557,7 +557,7 @@ func claim(ctx context.Context, c dbtx, params queue.JobClaimParams, queues []st
 		}
 	}
 	allowNames, allowN := []string{}, []int64{} // not nil: counted
-	for i := 0; i < len(ready); { // one queue at a time: ready is in queue order
+	for i := 0; i < len(ready); {               // one queue at a time: ready is in queue order
 		start := i
 		for i < len(ready) && ready[i].queue == ready[start].queue {
 			i++
