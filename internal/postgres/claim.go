@@ -556,8 +556,9 @@ func claim(ctx context.Context, c dbtx, params queue.JobClaimParams, queues []st
 			return nil, next, rateNext, err
 		}
 	}
-	allowNames, allowN := []string{}, []int64{} // not nil: counted
-	for i := 0; i < len(ready); {               // one queue at a time: ready is in queue order
+	// Not nil: the allowances are counted (claimReady's guard is off).
+	allowNames, allowN := []string{}, []int64{}
+	for i := 0; i < len(ready); { // one queue at a time: ready is in queue order
 		start := i
 		for i < len(ready) && ready[i].queue == ready[start].queue {
 			i++
