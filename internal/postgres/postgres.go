@@ -19,6 +19,11 @@
 //   - A schedule fires by compare and set on its next_at, as on SQLite.
 //   - Writers NOTIFY in their transaction; Wait LISTENs on a connection of
 //     its own (notify.go).
+//   - Round trips are what a claim costs most: BEGIN goes with the write
+//     lock, NOTIFY with COMMIT, and JobClaim sends its statements in one
+//     batch with them (writeBatched, claim.go), recording a claim's
+//     outcomes in one statement. Traces (events, counts, attempts) are
+//     kept by one trigger per statement (migration 0003).
 package postgres
 
 import (
