@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/jobq/jobq/internal/queue"
 )
@@ -147,30 +148,123 @@ var finishSet = `WITH v AS (
 )
 SELECT j.id, j.state IN (` + finalStates + `) AND EXISTS (SELECT FROM job_deps d WHERE d.depends_on = j.id) FROM j`
 
+// claimCheck ends claimFast's batch (jobq_claim_again, SQLSTATE JQ001)
+// when what it found calls for decisions made a step at a time: with $5
+// (a claim), a paused or limited queue among $1 (NULL: every queue)
+// holding ready jobs, whose allowance must be counted; a job among $2,
+// ending, that jobs wait for, which must be settled; with $3 (Expired),
+// a lease expired before $4, whose outcome the worker decides.
+var claimCheck = `SELECT jobq_claim_again(
+	$5 AND EXISTS (SELECT FROM job_counts c JOIN queues q ON q.name = c.queue
+		WHERE c.state IN (` + sqlStates(queue.ReadyStates) + `) AND c.n > 0 AND ($1::text[] IS NULL OR c.queue = ANY ($1)))
+	OR EXISTS (SELECT FROM job_deps WHERE depends_on = ANY ($2::bigint[]))
+	OR $3 AND EXISTS (SELECT FROM jobs WHERE state = 'running' AND lease_until < $4))`
+
+// claimAgain is claimCheck's SQLSTATE.
+const claimAgain = "JQ001"
+
+// stepClaims is how many claims a store makes a step at a time after
+// claimFast found it had to: a store whose claims keep meeting paused or
+// limited queues would otherwise pay for a batch thrown away each time.
+const stepClaims = 16
+
+// claimFast makes the claim of params in one round trip: BEGIN, the
+// write lock, the outcomes (finishSet), claimCheck, the claim, the next
+// run time, NOTIFY and COMMIT in one batch. It reports false, having
+// done nothing, when the claim must be made a step at a time (JobClaim):
+// outcomes to record one at a time, or what claimCheck finds.
+func (s *Store) claimFast(ctx context.Context, params queue.JobClaimParams, queues []string) (*queue.JobClaimResult, bool, error) {
+	f := newFinisher(params.Finish)
+	if f.oneByOne() {
+		return nil, false, nil
+	}
+	now := ms(params.Now)
+	res := &queue.JobClaimResult{}
+	var next time.Time
+	b := &pgx.Batch{}
+	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+	b.Queue("SELECT pg_advisory_xact_lock($1, $2)", lockClass, writeLock)
+	b.Queue(genericPlans)
+	f.queue(b)
+	b.Queue(claimCheck, queues, f.ending(), params.Expired != nil, now, params.Limit > 0)
+	if params.Limit > 0 {
+		// Allowances counted (none: claimCheck saw no queue with a
+		// setting), so claimReady's own guard is off.
+		queueClaim(b, params, queues, []string{}, []int64{}, nil, &res.Jobs)
+		queueNextRun(b, queues, now, &next)
+	}
+	b.Queue("SELECT pg_notify($1, $2)", channel, s.token)
+	b.Queue("COMMIT")
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, interpretError(err)
+	}
+	defer conn.Release() // closed rather than pooled if left in a transaction
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		if conn.Conn().PgConn().TxStatus() != 'I' {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == claimAgain {
+			return nil, false, nil
+		}
+		return nil, false, interpretCommit(err)
+	}
+	for _, p := range params.Finish {
+		if _, ok := f.recorded[p.ID]; !ok {
+			res.Lost = append(res.Lost, p.ID)
+		}
+	}
+	slices.SortFunc(res.Jobs, claimOrder)
+	if len(res.Jobs) < params.Limit {
+		res.NextRunAt = next
+	}
+	return res, true, nil
+}
+
+// genericPlans makes the rest of a claim's transaction run its prepared
+// statements with generic plans, made once per connection: a custom plan
+// for each set of arguments (the server's default, as it estimates an
+// array's length from the custom one) cost more CPU than running them
+// (perf: a quarter of the server's CPU in a claim), and the generic
+// plans read the same indexes (TestClaimQueryPlans).
+const genericPlans = "SET LOCAL plan_cache_mode = force_generic_plan"
+
+// claimOrder is the order of JobClaimResult.Jobs.
+func claimOrder(a, b *queue.Job) int {
+	return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
+}
+
 // JobClaim takes back the jobs of lost workers, records outcomes and
 // claims jobs, in one transaction under the write lock; see queue.Store.
-// Its statements go in as few round trips as their order allows: BEGIN
-// with the write lock and, with Expired, the expired leases; the
-// outcomes (finishSet), the ready queues, the claim (claimReady) and the
-// next run time; NOTIFY with COMMIT. Without Expired that is two round
-// trips. Hand-backs, jobs waiting for jobs that ended and paused or
-// limited queues, rarer, cost more: the claim is then made after them.
+// Most claims take one round trip (claimFast). The others go a step at
+// a time, in as few round trips as their order allows: BEGIN with the
+// write lock and, with Expired, the expired leases; the outcomes
+// (finishSet), the ready queues, the claim (claimReady) and the next run
+// time; NOTIFY with COMMIT. Hand-backs, jobs waiting for jobs that ended
+// and paused or limited queues cost more: the claim is then made after
+// them.
 func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*queue.JobClaimResult, error) {
 	var queues []string // nil: every queue
 	if len(params.Queues) > 0 {
 		queues = params.Queues
 	}
-	var res *queue.JobClaimResult
 	s.seen()
+	if s.stepClaims.Load() > 0 {
+		s.stepClaims.Add(-1)
+	} else {
+		res, ok, err := s.claimFast(ctx, params, queues)
+		if ok || err != nil {
+			return res, err
+		}
+		if !newFinisher(params.Finish).oneByOne() {
+			s.stepClaims.Store(stepClaims) // claimCheck found a step to take
+		}
+	}
+	var res *queue.JobClaimResult
 	err := s.writeBatched(ctx, func(c dbtx, b *pgx.Batch) error {
 		res = &queue.JobClaimResult{}
 		now := ms(params.Now)
-		// The claim's statements are planned once per connection: a
-		// custom plan for each set of arguments (the server's default,
-		// as it estimates an array's length from the custom one) cost
-		// more CPU than running them, and the generic plans read the
-		// same indexes (TestClaimQueryPlans).
-		b.Queue("SET LOCAL plan_cache_mode = force_generic_plan")
+		b.Queue(genericPlans)
 		if params.Expired != nil {
 			var expired []*queue.Job
 			b.Queue(expiredJobs, now).Query(func(rows pgx.Rows) error {
@@ -237,9 +331,7 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 				return fmt.Errorf("claim jobs: %w", err)
 			}
 		}
-		slices.SortFunc(res.Jobs, func(a, b *queue.Job) int {
-			return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
-		})
+		slices.SortFunc(res.Jobs, claimOrder)
 		if len(res.Jobs) < params.Limit {
 			res.NextRunAt = next
 			if !rateNext.IsZero() && (res.NextRunAt.IsZero() || rateNext.Before(res.NextRunAt)) {

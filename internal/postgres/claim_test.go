@@ -128,6 +128,7 @@ func TestClaimQueryPlans(t *testing.T) {
 		{"nextRun", nextRun, []any{[]string{"small"}, now}},
 		{"nextRun, every queue", nextRun, []any{nil, now}},
 		{"waitedOn", waitedOn, []any{running[:2]}},
+		{"claimCheck", claimCheck, []any{nil, running[:2], true, now, true}},
 		{"dueAny", dueAny, []any{"big", "pending", now}},
 		{"finishSet", finishSet, []any{running[:2], []int64{1, 1}, []string{"succeeded", "succeeded"}, []int64{1, 1},
 			[]*int64{nil, nil}, one, one, one, []*string{nil, nil}, [][]byte{nil, nil}, [][]byte{{}, {}}, one}},

@@ -38,6 +38,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -72,6 +73,9 @@ type Store struct {
 	token string
 	// notifyCommit notifies waiters and commits (notify.go).
 	notifyCommit string
+	// stepClaims counts down the claims to make a step at a time
+	// before trying claimFast again (claim.go).
+	stepClaims atomic.Int32
 
 	listen listener // notify.go
 }

@@ -1,5 +1,6 @@
 -- The traces of 0001 (events, job_counts, job_ends, schedule health,
--- attempts), kept by one trigger per statement instead of three per row:
+-- attempts), kept by one trigger per statement instead of three per row
+-- (and, at the end, a claim's check, jobq_claim_again):
 -- a claim or a finish of 100 jobs ran 200 PL/pgSQL calls of a few
 -- statements each, most of the server's work for it (docs/performance.md,
 -- "Issue 12: ... third session"). The rules are 0001's, row for row;
@@ -71,3 +72,13 @@ END $$;
 CREATE TRIGGER jobs_changed AFTER UPDATE ON jobs
 	REFERENCING OLD TABLE AS old_jobs NEW TABLE AS new_jobs
 	FOR EACH STATEMENT EXECUTE FUNCTION jobs_changed();
+
+-- jobq_claim_again aborts a claim's transaction sent as one batch
+-- (claim.go, claimFast) when what it found calls for decisions made one
+-- step at a time: the claim is then made again that way.
+CREATE FUNCTION jobq_claim_again(boolean) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	IF $1 THEN
+		RAISE EXCEPTION 'jobq: claim again, one step at a time' USING ERRCODE = 'JQ001';
+	END IF;
+END $$;
