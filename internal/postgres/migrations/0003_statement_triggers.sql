@@ -26,32 +26,43 @@ CREATE FUNCTION jobs_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
 	r record;
 BEGIN
-	-- Every state change logged (the error for queue.EventErrorStates)
-	-- and counted.
-	INSERT INTO events (job_id, at, from_state, to_state, attempt, worker, error)
-	SELECT n.id, n.updated_at, o.state, n.state, n.run, n.worker,
-		CASE WHEN n.state IN ('retrying', 'dead', 'pending', 'cancelled') THEN n.last_error END
-	FROM new_jobs n JOIN old_jobs o ON o.id = n.id
-	WHERE o.state IS DISTINCT FROM n.state
-	ORDER BY n.id;
-	INSERT INTO job_counts (queue, state, n)
-	SELECT queue, state, sum(d) FROM (
-		SELECT o.queue, o.state, -1 AS d FROM new_jobs n JOIN old_jobs o ON o.id = n.id
-		WHERE o.state IS DISTINCT FROM n.state
-		UNION ALL
-		SELECT n.queue, n.state, 1 FROM new_jobs n JOIN old_jobs o ON o.id = n.id
-		WHERE o.state IS DISTINCT FROM n.state) c
-	GROUP BY queue, state HAVING sum(d) <> 0
-	ORDER BY queue, state
-	ON CONFLICT (queue, state) DO UPDATE SET n = job_counts.n + excluded.n;
-	-- Every end counted in job_ends; a schedule's job that succeeded or
-	-- died counted in its health, in job ID order (see 0001's schedules).
-	INSERT INTO job_ends (queue, state, n)
-	SELECT n.queue, n.state, count(*) FROM new_jobs n JOIN old_jobs o ON o.id = n.id
-	WHERE o.state IS DISTINCT FROM n.state AND jobq_final(n.state)
-	GROUP BY n.queue, n.state
-	ORDER BY n.queue, n.state
-	ON CONFLICT (queue, state) DO UPDATE SET n = job_ends.n + excluded.n;
+	-- One statement (the executor's start is most of a small one's
+	-- cost): every state change logged (the error for
+	-- queue.EventErrorStates) and counted in job_counts, every end in
+	-- job_ends, every claim (run up) opening an attempt.
+	WITH changed AS (
+		SELECT n.id, n.queue, n.state, n.updated_at, n.run, n.worker, n.last_error, n.started_at,
+			o.queue AS old_queue, o.state AS old_state, n.run > o.run AS claimed
+		FROM new_jobs n JOIN old_jobs o ON o.id = n.id
+		WHERE o.state IS DISTINCT FROM n.state OR n.run > o.run
+	), logged AS (
+		INSERT INTO events (job_id, at, from_state, to_state, attempt, worker, error)
+		SELECT id, updated_at, old_state, state, run, worker,
+			CASE WHEN state IN ('retrying', 'dead', 'pending', 'cancelled') THEN last_error END
+		FROM changed WHERE old_state IS DISTINCT FROM state
+		ORDER BY id
+	), counted AS (
+		INSERT INTO job_counts (queue, state, n)
+		SELECT queue, state, sum(d) FROM (
+			SELECT old_queue AS queue, old_state AS state, -1 AS d FROM changed WHERE old_state IS DISTINCT FROM state
+			UNION ALL
+			SELECT queue, state, 1 FROM changed WHERE old_state IS DISTINCT FROM state) c
+		GROUP BY queue, state HAVING sum(d) <> 0
+		ORDER BY queue, state
+		ON CONFLICT (queue, state) DO UPDATE SET n = job_counts.n + excluded.n
+	), ended AS (
+		INSERT INTO job_ends (queue, state, n)
+		SELECT queue, state, count(*) FROM changed
+		WHERE old_state IS DISTINCT FROM state AND jobq_final(state)
+		GROUP BY queue, state
+		ORDER BY queue, state
+		ON CONFLICT (queue, state) DO UPDATE SET n = job_ends.n + excluded.n
+	)
+	INSERT INTO attempts (job_id, run, worker, started_at)
+	SELECT id, run, worker, started_at FROM changed WHERE claimed
+	ORDER BY id;
+	-- A schedule's job that succeeded or died counted in its health, in
+	-- job ID order (see 0001's schedules).
 	FOR r IN SELECT n.id, n.state, n.finished_at, n.schedule_id FROM new_jobs n JOIN old_jobs o ON o.id = n.id
 		WHERE o.state IS DISTINCT FROM n.state AND n.schedule_id IS NOT NULL AND n.state IN ('succeeded', 'dead')
 		ORDER BY n.id
@@ -62,11 +73,6 @@ BEGIN
 			health_job_id = r.id
 		WHERE id = r.schedule_id AND r.id >= coalesce(health_job_id, 0);
 	END LOOP;
-	-- Every claim opens an attempt.
-	INSERT INTO attempts (job_id, run, worker, started_at)
-	SELECT n.id, n.run, n.worker, n.started_at FROM new_jobs n JOIN old_jobs o ON o.id = n.id
-	WHERE n.run > o.run
-	ORDER BY n.id;
 	RETURN NULL;
 END $$;
 CREATE TRIGGER jobs_changed AFTER UPDATE ON jobs
