@@ -316,7 +316,7 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 		if res.Lost, err = f.rest(ctx, c); err != nil {
 			return err
 		}
-		if params.Limit == 0 {
+		if params.Limit <= 0 { // claim nothing (a runner may ask for less than none)
 			return nil
 		}
 		var rateNext time.Time
