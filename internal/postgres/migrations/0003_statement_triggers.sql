@@ -1,11 +1,11 @@
 -- The traces of 0001 (events, job_counts, job_ends, schedule health,
--- attempts), kept by one trigger per statement instead of three per row
--- (and, at the end, a claim's check, jobq_claim_again):
+-- attempts), kept by one trigger per statement instead of three per row:
 -- a claim or a finish of 100 jobs ran 200 PL/pgSQL calls of a few
--- statements each, most of the server's work for it (docs/performance.md,
--- "Issue 12: ... third session"). The rules are 0001's, row for row;
--- what changes is only that rows of one statement are traced together,
--- in job ID order.
+-- statements each, a fifth of the server's CPU in a claim (perf;
+-- docs/performance.md, "Issue 12: ... third session"). The rules are
+-- 0001's, row for row; what changes is only that rows of one statement
+-- are traced together, in job ID order. And, at the end, a claim's check
+-- (jobq_claim_again).
 --
 -- A trigger with transition tables cannot name columns (UPDATE OF
 -- state) nor have a WHEN clause, so it runs after every UPDATE of jobs
