@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/jobq/jobq/internal/queue"
 )
@@ -23,35 +24,67 @@ const clearProgress = ", progress = NULL, progress_message = NULL, progress_at =
 const claimSet = `UPDATE jobs SET state = 'running', attempts = attempts + 1, run = run + 1,
 	worker = $1, lease_until = $2, started_at = $3, updated_at = $3` + clearProgress
 
-// claimIDs claims the jobs picked ($4).
-const claimIDs = claimSet + `
-WHERE id = ANY($4)
+// claimReady claims, in one statement, the first $5 jobs in claim order
+// among the heads of the queues among $4 (NULL: every queue) that hold
+// ready jobs (job_counts), only jobs whose time ($3) has come: each
+// queue's head is read from jobs_ready (queue, priority DESC, run_at,
+// id), at most as many jobs as the queue may start: its allowance ($7,
+// by name in $6; 0 for a paused one) for a queue $6 names, $5 for
+// another. With $6 NULL (allowances not counted yet: JobClaim's first
+// batch) it claims nothing at all if a queue with a setting holds ready
+// jobs, or if one of jobs $8, ending in this transaction, has jobs
+// waiting for it (settling them may make jobs ready first): the claim
+// is then made again (claim).
+//
+// SKIP LOCKED passes over a job whose row another transaction holds
+// rather than waiting for it. Unlike the SQLite store's, it reads a
+// queue's priorities in one range: jobs waiting for later at a higher
+// priority than the first due one are passed over. The claimed jobs are
+// found by ID in an array, which a generic plan (it cannot know $5)
+// reads through the primary key as a custom one does.
+var claimReady = `WITH ready AS (
+	SELECT c.queue, q.name IS NOT NULL AS set, coalesce(a.n, $5::bigint) AS n
+	FROM (SELECT DISTINCT queue FROM job_counts
+		WHERE state IN (` + sqlStates(queue.ReadyStates) + `) AND n > 0 AND ($4::text[] IS NULL OR queue = ANY($4))) c
+	LEFT JOIN queues q ON q.name = c.queue
+	LEFT JOIN unnest($6::text[], $7::bigint[]) AS a (queue, n) ON a.queue = c.queue
+), heads AS (
+	SELECT h.id AS head_id FROM ready
+	CROSS JOIN LATERAL (SELECT id, priority, run_at FROM jobs
+		WHERE ` + readyCondition + ` AND queue = ready.queue AND run_at <= $3
+		ORDER BY priority DESC, run_at, id
+		LIMIT ready.n
+		FOR UPDATE SKIP LOCKED) h
+	WHERE ready.n > 0 AND ($6::text[] IS NOT NULL OR NOT EXISTS (SELECT FROM ready WHERE set)
+		AND NOT EXISTS (SELECT FROM job_deps WHERE depends_on = ANY ($8::bigint[])))
+	ORDER BY h.priority DESC, h.run_at, h.id
+	LIMIT $5
+)
+` + claimSet + `
+WHERE id = ANY (ARRAY(SELECT head_id FROM heads))
 RETURNING ` + jobColumns
+
+// waitedOn says whether one of jobs $1 has jobs waiting for it (by
+// job_deps_depends_on), as claimReady's guard reads it.
+const waitedOn = `SELECT EXISTS (SELECT FROM job_deps WHERE depends_on = ANY ($1::bigint[]))`
 
 // readyQueues lists the queues among $1 (NULL: every queue) that hold
 // ready jobs, with those states, from job_counts: what a claim looks
-// into costs a row per queue and state, not per job.
-var readyQueues = `SELECT queue, state FROM job_counts
-WHERE state IN (` + sqlStates(queue.ReadyStates) + `) AND n > 0 AND ($1::text[] IS NULL OR queue = ANY($1))
-ORDER BY queue, state`
+// into costs a row per queue and state, not per job. Each says whether
+// its queue has a setting (a row in queues: paused or limited), whose
+// allowance the claim must then count.
+var readyQueues = `SELECT c.queue, c.state, q.name IS NOT NULL FROM job_counts c LEFT JOIN queues q ON q.name = c.queue
+WHERE c.state IN (` + sqlStates(queue.ReadyStates) + `) AND c.n > 0 AND ($1::text[] IS NULL OR c.queue = ANY($1))
+ORDER BY c.queue, c.state`
 
-// queueHead reads the first $3 ready jobs of queue $1 whose time ($2)
-// has come, in claim order, from jobs_ready (queue, priority DESC,
-// run_at, id). SKIP LOCKED passes over a job whose row another
-// transaction holds rather than waiting for it. Unlike the SQLite
-// store's, it reads a queue's priorities in one range: jobs waiting for
-// later at a higher priority than the first due one are passed over.
-var queueHead = `SELECT id, priority, run_at FROM jobs
-WHERE ` + readyCondition + ` AND queue = $1 AND run_at <= $2
-ORDER BY priority DESC, run_at, id
-LIMIT $3
-FOR UPDATE SKIP LOCKED`
-
-// nextRun finds when the first of queue $1's jobs in ready state $2
-// whose time has not come ($3) falls due: one seek of jobs_queue_ready
-// (queue, state, run_at), whatever the queue holds.
-var nextRun = `SELECT min(run_at) FROM jobs
-WHERE ` + readyCondition + ` AND queue = $1 AND state = $2 AND run_at > $3`
+// nextRun finds when the first of the ready jobs of the queues among
+// $1 (NULL: every queue) whose time has not come ($2) falls due: one
+// seek of jobs_queue_ready (queue, state, run_at) per queue and ready
+// state that holds jobs (job_counts), whatever the queues hold.
+var nextRun = `SELECT min(r.at) FROM job_counts c
+CROSS JOIN LATERAL (SELECT min(run_at) AS at FROM jobs
+	WHERE ` + readyCondition + ` AND queue = c.queue AND state = c.state AND run_at > $2) r
+WHERE c.state IN (` + sqlStates(queue.ReadyStates) + `) AND c.n > 0 AND ($1::text[] IS NULL OR c.queue = ANY($1))`
 
 // dueAny says whether queue $1 holds a job in ready state $2 whose time
 // ($3) has come: the head of its range of jobs_queue_ready, one seek (an
@@ -92,51 +125,215 @@ WHERE job_id = $7 AND run = $8`
 const expiredJobs = "SELECT " + jobColumns + ` FROM jobs
 	WHERE state = 'running' AND lease_until < $1 LIMIT 100 FOR UPDATE SKIP LOCKED`
 
+// finishSet records, in one statement, outcomes none of which is a
+// hand-back and no two of the same job: each job, fenced by its run, and
+// its attempt (an outcome without output keeps the output its worker
+// last flushed, as finishAttempt). It returns the jobs it recorded, each
+// with whether it ended with jobs waiting for it (job_deps_depends_on).
+var finishSet = `WITH v AS (
+	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[],
+		$6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::bytea[], $11::bytea[], $12::bigint[])
+		AS v (id, run, state, attempts, run_at, finished_at, at, exit_code, signal, error, output, output_size)
+), j AS (
+	UPDATE jobs SET state = v.state, attempts = v.attempts, run_at = coalesce(v.run_at, jobs.run_at),
+		finished_at = v.finished_at, exit_code = v.exit_code, signal = v.signal, last_error = v.error,
+		updated_at = v.at, worker = NULL, lease_until = NULL, cancel_requested = false
+	FROM v WHERE jobs.id = v.id AND jobs.run = v.run AND jobs.state = 'running'
+	RETURNING jobs.id, jobs.run, jobs.state
+), a AS (
+	UPDATE attempts SET finished_at = v.at, exit_code = v.exit_code, signal = v.signal, error = v.error,
+		output = coalesce(v.output, attempts.output), output_size = coalesce(v.output_size, attempts.output_size)
+	FROM j JOIN v ON v.id = j.id
+	WHERE attempts.job_id = j.id AND attempts.run = j.run
+)
+SELECT j.id, j.state IN (` + finalStates + `) AND EXISTS (SELECT FROM job_deps d WHERE d.depends_on = j.id) FROM j`
+
+// claimCheck ends claimFast's batch (jobq_claim_again, SQLSTATE JQ001)
+// when what it found calls for decisions made a step at a time: with $5
+// (a claim), a paused or limited queue among $1 (NULL: every queue)
+// holding ready jobs, whose allowance must be counted; a job among $2,
+// ending, that jobs wait for, which must be settled; with $3 (Expired),
+// a lease expired before $4, whose outcome the worker decides.
+var claimCheck = `SELECT jobq_claim_again(
+	$5 AND EXISTS (SELECT FROM job_counts c JOIN queues q ON q.name = c.queue
+		WHERE c.state IN (` + sqlStates(queue.ReadyStates) + `) AND c.n > 0 AND ($1::text[] IS NULL OR c.queue = ANY ($1)))
+	OR EXISTS (SELECT FROM job_deps WHERE depends_on = ANY ($2::bigint[]))
+	OR $3 AND EXISTS (SELECT FROM jobs WHERE state = 'running' AND lease_until < $4))`
+
+// claimAgain is claimCheck's SQLSTATE.
+const claimAgain = "JQ001"
+
+// stepClaims is how many claims a store makes a step at a time after
+// claimFast found it had to: a store whose claims keep meeting paused or
+// limited queues would otherwise pay for a batch thrown away each time.
+const stepClaims = 16
+
+// claimFast makes the claim of params in one round trip: BEGIN, the
+// write lock, the outcomes (finishSet), claimCheck, the claim, the next
+// run time, NOTIFY and COMMIT in one batch. It reports false, having
+// done nothing, when the claim must be made a step at a time (JobClaim):
+// outcomes to record one at a time, or what claimCheck finds.
+func (s *Store) claimFast(ctx context.Context, params queue.JobClaimParams, queues []string) (*queue.JobClaimResult, bool, error) {
+	f := newFinisher(params.Finish)
+	if f.oneByOne() {
+		return nil, false, nil
+	}
+	now := ms(params.Now)
+	res := &queue.JobClaimResult{}
+	var next time.Time
+	b := &pgx.Batch{}
+	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+	b.Queue("SELECT pg_advisory_xact_lock($1, $2)", lockClass, writeLock)
+	b.Queue(genericPlans)
+	f.queue(b)
+	b.Queue(claimCheck, queues, f.ending(), params.Expired != nil, now, params.Limit > 0)
+	if params.Limit > 0 {
+		// Allowances counted (none: claimCheck saw no queue with a
+		// setting), so claimReady's own guard is off.
+		queueClaim(b, params, queues, []string{}, []int64{}, nil, &res.Jobs)
+		queueNextRun(b, queues, now, &next)
+	}
+	b.Queue("SELECT pg_notify($1, $2)", channel, s.token)
+	b.Queue("COMMIT")
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, interpretError(err)
+	}
+	defer conn.Release() // closed rather than pooled if left in a transaction
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		if conn.Conn().PgConn().TxStatus() != 'I' {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+		if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == claimAgain {
+			return nil, false, nil
+		}
+		return nil, false, interpretCommit(err)
+	}
+	for _, p := range params.Finish {
+		if _, ok := f.recorded[p.ID]; !ok {
+			res.Lost = append(res.Lost, p.ID)
+		}
+	}
+	slices.SortFunc(res.Jobs, claimOrder)
+	if len(res.Jobs) < params.Limit {
+		res.NextRunAt = next
+	}
+	return res, true, nil
+}
+
+// genericPlans makes the rest of a claim's transaction run its prepared
+// statements with generic plans, made once per connection: a custom plan
+// for each set of arguments (the server's default, as it estimates an
+// array's length from the custom one) cost more CPU than running them
+// (perf: a quarter of the server's CPU in a claim), and the generic
+// plans read the same indexes (TestClaimQueryPlans).
+const genericPlans = "SET LOCAL plan_cache_mode = force_generic_plan"
+
+// claimOrder is the order of JobClaimResult.Jobs.
+func claimOrder(a, b *queue.Job) int {
+	return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
+}
+
 // JobClaim takes back the jobs of lost workers, records outcomes and
 // claims jobs, in one transaction under the write lock; see queue.Store.
+// Most claims take one round trip (claimFast). The others go a step at
+// a time, in as few round trips as their order allows: BEGIN with the
+// write lock and, with Expired, the expired leases; the outcomes
+// (finishSet), the ready queues, the claim (claimReady) and the next run
+// time; NOTIFY with COMMIT. Hand-backs, jobs waiting for jobs that ended
+// and paused or limited queues cost more: the claim is then made after
+// them.
 func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*queue.JobClaimResult, error) {
 	var queues []string // nil: every queue
 	if len(params.Queues) > 0 {
 		queues = params.Queues
 	}
-	var res *queue.JobClaimResult
 	s.seen()
-	err := s.write(ctx, func(tx pgx.Tx) error {
+	if s.stepClaims.Load() > 0 {
+		s.stepClaims.Add(-1)
+	} else {
+		res, ok, err := s.claimFast(ctx, params, queues)
+		if ok || err != nil {
+			return res, err
+		}
+		if !newFinisher(params.Finish).oneByOne() {
+			s.stepClaims.Store(stepClaims) // claimCheck found a step to take
+		}
+	}
+	var res *queue.JobClaimResult
+	err := s.writeBatched(ctx, func(c dbtx, b *pgx.Batch) error {
 		res = &queue.JobClaimResult{}
 		now := ms(params.Now)
+		b.Queue(genericPlans)
 		if params.Expired != nil {
-			expired, err := queryJobs(ctx, tx, expiredJobs, now)
-			if err != nil {
+			var expired []*queue.Job
+			b.Queue(expiredJobs, now).Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					job, err := scanJob(rows)
+					if err != nil {
+						return err
+					}
+					expired = append(expired, job)
+				}
+				return rows.Err()
+			})
+			if err := sendBatch(ctx, c, b); err != nil {
 				return fmt.Errorf("find expired leases: %w", err)
 			}
+			b = &pgx.Batch{}
 			for _, job := range expired {
 				res.Expired = append(res.Expired, params.Expired(job))
 			}
-			if _, err := finishJobs(ctx, tx, res.Expired); err != nil {
+			if _, err := finishJobs(ctx, c, res.Expired); err != nil {
 				return err
 			}
+		}
+		f := newFinisher(params.Finish)
+		f.queue(b)
+		var ready []queueState
+		b.Queue(readyQueues, queues).Query(func(rows pgx.Rows) error {
+			var err error
+			ready, err = scanReady(rows)
+			return err
+		})
+		// The claim goes in the same batch unless hand-backs come first;
+		// claimReady's guard makes it claim nothing if the outcomes'
+		// dependents or a queue's settings must be counted first.
+		first, waited := params.Limit > 0 && !f.oneByOne(), false
+		if first {
+			ending := f.ending()
+			b.Queue(waitedOn, ending).QueryRow(func(row pgx.Row) error { return row.Scan(&waited) })
+			queueClaim(b, params, queues, nil, nil, ending, &res.Jobs)
+		}
+		var next time.Time
+		if params.Limit > 0 {
+			queueNextRun(b, queues, now, &next)
+		}
+		if err := sendBatch(ctx, c, b); err != nil {
+			return err
 		}
 		var err error
-		if res.Lost, err = finishJobs(ctx, tx, params.Finish); err != nil {
+		if res.Lost, err = f.rest(ctx, c); err != nil {
 			return err
 		}
-		ready, err := readyStates(ctx, tx, queues)
-		if err != nil {
-			return err
+		if params.Limit <= 0 { // claim nothing (a runner may ask for less than none)
+			return nil
 		}
 		var rateNext time.Time
-		if params.Limit > 0 {
-			if res.Jobs, rateNext, err = claim(ctx, tx, params, ready); err != nil {
+		if !first || waited || slices.ContainsFunc(ready, func(qs queueState) bool { return qs.set }) {
+			// The guard held (or the claim was not sent): claim now.
+			if f.changed { // jobs made ready since the batch read them
+				if ready, err = readyStates(ctx, c, queues); err != nil {
+					return err
+				}
+			}
+			if res.Jobs, next, rateNext, err = claim(ctx, c, params, queues, ready); err != nil {
 				return fmt.Errorf("claim jobs: %w", err)
 			}
-			slices.SortFunc(res.Jobs, func(a, b *queue.Job) int {
-				return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
-			})
 		}
+		slices.SortFunc(res.Jobs, claimOrder)
 		if len(res.Jobs) < params.Limit {
-			if res.NextRunAt, err = nextRunAt(ctx, tx, ready, now); err != nil {
-				return err
-			}
+			res.NextRunAt = next
 			if !rateNext.IsZero() && (res.NextRunAt.IsZero() || rateNext.Before(res.NextRunAt)) {
 				res.NextRunAt = rateNext
 			}
@@ -149,30 +346,192 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 	return res, nil
 }
 
+// queueClaim adds claimReady to b, its jobs to go to jobs; allowNames
+// and allowN are the allowances of the queues with settings (nil: not
+// counted), ending the jobs whose dependents the guard looks for.
+func queueClaim(b *pgx.Batch, params queue.JobClaimParams, queues, allowNames []string, allowN []int64, ending []int64, jobs *[]*queue.Job) {
+	now := ms(params.Now)
+	b.Queue(claimReady, params.Worker, ms(params.LeaseUntil), now, queues, int64(params.Limit), allowNames, allowN, ending).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			job, err := scanJob(rows)
+			if err != nil {
+				return err
+			}
+			*jobs = append(*jobs, job)
+		}
+		return rows.Err()
+	})
+}
+
+// queueNextRun adds nextRun to b, its time to go to next.
+func queueNextRun(b *pgx.Batch, queues []string, now int64, next *time.Time) {
+	b.Queue(nextRun, queues, now).QueryRow(func(row pgx.Row) error {
+		var at sql.NullInt64
+		err := row.Scan(&at)
+		*next = fromNullMS(at)
+		return err
+	})
+}
+
+// sendBatch runs b's statements in tx in one round trip, and their
+// callbacks.
+func sendBatch(ctx context.Context, tx dbtx, b *pgx.Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	return interpretError(tx.SendBatch(ctx, b).Close())
+}
+
 // finishJobs records outcomes, fenced by each job's run, settles the jobs
 // waiting for those that ended, and returns the IDs of the jobs whose
 // worker no longer held them.
-func finishJobs(ctx context.Context, tx pgx.Tx, finish []queue.JobFinishParams) (lost []int64, err error) {
-	for _, p := range finish {
-		if p.State == queue.StatePending {
-			if p, err = handBack(ctx, tx, p); err != nil {
-				return nil, err
-			}
+func finishJobs(ctx context.Context, tx dbtx, finish []queue.JobFinishParams) (lost []int64, err error) {
+	f := newFinisher(finish)
+	b := &pgx.Batch{}
+	f.queue(b)
+	if err := sendBatch(ctx, tx, b); err != nil {
+		return nil, err
+	}
+	return f.rest(ctx, tx)
+}
+
+// finisher records outcomes in two steps: queue puts those of jobs that
+// ran to an end (not hand-backs, each job once) in a batch as one
+// statement (finishSet); rest then records the others one at a time and
+// settles the jobs waiting for the jobs that ended, in the order of the
+// outcomes.
+type finisher struct {
+	finish   []queue.JobFinishParams
+	inSet    []bool         // finish[i] is recorded by finishSet
+	recorded map[int64]bool // by finishSet: true when jobs wait for it
+	// changed says that rest changed what a claim finds ready (a job
+	// handed back, dependents settled) after queue's batch.
+	changed bool
+}
+
+func newFinisher(finish []queue.JobFinishParams) *finisher {
+	f := &finisher{finish: finish, inSet: make([]bool, len(finish)), recorded: map[int64]bool{}}
+	seen := make(map[int64]bool, len(finish))
+	for i, p := range finish {
+		f.inSet[i] = p.State != queue.StatePending && !p.Unstarted && !seen[p.ID]
+		seen[p.ID] = true
+	}
+	return f
+}
+
+// oneByOne says whether some outcomes are recorded one at a time (rest).
+func (f *finisher) oneByOne() bool { return slices.Contains(f.inSet, false) }
+
+// ending lists the jobs finishSet may end (not nil: none is an empty
+// list, as claimReady's guard wants).
+func (f *finisher) ending() []int64 {
+	ids := []int64{}
+	for i, p := range f.finish {
+		if f.inSet[i] && p.State.Final() {
+			ids = append(ids, p.ID)
 		}
-		if p.Unstarted {
-			found, err := unclaim(ctx, tx, p)
-			if err != nil {
-				return nil, err
+	}
+	return ids
+}
+
+// queue adds finishSet, for the outcomes it records, to b.
+func (f *finisher) queue(b *pgx.Batch) {
+	var ids, runs, attempts []int64
+	var states []string
+	var runAts, finished, ats, exits, sizes []*int64
+	var signals []*string
+	var errs, outputs [][]byte
+	for i, p := range f.finish {
+		if !f.inSet[i] {
+			continue
+		}
+		ids, runs, states, attempts = append(ids, p.ID), append(runs, int64(p.Run)), append(states, string(p.State)), append(attempts, int64(p.Attempts))
+		var runAt, fin, exit, size *int64
+		if !p.RunAt.IsZero() {
+			runAt = new(ms(p.RunAt))
+		}
+		if p.State.Final() {
+			fin = new(ms(p.FinishedAt))
+		}
+		if p.ExitCode != nil {
+			exit = new(int64(*p.ExitCode))
+		}
+		if p.Output != nil {
+			size = new(p.OutputSize)
+		}
+		var signal *string
+		if p.Signal != "" {
+			signal = new(p.Signal)
+		}
+		var errText []byte
+		if p.Error != "" {
+			errText = []byte(p.Error)
+		}
+		runAts, finished, ats, exits, sizes = append(runAts, runAt), append(finished, fin), append(ats, new(ms(p.FinishedAt))), append(exits, exit), append(sizes, size)
+		signals, errs, outputs = append(signals, signal), append(errs, errText), append(outputs, p.Output)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	b.Queue(finishSet, ids, runs, states, attempts, runAts, finished, ats, exits, signals, errs, outputs, sizes).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id int64
+			var waited bool
+			if err := rows.Scan(&id, &waited); err != nil {
+				return err
 			}
-			if !found {
+			f.recorded[id] = waited
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("finish jobs: %w", err)
+		}
+		return nil
+	})
+}
+
+// rest records the outcomes finishSet did not, one at a time, settles
+// the jobs waiting for each job that ended, and returns the IDs of the
+// jobs whose worker no longer held them; queue's batch must have run.
+func (f *finisher) rest(ctx context.Context, tx dbtx) (lost []int64, err error) {
+	for i, p := range f.finish {
+		if f.inSet[i] {
+			waited, ok := f.recorded[p.ID]
+			if !ok {
 				lost = append(lost, p.ID)
-			} else if p.State.Final() {
+			} else if waited {
+				f.changed = true
 				if _, err := settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
 					return nil, err
 				}
 			}
 			continue
 		}
+		f.changed = true
+		found, err := finishOne(ctx, tx, p)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			lost = append(lost, p.ID)
+		}
+	}
+	return lost, nil
+}
+
+// finishOne records p alone, a hand-back or a job's second outcome in
+// one claim, settles the jobs waiting for its job if it ended, and says
+// whether its worker still held the job.
+func finishOne(ctx context.Context, tx dbtx, p queue.JobFinishParams) (found bool, err error) {
+	if p.State == queue.StatePending {
+		if p, err = handBack(ctx, tx, p); err != nil {
+			return false, err
+		}
+	}
+	if p.Unstarted {
+		if found, err = unclaim(ctx, tx, p); err != nil || !found {
+			return found, err
+		}
+	} else {
 		var finished any
 		if p.State.Final() {
 			finished = ms(p.FinishedAt)
@@ -184,11 +543,10 @@ func finishJobs(ctx context.Context, tx pgx.Tx, finish []queue.JobFinishParams) 
 		tag, err := tx.Exec(ctx, finishJob, string(p.State), int64(p.Attempts), msOrNull(p.RunAt),
 			finished, exit, nullString(p.Signal), nullBytes(p.Error), ms(p.FinishedAt), p.ID, int64(p.Run))
 		if err != nil {
-			return nil, interpretError(fmt.Errorf("finish job %d: %w", p.ID, err))
+			return false, interpretError(fmt.Errorf("finish job %d: %w", p.ID, err))
 		}
 		if tag.RowsAffected() == 0 {
-			lost = append(lost, p.ID)
-			continue
+			return false, nil
 		}
 		var size any
 		if p.Output != nil {
@@ -196,20 +554,20 @@ func finishJobs(ctx context.Context, tx pgx.Tx, finish []queue.JobFinishParams) 
 		}
 		if _, err := tx.Exec(ctx, finishAttempt, ms(p.FinishedAt), exit,
 			nullString(p.Signal), nullBytes(p.Error), p.Output, size, p.ID, int64(p.Run)); err != nil {
-			return nil, interpretError(fmt.Errorf("finish attempt: %w", err))
-		}
-		if p.State.Final() {
-			if _, err := settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
-				return nil, err
-			}
+			return false, interpretError(fmt.Errorf("finish attempt: %w", err))
 		}
 	}
-	return lost, nil
+	if p.State.Final() {
+		if _, err := settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // handBack turns the hand-back p of a job whose cancel was requested
 // into its cancel (see queue.JobFinishParams).
-func handBack(ctx context.Context, tx pgx.Tx, p queue.JobFinishParams) (queue.JobFinishParams, error) {
+func handBack(ctx context.Context, tx dbtx, p queue.JobFinishParams) (queue.JobFinishParams, error) {
 	var requested bool
 	err := tx.QueryRow(ctx, cancelRequested, p.ID, int64(p.Run)).Scan(&requested)
 	switch {
@@ -226,7 +584,7 @@ func handBack(ctx context.Context, tx pgx.Tx, p queue.JobFinishParams) (queue.Jo
 
 // unclaim records p, the hand-back of a job never started, by undoing its
 // claim, and says whether the worker still held the job.
-func unclaim(ctx context.Context, tx pgx.Tx, p queue.JobFinishParams) (bool, error) {
+func unclaim(ctx context.Context, tx dbtx, p queue.JobFinishParams) (bool, error) {
 	var finished any
 	if p.State.Final() {
 		finished = ms(p.FinishedAt)
@@ -244,110 +602,91 @@ func unclaim(ctx context.Context, tx pgx.Tx, p queue.JobFinishParams) (bool, err
 	return true, nil
 }
 
-// queueState is a queue and one of its ready states that holds jobs.
-type queueState struct{ queue, state string }
+// queueState is a queue and one of its ready states that holds jobs,
+// and whether the queue has a setting (readyQueues).
+type queueState struct {
+	queue, state string
+	set          bool
+}
 
 // readyStates lists the queues among queues (nil: all) that hold ready
 // jobs, with those states, in queue order (readyQueues).
-func readyStates(ctx context.Context, tx pgx.Tx, queues []string) ([]queueState, error) {
+func readyStates(ctx context.Context, tx dbtx, queues []string) ([]queueState, error) {
 	rows, err := tx.Query(ctx, readyQueues, queues)
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (queueState, error) {
-		var qs queueState
-		return qs, row.Scan(&qs.queue, &qs.state)
-	})
-	return out, interpretError(err)
+	return scanReady(rows)
 }
 
-// nextRunAt is when the first of the ready jobs of ready whose time has
-// not come falls due (zero if none waits): the least of one seek per
-// queue and state (nextRun).
-func nextRunAt(ctx context.Context, tx pgx.Tx, ready []queueState, now int64) (time.Time, error) {
-	var next time.Time
-	for _, qs := range ready {
-		var at sql.NullInt64
-		if err := tx.QueryRow(ctx, nextRun, qs.queue, qs.state, now).Scan(&at); err != nil {
-			return time.Time{}, interpretError(err)
-		}
-		if t := fromNullMS(at); !t.IsZero() && (next.IsZero() || t.Before(next)) {
-			next = t
-		}
-	}
-	return next, nil
+// scanReady collects the rows of readyQueues.
+func scanReady(rows pgx.Rows) ([]queueState, error) {
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (queueState, error) {
+		var qs queueState
+		return qs, row.Scan(&qs.queue, &qs.state, &qs.set)
+	})
+	return out, interpretError(err)
 }
 
 // claim claims up to params.Limit ready jobs within the queues' limits,
 // which count every host's jobs (the write lock keeps any other claim
 // out between the count and the claim), as the SQLite store's: it reads
 // the head of each queue of ready that may start a job, at most as many
-// jobs as that queue may start, and claims the first of them all. A
-// paused queue, or a limited one that may start no job now, is not read
-// at all, however many jobs it holds. next is when a rate limit that held
-// back a job whose time had come lets one start (zero if none did).
-func claim(ctx context.Context, tx pgx.Tx, params queue.JobClaimParams, ready []queueState) (jobs []*queue.Job, next time.Time, err error) {
+// jobs as that queue may start, and claims the first of them all
+// (claimReady). A paused queue, or a limited one that may start no job
+// now, is not read at all, however many jobs it holds. With the claim,
+// in the same round trip, it reads next, when the first ready job whose
+// time has not come falls due, and returns rateNext, when a rate limit
+// that held back a job whose time had come lets one start (zero if none
+// did).
+func claim(ctx context.Context, c dbtx, params queue.JobClaimParams, queues []string, ready []queueState) (jobs []*queue.Job, next, rateNext time.Time, err error) {
 	now := ms(params.Now)
-	allow, frees, err := allowances(ctx, tx, params.Now)
-	if err != nil {
-		return nil, next, err
+	var allow map[string]int
+	var frees map[string]time.Time
+	if slices.ContainsFunc(ready, func(qs queueState) bool { return qs.set }) {
+		if allow, frees, err = allowances(ctx, c, params.Now); err != nil {
+			return nil, next, rateNext, err
+		}
 	}
-	var heads []head
+	// Not nil: the allowances are counted (claimReady's guard is off).
+	allowNames, allowN := []string{}, []int64{}
 	for i := 0; i < len(ready); { // one queue at a time: ready is in queue order
 		start := i
 		for i < len(ready) && ready[i].queue == ready[start].queue {
 			i++
 		}
 		q, states := ready[start].queue, ready[start:i]
-		limit := params.Limit
-		if n, limited := allow[q]; limited {
-			if n <= 0 {
-				// Held back: its next start matters if a job of it is due.
-				if at, ok := frees[q]; ok && (next.IsZero() || at.Before(next)) {
-					due, err := anyDue(ctx, tx, q, states, now)
-					if err != nil {
-						return nil, next, err
-					}
-					if due {
-						next = at
-					}
+		n, limited := allow[q]
+		if !limited {
+			continue // claimReady's $5
+		}
+		if n <= 0 {
+			// Held back: its next start matters if a job of it is due.
+			if at, ok := frees[q]; ok && (rateNext.IsZero() || at.Before(rateNext)) {
+				due, err := anyDue(ctx, c, q, states, now)
+				if err != nil {
+					return nil, next, rateNext, err
 				}
-				continue
+				if due {
+					rateNext = at
+				}
 			}
-			limit = min(limit, n)
+			n = 0
 		}
-		rows, err := tx.Query(ctx, queueHead, q, now, int64(limit))
-		if err != nil {
-			return nil, next, interpretError(err)
-		}
-		heads, err = pgx.AppendRows(heads, rows, func(row pgx.CollectableRow) (head, error) {
-			var h head
-			return h, row.Scan(&h.id, &h.priority, &h.runAt)
-		})
-		if err != nil {
-			return nil, next, interpretError(err)
-		}
+		allowNames, allowN = append(allowNames, q), append(allowN, int64(min(params.Limit, n)))
 	}
-	if len(heads) == 0 {
-		return nil, next, nil
+	b := &pgx.Batch{}
+	queueClaim(b, params, queues, allowNames, allowN, nil, &jobs)
+	queueNextRun(b, queues, now, &next)
+	if err := sendBatch(ctx, c, b); err != nil {
+		return nil, next, rateNext, err
 	}
-	slices.SortFunc(heads, func(a, b head) int {
-		return cmp.Or(cmp.Compare(b.priority, a.priority), cmp.Compare(a.runAt, b.runAt), cmp.Compare(a.id, b.id))
-	})
-	ids := make([]int64, min(len(heads), params.Limit))
-	for i := range ids {
-		ids[i] = heads[i].id
-	}
-	jobs, err = queryJobs(ctx, tx, claimIDs, params.Worker, ms(params.LeaseUntil), now, ids)
-	return jobs, next, err
+	return jobs, next, rateNext, nil
 }
-
-// head is a job a claim may take, and its place in the claim order.
-type head struct{ id, priority, runAt int64 }
 
 // anyDue says whether a job of queue q in one of states has come to its
 // time, by one seek per state (dueAny).
-func anyDue(ctx context.Context, tx pgx.Tx, q string, states []queueState, now int64) (bool, error) {
+func anyDue(ctx context.Context, tx dbtx, q string, states []queueState, now int64) (bool, error) {
 	for _, qs := range states {
 		var due bool
 		if err := tx.QueryRow(ctx, dueAny, q, qs.state, now).Scan(&due); err != nil || due {
@@ -359,7 +698,7 @@ func anyDue(ctx context.Context, tx pgx.Tx, q string, states []queueState, now i
 
 // allowances says how many jobs each paused or limited queue may start
 // now, across all workers; see the sqlite store's.
-func allowances(ctx context.Context, tx pgx.Tx, now time.Time) (allow map[string]int, frees map[string]time.Time, err error) {
+func allowances(ctx context.Context, tx dbtx, now time.Time) (allow map[string]int, frees map[string]time.Time, err error) {
 	settings, err := queueSettings(ctx, tx)
 	if err != nil {
 		return nil, nil, err

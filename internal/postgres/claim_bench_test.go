@@ -2,9 +2,15 @@ package postgres
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/jobq/jobq/internal/postgres/pgtest"
 	"github.com/jobq/jobq/internal/queue"
@@ -66,4 +72,109 @@ func BenchmarkClaimFinish(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
 		})
 	}
+}
+
+// BenchmarkClaimFinishLockstep is bench/river's jobq side on PostgreSQL,
+// without River: one loop whose JobClaim records the outcomes of the w
+// jobs the previous claim took and claims w more in one transaction (what
+// a runner of w slots does). It reports jobs/s, this store's round trips
+// to the server per claim (a statement, a batch, BEGIN and COMMIT each
+// count one) and per job, and the CPU a job costs this process and the
+// server's backends of the benchmark's database (user+sys): figures that
+// a machine shared with other work disturbs less than the rate.
+func BenchmarkClaimFinishLockstep(b *testing.B) {
+	for _, w := range []int{2, 100} {
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
+			var trips roundTrips
+			s, err := Open(b.Context(), pgtest.NewDatabase(b), Options{BusyTimeout: 5 * time.Second, tracer: &trips})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			n := b.N * w
+			jobs := make([]queue.JobInsertParams, n)
+			for i := range jobs {
+				jobs[i] = testJob("default")
+			}
+			if _, err := s.JobInsert(b.Context(), jobs); err != nil {
+				b.Fatal(err)
+			}
+			zero, claims := 0, 0
+			var finish []queue.JobFinishParams
+			server0 := backendCPU(b, s)
+			b.ResetTimer()
+			trips.n.Store(0)
+			cpu0 := processCPU()
+			for {
+				now := t0.Add(time.Second)
+				res, err := s.JobClaim(b.Context(), queue.JobClaimParams{
+					Finish: finish, Limit: w, Worker: "bench", Now: now, LeaseUntil: now.Add(time.Minute),
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				claims++
+				finish = finish[:0]
+				for _, job := range res.Jobs {
+					finish = append(finish, queue.JobFinishParams{
+						ID: job.ID, Run: job.Run, State: queue.StateSucceeded, Attempts: job.Attempts,
+						FinishedAt: now, ExitCode: &zero, Output: []byte{},
+					})
+				}
+				if len(finish) == 0 {
+					break
+				}
+			}
+			b.StopTimer()
+			cpu := processCPU() - cpu0
+			server := backendCPU(b, s) - server0
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "jobs/s")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(n), "client-cpu-µs/job")
+			b.ReportMetric(float64(server.Microseconds())/float64(n), "server-cpu-µs/job")
+			b.ReportMetric(float64(trips.n.Load())/float64(claims), "trips/claim")
+			b.ReportMetric(float64(trips.n.Load())/float64(n), "trips/job")
+		})
+	}
+}
+
+// processCPU is the user and system CPU this process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// backendCPU is the user and system CPU the server's backends connected
+// to s's database have used so far, from /proc (the server runs on this
+// machine: pgtest). A backend that ended before is not counted.
+func backendCPU(b *testing.B, s *Store) time.Duration {
+	b.Helper()
+	rows, err := s.pool.Query(b.Context(), "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ticks int64
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			b.Skipf("server's CPU: %v (not on this machine?)", err)
+		}
+		// Fields after the command's closing parenthesis: state is the
+		// 3rd field of stat, utime the 14th and stime the 15th.
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+		for _, i := range []int{11, 12} {
+			v, err := strconv.ParseInt(f[i], 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ticks += v
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }

@@ -93,13 +93,28 @@ func TestPausedQueueCostsNothing(t *testing.T) {
 
 // TestClaimQueryPlans: after ANALYZE of a big table, the queries of a
 // claim and of the next run time read jobs through an index led by
-// queue: no Seq Scan on jobs, no full scan of an index.
+// queue, and a finish through the primary key: no Seq Scan on jobs, no
+// full scan of an index. They are planned as the store runs them:
+// prepared, with generic plans (JobClaim's plan_cache_mode), whose
+// estimates cannot see the arguments. Statements that write run in a
+// transaction rolled back.
 func TestClaimQueryPlans(t *testing.T) {
 	t.Parallel()
 	s, url := setup(t)
 	conn := connect(t, url)
 	bigQueue(t, s, conn, 20000)
 	now := ms(t0)
+	// Many running jobs, of which a finish records two.
+	var running []int64
+	if err := conn.QueryRow(t.Context(), `WITH c AS (UPDATE jobs SET state = 'running', run = 1, worker = 'w', started_at = 0
+		WHERE id IN (SELECT id FROM jobs WHERE queue = 'big' ORDER BY id LIMIT 500) RETURNING id)
+		SELECT array_agg(id ORDER BY id) FROM c`).Scan(&running); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(t.Context(), "ANALYZE jobs"); err != nil {
+		t.Fatal(err)
+	}
+	one := []*int64{new(now), new(now)}
 	for _, tt := range []struct {
 		name string
 		sql  string
@@ -107,16 +122,51 @@ func TestClaimQueryPlans(t *testing.T) {
 	}{
 		{"readyQueues", readyQueues, []any{[]string{"small"}}},
 		{"readyQueues, every queue", readyQueues, []any{nil}},
-		{"queueHead", queueHead, []any{"small", now, 5}},
-		{"nextRun", nextRun, []any{"small", "pending", now}},
+		{"claimReady", claimReady, []any{"w", now, now, []string{"small"}, 5, nil, nil, []int64{}}},
+		{"claimReady, every queue", claimReady, []any{"w", now, now, nil, 5, nil, nil, []int64{}}},
+		{"claimReady, big one limited", claimReady, []any{"w", now, now, nil, 5, []string{"big"}, []int64{2}, []int64{}}},
+		{"nextRun", nextRun, []any{[]string{"small"}, now}},
+		{"nextRun, every queue", nextRun, []any{nil, now}},
+		{"waitedOn", waitedOn, []any{running[:2]}},
+		{"claimCheck", claimCheck, []any{nil, running[:2], true, now, true}},
 		{"dueAny", dueAny, []any{"big", "pending", now}},
+		{"finishSet", finishSet, []any{running[:2], []int64{1, 1}, []string{"succeeded", "succeeded"}, []int64{1, 1},
+			[]*int64{nil, nil}, one, one, one, []*string{nil, nil}, [][]byte{nil, nil}, [][]byte{{}, {}}, one}},
 	} {
-		rows, err := conn.Query(t.Context(), "EXPLAIN (ANALYZE, BUFFERS) "+tt.sql, tt.args...)
+		tx, err := conn.Begin(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As the store runs them: prepared, with generic plans.
+		if _, err := tx.Exec(t.Context(), "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(t.Context(), "PREPARE q AS "+tt.sql); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var types []string
+		if err := tx.QueryRow(t.Context(), "SELECT parameter_types::text[] FROM pg_prepared_statements WHERE name = 'q'").Scan(&types); err != nil {
+			t.Fatal(err)
+		}
+		// EXPLAIN EXECUTE takes no parameters: the arguments as literals.
+		params := make([]string, len(types))
+		for i, typ := range types {
+			if err := tx.QueryRow(t.Context(), "SELECT quote_nullable($1::"+typ+"::text) || '::"+typ+"'", tt.args[i]).Scan(&params[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rows, err := tx.Query(t.Context(), "EXPLAIN (ANALYZE, BUFFERS) EXECUTE q ("+strings.Join(params, ", ")+")")
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
 		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Rollback(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(t.Context(), "DEALLOCATE q"); err != nil {
 			t.Fatal(err)
 		}
 		plan := strings.Join(lines, "\n")
@@ -131,6 +181,9 @@ func TestClaimQueryPlans(t *testing.T) {
 					t.Errorf("%s: a node returns %d rows:\n%s", tt.name, got, plan)
 				}
 			}
+		}
+		if testing.Verbose() {
+			t.Logf("%s:\n%s", tt.name, plan)
 		}
 	}
 }

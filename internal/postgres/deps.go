@@ -45,7 +45,7 @@ WHERE id = $3 AND state = 'waiting'`
 // settleDependents settles the jobs waiting for the jobs of causes, which
 // ended at now (Unix ms), and so on down the chains, and returns the IDs
 // of the jobs it cancelled; see the sqlite store's.
-func settleDependents(ctx context.Context, tx pgx.Tx, now int64, causes []ended) (cancelled []int64, err error) {
+func settleDependents(ctx context.Context, tx dbtx, now int64, causes []ended) (cancelled []int64, err error) {
 	type settle struct {
 		id    int64
 		cause ended

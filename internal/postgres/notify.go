@@ -13,13 +13,14 @@ import (
 // the database, as the queue is.
 const channel = "jobq_changes"
 
-// notify tells waiters, as tx commits, that the store changed; the
-// payload is the writing store's token. PostgreSQL sends a notification
-// only if the transaction commits, and folds a transaction's identical
-// notifications into one.
-func (s *Store) notify(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", channel, s.token)
-	return interpretError(err)
+// notifyCommit is what commits a writing transaction of the store whose
+// token is token: it tells waiters, as the transaction commits, that the
+// store changed, with the token as the payload, in the same round trip
+// as COMMIT. PostgreSQL sends a notification only if the transaction
+// commits, and folds a transaction's identical notifications into one.
+// The token is hex (newToken): quoted as it is.
+func notifyCommit(token string) string {
+	return "SELECT pg_notify('" + channel + "', '" + token + "'); COMMIT"
 }
 
 // listener is the connection Wait listens on, opened by the first Wait

@@ -19,6 +19,11 @@
 //   - A schedule fires by compare and set on its next_at, as on SQLite.
 //   - Writers NOTIFY in their transaction; Wait LISTENs on a connection of
 //     its own (notify.go).
+//   - Round trips are what a claim costs most: BEGIN goes with the write
+//     lock, NOTIFY with COMMIT, and JobClaim sends its statements in one
+//     batch with them (writeBatched, claim.go), recording a claim's
+//     outcomes in one statement. Traces (events, counts, attempts) are
+//     kept by one trigger per statement (migration 0003).
 package postgres
 
 import (
@@ -33,6 +38,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,6 +71,11 @@ type Store struct {
 	// woken by its own writes (as SQLite's data_version ignores the
 	// connection's own commits).
 	token string
+	// notifyCommit notifies waiters and commits (notify.go).
+	notifyCommit string
+	// stepClaims counts down the claims to make a step at a time
+	// before trying claimFast again (claim.go).
+	stepClaims atomic.Int32
 
 	listen listener // notify.go
 }
@@ -80,6 +91,8 @@ type Options struct {
 	Application string
 	// MaxConns bounds the pool; 0: pgx's default.
 	MaxConns int32
+
+	tracer pgx.QueryTracer // tests: counts round trips
 }
 
 // ErrBadURL is Open's error for a URL it cannot read.
@@ -103,6 +116,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	cfg.ConnConfig.Tracer = opts.tracer
 	// jobq's statements are few and fixed: pgx's statement cache (one
 	// prepare per statement and connection) is what SQLite's kept
 	// statements are to the sqlite store.
@@ -111,6 +125,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, interpretConnect(cfg.ConnConfig, err)
 	}
 	s := &Store{pool: pool, token: newToken()}
+	s.notifyCommit = notifyCommit(s.token)
 	s.listen.cfg, s.listen.changed = cfg.ConnConfig, make(chan struct{}, 1)
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
@@ -274,11 +289,54 @@ func schemaVersion(ctx context.Context, q querier, latest int) (version int, upT
 // every BEGIN, whatever the role's or database's default.
 var readCommitted = pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
 
+// lockedBegin begins a transaction as readCommitted does and takes the
+// write lock in the same round trip (the simple protocol runs both; the
+// transaction BEGIN opens outlives them). If the lock is not had in time
+// the transaction is left aborted, and the pool drops the connection.
+var lockedBegin = "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" +
+	strconv.Itoa(lockClass) + ", " + strconv.Itoa(writeLock) + ")"
+
 // querier is what a pool, a connection and a transaction have in common.
 type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// dbtx is what a transaction's statements run on: a pgx.Tx, or a
+// connection in a transaction that writeBatched began.
+type dbtx interface {
+	querier
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// writeBatched is write for a transaction whose first statements go in
+// one round trip with its BEGIN and write lock: f is handed a connection
+// and a batch that begins the transaction, to which it adds statements
+// and which it must send (sendBatch) before anything else. NOTIFY and
+// COMMIT follow f as in inTx; an error of f rolls back.
+func (s *Store) writeBatched(ctx context.Context, f func(c dbtx, begin *pgx.Batch) error) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return interpretError(err)
+	}
+	// A connection left in a transaction (an error, a lost COMMIT) is
+	// closed by Release rather than pooled.
+	defer conn.Release()
+	b := &pgx.Batch{}
+	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+	b.Queue("SELECT pg_advisory_xact_lock($1, $2)", lockClass, writeLock)
+	if err := f(conn, b); err != nil {
+		if conn.Conn().PgConn().TxStatus() != 'I' {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+		return err
+	}
+	tag, err := conn.Exec(ctx, s.notifyCommit)
+	if err == nil && tag.String() == "ROLLBACK" {
+		err = pgx.ErrTxCommitRollback
+	}
+	return interpretCommit(err)
 }
 
 // write runs f in a transaction that holds the write lock (see the package
@@ -288,22 +346,20 @@ func (s *Store) write(ctx context.Context, f func(tx pgx.Tx) error) error {
 }
 
 // inTx runs f in a transaction, with the write lock when locked, and
-// notifies waiters as it commits. An error of f rolls it back.
+// notifies waiters as it commits. An error of f rolls it back. BEGIN and
+// the lock go in one round trip, as do NOTIFY and COMMIT.
 func (s *Store) inTx(ctx context.Context, locked bool, f func(tx pgx.Tx) error) error {
-	tx, err := s.pool.BeginTx(ctx, readCommitted)
+	opts := readCommitted
+	if locked {
+		opts.BeginQuery = lockedBegin
+	}
+	opts.CommitQuery = s.notifyCommit
+	tx, err := s.pool.BeginTx(ctx, opts)
 	if err != nil {
 		return interpretError(err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if locked {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", lockClass, writeLock); err != nil {
-			return interpretError(err)
-		}
-	}
 	if err := f(tx); err != nil {
-		return err
-	}
-	if err := s.notify(ctx, tx); err != nil {
 		return err
 	}
 	return interpretCommit(tx.Commit(ctx))

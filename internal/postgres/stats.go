@@ -119,7 +119,7 @@ WHERE state IN (` + sqlStates(queue.RecentStates) + `) AND finished_at IS NOT NU
 GROUP BY queue, state`
 
 // StoreStats sums up the whole store; see queue.Store. The ends come from
-// job_ends, which a trigger keeps (migrations/0001_init.sql, jobs_ended),
+// job_ends, which a trigger keeps (migrations/0003_statement_triggers.sql, jobs_changed),
 // in byte order as SQLite's; the size is the database's, as
 // pg_database_size counts it.
 func (s *Store) StoreStats(ctx context.Context) (*queue.StoreStats, error) {

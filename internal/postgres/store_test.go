@@ -151,11 +151,11 @@ func TestIndexesMatchStates(t *testing.T) {
 		{"jobs_ready", stateNames(queue.ReadyStates)},
 		{"jobs_queue_ready", stateNames(queue.ReadyStates)},
 		{"jobs_unique_key", stateNames(queue.FinalStates)},
-		{"jobs_ended", stateNames(queue.FinalStates)}, // a trigger
+		{"jobq_final", stateNames(queue.FinalStates)}, // a function, of the trigger jobs_changed
 	} {
 		var def string
 		if err := conn.QueryRow(t.Context(), `SELECT indexdef FROM pg_indexes WHERE indexname = $1
-			UNION ALL SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgname = $1`, tt.index).Scan(&def); err != nil {
+			UNION ALL SELECT pg_get_functiondef(oid) FROM pg_proc WHERE proname = $1`, tt.index).Scan(&def); err != nil {
 			t.Fatalf("index %s: %v", tt.index, err)
 		}
 		// PostgreSQL writes IN as = ANY (ARRAY['pending'::text, ...]).
