@@ -171,12 +171,6 @@ RETURNING queue`
 
 const unclaimAttempt = `DELETE FROM attempts WHERE job_id = ? AND run = ?`
 
-// finishAttempt records an attempt's end. An outcome without output (a
-// lost worker's job) keeps the output its worker last flushed.
-const finishAttempt = `UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?,
-	error = ?, output = coalesce(?, output), output_size = coalesce(?, output_size)
-WHERE job_id = ? AND run = ?`
-
 // dataVersion reads the writer connection's data_version (see Store.seen).
 const dataVersion = "PRAGMA data_version"
 
