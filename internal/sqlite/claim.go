@@ -22,9 +22,10 @@ const clearProgress = ", progress = NULL, progress_message = NULL, progress_at =
 // claimSet is what a claim does to a job, whichever way it was picked:
 // running, an attempt counted and a run begun (jobs_claimed opens its
 // attempts row), the worker's lease, and the progress of an earlier run
-// cleared. Its arguments: worker, lease_until, started_at, updated_at.
+// cleared. It flips counted: the claim counts its jobs itself (counts).
+// Its arguments: worker, lease_until, started_at, updated_at.
 const claimSet = `UPDATE jobs SET state = 'running', attempts = attempts + 1, run = run + 1,
-	worker = ?, lease_until = ?, started_at = ?, updated_at = ?` + clearProgress
+	worker = ?, lease_until = ?, started_at = ?, updated_at = ?, counted = 1 - counted` + clearProgress
 
 // claimIDs claims the jobs picked, their IDs bound as one JSON array: one
 // statement, kept, however many there are.
@@ -95,13 +96,14 @@ const outcomeColumns = 10
 
 // finishJobsSQL records rows outcomes, fenced by each job's run (the job
 // of a worker that no longer held it is left as it is), and returns the
-// ID, queue and new state of each job it changed, for the caller to count
-// (counts). Its values per outcome: ID, run, state, attempts, run_at
-// (NULL keeps it), finished_at, exit code, signal, error, updated_at.
+// ID, queue and new state of each job it changed, for the caller to
+// count: it flips counted (counts). Its values per outcome: ID, run,
+// state, attempts, run_at (NULL keeps it), finished_at, exit code,
+// signal, error, updated_at.
 func finishJobsSQL(rows int) string {
 	return `UPDATE jobs SET state = v.column3, attempts = v.column4, run_at = coalesce(v.column5, jobs.run_at),
 	finished_at = v.column6, exit_code = v.column7, signal = v.column8, last_error = v.column9, updated_at = v.column10,
-	worker = NULL, lease_until = NULL, cancel_requested = 0
+	worker = NULL, lease_until = NULL, cancel_requested = 0, counted = 1 - jobs.counted
 FROM (VALUES ` + valuesRows(rows, outcomeColumns) + `) AS v
 WHERE jobs.id = v.column1 AND jobs.run = v.column2 AND jobs.state = 'running'
 RETURNING jobs.id, jobs.queue, jobs.state`
@@ -158,21 +160,16 @@ const cancelRequested = `SELECT cancel_requested FROM jobs WHERE id = ? AND run 
 
 // unclaimJob undoes the claim of a job whose command never started
 // (queue.JobFinishParams.Unstarted): run, attempts and started_at back to
-// what they were before it; unclaimAttempt deletes the attempt's row.
+// what they were before it, counted flipped (the caller counts it);
+// unclaimAttempt deletes the attempt's row.
 const unclaimJob = `UPDATE jobs SET state = ?, attempts = attempts - 1, run = run - 1,
 	started_at = (SELECT a.started_at FROM attempts a WHERE a.job_id = jobs.id AND a.run = jobs.run - 1),
 	finished_at = coalesce(?, finished_at), last_error = ?, updated_at = ?,
-	worker = NULL, lease_until = NULL, cancel_requested = 0
+	worker = NULL, lease_until = NULL, cancel_requested = 0, counted = 1 - counted
 WHERE id = ? AND run = ? AND state = 'running'
 RETURNING queue`
 
 const unclaimAttempt = `DELETE FROM attempts WHERE job_id = ? AND run = ?`
-
-// finishAttempt records an attempt's end. An outcome without output (a
-// lost worker's job) keeps the output its worker last flushed.
-const finishAttempt = `UPDATE attempts SET finished_at = ?, exit_code = ?, signal = ?,
-	error = ?, output = coalesce(?, output), output_size = coalesce(?, output_size)
-WHERE job_id = ? AND run = ?`
 
 // dataVersion reads the writer connection's data_version (see Store.seen).
 const dataVersion = "PRAGMA data_version"
@@ -703,12 +700,15 @@ func columnIn(column string, queues []string) (string, []any) {
 
 // counts are the changes to job_counts and job_ends of one statement that
 // moves jobs into or out of running: the claim, the finish and the
-// hand-back of a job never started. The triggers count every other
-// transition, a row at a time (migration 0004); these statements count
-// theirs, one upsert per queue and state, in the transaction that makes
-// them, before anything reads the counts. Counted by the triggers, a row
-// at a time, they were 8% of SQLite's instructions in a claim and finish
-// of 100 jobs.
+// hand-back of a job never started. These statements flip the jobs'
+// counted column, which tells the counting triggers to leave them alone
+// (migration 0004), and count their transitions themselves, one upsert
+// per queue and state, in the transaction that makes them, before
+// anything reads the counts. Counted by the triggers, a row at a time,
+// they were 8% of SQLite's instructions in a claim and finish of 100
+// jobs. Every statement that does not flip counted (another command's,
+// or the claim and finish of a jobq started before 0004) is counted by
+// the triggers.
 type counts struct {
 	n    map[[2]string]int // by queue and state: jobs in
 	ends map[[2]string]int // by queue and final state: jobs ended

@@ -212,13 +212,8 @@ func TestFinishBatch(t *testing.T) {
 	if fmt.Sprint(logged) != fmt.Sprint(order) {
 		t.Errorf("ends logged in the order %v, want the order of finish %v", logged, order)
 	}
-	var wrong int
-	if err := s.reader.QueryRow(`SELECT count(*) FROM (SELECT queue, state, count(*) AS n FROM jobs GROUP BY queue, state) j
-		FULL JOIN (SELECT * FROM job_counts WHERE n != 0) c USING (queue, state) WHERE j.n IS NOT c.n`).Scan(&wrong); err != nil {
-		t.Fatal(err)
-	}
-	if wrong != 0 {
-		t.Errorf("job_counts disagrees with the jobs on %d queues and states", wrong)
+	if wrong := countsWrong(t, s); len(wrong) > 0 {
+		t.Errorf("job_counts disagrees with the jobs: %s", strings.Join(wrong, "; "))
 	}
 	var ends int
 	if err := s.reader.QueryRow("SELECT sum(n) FROM job_ends").Scan(&ends); err != nil || ends != 14 {

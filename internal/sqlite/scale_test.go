@@ -367,8 +367,7 @@ func mixedStore(t *testing.T) *Store {
 	if _, err := s.JobInsert(t.Context(), jobs); err != nil {
 		t.Fatal(err)
 	}
-	// Through the store: a statement that moves jobs out of running
-	// counts them itself (migration 0004), as no trigger does.
+	// Outcomes recorded as a worker records them.
 	var finish []queue.JobFinishParams
 	for _, job := range claimForTest(t, s, 20) {
 		if job.ID%5 == 0 {

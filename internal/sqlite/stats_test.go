@@ -125,7 +125,15 @@ func TestMigration0002Backfills(t *testing.T) {
 		"DROP TRIGGER jobs_count_end", "DROP TRIGGER jobs_schedule_health", "DROP TABLE job_ends",
 		"ALTER TABLE schedules DROP COLUMN last_success_at", "ALTER TABLE schedules DROP COLUMN failures",
 		"ALTER TABLE schedules DROP COLUMN health_job_id", "ALTER TABLE schedules DROP COLUMN active_since",
-		"DROP INDEX jobs_queue", // 0003 runs again after 0002
+		"DROP INDEX jobs_queue", // 0003 and 0004 run again after 0002
+		// 0001's count trigger, which reads no counted column.
+		"DROP TRIGGER jobs_count_transition", `CREATE TRIGGER jobs_count_transition AFTER UPDATE OF state ON jobs
+WHEN old.state IS NOT new.state BEGIN
+	UPDATE job_counts SET n = n - 1 WHERE queue = old.queue AND state = old.state;
+	INSERT INTO job_counts (queue, state, n) VALUES (new.queue, new.state, 1)
+		ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
+END`,
+		"ALTER TABLE jobs DROP COLUMN counted",
 		"PRAGMA user_version = 1",
 	} {
 		if _, err := db.Exec(undo); err != nil {
