@@ -206,6 +206,23 @@ func (s *Store) claimFast(ctx context.Context, params queue.JobClaimParams, queu
 		return nil, false, interpretError(err)
 	}
 	defer conn.Release() // closed rather than pooled if left in a transaction
+	// The whole batch, COMMIT included, reaches the server before any
+	// callback runs: a result that cannot be read (a job's bad data) must
+	// not stop the batch as if nothing were written. It is kept, the
+	// batch read to its end, and reported as committed if it did.
+	var unread error
+	for _, qq := range b.QueuedQueries {
+		if fn := qq.Fn; fn != nil {
+			qq.Fn = func(br pgx.BatchResults) error {
+				err := fn(br)
+				if pe := (*pgconn.PgError)(nil); err == nil || errors.As(err, &pe) || conn.Conn().IsClosed() {
+					return err // the server's error, or the connection's
+				}
+				unread = cmp.Or(unread, err)
+				return nil
+			}
+		}
+	}
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		if conn.Conn().PgConn().TxStatus() != 'I' {
 			_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
@@ -214,6 +231,9 @@ func (s *Store) claimFast(ctx context.Context, params queue.JobClaimParams, queu
 			return nil, false, nil
 		}
 		return nil, false, interpretCommit(err)
+	}
+	if unread != nil {
+		return nil, false, committedError{unread}
 	}
 	for _, p := range params.Finish {
 		if _, ok := f.recorded[p.ID]; !ok {
