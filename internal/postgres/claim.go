@@ -173,11 +173,10 @@ const stepClaims = 16
 
 // claimFast makes the claim of params in one round trip: BEGIN, the
 // write lock, leaseCheck, the outcomes (finishSet), claimCheck, the
-// claim, the next
-// run time, NOTIFY and COMMIT in one batch. It reports false, having
-// done nothing, when the claim must be made a step at a time (JobClaim):
-// outcomes to record one at a time, or what leaseCheck or claimCheck
-// finds.
+// claim, the next run time, NOTIFY and COMMIT in one batch. It reports
+// false, having done nothing, when the claim must be made a step at a
+// time (JobClaim): outcomes to record one at a time, or what leaseCheck
+// or claimCheck finds.
 func (s *Store) claimFast(ctx context.Context, params queue.JobClaimParams, queues []string) (*queue.JobClaimResult, bool, error) {
 	f := newFinisher(params.Finish)
 	if f.oneByOne() {
