@@ -148,19 +148,22 @@ var finishSet = `WITH v AS (
 )
 SELECT j.id, j.state IN (` + finalStates + `) AND EXISTS (SELECT FROM job_deps d WHERE d.depends_on = j.id) FROM j`
 
-// claimCheck ends claimFast's batch (jobq_claim_again, SQLSTATE JQ001)
-// when what it found calls for decisions made a step at a time: with $5
-// (a claim), a paused or limited queue among $1 (NULL: every queue)
-// holding ready jobs, whose allowance must be counted; a job among $2,
-// ending, that jobs wait for, which must be settled; with $3 (Expired),
-// a lease expired before $4, whose outcome the worker decides.
-var claimCheck = `SELECT jobq_claim_again(
-	$5 AND EXISTS (SELECT FROM job_counts c JOIN queues q ON q.name = c.queue
-		WHERE c.state IN (` + sqlStates(queue.ReadyStates) + `) AND c.n > 0 AND ($1::text[] IS NULL OR c.queue = ANY ($1)))
-	OR EXISTS (SELECT FROM job_deps WHERE depends_on = ANY ($2::bigint[]))
-	OR $3 AND EXISTS (SELECT FROM jobs WHERE state = 'running' AND lease_until < $4))`
+// leaseCheck and claimCheck end claimFast's batch (jobq_claim_again,
+// SQLSTATE JQ001) when what they find calls for decisions made a step
+// at a time. leaseCheck, before the outcomes: with $1 (Expired), a
+// lease expired before $2, whose expiry is recorded before any outcome,
+// its worker's own included (which is then lost). claimCheck, after
+// them: with $3 (a claim), a paused or limited queue among $1 (NULL:
+// every queue) holding ready jobs, whose allowance must be counted; a
+// job among $2, ending, that jobs wait for, which must be settled.
+const leaseCheck = `SELECT jobq_claim_again($1 AND EXISTS (SELECT FROM jobs WHERE state = 'running' AND lease_until < $2))`
 
-// claimAgain is claimCheck's SQLSTATE.
+var claimCheck = `SELECT jobq_claim_again(
+	$3 AND EXISTS (SELECT FROM job_counts c JOIN queues q ON q.name = c.queue
+		WHERE c.state IN (` + sqlStates(queue.ReadyStates) + `) AND c.n > 0 AND ($1::text[] IS NULL OR c.queue = ANY ($1)))
+	OR EXISTS (SELECT FROM job_deps WHERE depends_on = ANY ($2::bigint[])))`
+
+// claimAgain is the SQLSTATE of leaseCheck and claimCheck.
 const claimAgain = "JQ001"
 
 // stepClaims is how many claims a store makes a step at a time after
@@ -169,10 +172,11 @@ const claimAgain = "JQ001"
 const stepClaims = 16
 
 // claimFast makes the claim of params in one round trip: BEGIN, the
-// write lock, the outcomes (finishSet), claimCheck, the claim, the next
-// run time, NOTIFY and COMMIT in one batch. It reports false, having
-// done nothing, when the claim must be made a step at a time (JobClaim):
-// outcomes to record one at a time, or what claimCheck finds.
+// write lock, leaseCheck, the outcomes (finishSet), claimCheck, the
+// claim, the next run time, NOTIFY and COMMIT in one batch. It reports
+// false, having done nothing, when the claim must be made a step at a
+// time (JobClaim): outcomes to record one at a time, or what leaseCheck
+// or claimCheck finds.
 func (s *Store) claimFast(ctx context.Context, params queue.JobClaimParams, queues []string) (*queue.JobClaimResult, bool, error) {
 	f := newFinisher(params.Finish)
 	if f.oneByOne() {
@@ -185,8 +189,9 @@ func (s *Store) claimFast(ctx context.Context, params queue.JobClaimParams, queu
 	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
 	b.Queue("SELECT pg_advisory_xact_lock($1, $2)", lockClass, writeLock)
 	b.Queue(genericPlans)
+	b.Queue(leaseCheck, params.Expired != nil, now)
 	f.queue(b)
-	b.Queue(claimCheck, queues, f.ending(), params.Expired != nil, now, params.Limit > 0)
+	b.Queue(claimCheck, queues, f.ending(), params.Limit > 0)
 	if params.Limit > 0 {
 		// Allowances counted (none: claimCheck saw no queue with a
 		// setting), so claimReady's own guard is off.
@@ -200,6 +205,23 @@ func (s *Store) claimFast(ctx context.Context, params queue.JobClaimParams, queu
 		return nil, false, interpretError(err)
 	}
 	defer conn.Release() // closed rather than pooled if left in a transaction
+	// The whole batch, COMMIT included, reaches the server before any
+	// callback runs: a result that cannot be read (a job's bad data) must
+	// not stop the batch as if nothing were written. It is kept, the
+	// batch read to its end, and reported as committed if it did.
+	var unread error
+	for _, qq := range b.QueuedQueries {
+		if fn := qq.Fn; fn != nil {
+			qq.Fn = func(br pgx.BatchResults) error {
+				err := fn(br)
+				if pe := (*pgconn.PgError)(nil); err == nil || errors.As(err, &pe) || conn.Conn().IsClosed() {
+					return err // the server's error, or the connection's
+				}
+				unread = cmp.Or(unread, err)
+				return nil
+			}
+		}
+	}
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		if conn.Conn().PgConn().TxStatus() != 'I' {
 			_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
@@ -208,6 +230,9 @@ func (s *Store) claimFast(ctx context.Context, params queue.JobClaimParams, queu
 			return nil, false, nil
 		}
 		return nil, false, interpretCommit(err)
+	}
+	if unread != nil {
+		return nil, false, committedError{unread}
 	}
 	for _, p := range params.Finish {
 		if _, ok := f.recorded[p.ID]; !ok {

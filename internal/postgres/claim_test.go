@@ -1,7 +1,9 @@
 package postgres
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -104,10 +106,12 @@ func TestClaimQueryPlans(t *testing.T) {
 	conn := connect(t, url)
 	bigQueue(t, s, conn, 20000)
 	now := ms(t0)
-	// Many running jobs, of which a finish records two.
+	// Many running jobs, of which a finish records two: the last, from
+	// the end of the table, as a scan from its start that stops at the
+	// first match would find the first two at once.
 	var running []int64
 	if err := conn.QueryRow(t.Context(), `WITH c AS (UPDATE jobs SET state = 'running', run = 1, worker = 'w', started_at = 0
-		WHERE id IN (SELECT id FROM jobs WHERE queue = 'big' ORDER BY id LIMIT 500) RETURNING id)
+		WHERE id IN (SELECT id FROM jobs WHERE queue = 'big' ORDER BY id DESC LIMIT 500) RETURNING id)
 		SELECT array_agg(id ORDER BY id) FROM c`).Scan(&running); err != nil {
 		t.Fatal(err)
 	}
@@ -115,6 +119,7 @@ func TestClaimQueryPlans(t *testing.T) {
 		t.Fatal(err)
 	}
 	one := []*int64{new(now), new(now)}
+	last := running[len(running)-2:]
 	for _, tt := range []struct {
 		name string
 		sql  string
@@ -127,10 +132,11 @@ func TestClaimQueryPlans(t *testing.T) {
 		{"claimReady, big one limited", claimReady, []any{"w", now, now, nil, 5, []string{"big"}, []int64{2}, []int64{}}},
 		{"nextRun", nextRun, []any{[]string{"small"}, now}},
 		{"nextRun, every queue", nextRun, []any{nil, now}},
-		{"waitedOn", waitedOn, []any{running[:2]}},
-		{"claimCheck", claimCheck, []any{nil, running[:2], true, now, true}},
+		{"waitedOn", waitedOn, []any{last}},
+		{"leaseCheck", leaseCheck, []any{true, now}},
+		{"claimCheck", claimCheck, []any{nil, last, true}},
 		{"dueAny", dueAny, []any{"big", "pending", now}},
-		{"finishSet", finishSet, []any{running[:2], []int64{1, 1}, []string{"succeeded", "succeeded"}, []int64{1, 1},
+		{"finishSet", finishSet, []any{last, []int64{1, 1}, []string{"succeeded", "succeeded"}, []int64{1, 1},
 			[]*int64{nil, nil}, one, one, one, []*string{nil, nil}, [][]byte{nil, nil}, [][]byte{{}, {}}, one}},
 	} {
 		tx, err := conn.Begin(t.Context())
@@ -170,8 +176,8 @@ func TestClaimQueryPlans(t *testing.T) {
 			t.Fatal(err)
 		}
 		plan := strings.Join(lines, "\n")
-		if strings.Contains(plan, "Seq Scan on jobs") || strings.Contains(plan, "Index Scan using jobs_ready on jobs") && !strings.Contains(plan, "Index Cond") {
-			t.Errorf("%s reads the whole table or index:\n%s", tt.name, plan)
+		if scan := fullScan(lines); scan != "" {
+			t.Errorf("%s reads the whole table or an index of it (%s):\n%s", tt.name, scan, plan)
 		}
 		for _, line := range lines {
 			// "actual time=... rows=N": no node returns thousands.
@@ -184,6 +190,94 @@ func TestClaimQueryPlans(t *testing.T) {
 		}
 		if testing.Verbose() {
 			t.Logf("%s:\n%s", tt.name, plan)
+		}
+	}
+}
+
+// jobsScan is a plan node that reads jobs or one of its indexes.
+var jobsScan = regexp.MustCompile(`Seq Scan on jobs\b|Index (Only )?Scan (Backward )?using \S+ on jobs\b|Bitmap Index Scan on jobs_`)
+
+// fullScan returns the first node of the EXPLAIN lines that reads the
+// whole of jobs: a Seq Scan, or a scan of one of its indexes without an
+// Index Cond among its details (the lines after it up to the next node
+// or one indented no deeper), "" if none does.
+func fullScan(lines []string) string {
+	for i, line := range lines {
+		if !jobsScan.MatchString(line) {
+			continue
+		}
+		node := strings.TrimSpace(line)
+		if strings.Contains(line, "Seq Scan") {
+			return node
+		}
+		indent := len(line) - len(strings.TrimLeft(line, " "))
+		cond := false
+		for _, detail := range lines[i+1:] {
+			trimmed := strings.TrimLeft(detail, " ")
+			if len(detail)-len(trimmed) <= indent || strings.HasPrefix(trimmed, "->") {
+				break
+			}
+			cond = cond || strings.HasPrefix(trimmed, "Index Cond:")
+		}
+		if !cond {
+			return node
+		}
+	}
+	return ""
+}
+
+// TestFullScan: fullScan tells a scan of an index with a condition from
+// one without, whichever node follows.
+func TestFullScan(t *testing.T) {
+	for _, tt := range []struct {
+		plan string
+		want bool
+	}{
+		{"Seq Scan on jobs  (cost=0..1)", true},
+		{"Seq Scan on job_deps  (cost=0..1)", false},
+		{"Limit\n  ->  Index Scan using jobs_ready on jobs  (cost=0..1)\n        Filter: (x)\n  ->  Index Scan using jobs_pkey on jobs j\n        Index Cond: (id = 1)", true},
+		{"Limit\n  ->  Index Only Scan using jobs_queue_ready on jobs  (cost=0..1)\n        Index Cond: (queue = 'a')\n        Heap Fetches: 0", false},
+		{"Update on jobs\n  ->  Index Scan using jobs_pkey on jobs  (cost=0..1)\n  InitPlan 1\n    ->  Result\n          Index Cond: (x)", true},
+		{"Bitmap Heap Scan on jobs\n  Recheck Cond: (x)\n  ->  Bitmap Index Scan on jobs_ready  (cost=0..1)", true},
+	} {
+		if got := fullScan(strings.Split(tt.plan, "\n")) != ""; got != tt.want {
+			t.Errorf("fullScan(%q) = %v, want %v", tt.plan, got, tt.want)
+		}
+	}
+}
+
+// TestClaimUnreadableCommitted: a job the claim cannot read back (bad
+// data) is reported as it is. The fast path's batch commits before its
+// results are read, so its error says the claim was made
+// (queue.ErrCommitUnknown: the job is running and its attempt used);
+// the step path reads them before its COMMIT, so it writes nothing.
+func TestClaimUnreadableCommitted(t *testing.T) {
+	t.Parallel()
+	for _, step := range []bool{false, true} {
+		s, url := setup(t)
+		conn := connect(t, url)
+		if _, err := s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("default")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(t.Context(), "UPDATE jobs SET permanent_exit = 'garbage'"); err != nil {
+			t.Fatal(err)
+		}
+		if step {
+			s.stepClaims.Store(stepClaims)
+		}
+		_, err := s.JobClaim(t.Context(), queue.JobClaimParams{Limit: 1, Worker: "w", Now: t0, LeaseUntil: t0.Add(time.Minute)})
+		var state string
+		var attempts int
+		if err := conn.QueryRow(t.Context(), "SELECT state, attempts FROM jobs").Scan(&state, &attempts); err != nil {
+			t.Fatal(err)
+		}
+		switch committed := state == "running" && attempts == 1; {
+		case err == nil:
+			t.Errorf("step=%v: claim of an unreadable job: no error", step)
+		case committed != errors.Is(err, queue.ErrCommitUnknown):
+			t.Errorf("step=%v: job %s, attempts %d, but JobClaim said %v", step, state, attempts, err)
+		case committed == step:
+			t.Errorf("step=%v: job %s, attempts %d; want the fast path's claim made, the step path's not", step, state, attempts)
 		}
 	}
 }

@@ -385,6 +385,16 @@ type commitUnknownError struct{ driver error }
 func (e commitUnknownError) Error() string   { return queue.ErrCommitUnknown.Error() }
 func (e commitUnknownError) Unwrap() []error { return []error{queue.ErrCommitUnknown, e.driver} }
 
+// committedError is a write that committed but whose results could not
+// be read (claimFast): as queue.ErrCommitUnknown, its caller cannot
+// know what it did (a worker tries again; its writes are fenced).
+type committedError struct{ err error }
+
+func (e committedError) Error() string {
+	return "the change was made but its result could not be read: " + e.err.Error()
+}
+func (e committedError) Unwrap() []error { return []error{queue.ErrCommitUnknown, e.err} }
+
 // interpretError translates driver errors into the queue package's: no
 // row is queue.ErrNotFound; a lock not had within lock_timeout, a
 // deadlock or a serialization failure is queue.ErrBusy (nothing was

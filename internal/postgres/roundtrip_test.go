@@ -17,7 +17,8 @@ import (
 func TestClaimRoundTrips(t *testing.T) {
 	t.Parallel()
 	var trips roundTrips
-	s, err := Open(t.Context(), pgtest.NewDatabase(t), Options{BusyTimeout: 5 * time.Second, tracer: &trips})
+	url := pgtest.NewDatabase(t)
+	s, err := Open(t.Context(), url, Options{BusyTimeout: 5 * time.Second, tracer: &trips})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,13 +58,25 @@ func TestClaimRoundTrips(t *testing.T) {
 		t.Errorf("finish 2 and claim 2: %d jobs in %d round trips, want 2 in 1", len(second.Jobs), n)
 	}
 	// A limited queue holding ready jobs: the claim counts its allowance
-	// a step at a time.
-	if err := s.QueueSet(t.Context(), queue.QueueSetParams{Name: "default", Concurrency: new(3)}); err != nil {
+	// a step at a time, after the outcomes it records (before them, the
+	// two jobs still running would leave it none).
+	if err := s.QueueSet(t.Context(), queue.QueueSetParams{Name: "default", Concurrency: new(1)}); err != nil {
 		t.Fatal(err)
 	}
 	third, n := claim(second.Jobs, 5)
-	if len(third.Jobs) != 2 || n < 2 {
-		t.Errorf("a limited queue's claim: %d jobs in %d round trips, want 2 (the last ready) in 2 or more", len(third.Jobs), n)
+	if len(third.Jobs) != 1 || n < 2 {
+		t.Errorf("a limited queue's claim: %d jobs in %d round trips, want 1 (its limit) in 2 or more", len(third.Jobs), n)
+	}
+	// The fast path's batch thrown away and the claim made again: each
+	// outcome recorded once, none lost (claim) or doubled.
+	conn := connect(t, url)
+	var ends, events int
+	if err := conn.QueryRow(t.Context(), `SELECT (SELECT coalesce(sum(n), 0) FROM job_ends WHERE state = 'succeeded'),
+		(SELECT count(*) FROM events WHERE to_state = 'succeeded')`).Scan(&ends, &events); err != nil {
+		t.Fatal(err)
+	}
+	if ends != 4 || events != 4 {
+		t.Errorf("after 4 successes: job_ends counts %d, events %d; want 4 each", ends, events)
 	}
 	if res, _ := claim(third.Jobs, -1); len(res.Jobs) != 0 || !res.NextRunAt.IsZero() {
 		t.Errorf("a claim of -1 jobs: claimed %d, next run %v; want none", len(res.Jobs), res.NextRunAt)

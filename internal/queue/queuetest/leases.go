@@ -17,6 +17,7 @@ var leasesTests = []suiteTest{
 	{"ExpiredLeaseCancelled", testExpiredLeaseCancelled},
 	{"ExpiredLeaseRecordedBeforeClaim", testExpiredLeaseRecordedBeforeClaim},
 	{"ExpiredLeaseNeedsFunc", testExpiredLeaseNeedsFunc},
+	{"ExpiredLeaseOwnOutcomeLost", testExpiredLeaseOwnOutcomeLost},
 	{"HeartbeatCancel", testHeartbeatCancel},
 }
 
@@ -251,6 +252,30 @@ func testExpiredLeaseRecordedBeforeClaim(t *testing.T, s queue.Store) {
 	}
 	if as := attempts(t, s, id); len(as) != 2 || as[0].Error != "worker lost: lease expired" || !as[1].FinishedAt.IsZero() {
 		t.Errorf("history = %+v, want the lost attempt and a running one", as)
+	}
+}
+
+// A claim's own outcome for a job whose lease expired is lost; the
+// expiry is recorded: leases are taken back before outcomes are
+// recorded, so the job runs again whatever its worker reports late.
+func testExpiredLeaseOwnOutcomeLost(t *testing.T, s queue.Store) {
+	id := insertOne(t, s, newJob("default"))
+	j := claimOne(t, s, t0, "default") // leased for 30s
+	later := t0.Add(time.Minute)
+	res := claim(t, s, queue.JobClaimParams{
+		Finish: []queue.JobFinishParams{{ID: j.ID, Run: j.Run, State: queue.StateSucceeded, Attempts: j.Attempts,
+			FinishedAt: later, ExitCode: intp(0), Output: []byte{}}},
+		Limit: 1, Now: later,
+		Expired: func(job *queue.Job) queue.JobFinishParams { return queue.LeaseExpired(job, later, 0.5) },
+	})
+	if !slices.Equal(res.Lost, []int64{id}) || len(res.Expired) != 1 || res.Expired[0].ID != id {
+		t.Fatalf("lost %v, expired %+v; want job %d lost and its lease expiry recorded", res.Lost, res.Expired, id)
+	}
+	if as := attempts(t, s, id); len(as) == 0 || as[0].Error != "worker lost: lease expired" {
+		t.Errorf("history = %+v, want the first attempt lost to its lease", as)
+	}
+	if got := get(t, s, id); got.State == queue.StateSucceeded {
+		t.Errorf("job %d succeeded: the late outcome was recorded over its expiry", id)
 	}
 }
 
