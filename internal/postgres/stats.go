@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -16,23 +14,14 @@ import (
 // QueueStats sums up every queue, in one snapshot (REPEATABLE READ); see
 // queue.Store and the sqlite store's. Counts come from job_counts.
 func (s *Store) QueueStats(ctx context.Context, params queue.QueueStatsParams) ([]queue.QueueStats, error) {
-	var out []queue.QueueStats
+	var tally queue.StatsTally
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		byName := map[string]*queue.QueueStats{}
-		get := func(name string) *queue.QueueStats {
-			q, ok := byName[name]
-			if !ok {
-				q = &queue.QueueStats{QueueSettings: queue.QueueSettings{Name: name}, Counts: map[queue.State]int{}}
-				byName[name] = q
-			}
-			return q
-		}
 		settings, err := queueSettings(ctx, tx)
 		if err != nil {
 			return err
 		}
 		for _, qs := range settings {
-			get(qs.Name).QueueSettings = qs
+			tally.Settings(qs)
 		}
 		err = eachRow(ctx, tx, "SELECT queue, state, n FROM job_counts WHERE n > 0", nil, func(rows pgx.Rows) error {
 			var name, state string
@@ -40,76 +29,38 @@ func (s *Store) QueueStats(ctx context.Context, params queue.QueueStatsParams) (
 			if err := rows.Scan(&name, &state, &n); err != nil {
 				return err
 			}
-			get(name).Counts[queue.State(state)] += n
+			tally.Count(name, queue.State(state), n)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		now := ms(params.Now)
-		for _, q := range byName {
-			if err := readyStats(ctx, tx, q, now); err != nil {
-				return err
+		// A queue's jobs whose time has come, and its oldest ready job,
+		// through jobs_queue_ready.
+		for _, r := range tally.Ready() {
+			var n int
+			var oldest sql.NullInt64
+			if err := tx.QueryRow(ctx, `SELECT count(*), min(run_at) FROM jobs
+			WHERE `+readyCondition+` AND queue = $1 AND state = $2 AND run_at <= $3`,
+				r.Queue, string(r.State), ms(params.Now)).Scan(&n, &oldest); err != nil {
+				return interpretError(err)
 			}
+			tally.Due(r, n, fromNullMS(oldest))
 		}
-		err = eachRow(ctx, tx, recentEnded, []any{ms(params.RecentSince)}, func(rows pgx.Rows) error {
+		return eachRow(ctx, tx, recentEnded, []any{ms(params.RecentSince)}, func(rows pgx.Rows) error {
 			var name, state string
 			var n int
 			if err := rows.Scan(&name, &state, &n); err != nil {
 				return err
 			}
-			switch q := get(name); queue.State(state) {
-			case queue.StateSucceeded:
-				q.RecentSucceeded = n
-			case queue.StateDead:
-				q.RecentDead = n
-			}
+			tally.Recent(name, queue.State(state), n)
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		out = make([]queue.QueueStats, 0, len(byName))
-		for _, q := range byName {
-			for st, n := range q.Counts {
-				if n == 0 {
-					delete(q.Counts, st)
-				}
-			}
-			out = append(out, *q)
-		}
-		return nil
 	})
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	slices.SortFunc(out, func(a, b queue.QueueStats) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
-}
-
-// readyStats counts q's scheduled and retrying jobs whose time has come as
-// pending, and finds its oldest ready job, through jobs_queue_ready.
-func readyStats(ctx context.Context, tx pgx.Tx, q *queue.QueueStats, now int64) error {
-	for _, st := range queue.ReadyStates {
-		if q.Counts[st] == 0 {
-			continue
-		}
-		var n int
-		var oldest sql.NullInt64
-		if err := tx.QueryRow(ctx, `SELECT count(*), min(run_at) FROM jobs
-			WHERE `+readyCondition+` AND queue = $1 AND state = $2 AND run_at <= $3`,
-			q.Name, string(st), now).Scan(&n, &oldest); err != nil {
-			return interpretError(err)
-		}
-		if n > 0 && st != queue.StatePending {
-			q.Counts[st] -= n
-			q.Counts[queue.StatePending] += n
-		}
-		if at := fromNullMS(oldest); !at.IsZero() && (q.OldestReady.IsZero() || at.Before(q.OldestReady)) {
-			q.OldestReady = at
-		}
-	}
-	return nil
+	return tally.Stats(), nil
 }
 
 // recentEnded counts the jobs that ended in queue.RecentStates since a

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"slices"
-	"strings"
 
 	"github.com/jobq/jobq/internal/queue"
 )
@@ -22,21 +20,13 @@ func (s *Store) QueueStats(ctx context.Context, params queue.QueueStatsParams) (
 		return nil, interpretError(err)
 	}
 	defer tx.Rollback()
-	byName := map[string]*queue.QueueStats{}
-	get := func(name string) *queue.QueueStats {
-		q, ok := byName[name]
-		if !ok {
-			q = &queue.QueueStats{QueueSettings: queue.QueueSettings{Name: name}, Counts: map[queue.State]int{}}
-			byName[name] = q
-		}
-		return q
-	}
+	var tally queue.StatsTally
 	settings, err := queueSettings(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
 	for _, qs := range settings {
-		get(qs.Name).QueueSettings = qs
+		tally.Settings(qs)
 	}
 	err = eachRow(ctx, tx, "SELECT queue, state, n FROM job_counts WHERE n > 0", nil, func(rows *sql.Rows) error {
 		var name, state string
@@ -44,17 +34,23 @@ func (s *Store) QueueStats(ctx context.Context, params queue.QueueStatsParams) (
 		if err := rows.Scan(&name, &state, &n); err != nil {
 			return err
 		}
-		get(name).Counts[queue.State(state)] += n
+		tally.Count(name, queue.State(state), n)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	now := ms(params.Now)
-	for _, q := range byName {
-		if err := readyStats(ctx, tx, q, now); err != nil {
-			return nil, err
+	// A queue's scheduled and retrying jobs whose time has come, and its
+	// oldest ready job, through jobs_queue_ready: the least run_at of
+	// each state is the head of its range, and the due ones are counted
+	// by a range that ends at now.
+	for _, r := range tally.Ready() {
+		var n int
+		var oldest sql.NullInt64
+		if err := tx.QueryRowContext(ctx, readyStatsQuery(r.State), r.Queue, ms(params.Now)).Scan(&n, &oldest); err != nil {
+			return nil, interpretError(err)
 		}
+		tally.Due(r, n, fromNullMS(oldest))
 	}
 	err = eachRow(ctx, tx, recentEnded, []any{ms(params.RecentSince)}, func(rows *sql.Rows) error {
 		var name, state string
@@ -62,53 +58,13 @@ func (s *Store) QueueStats(ctx context.Context, params queue.QueueStatsParams) (
 		if err := rows.Scan(&name, &state, &n); err != nil {
 			return err
 		}
-		switch q := get(name); queue.State(state) {
-		case queue.StateSucceeded:
-			q.RecentSucceeded = n
-		case queue.StateDead:
-			q.RecentDead = n
-		}
+		tally.Recent(name, queue.State(state), n)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]queue.QueueStats, 0, len(byName))
-	for _, q := range byName {
-		for st, n := range q.Counts {
-			if n == 0 {
-				delete(q.Counts, st)
-			}
-		}
-		out = append(out, *q)
-	}
-	slices.SortFunc(out, func(a, b queue.QueueStats) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
-}
-
-// readyStats counts q's scheduled and retrying jobs whose time has come as
-// pending, and finds its oldest ready job, through jobs_queue_ready: the
-// least run_at of each state is the head of its range, and the due ones
-// are counted by a range that ends at now.
-func readyStats(ctx context.Context, tx *sql.Tx, q *queue.QueueStats, now int64) error {
-	for _, st := range queue.ReadyStates {
-		if q.Counts[st] == 0 {
-			continue
-		}
-		var n int
-		var oldest sql.NullInt64
-		if err := tx.QueryRowContext(ctx, readyStatsQuery(st), q.Name, now).Scan(&n, &oldest); err != nil {
-			return interpretError(err)
-		}
-		if n > 0 {
-			q.Counts[st] -= n
-			q.Counts[queue.StatePending] += n
-		}
-		if at := fromNullMS(oldest); !at.IsZero() && (q.OldestReady.IsZero() || at.Before(q.OldestReady)) {
-			q.OldestReady = at
-		}
-	}
-	return nil
+	return tally.Stats(), nil
 }
 
 // readyStatsQuery counts the jobs of a queue in state st whose time has
