@@ -154,20 +154,33 @@ func finishSize(n int) int {
 	return finishSizes[len(finishSizes)-1]
 }
 
-// cancelRequested reads, for a job handed back, whether jobq cancel asked
-// to stop it: it then ends cancelled (queue.JobFinishParams).
+// cancelRequested reads, for a job handed back after its command ran,
+// whether jobq cancel asked to stop it: it then ends cancelled
+// (queue.JobFinishParams).
 const cancelRequested = `SELECT cancel_requested FROM jobs WHERE id = ? AND run = ? AND state = 'running'`
 
 // unclaimJob undoes the claim of a job whose command never started
 // (queue.JobFinishParams.Unstarted): run, attempts and started_at back to
 // what they were before it, counted flipped (the caller counts it);
-// unclaimAttempt deletes the attempt's row.
-const unclaimJob = `UPDATE jobs SET state = ?, attempts = attempts - 1, run = run - 1,
+// unclaimAttempt deletes the attempt's row. The job goes back to retrying
+// if its claim took it from there (the claim's event, the job's last:
+// events_job), to pending otherwise (a scheduled job whose time came
+// reads as pending); it ends cancelled, with finished_at and the error
+// ?3, if the worker says so (?1) or jobq cancel asked for it, which the
+// statement reads itself. Its arguments: ?1 the state handed back
+// (pending or cancelled), ?2 the time, ?3 queue.ErrCancelled's text, ?4
+// the error, ?5 the ID, ?6 the run.
+const unclaimJob = `UPDATE jobs SET state = CASE
+		WHEN ?1 = 'cancelled' OR cancel_requested THEN 'cancelled'
+		WHEN (SELECT e.from_state FROM events e WHERE e.job_id = jobs.id ORDER BY e.id DESC LIMIT 1) = 'retrying' THEN 'retrying'
+		ELSE 'pending' END,
+	attempts = attempts - 1, run = run - 1,
 	started_at = (SELECT a.started_at FROM attempts a WHERE a.job_id = jobs.id AND a.run = jobs.run - 1),
-	finished_at = coalesce(?, finished_at), last_error = ?, updated_at = ?,
+	finished_at = CASE WHEN ?1 = 'cancelled' OR cancel_requested THEN ?2 ELSE finished_at END,
+	last_error = CASE WHEN cancel_requested THEN ?3 ELSE ?4 END, updated_at = ?2,
 	worker = NULL, lease_until = NULL, cancel_requested = 0, counted = 1 - counted
-WHERE id = ? AND run = ? AND state = 'running'
-RETURNING queue`
+WHERE id = ?5 AND run = ?6 AND state = 'running'
+RETURNING queue, state`
 
 const unclaimAttempt = `DELETE FROM attempts WHERE job_id = ? AND run = ?`
 
@@ -323,13 +336,13 @@ func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFi
 				return nil, err
 			}
 		}
-		if p.State == queue.StatePending {
+		if p.State == queue.StatePending && !p.Unstarted {
 			if p, err = s.handBack(ctx, tx, p); err != nil {
 				return nil, err
 			}
 		}
 		if p.Unstarted {
-			found, err := s.unclaim(ctx, tx, p)
+			found, err := s.unclaim(ctx, tx, &p)
 			if err != nil {
 				return nil, err
 			}
@@ -441,23 +454,22 @@ func (s *Store) handBack(ctx context.Context, tx *sql.Tx, p queue.JobFinishParam
 }
 
 // unclaim records p, the hand-back of a job never started, by undoing its
-// claim, and says whether the worker still held the job.
-func (s *Store) unclaim(ctx context.Context, tx *sql.Tx, p queue.JobFinishParams) (bool, error) {
+// claim, and says whether the worker still held the job; p.State becomes
+// the state the job went back to, or cancelled (unclaimJob).
+func (s *Store) unclaim(ctx context.Context, tx *sql.Tx, p *queue.JobFinishParams) (bool, error) {
 	k := keptTx{s, tx}
-	var finished any
-	if p.State.Final() {
-		finished = ms(p.FinishedAt)
-	}
-	var q string
-	err := k.QueryRowContext(ctx, unclaimJob, string(p.State), finished, nullString(p.Error), ms(p.FinishedAt), p.ID, p.Run).Scan(&q)
+	var q, st string
+	err := k.QueryRowContext(ctx, unclaimJob, string(p.State), ms(p.FinishedAt), queue.ErrCancelled.Error(),
+		nullString(p.Error), p.ID, p.Run).Scan(&q, &st)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
 	case err != nil:
 		return false, interpretError(fmt.Errorf("hand back job %d: %w", p.ID, err))
 	}
+	p.State = queue.State(st)
 	var c counts
-	c.move(q, string(queue.StateRunning), string(p.State))
+	c.move(q, string(queue.StateRunning), st)
 	if err := c.apply(ctx, k); err != nil {
 		return false, err
 	}
