@@ -36,6 +36,9 @@ const claimSet = `UPDATE jobs SET state = 'running', attempts = attempts + 1, ru
 // waiting for it (settling them may make jobs ready first): the claim
 // is then made again (claim).
 //
+// Past the first $5 - $9 of them ($9: queue.JobClaimParams.Ahead), it
+// stops at a job whose claim would use its last attempt.
+//
 // SKIP LOCKED passes over a job whose row another transaction holds
 // rather than waiting for it. Unlike the SQLite store's, it reads a
 // queue's priorities in one range: jobs waiting for later at a higher
@@ -49,8 +52,8 @@ var claimReady = `WITH ready AS (
 	LEFT JOIN queues q ON q.name = c.queue
 	LEFT JOIN unnest($6::text[], $7::bigint[]) AS a (queue, n) ON a.queue = c.queue
 ), heads AS (
-	SELECT h.id AS head_id FROM ready
-	CROSS JOIN LATERAL (SELECT id, priority, run_at FROM jobs
+	SELECT h.id AS head_id, h.last, row_number() OVER (ORDER BY h.priority DESC, h.run_at, h.id) AS rn FROM ready
+	CROSS JOIN LATERAL (SELECT id, priority, run_at, attempts + 1 >= max_attempts AS last FROM jobs
 		WHERE ` + readyCondition + ` AND queue = ready.queue AND run_at <= $3
 		ORDER BY priority DESC, run_at, id
 		LIMIT ready.n
@@ -61,7 +64,8 @@ var claimReady = `WITH ready AS (
 	LIMIT $5
 )
 ` + claimSet + `
-WHERE id = ANY (ARRAY(SELECT head_id FROM heads))
+WHERE id = ANY (ARRAY(SELECT head_id FROM heads
+	WHERE rn <= $5 - $9::bigint OR rn < ALL (SELECT rn FROM heads WHERE last AND rn > $5 - $9::bigint)))
 RETURNING ` + jobColumns
 
 // waitedOn says whether one of jobs $1 has jobs waiting for it (by
@@ -388,7 +392,7 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 // counted), ending the jobs whose dependents the guard looks for.
 func queueClaim(b *pgx.Batch, params queue.JobClaimParams, queues, allowNames []string, allowN []int64, ending []int64, jobs *[]*queue.Job) {
 	now := ms(params.Now)
-	b.Queue(claimReady, params.Worker, ms(params.LeaseUntil), now, queues, int64(params.Limit), allowNames, allowN, ending).Query(func(rows pgx.Rows) error {
+	b.Queue(claimReady, params.Worker, ms(params.LeaseUntil), now, queues, int64(params.Limit), allowNames, allowN, ending, int64(params.Ahead)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			job, err := scanJob(rows)
 			if err != nil {

@@ -281,6 +281,14 @@ type JobClaimParams struct {
 	// ended before Now (its worker is lost); the store records it, fenced,
 	// before claiming.
 	Expired func(job *Job) JobFinishParams
+	// Ahead is how many of Limit the worker claims ahead of its free
+	// slots, to start as one frees (docs/cli.md, "Short jobs"). Past the
+	// first Limit-Ahead jobs in claim order the claim stops at a job whose
+	// claim would use its last attempt: held ahead, it would be handed
+	// back unless a slot started it at once, and a worker lost while it
+	// waited would leave it dead, never run. It waits for a claim that
+	// fills a free slot.
+	Ahead int
 }
 
 // JobClaimResult is what JobClaim did.

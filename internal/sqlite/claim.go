@@ -48,7 +48,7 @@ ORDER BY queue, state`
 // priority than the first due one, at every claim (TestNextRunVisitsOneQueue).
 // topLevel finds the queue's highest priority, nextLevel the next one
 // below a priority: one seek each. levelHead reads the first due jobs of
-// one priority; the %d is the limit, written in, not bound: SQLite
+// one priority, each with whether its claim would use its last attempt; the %d is the limit, written in, not bound: SQLite
 // compiles a statement again when a value is bound to a parameter its
 // plan used, as a LIMIT's is (docs/performance.md). Nothing names an
 // index (TestClaimQueryPlans); queue and priority are matched by IN (?):
@@ -58,7 +58,7 @@ ORDER BY queue, state`
 var (
 	topLevel  = `SELECT max(priority) FROM jobs WHERE ` + readyCondition + ` AND queue IN (?)`
 	nextLevel = topLevel + ` AND priority < ?`
-	levelHead = `SELECT id, run_at, state FROM jobs
+	levelHead = `SELECT id, run_at, state, attempts + 1 >= max_attempts FROM jobs
 WHERE ` + readyCondition + ` AND queue IN (?) AND priority IN (?) AND run_at <= ?
 ORDER BY run_at, id LIMIT %d`
 )
@@ -564,7 +564,13 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 	slices.SortFunc(heads, func(a, b head) int {
 		return cmp.Or(cmp.Compare(b.priority, a.priority), cmp.Compare(a.runAt, b.runAt), cmp.Compare(a.id, b.id))
 	})
-	ids := make([]int64, min(len(heads), params.Limit))
+	n := min(len(heads), params.Limit)
+	for i := max(params.Limit-params.Ahead, 0); i < n; i++ {
+		if heads[i].last { // not claimed ahead (queue.JobClaimParams.Ahead)
+			n = i
+		}
+	}
+	ids := make([]int64, n)
 	for i := range ids {
 		ids[i] = heads[i].id
 	}
@@ -598,6 +604,7 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 type head struct {
 	id, priority, runAt int64
 	state               string // which the claim counts it out of (counts)
+	last                bool   // its claim would use its last attempt
 }
 
 // queueHeads appends to heads the first limit ready jobs of queue q whose
@@ -611,7 +618,7 @@ func queueHeads(ctx context.Context, k keptTx, heads []head, q string, limit int
 	for want := len(heads) + limit; level.Valid; {
 		err := eachRow(ctx, k, fmt.Sprintf(levelHead, want-len(heads)), []any{q, level.Int64, now}, func(rows *sql.Rows) error {
 			h := head{priority: level.Int64}
-			if err := rows.Scan(&h.id, &h.runAt, &h.state); err != nil {
+			if err := rows.Scan(&h.id, &h.runAt, &h.state, &h.last); err != nil {
 				return err
 			}
 			heads = append(heads, h)
