@@ -48,9 +48,10 @@ ORDER BY queue, state`
 // priority than the first due one, at every claim (TestNextRunVisitsOneQueue).
 // topLevel finds the queue's highest priority, nextLevel the next one
 // below a priority: one seek each. levelHead reads the first due jobs of
-// one priority, each with whether its claim would use its last attempt; the %d is the limit, written in, not bound: SQLite
-// compiles a statement again when a value is bound to a parameter its
-// plan used, as a LIMIT's is (docs/performance.md). Nothing names an
+// one priority, each with whether its claim would use its last attempt
+// (queue.JobClaimParams.Ahead); the %d is the limit, written in, not
+// bound: SQLite compiles a statement again when a value is bound to a
+// parameter its plan used, as a LIMIT's is (docs/performance.md). Nothing names an
 // index (TestClaimQueryPlans); queue and priority are matched by IN (?):
 // with = ? beside an ORDER BY or a max(), SQLite compiled the kept
 // statement again whenever a value was bound to it
@@ -165,11 +166,12 @@ const cancelRequested = `SELECT cancel_requested FROM jobs WHERE id = ? AND run 
 // unclaimAttempt deletes the attempt's row. The job goes back to retrying
 // if its claim took it from there (the claim's event, the job's last:
 // events_job), to pending otherwise (a scheduled job whose time came
-// reads as pending); it ends cancelled, with finished_at and the error
-// ?3, if the worker says so (?1) or jobq cancel asked for it, which the
-// statement reads itself. Its arguments: ?1 the state handed back
-// (pending or cancelled), ?2 the time, ?3 queue.ErrCancelled's text, ?4
-// the error, ?5 the ID, ?6 the run.
+// reads as pending). It ends cancelled, finished at ?2, if the worker
+// says so (?1, its error ?4) or if jobq cancel asked for it, which the
+// statement reads itself (the error ?3), with no query before it. Its
+// arguments: ?1 the state handed back (pending or cancelled), ?2 the
+// time, ?3 queue.ErrCancelled's text, ?4 the error, ?5 the ID, ?6 the
+// run.
 const unclaimJob = `UPDATE jobs SET state = CASE
 		WHEN ?1 = 'cancelled' OR cancel_requested THEN 'cancelled'
 		WHEN (SELECT e.from_state FROM events e WHERE e.job_id = jobs.id ORDER BY e.id DESC LIMIT 1) = 'retrying' THEN 'retrying'
