@@ -36,6 +36,9 @@ const claimSet = `UPDATE jobs SET state = 'running', attempts = attempts + 1, ru
 // waiting for it (settling them may make jobs ready first): the claim
 // is then made again (claim).
 //
+// Past the first $5 - $9 of them ($9: queue.JobClaimParams.Ahead), it
+// stops at a job whose claim would use its last attempt.
+//
 // SKIP LOCKED passes over a job whose row another transaction holds
 // rather than waiting for it. Unlike the SQLite store's, it reads a
 // queue's priorities in one range: jobs waiting for later at a higher
@@ -49,8 +52,8 @@ var claimReady = `WITH ready AS (
 	LEFT JOIN queues q ON q.name = c.queue
 	LEFT JOIN unnest($6::text[], $7::bigint[]) AS a (queue, n) ON a.queue = c.queue
 ), heads AS (
-	SELECT h.id AS head_id FROM ready
-	CROSS JOIN LATERAL (SELECT id, priority, run_at FROM jobs
+	SELECT h.id AS head_id, h.last, row_number() OVER (ORDER BY h.priority DESC, h.run_at, h.id) AS rn FROM ready
+	CROSS JOIN LATERAL (SELECT id, priority, run_at, attempts + 1 >= max_attempts AS last FROM jobs
 		WHERE ` + readyCondition + ` AND queue = ready.queue AND run_at <= $3
 		ORDER BY priority DESC, run_at, id
 		LIMIT ready.n
@@ -61,7 +64,8 @@ var claimReady = `WITH ready AS (
 	LIMIT $5
 )
 ` + claimSet + `
-WHERE id = ANY (ARRAY(SELECT head_id FROM heads))
+WHERE id = ANY (ARRAY(SELECT head_id FROM heads
+	WHERE rn <= $5 - $9::bigint OR rn < ALL (SELECT rn FROM heads WHERE last AND rn > $5 - $9::bigint)))
 RETURNING ` + jobColumns
 
 // waitedOn says whether one of jobs $1 has jobs waiting for it (by
@@ -98,18 +102,30 @@ const finishJob = `UPDATE jobs SET state = $1, attempts = $2, run_at = coalesce(
 	worker = NULL, lease_until = NULL, cancel_requested = false
 WHERE id = $9 AND run = $10 AND state = 'running'`
 
-// cancelRequested reads, for a job handed back, whether jobq cancel asked
-// to stop it: it then ends cancelled (queue.JobFinishParams).
+// cancelRequested reads, for a job handed back after its command ran,
+// whether jobq cancel asked to stop it: it then ends cancelled
+// (queue.JobFinishParams).
 const cancelRequested = `SELECT cancel_requested FROM jobs WHERE id = $1 AND run = $2 AND state = 'running'`
 
 // unclaimJob undoes the claim of a job whose command never started
 // (queue.JobFinishParams.Unstarted): run, attempts and started_at back to
-// what they were before it; unclaimAttempt deletes the attempt's row.
-const unclaimJob = `UPDATE jobs SET state = $1, attempts = attempts - 1, run = run - 1,
+// what they were before it; unclaimAttempt deletes the attempt's row. As
+// the sqlite store's, it puts the job back in retrying if its claim (the
+// job's last event) took it from there, in pending otherwise, and ends it
+// cancelled if $1 says so or jobq cancel asked for it. Its arguments: $1
+// the state handed back, $2 the time, $3 queue.ErrCancelled's text, $4
+// the error, $5 the ID, $6 the run.
+const unclaimJob = `UPDATE jobs SET state = CASE
+		WHEN $1::text = 'cancelled' OR cancel_requested THEN 'cancelled'
+		WHEN (SELECT e.from_state FROM events e WHERE e.job_id = jobs.id ORDER BY e.id DESC LIMIT 1) = 'retrying' THEN 'retrying'
+		ELSE 'pending' END,
+	attempts = attempts - 1, run = run - 1,
 	started_at = (SELECT a.started_at FROM attempts a WHERE a.job_id = jobs.id AND a.run = jobs.run - 1),
-	finished_at = coalesce($2, finished_at), last_error = $3, updated_at = $4,
+	finished_at = CASE WHEN $1::text = 'cancelled' OR cancel_requested THEN $2::bigint ELSE finished_at END,
+	last_error = CASE WHEN cancel_requested THEN $3::bytea ELSE $4::bytea END, updated_at = $2::bigint,
 	worker = NULL, lease_until = NULL, cancel_requested = false
-WHERE id = $5 AND run = $6 AND state = 'running'`
+WHERE id = $5 AND run = $6 AND state = 'running'
+RETURNING state`
 
 const unclaimAttempt = `DELETE FROM attempts WHERE job_id = $1 AND run = $2`
 
@@ -376,7 +392,7 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 // counted), ending the jobs whose dependents the guard looks for.
 func queueClaim(b *pgx.Batch, params queue.JobClaimParams, queues, allowNames []string, allowN []int64, ending []int64, jobs *[]*queue.Job) {
 	now := ms(params.Now)
-	b.Queue(claimReady, params.Worker, ms(params.LeaseUntil), now, queues, int64(params.Limit), allowNames, allowN, ending).Query(func(rows pgx.Rows) error {
+	b.Queue(claimReady, params.Worker, ms(params.LeaseUntil), now, queues, int64(params.Limit), allowNames, allowN, ending, int64(params.Ahead)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			job, err := scanJob(rows)
 			if err != nil {
@@ -547,13 +563,13 @@ func (f *finisher) rest(ctx context.Context, tx dbtx) (lost []int64, err error) 
 // one claim, settles the jobs waiting for its job if it ended, and says
 // whether its worker still held the job.
 func finishOne(ctx context.Context, tx dbtx, p queue.JobFinishParams) (found bool, err error) {
-	if p.State == queue.StatePending {
+	if p.State == queue.StatePending && !p.Unstarted {
 		if p, err = handBack(ctx, tx, p); err != nil {
 			return false, err
 		}
 	}
 	if p.Unstarted {
-		if found, err = unclaim(ctx, tx, p); err != nil || !found {
+		if found, err = unclaim(ctx, tx, &p); err != nil || !found {
 			return found, err
 		}
 	} else {
@@ -608,19 +624,19 @@ func handBack(ctx context.Context, tx dbtx, p queue.JobFinishParams) (queue.JobF
 }
 
 // unclaim records p, the hand-back of a job never started, by undoing its
-// claim, and says whether the worker still held the job.
-func unclaim(ctx context.Context, tx dbtx, p queue.JobFinishParams) (bool, error) {
-	var finished any
-	if p.State.Final() {
-		finished = ms(p.FinishedAt)
-	}
-	tag, err := tx.Exec(ctx, unclaimJob, string(p.State), finished, nullBytes(p.Error), ms(p.FinishedAt), p.ID, int64(p.Run))
-	if err != nil {
+// claim, and says whether the worker still held the job; p.State becomes
+// the state the job went back to, or cancelled (unclaimJob).
+func unclaim(ctx context.Context, tx dbtx, p *queue.JobFinishParams) (bool, error) {
+	var st string
+	err := tx.QueryRow(ctx, unclaimJob, string(p.State), ms(p.FinishedAt), []byte(queue.ErrCancelled.Error()),
+		nullBytes(p.Error), p.ID, int64(p.Run)).Scan(&st)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return false, nil
+	case err != nil:
 		return false, interpretError(fmt.Errorf("hand back job %d: %w", p.ID, err))
 	}
-	if tag.RowsAffected() == 0 {
-		return false, nil
-	}
+	p.State = queue.State(st)
 	if _, err := tx.Exec(ctx, unclaimAttempt, p.ID, int64(p.Run)); err != nil {
 		return false, interpretError(fmt.Errorf("hand back job %d: %w", p.ID, err))
 	}

@@ -127,9 +127,9 @@ func TestClaimQueryPlans(t *testing.T) {
 	}{
 		{"readyQueues", readyQueues, []any{[]string{"small"}}},
 		{"readyQueues, every queue", readyQueues, []any{nil}},
-		{"claimReady", claimReady, []any{"w", now, now, []string{"small"}, 5, nil, nil, []int64{}}},
-		{"claimReady, every queue", claimReady, []any{"w", now, now, nil, 5, nil, nil, []int64{}}},
-		{"claimReady, big one limited", claimReady, []any{"w", now, now, nil, 5, []string{"big"}, []int64{2}, []int64{}}},
+		{"claimReady", claimReady, []any{"w", now, now, []string{"small"}, 5, nil, nil, []int64{}, 4}},
+		{"claimReady, every queue", claimReady, []any{"w", now, now, nil, 5, nil, nil, []int64{}, 4}},
+		{"claimReady, big one limited", claimReady, []any{"w", now, now, nil, 5, []string{"big"}, []int64{2}, []int64{}, 4}},
 		{"nextRun", nextRun, []any{[]string{"small"}, now}},
 		{"nextRun, every queue", nextRun, []any{nil, now}},
 		{"waitedOn", waitedOn, []any{last}},

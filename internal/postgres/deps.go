@@ -97,42 +97,16 @@ func settleDependents(ctx context.Context, tx dbtx, now int64, causes []ended) (
 	return cancelled, nil
 }
 
-// settleDependencies gives a job with --after the state its dependencies
-// call for; see the sqlite store's.
-func settleDependencies(ctx context.Context, tx pgx.Tx, params []queue.JobInsertParams) (out []queue.JobInsertParams, failed map[int]string, err error) {
-	out = params
-	for i := range params {
-		if len(params[i].After) == 0 {
-			continue
+// settleDependencies gives each job with --after the state its
+// dependencies call for (queue.SettleAfter), reading their states in tx.
+func settleDependencies(ctx context.Context, tx pgx.Tx, params []queue.JobInsertParams) ([]queue.JobInsertParams, map[int]string, error) {
+	return queue.SettleAfter(params, func(dep int64) (queue.State, error) {
+		var state string
+		if err := tx.QueryRow(ctx, "SELECT state FROM jobs WHERE id = $1", dep).Scan(&state); err != nil {
+			return "", fmt.Errorf("--after job %d: %w", dep, interpretError(err))
 		}
-		if failed == nil {
-			out = slices.Clone(params)
-			failed = map[int]string{}
-		}
-		allSucceeded := true
-		for _, dep := range params[i].After {
-			var state string
-			err := tx.QueryRow(ctx, "SELECT state FROM jobs WHERE id = $1", dep).Scan(&state)
-			if err != nil {
-				return nil, nil, fmt.Errorf("--after job %d: %w", dep, interpretError(err))
-			}
-			switch queue.State(state) {
-			case queue.StateSucceeded:
-			case queue.StateDead, queue.StateCancelled:
-				failed[i] = fmt.Sprintf("dependency %d ended %s", dep, state)
-				allSucceeded = false
-			default:
-				allSucceeded = false
-			}
-		}
-		switch {
-		case !allSucceeded:
-			out[i].State = queue.StateWaiting
-		case out[i].State == queue.StateWaiting:
-			out[i].State = queue.NewJobState(out[i].RunAt, out[i].CreatedAt)
-		}
-	}
-	return out, failed, nil
+		return queue.State(state), nil
+	})
 }
 
 // insertDependencies records the dependencies of the inserted jobs, and

@@ -1,123 +1,23 @@
 package postgres
 
 import (
-	"context"
-	"errors"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/jobq/jobq/internal/postgres/pgtest"
 	"github.com/jobq/jobq/internal/queue"
+	"github.com/jobq/jobq/internal/queue/queuetest"
 )
 
-// TestWait: a store waiting notices a commit of another store (another
-// host) at once, is not woken by its own writes, and otherwise sleeps its
-// whole d.
+// TestWait: the Notifier suite, on two stores on one database, as two
+// hosts would have.
 func TestWait(t *testing.T) {
 	t.Parallel()
-	// open returns two stores on one database, the first primed: its
-	// first Wait returns at once by design, having heard nothing before.
-	open2 := func(t *testing.T) (waiter, other *Store) {
-		t.Helper()
+	queuetest.RunNotifier(t, func(t *testing.T) (queuetest.NotifyingStore, queue.Store) {
 		waiter, url := setup(t)
-		other = open(t, url)
-		if _, err := timedWait(t.Context(), t, waiter, time.Minute); err != nil {
-			t.Fatalf("first Wait: %v", err)
-		}
-		return waiter, other
-	}
-
-	t.Run("another store inserts", func(t *testing.T) {
-		t.Parallel()
-		waiter, other := open2(t)
-		inserted := make(chan error, 1)
-		go func() {
-			time.Sleep(100 * time.Millisecond)
-			_, err := other.JobInsert(context.Background(), []queue.JobInsertParams{testJob("default")})
-			inserted <- err
-		}()
-		const d = time.Minute
-		took, err := timedWait(t.Context(), t, waiter, d)
-		if err != nil {
-			t.Fatalf("Wait: %v", err)
-		}
-		if took > d/3 {
-			t.Errorf("Wait returned after %v, not promptly after the insert", took)
-		}
-		if err := <-inserted; err != nil {
-			t.Fatal(err)
-		}
-		if jobs, err := waiter.JobList(t.Context(), queue.JobFilter{Now: t0}); err != nil || len(jobs) != 1 {
-			t.Errorf("after Wait: %d jobs, %v; want the one inserted", len(jobs), err)
-		}
+		return waiter, open(t, url)
 	})
-
-	t.Run("nothing changes", func(t *testing.T) {
-		t.Parallel()
-		waiter, other := open2(t)
-		if _, err := other.JobList(t.Context(), queue.JobFilter{Now: t0}); err != nil {
-			t.Fatal(err)
-		}
-		// Its own writes are no news to it.
-		if _, err := waiter.JobInsert(t.Context(), []queue.JobInsertParams{testJob("default")}); err != nil {
-			t.Fatal(err)
-		}
-		const d = 500 * time.Millisecond
-		took, err := timedWait(t.Context(), t, waiter, d)
-		if err != nil {
-			t.Fatalf("Wait: %v", err)
-		}
-		if took < d-100*time.Millisecond {
-			t.Errorf("Wait(%v) with nothing changed by others returned after %v", d, took)
-		}
-	})
-
-	t.Run("a claim sees what was heard", func(t *testing.T) {
-		t.Parallel()
-		waiter, other := open2(t)
-		if _, err := other.JobInsert(t.Context(), []queue.JobInsertParams{testJob("default")}); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(200 * time.Millisecond) // the notification arrives
-		if _, err := waiter.JobClaim(t.Context(), queue.JobClaimParams{Limit: 1, Now: t0, Worker: "w", LeaseUntil: t0.Add(time.Minute)}); err != nil {
-			t.Fatal(err)
-		}
-		const d = 500 * time.Millisecond
-		if took, err := timedWait(t.Context(), t, waiter, d); err != nil || took < d-100*time.Millisecond {
-			t.Errorf("Wait after a claim that saw the insert = %v after %v; want it to sleep %v", err, took, d)
-		}
-	})
-
-	t.Run("context cancelled", func(t *testing.T) {
-		t.Parallel()
-		waiter, _ := open2(t)
-		ctx, cancel := context.WithCancel(t.Context())
-		time.AfterFunc(137*time.Millisecond, cancel)
-		took, err := timedWait(ctx, t, waiter, time.Minute)
-		if took > 20*time.Second {
-			t.Errorf("Wait returned %v after the context was cancelled", took)
-		}
-		if !errors.Is(err, context.Canceled) || err != ctx.Err() {
-			t.Errorf("Wait = %v, want ctx.Err() (%v)", err, ctx.Err())
-		}
-	})
-}
-
-// timedWait calls s.Wait and says how long it took; it fails the test
-// rather than hang when Wait does not return well after d.
-func timedWait(ctx context.Context, t *testing.T, s *Store, d time.Duration) (time.Duration, error) {
-	t.Helper()
-	start := time.Now()
-	done := make(chan error, 1)
-	go func() { done <- s.Wait(ctx, d) }()
-	select {
-	case err := <-done:
-		return time.Since(start), err
-	case <-time.After(d + 30*time.Second):
-		t.Fatalf("Wait(%v) has not returned after %v", d, time.Since(start))
-		return 0, nil
-	}
 }
 
 // BenchmarkPickup measures how long an idle worker's Wait takes to

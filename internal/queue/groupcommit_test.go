@@ -336,9 +336,11 @@ func TestAheadKeepsPriority(t *testing.T) {
 	}
 }
 
-// TestLastAttemptNotHeldAhead: a job whose claim used its last attempt is
-// not held ahead, where a lost worker would leave it dead unrun: it goes
-// back at once, its attempt unused.
+// TestLastAttemptNotHeldAhead: a job whose claim would use its last
+// attempt is not claimed ahead at all, where a lost worker would leave it
+// dead unrun: the claim that starts the long job stops before them (the
+// claim commits before the long job starts), and none is claimed while
+// it runs.
 func TestLastAttemptNotHeldAhead(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
@@ -353,8 +355,15 @@ func TestLastAttemptNotHeldAhead(t *testing.T) {
 	defer func() { stop(); <-done }()
 	waitFor(filepath.Join(e.dir, "long"))
 	for _, id := range ids[2:] {
-		if j := waitState(t, e, id, queue.StatePending, time.Second); j.State != queue.StatePending || j.Attempts != 0 || j.Run != 0 {
+		if j := e.get(t, id); j.State != queue.StatePending || j.Attempts != 0 || j.Run != 0 {
 			t.Errorf("job %d of 1 attempt behind a long job: %s, attempts %d, run %d; want pending, 0, 0", id, j.State, j.Attempts, j.Run)
+		}
+		evs, err := e.store.EventList(t.Context(), queue.EventListParams{JobID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 1 {
+			t.Errorf("job %d of 1 attempt: events %+v, want its insert alone (never claimed ahead)", id, evs)
 		}
 	}
 }

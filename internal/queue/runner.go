@@ -116,11 +116,12 @@ type running struct {
 //
 // So a job waits ahead briefly or not at all: one not started within
 // 2·outcomeDelay of its claim (stuck behind a job that turned out long),
-// one stopped while it waits (jobq cancel, its lease lost, the runner
-// stopping), and one whose claim used its last attempt and that no slot
-// started at once, is handed back, unstarted (JobFinishParams.Unstarted:
-// no attempt, no run), in a commit made at once, which claims none ahead.
-// Jobs are claimed ahead only by a commit that also fills a free slot.
+// and one stopped while it waits (jobq cancel, its lease lost, the runner
+// stopping), is handed back, unstarted (JobFinishParams.Unstarted: no
+// attempt, no run), in a commit made at once, which claims none ahead.
+// Jobs are claimed ahead only by a commit that also fills a free slot,
+// and never on their last attempt (JobClaimParams.Ahead), which a lost
+// worker would leave dead never having run.
 const (
 	shortJob     = 10 * time.Millisecond
 	claimAhead   = 4 // jobs claimed ahead, per slot
@@ -264,7 +265,7 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 			}
 			claimStart := time.Now()
 			res, err := r.Store.JobClaim(storeCtx, JobClaimParams{
-				Finish: finish, Queues: r.Queues, Limit: limit,
+				Finish: finish, Queues: r.Queues, Limit: limit, Ahead: max(limit-free, 0),
 				Worker: r.Worker, Now: now, LeaseUntil: now.Add(r.Lease),
 				Expired: func(job *Job) JobFinishParams {
 					expiredQueue[job.ID] = job.Queue
@@ -413,9 +414,7 @@ func runningLong(held map[int64]*running, shortJob time.Duration) bool {
 
 // mayNotWait says why the job h, claimed ahead, may wait no longer for a
 // slot, or nil: it was stopped (its context done: cancelled, lease lost),
-// the runner is stopping, it waited limit since its claim, or its claim
-// used its last attempt, which a lost worker would leave dead never
-// having run.
+// the runner is stopping, or it waited limit since its claim.
 func mayNotWait(h *running, stopping bool, limit time.Duration) error {
 	switch {
 	case h.ctx.Err() != nil:
@@ -424,8 +423,6 @@ func mayNotWait(h *running, stopping bool, limit time.Duration) error {
 		return ErrShutdown
 	case time.Since(h.claimed) >= limit:
 		return errWaitedAhead
-	case h.job.Attempts >= h.job.MaxAttempts:
-		return errLastAttempt
 	}
 	return nil
 }
@@ -433,7 +430,6 @@ func mayNotWait(h *running, stopping bool, limit time.Duration) error {
 // Causes of a hand-back of a job claimed ahead, never started.
 var (
 	errWaitedAhead = errors.New("no slot freed soon")
-	errLastAttempt = errors.New("its last attempt is not held ahead")
 )
 
 // notStarted hands back job, claimed but stopped for cause before its

@@ -281,6 +281,14 @@ type JobClaimParams struct {
 	// ended before Now (its worker is lost); the store records it, fenced,
 	// before claiming.
 	Expired func(job *Job) JobFinishParams
+	// Ahead is how many of Limit the worker claims ahead of its free
+	// slots, to start as one frees (docs/cli.md, "Short jobs"). Past the
+	// first Limit-Ahead jobs in claim order the claim stops at a job whose
+	// claim would use its last attempt: held ahead, it would be handed
+	// back unless a slot started it at once, and a worker lost while it
+	// waited would leave it dead, never run. It waits for a claim that
+	// fills a free slot.
+	Ahead int
 }
 
 // JobClaimResult is what JobClaim did.
@@ -317,16 +325,19 @@ type JobFinishParams struct {
 	// ahead, handed back): the store undoes the claim rather than record
 	// an attempt. State is pending, or cancelled when the worker stopped
 	// it for jobq cancel (a pending one whose cancel was requested ends
-	// cancelled too, as above). The job goes back to the run, attempts
-	// and started_at it had before the claim (started_at: that of the
-	// attempt before, or none), its attempt's row is deleted, its run_at
-	// is kept (its place in the queue), its exit code and signal are
-	// left as they were, its last_error is set to Error, and finished_at
-	// to FinishedAt only when it ends cancelled; Attempts, RunAt and the
-	// output fields are ignored. Fenced and reported Lost as any outcome.
-	// The events show the claim (pending to running, at the run claimed)
-	// and the hand-back (running to pending or cancelled, at the run the
-	// job is back to, with Error as the event's error).
+	// cancelled too, as above). Pending means "back as it was": the job
+	// goes back to retrying if its claim took it from there (its run_at,
+	// the end of its backoff, kept), to pending otherwise. It goes back
+	// to the run, attempts and started_at it had before the claim
+	// (started_at: that of the attempt before, or none), its attempt's
+	// row is deleted, its run_at is kept (its place in the queue), its
+	// exit code and signal are left as they were, its last_error is set
+	// to Error, and finished_at to FinishedAt only when it ends
+	// cancelled; Attempts, RunAt and the output fields are ignored.
+	// Fenced and reported Lost as any outcome. The events show the claim
+	// (pending or retrying to running, at the run claimed) and the
+	// hand-back (running to the state it went back to, or cancelled, at
+	// the run the job is back to, with Error as the event's error).
 	Unstarted bool
 }
 

@@ -48,9 +48,10 @@ ORDER BY queue, state`
 // priority than the first due one, at every claim (TestNextRunVisitsOneQueue).
 // topLevel finds the queue's highest priority, nextLevel the next one
 // below a priority: one seek each. levelHead reads the first due jobs of
-// one priority; the %d is the limit, written in, not bound: SQLite
-// compiles a statement again when a value is bound to a parameter its
-// plan used, as a LIMIT's is (docs/performance.md). Nothing names an
+// one priority, each with whether its claim would use its last attempt
+// (queue.JobClaimParams.Ahead); the %d is the limit, written in, not
+// bound: SQLite compiles a statement again when a value is bound to a
+// parameter its plan used, as a LIMIT's is (docs/performance.md). Nothing names an
 // index (TestClaimQueryPlans); queue and priority are matched by IN (?):
 // with = ? beside an ORDER BY or a max(), SQLite compiled the kept
 // statement again whenever a value was bound to it
@@ -58,7 +59,7 @@ ORDER BY queue, state`
 var (
 	topLevel  = `SELECT max(priority) FROM jobs WHERE ` + readyCondition + ` AND queue IN (?)`
 	nextLevel = topLevel + ` AND priority < ?`
-	levelHead = `SELECT id, run_at, state FROM jobs
+	levelHead = `SELECT id, run_at, state, attempts + 1 >= max_attempts FROM jobs
 WHERE ` + readyCondition + ` AND queue IN (?) AND priority IN (?) AND run_at <= ?
 ORDER BY run_at, id LIMIT %d`
 )
@@ -154,20 +155,34 @@ func finishSize(n int) int {
 	return finishSizes[len(finishSizes)-1]
 }
 
-// cancelRequested reads, for a job handed back, whether jobq cancel asked
-// to stop it: it then ends cancelled (queue.JobFinishParams).
+// cancelRequested reads, for a job handed back after its command ran,
+// whether jobq cancel asked to stop it: it then ends cancelled
+// (queue.JobFinishParams).
 const cancelRequested = `SELECT cancel_requested FROM jobs WHERE id = ? AND run = ? AND state = 'running'`
 
 // unclaimJob undoes the claim of a job whose command never started
 // (queue.JobFinishParams.Unstarted): run, attempts and started_at back to
 // what they were before it, counted flipped (the caller counts it);
-// unclaimAttempt deletes the attempt's row.
-const unclaimJob = `UPDATE jobs SET state = ?, attempts = attempts - 1, run = run - 1,
+// unclaimAttempt deletes the attempt's row. The job goes back to retrying
+// if its claim took it from there (the claim's event, the job's last:
+// events_job), to pending otherwise (a scheduled job whose time came
+// reads as pending). It ends cancelled, finished at ?2, if the worker
+// says so (?1, its error ?4) or if jobq cancel asked for it, which the
+// statement reads itself (the error ?3), with no query before it. Its
+// arguments: ?1 the state handed back (pending or cancelled), ?2 the
+// time, ?3 queue.ErrCancelled's text, ?4 the error, ?5 the ID, ?6 the
+// run.
+const unclaimJob = `UPDATE jobs SET state = CASE
+		WHEN ?1 = 'cancelled' OR cancel_requested THEN 'cancelled'
+		WHEN (SELECT e.from_state FROM events e WHERE e.job_id = jobs.id ORDER BY e.id DESC LIMIT 1) = 'retrying' THEN 'retrying'
+		ELSE 'pending' END,
+	attempts = attempts - 1, run = run - 1,
 	started_at = (SELECT a.started_at FROM attempts a WHERE a.job_id = jobs.id AND a.run = jobs.run - 1),
-	finished_at = coalesce(?, finished_at), last_error = ?, updated_at = ?,
+	finished_at = CASE WHEN ?1 = 'cancelled' OR cancel_requested THEN ?2 ELSE finished_at END,
+	last_error = CASE WHEN cancel_requested THEN ?3 ELSE ?4 END, updated_at = ?2,
 	worker = NULL, lease_until = NULL, cancel_requested = 0, counted = 1 - counted
-WHERE id = ? AND run = ? AND state = 'running'
-RETURNING queue`
+WHERE id = ?5 AND run = ?6 AND state = 'running'
+RETURNING queue, state`
 
 const unclaimAttempt = `DELETE FROM attempts WHERE job_id = ? AND run = ?`
 
@@ -323,13 +338,13 @@ func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFi
 				return nil, err
 			}
 		}
-		if p.State == queue.StatePending {
+		if p.State == queue.StatePending && !p.Unstarted {
 			if p, err = s.handBack(ctx, tx, p); err != nil {
 				return nil, err
 			}
 		}
 		if p.Unstarted {
-			found, err := s.unclaim(ctx, tx, p)
+			found, err := s.unclaim(ctx, tx, &p)
 			if err != nil {
 				return nil, err
 			}
@@ -441,23 +456,22 @@ func (s *Store) handBack(ctx context.Context, tx *sql.Tx, p queue.JobFinishParam
 }
 
 // unclaim records p, the hand-back of a job never started, by undoing its
-// claim, and says whether the worker still held the job.
-func (s *Store) unclaim(ctx context.Context, tx *sql.Tx, p queue.JobFinishParams) (bool, error) {
+// claim, and says whether the worker still held the job; p.State becomes
+// the state the job went back to, or cancelled (unclaimJob).
+func (s *Store) unclaim(ctx context.Context, tx *sql.Tx, p *queue.JobFinishParams) (bool, error) {
 	k := keptTx{s, tx}
-	var finished any
-	if p.State.Final() {
-		finished = ms(p.FinishedAt)
-	}
-	var q string
-	err := k.QueryRowContext(ctx, unclaimJob, string(p.State), finished, nullString(p.Error), ms(p.FinishedAt), p.ID, p.Run).Scan(&q)
+	var q, st string
+	err := k.QueryRowContext(ctx, unclaimJob, string(p.State), ms(p.FinishedAt), queue.ErrCancelled.Error(),
+		nullString(p.Error), p.ID, p.Run).Scan(&q, &st)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
 	case err != nil:
 		return false, interpretError(fmt.Errorf("hand back job %d: %w", p.ID, err))
 	}
+	p.State = queue.State(st)
 	var c counts
-	c.move(q, string(queue.StateRunning), string(p.State))
+	c.move(q, string(queue.StateRunning), st)
 	if err := c.apply(ctx, k); err != nil {
 		return false, err
 	}
@@ -552,7 +566,13 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 	slices.SortFunc(heads, func(a, b head) int {
 		return cmp.Or(cmp.Compare(b.priority, a.priority), cmp.Compare(a.runAt, b.runAt), cmp.Compare(a.id, b.id))
 	})
-	ids := make([]int64, min(len(heads), params.Limit))
+	n := min(len(heads), params.Limit)
+	for i := max(params.Limit-params.Ahead, 0); i < n; i++ {
+		if heads[i].last { // not claimed ahead (queue.JobClaimParams.Ahead)
+			n = i
+		}
+	}
+	ids := make([]int64, n)
 	for i := range ids {
 		ids[i] = heads[i].id
 	}
@@ -586,6 +606,7 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 type head struct {
 	id, priority, runAt int64
 	state               string // which the claim counts it out of (counts)
+	last                bool   // its claim would use its last attempt
 }
 
 // queueHeads appends to heads the first limit ready jobs of queue q whose
@@ -599,7 +620,7 @@ func queueHeads(ctx context.Context, k keptTx, heads []head, q string, limit int
 	for want := len(heads) + limit; level.Valid; {
 		err := eachRow(ctx, k, fmt.Sprintf(levelHead, want-len(heads)), []any{q, level.Int64, now}, func(rows *sql.Rows) error {
 			h := head{priority: level.Int64}
-			if err := rows.Scan(&h.id, &h.runAt, &h.state); err != nil {
+			if err := rows.Scan(&h.id, &h.runAt, &h.state, &h.last); err != nil {
 				return err
 			}
 			heads = append(heads, h)

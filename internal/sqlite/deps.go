@@ -31,7 +31,8 @@ import (
 // A cancelled job ends in turn, so a cancellation runs down a chain.
 // Retrying a job does not end it, and a new job has no one waiting for it:
 // JobRetry and JobInsert settle a job's own state from its dependencies
-// (settleDependencies here, and JobRetry's own check), not its dependents.
+// (settleDependencies here, deciding by queue.SettleAfter, and JobRetry's
+// own check), not its dependents.
 //
 // The order of events is explicit: every statement that ends a job logs
 // its transition (the trigger jobs_transition) before settleDependents
@@ -182,46 +183,16 @@ func stmtIDs(ctx context.Context, st *sql.Stmt, args ...any) ([]int64, error) {
 	return ids, interpretError(rows.Err())
 }
 
-// settleDependencies gives a job with --after the state its dependencies
-// call for: waiting while one has not succeeded. A job one of whose
-// dependencies already ended dead or cancelled is inserted waiting and
-// cancelled right after (failed maps its index to that dependency), so that
-// the event log shows why. A dependency that does not exist is an error.
-func settleDependencies(ctx context.Context, tx *sql.Tx, params []queue.JobInsertParams) (out []queue.JobInsertParams, failed map[int]string, err error) {
-	out = params
-	for i := range params {
-		if len(params[i].After) == 0 {
-			continue
+// settleDependencies gives each job with --after the state its
+// dependencies call for (queue.SettleAfter), reading their states in tx.
+func settleDependencies(ctx context.Context, tx *sql.Tx, params []queue.JobInsertParams) ([]queue.JobInsertParams, map[int]string, error) {
+	return queue.SettleAfter(params, func(dep int64) (queue.State, error) {
+		var state string
+		if err := tx.QueryRowContext(ctx, "SELECT state FROM jobs WHERE id = ?", dep).Scan(&state); err != nil {
+			return "", fmt.Errorf("--after job %d: %w", dep, interpretError(err))
 		}
-		if failed == nil {
-			out = slices.Clone(params) // the caller's params stay as they are
-			failed = map[int]string{}
-		}
-		allSucceeded := true
-		for _, dep := range params[i].After {
-			var state string
-			err := tx.QueryRowContext(ctx, "SELECT state FROM jobs WHERE id = ?", dep).Scan(&state)
-			if err != nil {
-				return nil, nil, fmt.Errorf("--after job %d: %w", dep, interpretError(err))
-			}
-			switch queue.State(state) {
-			case queue.StateSucceeded:
-			case queue.StateDead, queue.StateCancelled:
-				failed[i] = fmt.Sprintf("dependency %d ended %s", dep, state)
-				allSucceeded = false
-			default:
-				allSucceeded = false
-			}
-		}
-		switch {
-		case !allSucceeded:
-			out[i].State = queue.StateWaiting
-		case out[i].State == queue.StateWaiting:
-			// Nothing would ever wake it: it runs as a job without --after.
-			out[i].State = queue.NewJobState(out[i].RunAt, out[i].CreatedAt)
-		}
-	}
-	return out, failed, nil
+		return queue.State(state), nil
+	})
 }
 
 // insertDependencies records the dependencies of the inserted jobs, and

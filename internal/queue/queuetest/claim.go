@@ -24,6 +24,7 @@ var claimTests = []suiteTest{
 	{"FinishAndClaimInOneCall", testFinishAndClaimInOneCall},
 	{"FinishThenReclaimInOneCall", testFinishThenReclaimInOneCall},
 	{"NextRunAt", testNextRunAt},
+	{"ClaimAheadStopsAtLastAttempt", testClaimAheadStopsAtLastAttempt},
 }
 
 func testClaimOrder(t *testing.T, s queue.Store) {
@@ -365,6 +366,77 @@ func testNextRunAt(t *testing.T, s queue.Store) {
 		}
 		if !slices.Equal(ids, st.claimed) || !sameTime(res.NextRunAt, st.next) {
 			t.Errorf("claim of %v at t0%+v: claimed %v, NextRunAt %v; want %v, %v", st.queues, st.now.Sub(t0), ids, res.NextRunAt, st.claimed, st.next)
+		}
+	}
+}
+
+// A claim ahead of free slots (JobClaimParams.Ahead) never takes a job on
+// its last attempt: past the first Limit-Ahead jobs in claim order it
+// stops at one, and the claim order is kept (no job behind it is taken
+// ahead instead). Within the free slots a last attempt is claimed as any
+// job. Both ways a store claims: a plain queue, and a limited one
+// (counted allowances).
+func testClaimAheadStopsAtLastAttempt(t *testing.T, s queue.Store) {
+	for _, q := range []string{"plain", "limited"} {
+		if q == "limited" {
+			queueSet(t, s, queue.QueueSetParams{Name: q, Concurrency: intp(100)})
+		}
+		job := func(maxAttempts int, runAt time.Duration) queue.JobInsertParams {
+			p := newJob(q)
+			p.MaxAttempts, p.RunAt = maxAttempts, t0.Add(runAt)
+			return p
+		}
+		ids := insert(t, s,
+			job(3, -5*time.Second), // 0
+			job(1, -4*time.Second), // 1: its only attempt
+			job(3, -3*time.Second), // 2
+			job(2, -2*time.Second), // 3: a retry's last attempt, once 3 failed
+			job(3, -1*time.Second), // 4
+		)
+		// Job 3 fails once: its next claim is its last attempt.
+		j3 := claim(t, s, queue.JobClaimParams{Queues: []string{q}, Limit: 5, Now: t0})
+		var rest []queue.JobFinishParams
+		for _, j := range j3.Jobs {
+			p := queue.JobFinishParams{ID: j.ID, Run: j.Run, State: queue.StatePending, Attempts: 0,
+				FinishedAt: t0, Error: "not started", Output: []byte{}, Unstarted: true}
+			if j.ID == ids[3] {
+				p = queue.JobFinishParams{ID: j.ID, Run: j.Run, State: queue.StateRetrying, Attempts: 1, RunAt: t0.Add(-2 * time.Second),
+					FinishedAt: t0, ExitCode: intp(1), Error: "exit status 1", Output: []byte{}}
+			}
+			rest = append(rest, p)
+		}
+		finish(t, s, t0, rest...)
+
+		claimAhead := func(limit, ahead int) []int64 {
+			res := claim(t, s, queue.JobClaimParams{Queues: []string{q}, Limit: limit, Ahead: ahead, Now: t0})
+			var got []int64
+			for _, j := range res.Jobs {
+				got = append(got, j.ID)
+			}
+			// Hand them all back, unstarted, for the next case.
+			var back []queue.JobFinishParams
+			for _, j := range res.Jobs {
+				back = append(back, queue.JobFinishParams{ID: j.ID, Run: j.Run, State: queue.StatePending,
+					FinishedAt: t0, Error: "not started", Output: []byte{}, Unstarted: true})
+			}
+			finish(t, s, t0, back...)
+			return got
+		}
+		for _, tt := range []struct {
+			limit, ahead int
+			want         []int64
+		}{
+			{5, 0, ids},     // nothing ahead: last attempts too
+			{5, 4, ids[:1]}, // one free slot: 0, then it stops at 1
+			{5, 3, ids[:3]}, // two: 1 is in them; it stops at 3
+			{5, 1, ids},     // four: 3 is in them; 4, ahead, is no last attempt
+			{3, 3, ids[:1]}, // all ahead: 0, then it stops at 1
+			{2, 7, ids[:1]}, // Ahead beyond Limit: all ahead
+		} {
+			if got := claimAhead(tt.limit, tt.ahead); !slices.Equal(got, tt.want) {
+				t.Errorf("queue %s, limit %d, ahead %d: claimed %v, want %v (jobs %v; %d and %d on their last attempt)",
+					q, tt.limit, tt.ahead, got, tt.want, ids, ids[1], ids[3])
+			}
 		}
 	}
 }

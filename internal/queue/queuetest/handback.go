@@ -12,6 +12,7 @@ var handBackTests = []suiteTest{
 	{"HandBackCancelRequested", testHandBackCancelRequested},
 	{"HandBackUnstarted", testHandBackUnstarted},
 	{"HandBackUnstartedCancelRequested", testHandBackUnstartedCancelRequested},
+	{"HandBackUnstartedRetryingCancelRequested", testHandBackUnstartedRetryingCancelRequested},
 }
 
 // A job handed back (pending) after jobq cancel asked to stop it ends
@@ -77,21 +78,63 @@ func testHandBackUnstarted(t *testing.T, s queue.Store) {
 		t.Errorf("history once claimed again: %+v, want attempt 1 started at %v", as, end)
 	}
 
-	// After a real attempt, an unstarted one goes back to it.
+	// After a real attempt, an unstarted one goes back to it, and to the
+	// state it was claimed from: retrying, its run_at (its backoff's end)
+	// kept.
 	fin := end.Add(time.Second)
 	finish(t, s, fin, queue.JobFinishParams{ID: id, Run: j2.Run, State: queue.StateRetrying, Attempts: 1, RunAt: fin,
 		FinishedAt: fin, ExitCode: intp(1), Error: "exit status 1", Output: []byte("x\n"), OutputSize: 2})
 	after := get(t, s, id)
+	from = lastEventID(t, s)
 	j3 := claimOne(t, s, fin, "default")
 	finish(t, s, fin, queue.JobFinishParams{ID: id, Run: j3.Run, State: queue.StatePending, Attempts: j3.Attempts - 1,
 		FinishedAt: fin.Add(time.Second), Error: "not started", Output: []byte{}, Unstarted: true})
 	got = get(t, s, id)
-	if got.State != queue.StatePending || got.Run != after.Run || got.Attempts != after.Attempts || !got.StartedAt.Equal(after.StartedAt) || !got.RunAt.Equal(after.RunAt) {
-		t.Errorf("unstarted after attempt 1: state %s run %d attempts %d started %v run_at %v; want pending, %d, %d, %v, %v",
+	if got.State != queue.StateRetrying || got.Run != after.Run || got.Attempts != after.Attempts || !got.StartedAt.Equal(after.StartedAt) || !got.RunAt.Equal(after.RunAt) {
+		t.Errorf("unstarted after attempt 1: state %s run %d attempts %d started %v run_at %v; want retrying, %d, %d, %v, %v",
 			got.State, got.Run, got.Attempts, got.StartedAt, got.RunAt, after.Run, after.Attempts, after.StartedAt, after.RunAt)
 	}
 	if as := attempts(t, s, id); len(as) != 1 || !sameInt(as[0].ExitCode, intp(1)) {
 		t.Errorf("history: %+v, want only the failed attempt 1", as)
+	}
+	evs, err = s.EventList(t.Context(), queue.EventListParams{JobID: id, AfterID: from})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].From != queue.StateRetrying || evs[0].To != queue.StateRunning || evs[0].Attempt != 2 ||
+		evs[1].From != queue.StateRunning || evs[1].To != queue.StateRetrying || evs[1].Attempt != 1 || evs[1].Error != "not started" {
+		t.Errorf("events %+v; want retrying to running (attempt 2), running to retrying (attempt 1, not started)", evs)
+	}
+	// It is claimed again as the retry it is: attempt 2.
+	if j4 := claimOne(t, s, fin.Add(2*time.Second), "default"); j4.Attempts != 2 || j4.Run != 2 {
+		t.Errorf("claimed again: attempts %d run %d; want 2, 2", j4.Attempts, j4.Run)
+	}
+}
+
+// A retrying job whose cancel was requested while it was claimed ahead
+// ends cancelled when handed back unstarted, in the hand-back's own
+// statement: finished, with the error "cancelled", however the worker
+// handed it back.
+func testHandBackUnstartedRetryingCancelRequested(t *testing.T, s queue.Store) {
+	id := insertOne(t, s, newJob("default"))
+	waiting := insertOne(t, s, after(newJob("default"), id))
+	j := claimOne(t, s, t0, "default")
+	fin := t0.Add(time.Second)
+	finish(t, s, fin, queue.JobFinishParams{ID: id, Run: j.Run, State: queue.StateRetrying, Attempts: 1, RunAt: fin,
+		FinishedAt: fin, ExitCode: intp(1), Error: "exit status 1", Output: []byte{}, OutputSize: 0})
+	j2 := claimOne(t, s, fin, "default")
+	cancel(t, s, fin, id)
+	end := fin.Add(time.Second)
+	finish(t, s, end, queue.JobFinishParams{ID: id, Run: j2.Run, State: queue.StatePending, Attempts: j2.Attempts - 1,
+		FinishedAt: end, Error: "not started: no slot freed soon", Output: []byte{}, Unstarted: true})
+	got := get(t, s, id)
+	if got.State != queue.StateCancelled || got.Run != 1 || got.Attempts != 1 || got.CancelRequested ||
+		!got.FinishedAt.Equal(end) || got.LastError != queue.ErrCancelled.Error() {
+		t.Errorf("unstarted retry after a cancel: state %s run %d attempts %d cancel requested %v finished %v error %q; want cancelled, 1, 1, false, %v, %q",
+			got.State, got.Run, got.Attempts, got.CancelRequested, got.FinishedAt, got.LastError, end, queue.ErrCancelled.Error())
+	}
+	if got := get(t, s, waiting); got.State != queue.StateCancelled {
+		t.Errorf("the job waiting for it is %s, want cancelled", got.State)
 	}
 }
 
