@@ -47,9 +47,11 @@ func (s *Store) QueueStats(ctx context.Context, params queue.QueueStatsParams) (
 	// A queue's pending jobs are all due: their oldest is found, with
 	// the other states' due jobs, by the heads of the queue's priority
 	// levels (levelRunAt), as jobs_queue_ready no longer holds them.
+	levels := &preparedTx{tx: tx}
+	defer levels.close()
 	for _, r := range tally.Ready() {
 		if r.State == queue.StatePending {
-			oldest, err := levelRunAt(ctx, tx, r.Queue, levelDue, ms(params.Now))
+			oldest, err := levelRunAt(ctx, levels, r.Queue, levelDue, ms(params.Now))
 			if err != nil {
 				return nil, err
 			}
