@@ -40,12 +40,11 @@ func (s *Store) QueueStats(ctx context.Context, params queue.QueueStatsParams) (
 	if err != nil {
 		return nil, err
 	}
-	// A queue's scheduled and retrying jobs whose time has come, and its
-	// oldest ready job, through jobs_queue_ready: the least run_at of
-	// each state is the head of its range, and the due ones are counted
-	// by a range that ends at now.
-	// A queue's pending jobs are all due: their oldest is found, with
-	// the other states' due jobs, by the heads of the queue's priority
+	// A queue's scheduled and retrying jobs whose time has come, through
+	// jobs_queue_ready: the least run_at of each state is the head of
+	// its range, and the due ones are counted by a range that ends at
+	// now. Its pending jobs are all due: their oldest is found, with the
+	// other states' due jobs, by the heads of the queue's priority
 	// levels (levelRunAt), as jobs_queue_ready no longer holds them.
 	levels := &preparedTx{tx: tx}
 	defer levels.close()
