@@ -69,7 +69,8 @@ func (e *Executor) run(ctx context.Context, job *Job, out *tailBuffer) Result {
 	}
 	defer pr.Close()
 	cmd.Stdout, cmd.Stderr = pw, pw // stdin stays /dev/null
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	pidfd := -1
+	cmd.SysProcAttr = procAttr(&pidfd) // its own process group
 
 	runCtx, cancel := ctx, context.CancelFunc(func() {})
 	if job.Timeout > 0 {
@@ -80,6 +81,9 @@ func (e *Executor) run(ctx context.Context, job *Job, out *tailBuffer) Result {
 	err = cmd.Start()
 	pw.Close() // the command's processes hold the only write ends left
 	if err != nil {
+		if pidfd >= 0 {
+			syscall.Close(pidfd)
+		}
 		return Result{Error: "start: " + err.Error(), FinishedAt: e.Now()}
 	}
 	copied := make(chan struct{})
@@ -87,21 +91,18 @@ func (e *Executor) run(ctx context.Context, job *Job, out *tailBuffer) Result {
 		defer close(copied)
 		_, _ = io.Copy(out, pr)
 	}()
-	exited := make(chan struct{})
 	killDone := make(chan struct{})
 	stopped := false // written before killDone closes, read after
-	go func() {
+	stopKill := context.AfterFunc(runCtx, func() {
 		defer close(killDone)
-		select {
-		case <-exited:
-		case <-runCtx.Done():
-			stopped = true
-			e.killGroup(cmd.Process.Pid)
-		}
-	}()
+		stopped = true
+		e.killGroup(cmd.Process.Pid)
+	})
+	awaitExit(pidfd)
 	err = cmd.Wait() // returns when the command exits: no I/O to wait for
-	close(exited)
-	<-killDone
+	if !stopKill() {
+		<-killDone // the kill began: it returns once the group is gone
+	}
 	select {
 	case <-copied:
 	case <-time.After(outputGrace):
