@@ -10,9 +10,9 @@ import (
 
 // BenchmarkExecutorRun runs b.N `true` jobs through Executor.Run, two at
 // a time as `jobq work -c 2` does, with no store, and reports this
-// process's own CPU per job (user+sys, the jobs' processes excluded):
-// what starting, watching and reaping a job costs the worker, apart from
-// its commits.
+// process's own CPU per job (user+sys, the jobs' processes excluded) and
+// its context switches per job: what starting, watching and reaping a job
+// costs the worker, apart from its commits.
 func BenchmarkExecutorRun(b *testing.B) {
 	e := testExecutor()
 	job := &Job{ID: 1, Queue: "q", Run: 1, Command: "true", Argv: ShellArgv("true"), Dir: b.TempDir()}
@@ -28,6 +28,8 @@ func BenchmarkExecutorRun(b *testing.B) {
 		})
 	}
 	cpu := selfCPU()
+	var ru0, ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	b.ResetTimer()
 	for range b.N {
 		jobs <- struct{}{}
@@ -36,6 +38,8 @@ func BenchmarkExecutorRun(b *testing.B) {
 	wg.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64((selfCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/job")
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	b.ReportMetric(float64(ru1.Nvcsw-ru0.Nvcsw+ru1.Nivcsw-ru0.Nivcsw)/float64(b.N), "csw/job")
 }
 
 // selfCPU is the user and system CPU this process has used so far, its

@@ -15,11 +15,13 @@ func procAttr(pidfd *int) *syscall.SysProcAttr {
 // awaitExit returns once the process of pidfd has exited (at once for -1),
 // and closes pidfd. It waits in Go's poller, as for a pipe, rather than in
 // a blocking waitid(2) as exec.Cmd.Wait does: there, a job's whole run
-// holds an OS thread in a system call, which the runtime's monitor then
-// wakes every 20 µs to look at, so as to take its processor back; a busy
-// worker of short jobs spent a fifth of its CPU in that monitor
-// (docs/performance.md, "jobq's own CPU per job"). It leaves the process
-// to be reaped by Wait (WNOWAIT), which then returns at once.
+// holds an OS thread in a system call, whose processor the runtime's
+// monitor takes back and hands to another thread, and the waiting thread
+// must get one back when the job ends. A third fewer context switches a
+// job, and about a fifth less of the worker's CPU spent on each job's
+// process (BenchmarkExecutorRun; docs/performance.md, "jobq's own CPU per
+// job"). It leaves the process to be reaped by Wait (WNOWAIT), which then
+// returns at once.
 func awaitExit(pidfd int) {
 	if pidfd < 0 {
 		return
