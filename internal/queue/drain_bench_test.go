@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,25 +49,15 @@ func BenchmarkDrain(b *testing.B) {
 			store := &countingStore{Store: e.store}
 			r.Store = store
 			r.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-			cpu := cpuTime()
+			cpu := queue.SelfCPU()
 			b.ResetTimer()
 			sum, err := r.Drain(b.Context())
 			b.StopTimer()
 			if err != nil || sum.Succeeded != b.N {
 				b.Fatalf("drain: %v, %+v; want %d succeeded", err, sum, b.N)
 			}
-			b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(b.N), "cpu-µs/job")
+			b.ReportMetric(float64((queue.SelfCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/job")
 			b.ReportMetric(float64(store.claims.Load())/float64(b.N), "commits/job")
 		})
 	}
-}
-
-// cpuTime is the user and system CPU this process has used so far, its
-// children's excluded.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -68,8 +69,12 @@ func (e *Executor) run(ctx context.Context, job *Job, out *tailBuffer) Result {
 		return Result{Error: "start: " + err.Error(), FinishedAt: e.Now()}
 	}
 	defer pr.Close()
-	cmd.Stdout, cmd.Stderr = pw, pw // stdin stays /dev/null
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if f, err := devNull(); err == nil {
+		cmd.Stdin = f // else exec opens /dev/null itself, and says why it cannot
+	}
+	pidfd := -1
+	cmd.SysProcAttr = procAttr(&pidfd) // its own process group
 
 	runCtx, cancel := ctx, context.CancelFunc(func() {})
 	if job.Timeout > 0 {
@@ -80,28 +85,33 @@ func (e *Executor) run(ctx context.Context, job *Job, out *tailBuffer) Result {
 	err = cmd.Start()
 	pw.Close() // the command's processes hold the only write ends left
 	if err != nil {
+		if pidfd >= 0 {
+			syscall.Close(pidfd)
+		}
 		return Result{Error: "start: " + err.Error(), FinishedAt: e.Now()}
 	}
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
-		_, _ = io.Copy(out, pr)
+		buf := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(buf)
+		// Through a buffer kept for the next job: os.File's WriteTo
+		// would allocate one of 32 KiB per job, most of which print
+		// little or nothing.
+		_, _ = io.CopyBuffer(out, struct{ io.Reader }{pr}, *buf)
 	}()
-	exited := make(chan struct{})
 	killDone := make(chan struct{})
 	stopped := false // written before killDone closes, read after
-	go func() {
+	stopKill := context.AfterFunc(runCtx, func() {
 		defer close(killDone)
-		select {
-		case <-exited:
-		case <-runCtx.Done():
-			stopped = true
-			e.killGroup(cmd.Process.Pid)
-		}
-	}()
+		stopped = true
+		e.killGroup(cmd.Process.Pid)
+	})
+	awaitExit(pidfd)
 	err = cmd.Wait() // returns when the command exits: no I/O to wait for
-	close(exited)
-	<-killDone
+	if !stopKill() {
+		<-killDone // the kill began: it returns once the group is gone
+	}
 	select {
 	case <-copied:
 	case <-time.After(outputGrace):
@@ -145,6 +155,13 @@ func (e *Executor) run(ctx context.Context, job *Job, out *tailBuffer) Result {
 	}
 	return r
 }
+
+// copyBufs holds the buffers that copy jobs' output, one per running job.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// devNull is /dev/null opened for reading once, every job's stdin: exec
+// would open and close it again for each job.
+var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
 
 // killWait bounds the wait for a killed group to be gone: SIGKILL takes
 // effect at once except on a process stuck in the kernel (e.g. on a dead

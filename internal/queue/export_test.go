@@ -9,3 +9,7 @@ import "time"
 func (r *Runner) SetGroupCommit(short, delay time.Duration) {
 	r.shortJob, r.outcomeDelay = short, delay
 }
+
+// SelfCPU is the user and system CPU this process has used so far, its
+// children's excluded (selfCPU).
+var SelfCPU = selfCPU

@@ -485,17 +485,18 @@ func (r *Runner) wait(ctx context.Context, results <-chan JobFinishParams, watch
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
-	woke := make(chan struct{})
-	waitCtx, stopWaiting := context.WithCancel(ctx)
-	defer func() { stopWaiting(); <-woke }()
-	go func() {
-		defer close(woke)
-		if watch {
-			_ = r.Notifier.Wait(waitCtx, d)
-		}
-	}()
 	var storeChanged <-chan struct{} // nil, never ready, unless watched
 	if watch {
+		// A goroutine only when watching: a busy runner passes here at
+		// every job's end, and each goroutine started wakes an idle
+		// thread of the runtime's.
+		woke := make(chan struct{})
+		waitCtx, stopWaiting := context.WithCancel(ctx)
+		defer func() { stopWaiting(); <-woke }()
+		go func() {
+			defer close(woke)
+			_ = r.Notifier.Wait(waitCtx, d)
+		}()
 		storeChanged = woke
 	}
 	select {

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"syscall"
 	"unsafe"
@@ -12,7 +13,10 @@ import (
 // inotify cannot be had (then Wait polls). Close ends the watch.
 func (s *Store) changes() <-chan struct{} {
 	s.watchOnce.Do(func() {
-		fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC)
+		// Non-blocking, read through Go's poller: a read blocked in the
+		// kernel would hold an OS thread in a system call, which the
+		// runtime's monitor keeps looking at (see queue's awaitExit).
+		fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC | syscall.IN_NONBLOCK)
 		if err != nil {
 			return
 		}
@@ -32,21 +36,18 @@ func (s *Store) changes() <-chan struct{} {
 		// Removing the watch makes the kernel send IN_IGNORED, which ends
 		// the reader blocked in read(2); it then closes the descriptor.
 		s.unwatch = func() { syscall.InotifyRmWatch(fd, uint32(wd)) }
-		go readChanges(fd, []byte(base), ch)
+		go readChanges(os.NewFile(uintptr(fd), "inotify"), []byte(base), ch)
 	})
 	return s.watch
 }
 
 // readChanges turns inotify events about the database's files into
 // wake-ups on ch, coalesced.
-func readChanges(fd int, base []byte, ch chan<- struct{}) {
-	defer syscall.Close(fd)
+func readChanges(f *os.File, base []byte, ch chan<- struct{}) {
+	defer f.Close()
 	buf := make([]byte, 64*(syscall.SizeofInotifyEvent+syscall.NAME_MAX+1))
 	for {
-		n, err := syscall.Read(fd, buf)
-		if err == syscall.EINTR {
-			continue
-		}
+		n, err := f.Read(buf)
 		if err != nil || n <= 0 {
 			return
 		}
