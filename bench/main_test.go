@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"debug/buildinfo"
 	"flag"
 	"fmt"
 	"os"
@@ -44,8 +45,10 @@ func TestMain(m *testing.M) {
 		return s.Close()
 	})
 	printSummary(os.Stdout)
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
+	for _, dir := range []string{buildDir, floorDir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -81,6 +84,52 @@ func jobqBinary(tb testing.TB) string {
 		tb.Fatalf("build jobq: %v", buildErr)
 	}
 	return buildPath
+}
+
+var (
+	floorOnce sync.Once
+	floorDir  string
+	floorPath string
+	floorErr  error
+)
+
+// floorBinary builds bench/floor, the program that only links the design's
+// four packages, once per run, with the build settings recorded in the jobq
+// binary (tags, linker flags, cgo: a static build when jobq is one), so that
+// the two differ only in what jobq links and does.
+func floorBinary(tb testing.TB, jobq string) string {
+	tb.Helper()
+	floorOnce.Do(func() {
+		info, err := buildinfo.ReadFile(jobq)
+		if err != nil {
+			floorErr = fmt.Errorf("read jobq's build settings: %w", err)
+			return
+		}
+		args := []string{"build"}
+		env := os.Environ()
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "-tags", "-ldflags", "-gcflags", "-trimpath":
+				args = append(args, s.Key+"="+s.Value)
+			case "CGO_ENABLED", "CGO_CFLAGS", "CGO_LDFLAGS":
+				env = append(env, s.Key+"="+s.Value)
+			}
+		}
+		floorDir, floorErr = os.MkdirTemp("", "jobq-bench-floor-")
+		if floorErr != nil {
+			return
+		}
+		floorPath = filepath.Join(floorDir, "floor")
+		cmd := exec.Command("go", append(args, "-o", floorPath, "github.com/jobq/jobq/bench/floor")...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			floorErr = fmt.Errorf("go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, out)
+		}
+	})
+	if floorErr != nil {
+		tb.Fatalf("build the floor: %v", floorErr)
+	}
+	return floorPath
 }
 
 // A result is one target's verdict, gathered for the summary printed after

@@ -3,8 +3,19 @@ package cmd
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -117,4 +128,85 @@ func TestOneCommandTreeBuildsOne(t *testing.T) {
 			t.Error("cobra added its completion command to the tree of one command")
 		}
 	}
+}
+
+// A command without stops keeps SIGINT's default: `jobq enqueue --batch`
+// interrupted while it reads its lines ends at once, killed by the signal,
+// with nothing written. (When Main caught SIGINT for every command, the
+// signal only cancelled a context, and enqueue --batch went on reading.)
+// The real binary (this test binary run as "jobq", TestMain), a real pipe
+// and a real signal, sent once /proc shows jobq blocked reading the pipe.
+func TestSignalEndsQuickCommand(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("finds the read in /proc, Linux's")
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "q", "jobq.db")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command(self, "--db", db, "enqueue", "--batch")
+	c.Args[0] = "jobq" // testscript.Main runs Main for this name
+	c.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+dir, "XDG_STATE_HOME="+dir)
+	c.Stdin = r
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	defer c.Process.Kill()
+	if _, err := io.WriteString(w, "true\n"); err != nil {
+		t.Fatal(err)
+	}
+
+	deadline := time.Now().Add(30 * time.Second)
+	for !readingStdin(c.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("jobq enqueue --batch was not seen reading its input in 30 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := c.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		ws, ok := c.ProcessState.Sys().(syscall.WaitStatus)
+		if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGINT {
+			t.Fatalf("jobq enqueue --batch ended with %v after SIGINT, want killed by it; stderr: %s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("jobq enqueue --batch still runs 10 s after SIGINT: the signal was caught")
+	}
+	if _, err := os.Stat(db); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the database exists after an interrupted batch (%v): the batch was read and written", err)
+	}
+}
+
+// readingStdin reports whether a thread of process pid is blocked in
+// read(2) on file descriptor 0 (/proc/PID/task/TID/syscall: number, then
+// arguments, in hex).
+func readingStdin(pid int) bool {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+	for _, task := range tasks {
+		b, err := os.ReadFile(task)
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b))
+		if len(f) > 1 && f[0] == strconv.Itoa(syscall.SYS_READ) && f[1] == "0x0" {
+			return true
+		}
+	}
+	return false
 }
