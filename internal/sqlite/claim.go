@@ -64,67 +64,22 @@ WHERE ` + readyCondition + ` AND queue IN (?) AND priority IN (?) AND run_at <= 
 ORDER BY run_at, id LIMIT %d`
 )
 
-// nextRunQuery finds when the first of a queue's jobs in timed state st
-// (queue.TimedStates) whose time has not come falls due: the head of the
-// range of jobs_queue_ready after now, one seek whatever the queue holds.
-// The state is written in: bound, SQLite compiled the kept statement
-// again at every use (TestKeptStatementsStayCompiled). Pending jobs are
-// not in jobs_queue_ready (migration 0005): see levelRunAt.
+// nextRunQuery finds when the first of a queue's jobs in ready state st
+// whose time has not come falls due: the head of the range of
+// jobs_queue_ready after now, one seek whatever the queue holds. The
+// state is written in: bound, SQLite compiled the kept statement again
+// at every use (TestKeptStatementsStayCompiled).
 func nextRunQuery(st string) string {
 	return `SELECT min(run_at) FROM jobs
-WHERE ` + timedCondition + ` AND queue IN (?) AND state = '` + st + `' AND run_at > ?`
+WHERE ` + readyCondition + ` AND queue IN (?) AND state = '` + st + `' AND run_at > ?`
 }
 
-// dueQuery finds whether a queue holds a job in timed state st whose time
+// dueQuery finds whether a queue holds a job in ready state st whose time
 // has come: the head of its range of jobs_queue_ready, however many wait
 // for later. The state is written in, as in nextRunQuery.
 func dueQuery(st string) string {
 	return `SELECT 1 FROM jobs
-WHERE ` + timedCondition + ` AND queue IN (?) AND state = '` + st + `' AND run_at <= ? LIMIT 1`
-}
-
-// levelDue and levelNext find the least run_at of a queue's ready jobs of
-// one priority, of those whose time has come and of those whose time has
-// not: the head of the level's range of jobs_ready either side of now,
-// one seek (TestClaimQueryPlans).
-var (
-	levelDue  = `SELECT min(run_at) FROM jobs WHERE ` + readyCondition + ` AND queue IN (?) AND priority IN (?) AND run_at <= ?`
-	levelNext = `SELECT min(run_at) FROM jobs WHERE ` + readyCondition + ` AND queue IN (?) AND priority IN (?) AND run_at > ?`
-)
-
-// rowQuerier is a transaction, kept statements or not.
-type rowQuerier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// levelRunAt is the least run_at, over every priority of queue q's ready
-// jobs, that query (levelDue or levelNext) finds: one seek a level, as
-// queueHeads reads them. It is how a queue's pending jobs are timed
-// (their oldest for jobq stats, whether one is due, when the next falls
-// due under clock skew between hosts), since jobs_queue_ready no longer
-// holds them (migration 0005: an index entry fewer for every new job).
-// It reads the jobs of every ready state, which a caller that asks of
-// pending jobs takes as it does those of the timed states: the least
-// time is the same.
-func levelRunAt(ctx context.Context, k rowQuerier, q, query string, now int64) (time.Time, error) {
-	var level sql.NullInt64
-	if err := k.QueryRowContext(ctx, topLevel, q).Scan(&level); err != nil {
-		return time.Time{}, interpretError(err)
-	}
-	var least time.Time
-	for level.Valid {
-		var at sql.NullInt64
-		if err := k.QueryRowContext(ctx, query, q, level.Int64, now).Scan(&at); err != nil {
-			return time.Time{}, interpretError(err)
-		}
-		if t := fromNullMS(at); !t.IsZero() && (least.IsZero() || t.Before(least)) {
-			least = t
-		}
-		if err := k.QueryRowContext(ctx, nextLevel, q, level.Int64).Scan(&level); err != nil {
-			return time.Time{}, interpretError(err)
-		}
-	}
-	return least, nil
+WHERE ` + readyCondition + ` AND queue IN (?) AND state = '` + st + `' AND run_at <= ? LIMIT 1`
 }
 
 // finishSizes are the numbers of outcomes one statement records
@@ -249,10 +204,9 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 		queueSettingsQuery, fmt.Sprintf(readyQueues, filter), topLevel, nextLevel, fmt.Sprintf(levelHead, params.Limit), claimIDs, dataVersion}
 	kept = append(kept, finishStatements(len(params.Finish))...)
 	kept = append(kept, countJobs, countEnds)
-	for _, st := range queue.TimedStates {
+	for _, st := range queue.ReadyStates {
 		kept = append(kept, nextRunQuery(string(st)))
 	}
-	kept = append(kept, levelDue, levelNext)
 	if err := s.prepare(ctx, kept...); err != nil {
 		return nil, err
 	}
@@ -330,25 +284,15 @@ func readyStates(ctx context.Context, k keptTx, queues []string) ([]queueState, 
 
 // nextRunAt is when the first of the ready jobs of ready whose time has
 // not come falls due (zero if none waits): the least of one seek per
-// queue and timed state, and of one per priority of a queue holding
-// pending jobs (levelRunAt).
+// queue and state.
 func nextRunAt(ctx context.Context, k keptTx, ready []queueState, now int64) (time.Time, error) {
 	var next time.Time
 	for _, qs := range ready {
-		var t time.Time
-		if qs.state == string(queue.StatePending) {
-			var err error
-			if t, err = levelRunAt(ctx, k, qs.queue, levelNext, now); err != nil {
-				return time.Time{}, err
-			}
-		} else {
-			var at sql.NullInt64
-			if err := k.QueryRowContext(ctx, nextRunQuery(qs.state), qs.queue, now).Scan(&at); err != nil {
-				return time.Time{}, interpretError(err)
-			}
-			t = fromNullMS(at)
+		var at sql.NullInt64
+		if err := k.QueryRowContext(ctx, nextRunQuery(qs.state), qs.queue, now).Scan(&at); err != nil {
+			return time.Time{}, interpretError(err)
 		}
-		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+		if t := fromNullMS(at); !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
 	}
@@ -693,17 +637,9 @@ func queueHeads(ctx context.Context, k keptTx, heads []head, q string, limit int
 }
 
 // anyDue says whether a job of queue q in one of states has come to its
-// time, by one seek per timed state (dueQuery), or per priority for
-// pending jobs (levelRunAt).
+// time, by one seek per state (dueQuery).
 func anyDue(ctx context.Context, k keptTx, q string, states []queueState, now int64) (bool, error) {
 	for _, qs := range states {
-		if qs.state == string(queue.StatePending) {
-			at, err := levelRunAt(ctx, k, q, levelDue, now)
-			if err != nil || !at.IsZero() {
-				return !at.IsZero(), err
-			}
-			continue
-		}
 		err := k.QueryRowContext(ctx, dueQuery(qs.state), q, now).Scan(new(int))
 		if err == nil {
 			return true, nil

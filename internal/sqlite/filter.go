@@ -8,14 +8,13 @@ import (
 )
 
 // The domain's lists of states as SQL: readyCondition is the condition of
-// the partial index jobs_ready and timedCondition that of jobs_queue_ready
-// (since migration 0005), which SQLite uses only for a query that repeats
-// it word for word (TestIndexesMatchStates checks that the schema's
-// literals are these), written as = ... OR since migration 0004
-// (sqlOneOf); finalStates is the list jobs_unique_key leaves out.
+// the partial indexes jobs_ready and jobs_queue_ready, which SQLite uses
+// only for a query that repeats it word for word (TestIndexesMatchStates
+// checks that the schema's literals are these), written as = ... OR since
+// migration 0004 (sqlOneOf); finalStates is the list jobs_unique_key
+// leaves out.
 var (
 	readyCondition = sqlOneOf("state", queue.ReadyStates)
-	timedCondition = sqlOneOf("state", queue.TimedStates)
 	finalStates    = sqlStates(queue.FinalStates)
 )
 

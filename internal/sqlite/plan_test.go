@@ -37,10 +37,6 @@ func TestClaimQueryPlans(t *testing.T) {
 				[]string{"SEARCH jobs USING COVERING INDEX jobs_queue_ready (queue=? AND state=? AND run_at>?)"}},
 			{"due jobs of a held back queue", dueQuery("retrying"), []any{"q1", 1},
 				[]string{"SEARCH jobs USING COVERING INDEX jobs_queue_ready (queue=? AND state=? AND run_at<?)"}},
-			{"due head of a priority", levelDue, []any{"q1", 3, 1},
-				[]string{"SEARCH jobs USING INDEX jobs_ready (queue=? AND priority=? AND run_at<?)"}},
-			{"next run of a priority", levelNext, []any{"q1", 3, 1},
-				[]string{"SEARCH jobs USING INDEX jobs_ready (queue=? AND priority=? AND run_at>?)"}},
 			{"ready queues of a claim's queues", fmt.Sprintf(readyQueues, "AND queue IN (?, ?)"), []any{"q1", "q2"},
 				[]string{"SEARCH job_counts USING PRIMARY KEY (queue=?"}},
 			{"claim", claimIDs, []any{"w", 1, 1, 1, "[1, 2]"},
@@ -249,7 +245,7 @@ func TestIndexesMatchStates(t *testing.T) {
 	s, _ := setup(t)
 	for _, tt := range []struct{ index, want string }{
 		{"jobs_ready", "WHERE " + readyCondition},
-		{"jobs_queue_ready", "WHERE " + timedCondition},
+		{"jobs_queue_ready", "WHERE " + readyCondition},
 		{"jobs_unique_key", "state NOT IN (" + finalStates + ")"},
 	} {
 		var def string
@@ -317,18 +313,17 @@ func TestDependentsPlan(t *testing.T) {
 }
 
 // TestStatsQueryPlans: jobq stats reads its indexes, never the table, and
-// sorts only where it says it does: the due counts of the timed states
-// read the head of a range of jobs_queue_ready with no sort, a plan the
-// planner chooses (the query names no index); the oldest pending job is
-// the heads of jobs_ready's levels (levelDue, TestClaimQueryPlans); the
-// recent counts read a range of jobs_finished and sort only for their
-// GROUP BY (see recentEnded).
+// sorts only where it says it does. The queries name their index (see
+// TestWorkQueryPlans), so what can fail here is the range read and
+// the sorts: the ready counts read the head of a range of
+// jobs_queue_ready with no sort; the recent counts read a range of
+// jobs_finished and sort only for their GROUP BY (see recentEnded).
 func TestStatsQueryPlans(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
 	check := func(t *testing.T) {
 		t.Helper()
-		for _, st := range queue.TimedStates {
+		for _, st := range queue.ReadyStates {
 			plan := explain(t, s, readyStatsQuery(st), "q1", 1)
 			text := strings.Join(plan, "\n")
 			if len(plan) != 1 || !strings.HasPrefix(plan[0], "SEARCH jobs USING COVERING INDEX jobs_queue_ready (queue=? AND state=? AND run_at<?)") {

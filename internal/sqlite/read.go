@@ -76,7 +76,7 @@ func listJobs(filter queue.JobFilter) (string, []any) {
 // CROSS JOIN keeps job_counts first: left to choose, SQLite read every
 // scheduled and retrying job through jobs_state.
 var dueTimedJobs = `SELECT j.id FROM job_counts c CROSS JOIN jobs j ON j.queue = c.queue AND j.state = c.state
-	WHERE c.state IN (` + sqlStates(queue.TimedStates) + `) AND c.n > 0 AND ` + sqlOneOf("j.state", queue.TimedStates) + ` AND j.run_at <= ?`
+	WHERE c.state IN (` + sqlStates(queue.TimedStates) + `) AND c.n > 0 AND ` + sqlOneOf("j.state", queue.ReadyStates) + ` AND j.run_at <= ?`
 
 // JobCount counts the jobs filter selects, whatever its Limit. A filter
 // of queues and states alone is counted from job_counts, as stats counts

@@ -40,23 +40,11 @@ func (s *Store) QueueStats(ctx context.Context, params queue.QueueStatsParams) (
 	if err != nil {
 		return nil, err
 	}
-	// A queue's scheduled and retrying jobs whose time has come, through
-	// jobs_queue_ready: the least run_at of each state is the head of
-	// its range, and the due ones are counted by a range that ends at
-	// now. Its pending jobs are all due: their oldest is found, with the
-	// other states' due jobs, by the heads of the queue's priority
-	// levels (levelRunAt), as jobs_queue_ready no longer holds them.
-	levels := &preparedTx{tx: tx}
-	defer levels.close()
+	// A queue's scheduled and retrying jobs whose time has come, and its
+	// oldest ready job, through jobs_queue_ready: the least run_at of
+	// each state is the head of its range, and the due ones are counted
+	// by a range that ends at now.
 	for _, r := range tally.Ready() {
-		if r.State == queue.StatePending {
-			oldest, err := levelRunAt(ctx, levels, r.Queue, levelDue, ms(params.Now))
-			if err != nil {
-				return nil, err
-			}
-			tally.Due(r, 0, oldest)
-			continue
-		}
 		var n int
 		var oldest sql.NullInt64
 		if err := tx.QueryRowContext(ctx, readyStatsQuery(r.State), r.Queue, ms(params.Now)).Scan(&n, &oldest); err != nil {
@@ -79,15 +67,18 @@ func (s *Store) QueueStats(ctx context.Context, params queue.QueueStatsParams) (
 	return tally.Stats(), nil
 }
 
-// readyStatsQuery counts the jobs of a queue in timed state st
-// (queue.TimedStates) whose time has come, and finds the least run_at
-// among them, reading only the head of their range of jobs_queue_ready
-// (TestStatsQueryPlans). The planner takes a partial index only for a
-// query that repeats the index's own condition, and a literal state to
-// search by; it needs no INDEXED BY to take it.
+// readyStatsQuery counts the jobs of a queue in state st whose time has
+// come, and finds the least run_at among them, reading only the head of
+// their range of jobs_queue_ready (TestStatsQueryPlans). The planner
+// takes a partial index only for a query that repeats the index's own
+// condition, and a literal state to search by.
 func readyStatsQuery(st queue.State) string {
-	return `SELECT count(*), min(run_at) FROM jobs
-		WHERE ` + timedCondition + `
+	count := "count(*)"
+	if st == queue.StatePending {
+		count = "0" // all ready: only the head of the range is read
+	}
+	return `SELECT ` + count + `, min(run_at) FROM jobs INDEXED BY jobs_queue_ready
+		WHERE ` + readyCondition + `
 			AND queue = ? AND state = '` + string(st) + `' AND run_at <= ?`
 }
 

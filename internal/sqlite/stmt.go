@@ -117,34 +117,3 @@ func (k keptTx) QueryRowContext(ctx context.Context, query string, args ...any) 
 	}
 	return k.tx.QueryRowContext(ctx, query, args...)
 }
-
-// preparedTx runs statements in tx, each prepared once for tx: for a
-// read that runs the same few statements many times (jobq stats reads
-// the head of every priority of every queue, levelRunAt) on the reader,
-// whose connections keep none. close closes them.
-type preparedTx struct {
-	tx *sql.Tx
-	m  map[string]*sql.Stmt
-}
-
-func (p *preparedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	st, ok := p.m[query]
-	if !ok {
-		var err error
-		if st, err = p.tx.PrepareContext(ctx, query); err != nil {
-			// The error comes back from Scan, as from tx.QueryRowContext.
-			return p.tx.QueryRowContext(ctx, query, args...)
-		}
-		if p.m == nil {
-			p.m = map[string]*sql.Stmt{}
-		}
-		p.m[query] = st
-	}
-	return st.QueryRowContext(ctx, args...)
-}
-
-func (p *preparedTx) close() {
-	for _, st := range p.m {
-		st.Close()
-	}
-}
