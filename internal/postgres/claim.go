@@ -111,13 +111,15 @@ const cancelRequested = `SELECT cancel_requested FROM jobs WHERE id = $1 AND run
 // (queue.JobFinishParams.Unstarted): run, attempts and started_at back to
 // what they were before it; unclaimAttempt deletes the attempt's row. As
 // the sqlite store's, it puts the job back in retrying if its claim (the
-// job's last event) took it from there, in pending otherwise, and ends it
-// cancelled if $1 says so or jobq cancel asked for it. Its arguments: $1
-// the state handed back, $2 the time, $3 queue.ErrCancelled's text, $4
-// the error, $5 the ID, $6 the run.
+// job's last event into running from another state: a skipped tick of
+// its schedule logs running to running after it) took it from there, in
+// pending otherwise, and ends it cancelled if $1 says so or jobq cancel
+// asked for it. Its arguments: $1 the state handed back, $2 the time, $3
+// queue.ErrCancelled's text, $4 the error, $5 the ID, $6 the run.
 const unclaimJob = `UPDATE jobs SET state = CASE
 		WHEN $1::text = 'cancelled' OR cancel_requested THEN 'cancelled'
-		WHEN (SELECT e.from_state FROM events e WHERE e.job_id = jobs.id ORDER BY e.id DESC LIMIT 1) = 'retrying' THEN 'retrying'
+		WHEN (SELECT e.from_state FROM events e WHERE e.job_id = jobs.id AND e.to_state = 'running' AND e.from_state IS DISTINCT FROM 'running'
+			ORDER BY e.id DESC LIMIT 1) = 'retrying' THEN 'retrying'
 		ELSE 'pending' END,
 	attempts = attempts - 1, run = run - 1,
 	started_at = (SELECT a.started_at FROM attempts a WHERE a.job_id = jobs.id AND a.run = jobs.run - 1),

@@ -51,10 +51,10 @@ ORDER BY queue, state`
 // one priority, each with whether its claim would use its last attempt
 // (queue.JobClaimParams.Ahead); the %d is the limit, written in, not
 // bound: SQLite compiles a statement again when a value is bound to a
-// parameter its plan used, as a LIMIT's is (docs/performance.md). Nothing names an
-// index (TestClaimQueryPlans); queue and priority are matched by IN (?):
-// with = ? beside an ORDER BY or a max(), SQLite compiled the kept
-// statement again whenever a value was bound to it
+// parameter its plan used, as a LIMIT's is (docs/performance.md).
+// Nothing names an index (TestClaimQueryPlans); queue and priority are
+// matched by IN (?): with = ? beside an ORDER BY or a max(), SQLite
+// compiled the kept statement again whenever a value was bound to it
 // (TestKeptStatementsStayCompiled).
 var (
 	topLevel  = `SELECT max(priority) FROM jobs WHERE ` + readyCondition + ` AND queue IN (?)`
@@ -164,17 +164,21 @@ const cancelRequested = `SELECT cancel_requested FROM jobs WHERE id = ? AND run 
 // (queue.JobFinishParams.Unstarted): run, attempts and started_at back to
 // what they were before it, counted flipped (the caller counts it);
 // unclaimAttempt deletes the attempt's row. The job goes back to retrying
-// if its claim took it from there (the claim's event, the job's last:
-// events_job), to pending otherwise (a scheduled job whose time came
-// reads as pending). It ends cancelled, finished at ?2, if the worker
-// says so (?1, its error ?4) or if jobq cancel asked for it, which the
-// statement reads itself (the error ?3), with no query before it. Its
-// arguments: ?1 the state handed back (pending or cancelled), ?2 the
-// time, ?3 queue.ErrCancelled's text, ?4 the error, ?5 the ID, ?6 the
-// run.
+// if its claim took it from there, to pending otherwise (a scheduled job
+// whose time came reads as pending). The claim's event is the job's last
+// into running from another state (events_job, read from the newest),
+// not always its last event: a skipped tick of its schedule (--overlap
+// skip) logs running to running on it (HandBackAfterSkippedTick). Only a
+// new job's event has no from_state, and no job is inserted running. It
+// ends cancelled, finished at ?2, if the worker says so (?1, its error
+// ?4) or if jobq cancel asked for it, which the statement reads itself
+// (the error ?3), with no query before it. Its arguments: ?1 the state
+// handed back (pending or cancelled), ?2 the time, ?3
+// queue.ErrCancelled's text, ?4 the error, ?5 the ID, ?6 the run.
 const unclaimJob = `UPDATE jobs SET state = CASE
 		WHEN ?1 = 'cancelled' OR cancel_requested THEN 'cancelled'
-		WHEN (SELECT e.from_state FROM events e WHERE e.job_id = jobs.id ORDER BY e.id DESC LIMIT 1) = 'retrying' THEN 'retrying'
+		WHEN (SELECT e.from_state FROM events e WHERE e.job_id = jobs.id AND e.to_state = 'running' AND e.from_state IS NOT 'running'
+			ORDER BY e.id DESC LIMIT 1) = 'retrying' THEN 'retrying'
 		ELSE 'pending' END,
 	attempts = attempts - 1, run = run - 1,
 	started_at = (SELECT a.started_at FROM attempts a WHERE a.job_id = jobs.id AND a.run = jobs.run - 1),

@@ -13,6 +13,7 @@ var handBackTests = []suiteTest{
 	{"HandBackUnstarted", testHandBackUnstarted},
 	{"HandBackUnstartedCancelRequested", testHandBackUnstartedCancelRequested},
 	{"HandBackUnstartedRetryingCancelRequested", testHandBackUnstartedRetryingCancelRequested},
+	{"HandBackAfterSkippedTick", testHandBackAfterSkippedTick},
 }
 
 // A job handed back (pending) after jobq cancel asked to stop it ends
@@ -156,5 +157,37 @@ func testHandBackUnstartedCancelRequested(t *testing.T, s queue.Store) {
 	}
 	if as := attempts(t, s, id); len(as) != 0 {
 		t.Errorf("history: %+v, want none", as)
+	}
+}
+
+// A retry handed back unstarted goes back to retrying even when a tick of
+// its schedule (--overlap skip) was skipped while it was claimed: the
+// skip is logged on the job as running to running, after its claim, and
+// the hand-back must find the claim's own event, not the job's last.
+func testHandBackAfterSkippedTick(t *testing.T, s queue.Store) {
+	sc := newSchedule("skipper")
+	sc.Overlap = queue.OverlapSkip
+	addSchedule(t, s, sc)
+	res := fire(t, s, t0)
+	if len(res.Fired) != 1 || res.Fired[0].JobID == 0 {
+		t.Fatalf("first fire = %+v, want a job", res.Fired)
+	}
+	id := res.Fired[0].JobID
+	j := claimOne(t, s, t0, "skipper")
+	if j.ID != id {
+		t.Fatalf("claimed %d, want %d", j.ID, id)
+	}
+	fin := t0.Add(time.Second)
+	finish(t, s, fin, queue.JobFinishParams{ID: id, Run: j.Run, State: queue.StateRetrying, Attempts: 1, RunAt: fin,
+		FinishedAt: fin, ExitCode: intp(1), Error: "exit status 1", Output: []byte{}})
+	j2 := claimOne(t, s, fin, "skipper") // the retry, claimed (ahead)
+	if res := fire(t, s, t0.Add(time.Minute)); len(res.Fired) != 1 || !res.Fired[0].Skipped {
+		t.Fatalf("second fire = %+v, want the tick skipped", res.Fired)
+	}
+	end := t0.Add(time.Minute + time.Second)
+	finish(t, s, end, queue.JobFinishParams{ID: id, Run: j2.Run, State: queue.StatePending, Attempts: j2.Attempts - 1,
+		FinishedAt: end, Error: "not started: no slot freed soon", Output: []byte{}, Unstarted: true})
+	if got := get(t, s, id); got.State != queue.StateRetrying {
+		t.Errorf("a retry handed back unstarted after a skipped tick: %s, want retrying (as without the tick)", got.State)
 	}
 }
