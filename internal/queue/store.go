@@ -327,7 +327,8 @@ type JobFinishParams struct {
 	// it for jobq cancel (a pending one whose cancel was requested ends
 	// cancelled too, as above). Pending means "back as it was": the job
 	// goes back to retrying if its claim took it from there (its run_at,
-	// the end of its backoff, kept), to pending otherwise. It goes back
+	// the end of its backoff, kept), to pending otherwise (a job claimed
+	// from scheduled, its time come, goes back to pending). It goes back
 	// to the run, attempts and started_at it had before the claim
 	// (started_at: that of the attempt before, or none), its attempt's
 	// row is deleted, its run_at is kept (its place in the queue), its
