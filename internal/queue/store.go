@@ -296,6 +296,11 @@ type JobClaimResult struct {
 	Jobs    []*Job            // claimed, now running, in claim order
 	Lost    []int64           // jobs of Finish that the worker no longer held: not recorded
 	Expired []JobFinishParams // outcomes recorded for jobs whose lease had expired
+	// Cancelled lists the jobs of Finish handed back (State pending,
+	// Unstarted or not) that the store ended cancelled instead, their
+	// cancel requested (JobFinishParams), for the worker to count and
+	// log as cancelled.
+	Cancelled []int64
 	// NextRunAt is when to look again, or zero: the earliest run_at after
 	// Now of a job waiting in these queues for its start or its retry, or,
 	// if sooner, when a rate limit that held back a ready job lets one

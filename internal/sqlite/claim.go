@@ -230,11 +230,11 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 		for _, job := range expired {
 			res.Expired = append(res.Expired, params.Expired(job))
 		}
-		if _, err := s.finishJobs(ctx, tx, res.Expired); err != nil {
+		if _, _, err := s.finishJobs(ctx, tx, res.Expired); err != nil {
 			return nil, err
 		}
 	}
-	if res.Lost, err = s.finishJobs(ctx, tx, params.Finish); err != nil {
+	if res.Lost, res.Cancelled, err = s.finishJobs(ctx, tx, params.Finish); err != nil {
 		return nil, err
 	}
 	if params.Limit > 0 {
@@ -305,7 +305,8 @@ func nextRunAt(ctx context.Context, k keptTx, ready []queueState, now int64) (ti
 
 // finishJobs records outcomes, fenced by each job's run, settles the jobs
 // waiting for those that ended, and returns the IDs of the jobs whose
-// worker no longer held them. A busy worker records many outcomes in one
+// worker no longer held them, and of those handed back (pending) that
+// it ended cancelled, their cancel requested. A busy worker records many outcomes in one
 // call: consecutive outcomes are recorded by one statement (finishSizes),
 // and one query (waitedOn) says which of the jobs have others waiting for
 // them, so that the rest cost no dependents query each (a third of a
@@ -317,14 +318,14 @@ func nextRunAt(ctx context.Context, k keptTx, ready []queueState, now int64) (ti
 // that others wait for and at a hand-back. A job's second outcome in one
 // call (its ID not above the one before) starts a new run, as it must be
 // recorded after the first, to be found lost.
-func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams) (lost []int64, err error) {
+func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams) (lost, cancelled []int64, err error) {
 	if len(finish) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	k := keptTx{s, tx}
 	waited, err := waitedOn(ctx, k, finish)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var run []queue.JobFinishParams // outcomes not yet recorded
 	flush := func() ([]int64, error) {
@@ -339,24 +340,33 @@ func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFi
 	for _, p := range finish {
 		if p.State == queue.StatePending || p.Unstarted || len(run) > 0 && p.ID <= run[len(run)-1].ID {
 			if _, err := flush(); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
-		if p.State == queue.StatePending && !p.Unstarted {
+		back := p.State == queue.StatePending
+		if back && !p.Unstarted {
 			if p, err = s.handBack(ctx, tx, p); err != nil {
-				return nil, err
+				return nil, nil, err
+			}
+			if p.State == queue.StateCancelled {
+				cancelled = append(cancelled, p.ID) // held: handBack read it
 			}
 		}
 		if p.Unstarted {
 			found, err := s.unclaim(ctx, tx, &p)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if !found {
 				lost = append(lost, p.ID)
-			} else if p.State.Final() && waited[p.ID] {
+				continue
+			}
+			if back && p.State == queue.StateCancelled {
+				cancelled = append(cancelled, p.ID)
+			}
+			if p.State.Final() && waited[p.ID] {
 				if _, err := s.settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 			continue
@@ -365,19 +375,19 @@ func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFi
 		if p.State.Final() && waited[p.ID] {
 			l, err := flush()
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if !slices.Contains(l, p.ID) {
 				if _, err := s.settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 		}
 	}
 	if _, err := flush(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return lost, nil
+	return lost, cancelled, nil
 }
 
 // recordOutcomes records outcomes, none of them a hand-back and no job

@@ -1,6 +1,7 @@
 package queuetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ var handBackTests = []suiteTest{
 	{"HandBackUnstartedCancelRequested", testHandBackUnstartedCancelRequested},
 	{"HandBackUnstartedRetryingCancelRequested", testHandBackUnstartedRetryingCancelRequested},
 	{"HandBackAfterSkippedTick", testHandBackAfterSkippedTick},
+	{"HandBackReportsCancelled", testHandBackReportsCancelled},
 }
 
 // A job handed back (pending) after jobq cancel asked to stop it ends
@@ -189,5 +191,45 @@ func testHandBackAfterSkippedTick(t *testing.T, s queue.Store) {
 		FinishedAt: end, Error: "not started: no slot freed soon", Output: []byte{}, Unstarted: true})
 	if got := get(t, s, id); got.State != queue.StateRetrying {
 		t.Errorf("a retry handed back unstarted after a skipped tick: %s, want retrying (as without the tick)", got.State)
+	}
+}
+
+// The hand-backs (pending) a store ends cancelled, their cancel requested,
+// are reported (JobClaimResult.Cancelled), in the order of Finish, for
+// the worker to count and log them as cancelled: run or never started.
+// Not the hand-backs that went back, nor one the worker itself handed
+// back cancelled, nor one it no longer held.
+func testHandBackReportsCancelled(t *testing.T, s queue.Store) {
+	ids := insert(t, s, newJob("default"), newJob("default"), newJob("default"), newJob("default"), newJob("default"))
+	res := claim(t, s, queue.JobClaimParams{Queues: []string{"default"}, Limit: 5, Now: t0})
+	if len(res.Jobs) != 5 {
+		t.Fatalf("claimed %d jobs, want 5", len(res.Jobs))
+	}
+	run := map[int64]int{}
+	for _, j := range res.Jobs {
+		run[j.ID] = j.Run
+	}
+	cancel(t, s, t0, ids[0], ids[1], ids[3], ids[4])
+	end := t0.Add(time.Second)
+	back := func(i int, st queue.State, unstarted bool) queue.JobFinishParams {
+		return queue.JobFinishParams{ID: ids[i], Run: run[ids[i]], State: st, FinishedAt: end,
+			Error: "stopped", Output: []byte{}, Unstarted: unstarted}
+	}
+	lost := back(4, queue.StatePending, true)
+	lost.Run++
+	got := claim(t, s, queue.JobClaimParams{Now: end, Finish: []queue.JobFinishParams{
+		back(1, queue.StatePending, true),   // never started: cancelled by the store
+		back(0, queue.StatePending, false),  // ran: cancelled by the store
+		back(2, queue.StatePending, true),   // no cancel: back to pending
+		back(3, queue.StateCancelled, true), // cancelled by the worker
+		lost,                                // not held
+	}})
+	if want := []int64{ids[1], ids[0]}; !slices.Equal(got.Cancelled, want) || !slices.Equal(got.Lost, []int64{ids[4]}) {
+		t.Errorf("cancelled %v, lost %v; want %v, [%d]", got.Cancelled, got.Lost, want, ids[4])
+	}
+	for i, want := range []queue.State{queue.StateCancelled, queue.StateCancelled, queue.StatePending, queue.StateCancelled, queue.StateRunning} {
+		if j := get(t, s, ids[i]); j.State != want {
+			t.Errorf("job %d: %s, want %s", ids[i], j.State, want)
+		}
 	}
 }
