@@ -201,9 +201,9 @@ func TestClaimQueryPlans(t *testing.T) {
 var jobsScan = regexp.MustCompile(`Seq Scan on (jobs|events)\b|Index (Only )?Scan (Backward )?using \S+ on (jobs|events)\b|Bitmap Index Scan on (jobs|events)_`)
 
 // fullScan returns the first node of the EXPLAIN lines that reads the
-// whole of jobs or events: a Seq Scan, or a scan of one of its indexes without an
-// Index Cond among its details (the lines after it up to the next node
-// or one indented no deeper), "" if none does.
+// whole of jobs or events: a Seq Scan, or a scan of one of its indexes
+// without an Index Cond among its details (the lines after it up to the
+// next node or one indented no deeper), "" if none does.
 func fullScan(lines []string) string {
 	for i, line := range lines {
 		if !jobsScan.MatchString(line) {
