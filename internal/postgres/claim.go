@@ -111,13 +111,15 @@ const cancelRequested = `SELECT cancel_requested FROM jobs WHERE id = $1 AND run
 // (queue.JobFinishParams.Unstarted): run, attempts and started_at back to
 // what they were before it; unclaimAttempt deletes the attempt's row. As
 // the sqlite store's, it puts the job back in retrying if its claim (the
-// job's last event) took it from there, in pending otherwise, and ends it
-// cancelled if $1 says so or jobq cancel asked for it. Its arguments: $1
-// the state handed back, $2 the time, $3 queue.ErrCancelled's text, $4
-// the error, $5 the ID, $6 the run.
+// job's last event into running from another state: a skipped tick of
+// its schedule logs running to running after it) took it from there, in
+// pending otherwise, and ends it cancelled if $1 says so or jobq cancel
+// asked for it. Its arguments: $1 the state handed back, $2 the time, $3
+// queue.ErrCancelled's text, $4 the error, $5 the ID, $6 the run.
 const unclaimJob = `UPDATE jobs SET state = CASE
 		WHEN $1::text = 'cancelled' OR cancel_requested THEN 'cancelled'
-		WHEN (SELECT e.from_state FROM events e WHERE e.job_id = jobs.id ORDER BY e.id DESC LIMIT 1) = 'retrying' THEN 'retrying'
+		WHEN (SELECT e.from_state FROM events e WHERE e.job_id = jobs.id AND e.to_state = 'running' AND e.from_state IS DISTINCT FROM 'running'
+			ORDER BY e.id DESC LIMIT 1) = 'retrying' THEN 'retrying'
 		ELSE 'pending' END,
 	attempts = attempts - 1, run = run - 1,
 	started_at = (SELECT a.started_at FROM attempts a WHERE a.job_id = jobs.id AND a.run = jobs.run - 1),
@@ -354,7 +356,7 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 			return err
 		}
 		var err error
-		if res.Lost, err = f.rest(ctx, c); err != nil {
+		if res.Lost, res.Cancelled, err = f.rest(ctx, c); err != nil {
 			return err
 		}
 		if params.Limit <= 0 { // claim nothing (a runner may ask for less than none)
@@ -433,7 +435,8 @@ func finishJobs(ctx context.Context, tx dbtx, finish []queue.JobFinishParams) (l
 	if err := sendBatch(ctx, tx, b); err != nil {
 		return nil, err
 	}
-	return f.rest(ctx, tx)
+	lost, _, err = f.rest(ctx, tx)
+	return lost, err
 }
 
 // finisher records outcomes in two steps: queue puts those of jobs that
@@ -532,8 +535,10 @@ func (f *finisher) queue(b *pgx.Batch) {
 
 // rest records the outcomes finishSet did not, one at a time, settles
 // the jobs waiting for each job that ended, and returns the IDs of the
-// jobs whose worker no longer held them; queue's batch must have run.
-func (f *finisher) rest(ctx context.Context, tx dbtx) (lost []int64, err error) {
+// jobs whose worker no longer held them, and of the hand-backs (pending)
+// it ended cancelled, their cancel requested; queue's batch must have
+// run.
+func (f *finisher) rest(ctx context.Context, tx dbtx) (lost, cancelled []int64, err error) {
 	for i, p := range f.finish {
 		if f.inSet[i] {
 			waited, ok := f.recorded[p.ID]
@@ -542,35 +547,40 @@ func (f *finisher) rest(ctx context.Context, tx dbtx) (lost []int64, err error) 
 			} else if waited {
 				f.changed = true
 				if _, err := settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 			continue
 		}
 		f.changed = true
-		found, err := finishOne(ctx, tx, p)
+		found, c, err := finishOne(ctx, tx, p)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !found {
 			lost = append(lost, p.ID)
 		}
+		if c {
+			cancelled = append(cancelled, p.ID)
+		}
 	}
-	return lost, nil
+	return lost, cancelled, nil
 }
 
 // finishOne records p alone, a hand-back or a job's second outcome in
 // one claim, settles the jobs waiting for its job if it ended, and says
-// whether its worker still held the job.
-func finishOne(ctx context.Context, tx dbtx, p queue.JobFinishParams) (found bool, err error) {
-	if p.State == queue.StatePending && !p.Unstarted {
+// whether its worker still held the job, and whether p, a hand-back
+// (pending), ended cancelled, its cancel requested.
+func finishOne(ctx context.Context, tx dbtx, p queue.JobFinishParams) (found, cancelled bool, err error) {
+	back := p.State == queue.StatePending
+	if back && !p.Unstarted {
 		if p, err = handBack(ctx, tx, p); err != nil {
-			return false, err
+			return false, false, err
 		}
 	}
 	if p.Unstarted {
 		if found, err = unclaim(ctx, tx, &p); err != nil || !found {
-			return found, err
+			return found, false, err
 		}
 	} else {
 		var finished any
@@ -584,10 +594,10 @@ func finishOne(ctx context.Context, tx dbtx, p queue.JobFinishParams) (found boo
 		tag, err := tx.Exec(ctx, finishJob, string(p.State), int64(p.Attempts), msOrNull(p.RunAt),
 			finished, exit, nullString(p.Signal), nullBytes(p.Error), ms(p.FinishedAt), p.ID, int64(p.Run))
 		if err != nil {
-			return false, interpretError(fmt.Errorf("finish job %d: %w", p.ID, err))
+			return false, false, interpretError(fmt.Errorf("finish job %d: %w", p.ID, err))
 		}
 		if tag.RowsAffected() == 0 {
-			return false, nil
+			return false, false, nil
 		}
 		var size any
 		if p.Output != nil {
@@ -595,15 +605,15 @@ func finishOne(ctx context.Context, tx dbtx, p queue.JobFinishParams) (found boo
 		}
 		if _, err := tx.Exec(ctx, finishAttempt, ms(p.FinishedAt), exit,
 			nullString(p.Signal), nullBytes(p.Error), p.Output, size, p.ID, int64(p.Run)); err != nil {
-			return false, interpretError(fmt.Errorf("finish attempt: %w", err))
+			return false, false, interpretError(fmt.Errorf("finish attempt: %w", err))
 		}
 	}
 	if p.State.Final() {
 		if _, err := settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
-			return false, err
+			return false, false, err
 		}
 	}
-	return true, nil
+	return true, back && p.State == queue.StateCancelled, nil
 }
 
 // handBack turns the hand-back p of a job whose cancel was requested

@@ -138,6 +138,8 @@ func TestClaimQueryPlans(t *testing.T) {
 		{"dueAny", dueAny, []any{"big", "pending", now}},
 		{"finishSet", finishSet, []any{last, []int64{1, 1}, []string{"succeeded", "succeeded"}, []int64{1, 1},
 			[]*int64{nil, nil}, one, one, one, []*string{nil, nil}, [][]byte{nil, nil}, [][]byte{{}, {}}, one}},
+		// The claim's event, found among the job's own events (events_job).
+		{"unclaimJob", unclaimJob, []any{"pending", now, []byte("cancelled"), []byte("not started"), last[0], 1}},
 	} {
 		tx, err := conn.Begin(t.Context())
 		if err != nil {
@@ -194,13 +196,14 @@ func TestClaimQueryPlans(t *testing.T) {
 	}
 }
 
-// jobsScan is a plan node that reads jobs or one of its indexes.
-var jobsScan = regexp.MustCompile(`Seq Scan on jobs\b|Index (Only )?Scan (Backward )?using \S+ on jobs\b|Bitmap Index Scan on jobs_`)
+// jobsScan is a plan node that reads jobs or events (unclaimJob), or one
+// of their indexes.
+var jobsScan = regexp.MustCompile(`Seq Scan on (jobs|events)\b|Index (Only )?Scan (Backward )?using \S+ on (jobs|events)\b|Bitmap Index Scan on (jobs|events)_`)
 
 // fullScan returns the first node of the EXPLAIN lines that reads the
-// whole of jobs: a Seq Scan, or a scan of one of its indexes without an
-// Index Cond among its details (the lines after it up to the next node
-// or one indented no deeper), "" if none does.
+// whole of jobs or events: a Seq Scan, or a scan of one of its indexes
+// without an Index Cond among its details (the lines after it up to the
+// next node or one indented no deeper), "" if none does.
 func fullScan(lines []string) string {
 	for i, line := range lines {
 		if !jobsScan.MatchString(line) {
@@ -235,6 +238,8 @@ func TestFullScan(t *testing.T) {
 	}{
 		{"Seq Scan on jobs  (cost=0..1)", true},
 		{"Seq Scan on job_deps  (cost=0..1)", false},
+		{"Update on jobs\n  SubPlan 1\n    ->  Limit\n          ->  Seq Scan on events e  (cost=0..1)\n                Filter: (x)", true},
+		{"Limit\n  ->  Index Scan Backward using events_job on events e  (cost=0..1)\n        Index Cond: (job_id = jobs.id)", false},
 		{"Limit\n  ->  Index Scan using jobs_ready on jobs  (cost=0..1)\n        Filter: (x)\n  ->  Index Scan using jobs_pkey on jobs j\n        Index Cond: (id = 1)", true},
 		{"Limit\n  ->  Index Only Scan using jobs_queue_ready on jobs  (cost=0..1)\n        Index Cond: (queue = 'a')\n        Heap Fetches: 0", false},
 		{"Update on jobs\n  ->  Index Scan using jobs_pkey on jobs  (cost=0..1)\n  InitPlan 1\n    ->  Result\n          Index Cond: (x)", true},

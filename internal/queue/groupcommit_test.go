@@ -235,7 +235,8 @@ func TestCancelAheadBehindLong(t *testing.T) {
 
 // TestCancelledAheadNotRunLater: a job claimed ahead whose cancel the
 // store accepted just before the runner stopped ends cancelled, not
-// handed back pending to run later.
+// handed back pending to run later, and the runner counts it cancelled
+// (the store reports it: JobClaimResult.Cancelled), not as not started.
 func TestCancelledAheadNotRunLater(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
@@ -244,8 +245,11 @@ func TestCancelledAheadNotRunLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop()
-	<-done
+	sum := <-done
 	done <- queue.Summary{} // for the cleanup
+	if want := (queue.Summary{Succeeded: 1, HandedBack: 1, Cancelled: 1, NotStarted: 2}); sum != want {
+		t.Errorf("summary %+v, want %+v", sum, want)
+	}
 	if j := e.get(t, ids[2]); j.State != queue.StateCancelled {
 		t.Errorf("job %d cancelled, then its runner stopped: %s, want cancelled", ids[2], j.State)
 	}

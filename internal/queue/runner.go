@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -304,7 +305,7 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 				}
 				r.Log.Warn("worker lost, job taken back", logJob, p.ID, logQueue, expiredQueue[p.ID], logAttempt, p.Run, logState, string(p.State))
 			}
-			r.logFinished(finish, ran, res.Lost, &sum)
+			r.logFinished(finish, ran, res, &sum)
 			finish = nil
 			clear(ran)
 			nextRunAt = res.NextRunAt
@@ -732,12 +733,16 @@ func (r *Runner) heartbeat(ctx context.Context, mu *sync.Mutex, held map[int64]*
 	return func() { close(done); <-stopped }
 }
 
-func (r *Runner) logFinished(finish []JobFinishParams, ran map[int64]*Job, lost []int64, sum *Summary) {
-	isLost := make(map[int64]bool, len(lost))
-	for _, id := range lost {
+func (r *Runner) logFinished(finish []JobFinishParams, ran map[int64]*Job, res *JobClaimResult, sum *Summary) {
+	isLost := make(map[int64]bool, len(res.Lost))
+	for _, id := range res.Lost {
 		isLost[id] = true
 	}
 	for _, p := range finish {
+		if slices.Contains(res.Cancelled, p.ID) {
+			// Handed back, but the store ended it: jobq cancel asked.
+			p.State, p.Error = StateCancelled, ErrCancelled.Error()
+		}
 		attrs := jobAttrs(ran[p.ID])
 		if p.Unstarted {
 			// No attempt: not a job finished, for the observer or the log.

@@ -296,6 +296,11 @@ type JobClaimResult struct {
 	Jobs    []*Job            // claimed, now running, in claim order
 	Lost    []int64           // jobs of Finish that the worker no longer held: not recorded
 	Expired []JobFinishParams // outcomes recorded for jobs whose lease had expired
+	// Cancelled lists the jobs of Finish handed back (State pending,
+	// Unstarted or not) that the store ended cancelled instead, their
+	// cancel requested (JobFinishParams), for the worker to count and
+	// log as cancelled.
+	Cancelled []int64
 	// NextRunAt is when to look again, or zero: the earliest run_at after
 	// Now of a job waiting in these queues for its start or its retry, or,
 	// if sooner, when a rate limit that held back a ready job lets one
@@ -327,7 +332,8 @@ type JobFinishParams struct {
 	// it for jobq cancel (a pending one whose cancel was requested ends
 	// cancelled too, as above). Pending means "back as it was": the job
 	// goes back to retrying if its claim took it from there (its run_at,
-	// the end of its backoff, kept), to pending otherwise. It goes back
+	// the end of its backoff, kept), to pending otherwise (a job claimed
+	// from scheduled, its time come, goes back to pending). It goes back
 	// to the run, attempts and started_at it had before the claim
 	// (started_at: that of the attempt before, or none), its attempt's
 	// row is deleted, its run_at is kept (its place in the queue), its

@@ -51,10 +51,10 @@ ORDER BY queue, state`
 // one priority, each with whether its claim would use its last attempt
 // (queue.JobClaimParams.Ahead); the %d is the limit, written in, not
 // bound: SQLite compiles a statement again when a value is bound to a
-// parameter its plan used, as a LIMIT's is (docs/performance.md). Nothing names an
-// index (TestClaimQueryPlans); queue and priority are matched by IN (?):
-// with = ? beside an ORDER BY or a max(), SQLite compiled the kept
-// statement again whenever a value was bound to it
+// parameter its plan used, as a LIMIT's is (docs/performance.md).
+// Nothing names an index (TestClaimQueryPlans); queue and priority are
+// matched by IN (?): with = ? beside an ORDER BY or a max(), SQLite
+// compiled the kept statement again whenever a value was bound to it
 // (TestKeptStatementsStayCompiled).
 var (
 	topLevel  = `SELECT max(priority) FROM jobs WHERE ` + readyCondition + ` AND queue IN (?)`
@@ -164,17 +164,21 @@ const cancelRequested = `SELECT cancel_requested FROM jobs WHERE id = ? AND run 
 // (queue.JobFinishParams.Unstarted): run, attempts and started_at back to
 // what they were before it, counted flipped (the caller counts it);
 // unclaimAttempt deletes the attempt's row. The job goes back to retrying
-// if its claim took it from there (the claim's event, the job's last:
-// events_job), to pending otherwise (a scheduled job whose time came
-// reads as pending). It ends cancelled, finished at ?2, if the worker
-// says so (?1, its error ?4) or if jobq cancel asked for it, which the
-// statement reads itself (the error ?3), with no query before it. Its
-// arguments: ?1 the state handed back (pending or cancelled), ?2 the
-// time, ?3 queue.ErrCancelled's text, ?4 the error, ?5 the ID, ?6 the
-// run.
+// if its claim took it from there, to pending otherwise (a scheduled job
+// whose time came reads as pending). The claim's event is the job's last
+// into running from another state (events_job, read from the newest),
+// not always its last event: a skipped tick of its schedule (--overlap
+// skip) logs running to running on it (HandBackAfterSkippedTick). Only a
+// new job's event has no from_state, and no job is inserted running. It
+// ends cancelled, finished at ?2, if the worker says so (?1, its error
+// ?4) or if jobq cancel asked for it, which the statement reads itself
+// (the error ?3), with no query before it. Its arguments: ?1 the state
+// handed back (pending or cancelled), ?2 the time, ?3
+// queue.ErrCancelled's text, ?4 the error, ?5 the ID, ?6 the run.
 const unclaimJob = `UPDATE jobs SET state = CASE
 		WHEN ?1 = 'cancelled' OR cancel_requested THEN 'cancelled'
-		WHEN (SELECT e.from_state FROM events e WHERE e.job_id = jobs.id ORDER BY e.id DESC LIMIT 1) = 'retrying' THEN 'retrying'
+		WHEN (SELECT e.from_state FROM events e WHERE e.job_id = jobs.id AND e.to_state = 'running' AND e.from_state IS NOT 'running'
+			ORDER BY e.id DESC LIMIT 1) = 'retrying' THEN 'retrying'
 		ELSE 'pending' END,
 	attempts = attempts - 1, run = run - 1,
 	started_at = (SELECT a.started_at FROM attempts a WHERE a.job_id = jobs.id AND a.run = jobs.run - 1),
@@ -226,11 +230,11 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 		for _, job := range expired {
 			res.Expired = append(res.Expired, params.Expired(job))
 		}
-		if _, err := s.finishJobs(ctx, tx, res.Expired); err != nil {
+		if _, _, err := s.finishJobs(ctx, tx, res.Expired); err != nil {
 			return nil, err
 		}
 	}
-	if res.Lost, err = s.finishJobs(ctx, tx, params.Finish); err != nil {
+	if res.Lost, res.Cancelled, err = s.finishJobs(ctx, tx, params.Finish); err != nil {
 		return nil, err
 	}
 	if params.Limit > 0 {
@@ -301,7 +305,8 @@ func nextRunAt(ctx context.Context, k keptTx, ready []queueState, now int64) (ti
 
 // finishJobs records outcomes, fenced by each job's run, settles the jobs
 // waiting for those that ended, and returns the IDs of the jobs whose
-// worker no longer held them. A busy worker records many outcomes in one
+// worker no longer held them, and of those handed back (pending) that
+// it ended cancelled, their cancel requested. A busy worker records many outcomes in one
 // call: consecutive outcomes are recorded by one statement (finishSizes),
 // and one query (waitedOn) says which of the jobs have others waiting for
 // them, so that the rest cost no dependents query each (a third of a
@@ -313,14 +318,14 @@ func nextRunAt(ctx context.Context, k keptTx, ready []queueState, now int64) (ti
 // that others wait for and at a hand-back. A job's second outcome in one
 // call (its ID not above the one before) starts a new run, as it must be
 // recorded after the first, to be found lost.
-func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams) (lost []int64, err error) {
+func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFinishParams) (lost, cancelled []int64, err error) {
 	if len(finish) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	k := keptTx{s, tx}
 	waited, err := waitedOn(ctx, k, finish)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var run []queue.JobFinishParams // outcomes not yet recorded
 	flush := func() ([]int64, error) {
@@ -335,24 +340,33 @@ func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFi
 	for _, p := range finish {
 		if p.State == queue.StatePending || p.Unstarted || len(run) > 0 && p.ID <= run[len(run)-1].ID {
 			if _, err := flush(); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
-		if p.State == queue.StatePending && !p.Unstarted {
+		back := p.State == queue.StatePending
+		if back && !p.Unstarted {
 			if p, err = s.handBack(ctx, tx, p); err != nil {
-				return nil, err
+				return nil, nil, err
+			}
+			if p.State == queue.StateCancelled {
+				cancelled = append(cancelled, p.ID) // held: handBack read it
 			}
 		}
 		if p.Unstarted {
 			found, err := s.unclaim(ctx, tx, &p)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if !found {
 				lost = append(lost, p.ID)
-			} else if p.State.Final() && waited[p.ID] {
+				continue
+			}
+			if back && p.State == queue.StateCancelled {
+				cancelled = append(cancelled, p.ID)
+			}
+			if p.State.Final() && waited[p.ID] {
 				if _, err := s.settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 			continue
@@ -361,19 +375,19 @@ func (s *Store) finishJobs(ctx context.Context, tx *sql.Tx, finish []queue.JobFi
 		if p.State.Final() && waited[p.ID] {
 			l, err := flush()
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if !slices.Contains(l, p.ID) {
 				if _, err := s.settleDependents(ctx, tx, ms(p.FinishedAt), []ended{{id: p.ID, state: p.State}}); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 		}
 	}
 	if _, err := flush(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return lost, nil
+	return lost, cancelled, nil
 }
 
 // recordOutcomes records outcomes, none of them a hand-back and no job

@@ -380,3 +380,45 @@ func checkAnalyzed(t *testing.T, s *Store, check func(*testing.T)) {
 	}
 	t.Run("analyzed", check)
 }
+
+// TestUnclaimPlan: the hand-back of a job never started finds the job by
+// its ID, its claim's event through events_job (job_id, id) from the
+// newest, and the attempt before through attempts' (job_id, run) key:
+// what it reads is bounded by the job's own events, never a scan of a
+// table or an index, nor a sort; on a new database, with many jobs and
+// events, and once statistics exist.
+func TestUnclaimPlan(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	check := func(t *testing.T) {
+		t.Helper()
+		plan := explain(t, s, unclaimJob, "pending", 1, "cancelled", "e", 1, 1)
+		text := strings.Join(plan, "\n")
+		for _, want := range []string{
+			"SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)",
+			"SEARCH e USING INDEX events_job (job_id=?)",
+			"SEARCH a USING INDEX sqlite_autoindex_attempts_1 (job_id=? AND run=?)",
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("plan of unclaimJob:\n%s\nwant a line %q", text, want)
+			}
+		}
+		if strings.Contains(text, "SCAN") || strings.Contains(text, "TEMP B-TREE") {
+			t.Errorf("plan of unclaimJob scans or sorts:\n%s", text)
+		}
+	}
+	t.Run("new database", check)
+
+	var params []queue.JobInsertParams
+	for range 2000 {
+		params = append(params, testJob("q1"))
+	}
+	if _, err := s.JobInsert(t.Context(), params); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.writer.Exec(`UPDATE jobs SET state = 'retrying' WHERE id % 2 = 0`); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("many events", check)
+	checkAnalyzed(t, s, check)
+}

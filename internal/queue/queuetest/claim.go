@@ -25,6 +25,7 @@ var claimTests = []suiteTest{
 	{"FinishThenReclaimInOneCall", testFinishThenReclaimInOneCall},
 	{"NextRunAt", testNextRunAt},
 	{"ClaimAheadStopsAtLastAttempt", testClaimAheadStopsAtLastAttempt},
+	{"ClaimAheadStopsAtLastAttemptAcrossQueues", testClaimAheadStopsAtLastAttemptAcrossQueues},
 }
 
 func testClaimOrder(t *testing.T, s queue.Store) {
@@ -437,6 +438,41 @@ func testClaimAheadStopsAtLastAttempt(t *testing.T, s queue.Store) {
 				t.Errorf("queue %s, limit %d, ahead %d: claimed %v, want %v (jobs %v; %d and %d on their last attempt)",
 					q, tt.limit, tt.ahead, got, tt.want, ids, ids[1], ids[3])
 			}
+		}
+	}
+}
+
+// A claim ahead of free slots that reads several queues stops at a last
+// attempt in claim order across them: with one free slot of four, it
+// claims the first job and none after the last attempt, even those of
+// another queue. Both ways a store claims: plain queues, and limited ones
+// (counted allowances; PostgreSQL's claim a step at a time).
+func testClaimAheadStopsAtLastAttemptAcrossQueues(t *testing.T, s queue.Store) {
+	for _, kind := range []string{"plain", "limited"} {
+		a, b := kind+"-a", kind+"-b"
+		if kind == "limited" {
+			queueSet(t, s, queue.QueueSetParams{Name: a, Concurrency: intp(100)})
+			queueSet(t, s, queue.QueueSetParams{Name: b, Concurrency: intp(100)})
+		}
+		job := func(q string, maxAttempts int, runAt time.Duration) queue.JobInsertParams {
+			p := newJob(q)
+			p.MaxAttempts, p.RunAt = maxAttempts, t0.Add(runAt)
+			return p
+		}
+		ids := insert(t, s,
+			job(a, 3, -5*time.Second),
+			job(b, 1, -4*time.Second), // its only attempt
+			job(a, 3, -3*time.Second),
+			job(b, 3, -2*time.Second),
+		)
+		res := claim(t, s, queue.JobClaimParams{Queues: []string{a, b}, Limit: 4, Ahead: 3, Now: t0})
+		var got []int64
+		for _, j := range res.Jobs {
+			got = append(got, j.ID)
+		}
+		if !slices.Equal(got, ids[:1]) {
+			t.Errorf("%s queues, limit 4, ahead 3: claimed %v, want %v (jobs %v; %d on its last attempt)",
+				kind, got, ids[:1], ids, ids[1])
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package queuetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +14,8 @@ var handBackTests = []suiteTest{
 	{"HandBackUnstarted", testHandBackUnstarted},
 	{"HandBackUnstartedCancelRequested", testHandBackUnstartedCancelRequested},
 	{"HandBackUnstartedRetryingCancelRequested", testHandBackUnstartedRetryingCancelRequested},
+	{"HandBackAfterSkippedTick", testHandBackAfterSkippedTick},
+	{"HandBackReportsCancelled", testHandBackReportsCancelled},
 }
 
 // A job handed back (pending) after jobq cancel asked to stop it ends
@@ -156,5 +159,77 @@ func testHandBackUnstartedCancelRequested(t *testing.T, s queue.Store) {
 	}
 	if as := attempts(t, s, id); len(as) != 0 {
 		t.Errorf("history: %+v, want none", as)
+	}
+}
+
+// A retry handed back unstarted goes back to retrying even when a tick of
+// its schedule (--overlap skip) was skipped while it was claimed: the
+// skip is logged on the job as running to running, after its claim, and
+// the hand-back must find the claim's own event, not the job's last.
+func testHandBackAfterSkippedTick(t *testing.T, s queue.Store) {
+	sc := newSchedule("skipper")
+	sc.Overlap = queue.OverlapSkip
+	addSchedule(t, s, sc)
+	res := fire(t, s, t0)
+	if len(res.Fired) != 1 || res.Fired[0].JobID == 0 {
+		t.Fatalf("first fire = %+v, want a job", res.Fired)
+	}
+	id := res.Fired[0].JobID
+	j := claimOne(t, s, t0, "skipper")
+	if j.ID != id {
+		t.Fatalf("claimed %d, want %d", j.ID, id)
+	}
+	fin := t0.Add(time.Second)
+	finish(t, s, fin, queue.JobFinishParams{ID: id, Run: j.Run, State: queue.StateRetrying, Attempts: 1, RunAt: fin,
+		FinishedAt: fin, ExitCode: intp(1), Error: "exit status 1", Output: []byte{}})
+	j2 := claimOne(t, s, fin, "skipper") // the retry, claimed (ahead)
+	if res := fire(t, s, t0.Add(time.Minute)); len(res.Fired) != 1 || !res.Fired[0].Skipped {
+		t.Fatalf("second fire = %+v, want the tick skipped", res.Fired)
+	}
+	end := t0.Add(time.Minute + time.Second)
+	finish(t, s, end, queue.JobFinishParams{ID: id, Run: j2.Run, State: queue.StatePending, Attempts: j2.Attempts - 1,
+		FinishedAt: end, Error: "not started: no slot freed soon", Output: []byte{}, Unstarted: true})
+	if got := get(t, s, id); got.State != queue.StateRetrying {
+		t.Errorf("a retry handed back unstarted after a skipped tick: %s, want retrying (as without the tick)", got.State)
+	}
+}
+
+// The hand-backs (pending) a store ends cancelled, their cancel requested,
+// are reported (JobClaimResult.Cancelled), in the order of Finish, for
+// the worker to count and log them as cancelled: run or never started.
+// Not the hand-backs that went back, nor one the worker itself handed
+// back cancelled, nor one it no longer held.
+func testHandBackReportsCancelled(t *testing.T, s queue.Store) {
+	ids := insert(t, s, newJob("default"), newJob("default"), newJob("default"), newJob("default"), newJob("default"))
+	res := claim(t, s, queue.JobClaimParams{Queues: []string{"default"}, Limit: 5, Now: t0})
+	if len(res.Jobs) != 5 {
+		t.Fatalf("claimed %d jobs, want 5", len(res.Jobs))
+	}
+	run := map[int64]int{}
+	for _, j := range res.Jobs {
+		run[j.ID] = j.Run
+	}
+	cancel(t, s, t0, ids[0], ids[1], ids[3], ids[4])
+	end := t0.Add(time.Second)
+	back := func(i int, st queue.State, unstarted bool) queue.JobFinishParams {
+		return queue.JobFinishParams{ID: ids[i], Run: run[ids[i]], State: st, FinishedAt: end,
+			Error: "stopped", Output: []byte{}, Unstarted: unstarted}
+	}
+	lost := back(4, queue.StatePending, true)
+	lost.Run++
+	got := claim(t, s, queue.JobClaimParams{Now: end, Finish: []queue.JobFinishParams{
+		back(1, queue.StatePending, true),   // never started: cancelled by the store
+		back(0, queue.StatePending, false),  // ran: cancelled by the store
+		back(2, queue.StatePending, true),   // no cancel: back to pending
+		back(3, queue.StateCancelled, true), // cancelled by the worker
+		lost,                                // not held
+	}})
+	if want := []int64{ids[1], ids[0]}; !slices.Equal(got.Cancelled, want) || !slices.Equal(got.Lost, []int64{ids[4]}) {
+		t.Errorf("cancelled %v, lost %v; want %v, [%d]", got.Cancelled, got.Lost, want, ids[4])
+	}
+	for i, want := range []queue.State{queue.StateCancelled, queue.StateCancelled, queue.StatePending, queue.StateCancelled, queue.StateRunning} {
+		if j := get(t, s, ids[i]); j.State != want {
+			t.Errorf("job %d: %s, want %s", ids[i], j.State, want)
+		}
 	}
 }
