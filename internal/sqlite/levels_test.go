@@ -121,21 +121,7 @@ func TestStatsCostByLevels(t *testing.T) {
 			s.reader.SetMaxOpenConns(1)
 			s.reader.SetMaxIdleConns(1)
 		},
-		func(s *Store) *vmsteps.Counter {
-			conn, err := s.reader.Conn(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			var c *vmsteps.Counter
-			if err := conn.Raw(func(dc any) error {
-				c, err = vmsteps.Install(dc)
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			return c
-		},
+		func(s *Store) *vmsteps.Counter { return countPoolSteps(t, s.reader) },
 		func(s *Store) {
 			st, err := s.QueueStats(t.Context(), queue.QueueStatsParams{Now: t0, RecentSince: t0.Add(-time.Hour)})
 			if err != nil {

@@ -195,7 +195,14 @@ func claimForTest(t *testing.T, s *Store, limit int, queues ...string) []*queue.
 // connection, its only one.
 func countSteps(t *testing.T, s *Store) *vmsteps.Counter {
 	t.Helper()
-	conn, err := s.writer.Conn(t.Context())
+	return countPoolSteps(t, s.writer)
+}
+
+// countPoolSteps counts the instructions SQLite runs on one connection of
+// pool: the pool's only one, or the one it keeps idle.
+func countPoolSteps(t *testing.T, pool *sql.DB) *vmsteps.Counter {
+	t.Helper()
+	conn, err := pool.Conn(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
