@@ -1,10 +1,17 @@
+//go:build linux && !mips && !mipsle && !mips64 && !mips64le
+
 package queue
 
 import (
 	"os"
-
-	"golang.org/x/sys/unix"
+	"syscall"
+	"unsafe"
 )
+
+// sysPidfdOpen is pidfd_open(2)'s number on every architecture but MIPS
+// (left to exec_other.go's Wait), which the frozen syscall package does
+// not name; this package uses the standard library only.
+const sysPidfdOpen = 434
 
 // awaitExit returns once process pid, a child not reaped yet, has exited,
 // or at once where it cannot watch it: Wait then waits. It waits in Go's
@@ -33,11 +40,12 @@ func awaitExit(pid int) {
 // openPidfd opens a non-blocking pidfd of process pid, nil where the kernel
 // gives none (before Linux 5.10, or out of descriptors).
 func openPidfd(pid int) *os.File {
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
-	if err != nil {
+	// PIDFD_NONBLOCK is O_NONBLOCK.
+	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(pid), syscall.O_NONBLOCK, 0)
+	if errno != 0 {
 		return nil
 	}
-	return os.NewFile(uintptr(fd), "pidfd")
+	return os.NewFile(fd, "pidfd")
 }
 
 // pollExit returns nil once the process of pidfd f has exited, or an error
@@ -49,14 +57,22 @@ func pollExit(f *os.File) error {
 		return err
 	}
 	return rc.Read(func(fd uintptr) bool {
-		// A pidfd is readable once its process has exited.
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		// A pidfd is readable once its process has exited: ppoll(2) with
+		// a zero timeout asks without waiting.
+		pfd := struct {
+			fd              int32
+			events, revents int16
+		}{fd: int32(fd), events: pollIn}
+		var now syscall.Timespec
 		for {
-			n, err := unix.Poll(fds, 0)
-			if err == unix.EINTR {
+			n, _, errno := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1,
+				uintptr(unsafe.Pointer(&now)), 0, 0, 0)
+			if errno == syscall.EINTR {
 				continue
 			}
-			return err != nil || n > 0 // on an error, Wait waits
+			return errno != 0 || n > 0 // on an error, Wait waits
 		}
 	})
 }
+
+const pollIn = 0x1 // POLLIN
