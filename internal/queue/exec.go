@@ -36,6 +36,8 @@ type Executor struct {
 	OutputLimit int           // bytes of output kept per attempt
 	KillGrace   time.Duration // between SIGTERM and SIGKILL
 	Now         func() time.Time
+
+	wait func(*exec.Cmd) error // replaces waitExit in tests
 }
 
 // Run runs job's command until it exits, its timeout passes or ctx is done,
@@ -70,11 +72,10 @@ func (e *Executor) run(ctx context.Context, job *Job, out *tailBuffer) Result {
 	}
 	defer pr.Close()
 	cmd.Stdout, cmd.Stderr = pw, pw
-	if f, err := devNull(); err == nil {
-		cmd.Stdin = f // else exec opens /dev/null itself, and says why it cannot
-	}
-	pidfd := -1
-	cmd.SysProcAttr = procAttr(&pidfd) // its own process group
+	// Stdin stays nil: exec opens /dev/null for each job, an open file
+	// description of its own, so what one job does to it (O_NONBLOCK, an
+	// flock) no other job sees.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own process group
 
 	runCtx, cancel := ctx, context.CancelFunc(func() {})
 	if job.Timeout > 0 {
@@ -85,9 +86,6 @@ func (e *Executor) run(ctx context.Context, job *Job, out *tailBuffer) Result {
 	err = cmd.Start()
 	pw.Close() // the command's processes hold the only write ends left
 	if err != nil {
-		if pidfd >= 0 {
-			syscall.Close(pidfd)
-		}
 		return Result{Error: "start: " + err.Error(), FinishedAt: e.Now()}
 	}
 	copied := make(chan struct{})
@@ -107,10 +105,19 @@ func (e *Executor) run(ctx context.Context, job *Job, out *tailBuffer) Result {
 		stopped = true
 		e.killGroup(cmd.Process.Pid)
 	})
-	awaitExit(pidfd)
-	err = cmd.Wait() // returns when the command exits: no I/O to wait for
+	wait := e.wait
+	if wait == nil {
+		wait = waitExit
+	}
+	err = wait(cmd)
 	if !stopKill() {
 		<-killDone // the kill began: it returns once the group is gone
+	}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) && !stopped {
+		// Wait failed without an exit status: the command may still
+		// run, and the attempt may be retried. End its group first.
+		e.killGroup(cmd.Process.Pid)
 	}
 	select {
 	case <-copied:
@@ -121,7 +128,6 @@ func (e *Executor) run(ctx context.Context, job *Job, out *tailBuffer) Result {
 
 	output, size, _ := out.Snapshot(-1)
 	r := Result{Output: output, OutputSize: size, FinishedAt: e.Now()}
-	var exitErr *exec.ExitError
 	switch {
 	case err == nil:
 		r.ExitCode = new(int)
@@ -156,12 +162,15 @@ func (e *Executor) run(ctx context.Context, job *Job, out *tailBuffer) Result {
 	return r
 }
 
+// waitExit waits for cmd's process to exit and reaps it; with no I/O of
+// exec's to wait for, it returns as soon as the process has exited.
+func waitExit(cmd *exec.Cmd) error {
+	awaitExit(cmd.Process.Pid)
+	return cmd.Wait()
+}
+
 // copyBufs holds the buffers that copy jobs' output, one per running job.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-// devNull is /dev/null opened for reading once, every job's stdin: exec
-// would open and close it again for each job.
-var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
 
 // killWait bounds the wait for a killed group to be gone: SIGKILL takes
 // effect at once except on a process stuck in the kernel (e.g. on a dead

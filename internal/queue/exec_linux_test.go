@@ -1,30 +1,172 @@
+//go:build linux && !mips && !mipsle && !mips64 && !mips64le
+
 package queue
 
 import (
+	"context"
+	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
-// awaitExit returns once the process has exited, not before, and leaves it
-// to Wait, which still gets its exit status.
-func TestAwaitExit(t *testing.T) {
-	cmd := exec.Command("/bin/sh", "-c", "sleep 0.2; exit 7")
-	pidfd := -1
-	cmd.SysProcAttr = procAttr(&pidfd)
-	start := time.Now()
+// startHeld starts a process, in a group of its own as Run does, that
+// exits with status 7 once the file the returned function makes exists.
+func startHeld(t *testing.T) (*exec.Cmd, func()) {
+	t.Helper()
+	release := filepath.Join(t.TempDir(), "release")
+	cmd := exec.Command("/bin/sh", "-c", `while [ ! -e "$1" ]; do sleep 0.01; done; exit 7`, "sh", release)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if pidfd < 0 {
-		t.Skip("the kernel gave no pidfd: awaitExit does nothing here")
+	killAtEnd(t, cmd.Process.Pid)
+	return cmd, func() {
+		if err := os.WriteFile(release, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	awaitExit(pidfd)
-	if waited := time.Since(start); waited < 200*time.Millisecond {
-		t.Errorf("awaitExit returned after %v, before the process exited", waited)
-	}
+}
+
+// wantExit7 checks that Wait reaped the process and got its exit status.
+func wantExit7(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
 	err := cmd.Wait()
 	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 7 {
-		t.Errorf("Wait after awaitExit: %v, want exit status 7", err)
+		t.Errorf("Wait: %v, want exit status 7", err)
+	}
+}
+
+// awaitExit returns once the process has exited, not before, and leaves it
+// to Wait, which still gets its exit status.
+func TestAwaitExit(t *testing.T) {
+	cmd, release := startHeld(t)
+	done := make(chan struct{})
+	go func() { defer close(done); awaitExit(cmd.Process.Pid) }()
+	select {
+	case <-done:
+		t.Fatal("awaitExit returned before the process exited")
+	case <-time.After(100 * time.Millisecond):
+	}
+	release()
+	select {
+	case <-done:
+	case <-time.After(runLimit):
+		t.Fatal("awaitExit did not return once the process exited")
+	}
+	wantExit7(t, cmd)
+}
+
+// The pidfd awaitExit polls, non-blocking, is not the one os keeps for
+// Wait: had it the same open file description (a dup of os's), Wait's
+// waitid would share its O_NONBLOCK and fail with EAGAIN on a process
+// still running, whenever awaitExit gave up early.
+func TestAwaitExitLeavesWaitsPidfdBlocking(t *testing.T) {
+	cmd, release := startHeld(t)
+	done := make(chan struct{})
+	go func() { defer close(done); awaitExit(cmd.Process.Pid) }()
+	deadline := time.Now().Add(runLimit)
+	for {
+		nonblocking, blocking := pidfdFlags(t, cmd.Process.Pid)
+		if nonblocking > 0 { // awaitExit's is open
+			if blocking == 0 {
+				t.Errorf("%d non-blocking pidfds of the job and no blocking one: os's pidfd for Wait was made non-blocking", nonblocking)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no non-blocking pidfd of the job: awaitExit watches nothing")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	release()
+	<-done
+	wantExit7(t, cmd)
+}
+
+// pidfdFlags counts this process's pidfds of pid, non-blocking and not.
+func pidfdFlags(t *testing.T, pid int) (nonblocking, blocking int) {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fdinfo")
+	if err != nil {
+		t.Skip("no /proc/self/fdinfo:", err)
+	}
+	for _, ent := range ents {
+		info, err := os.ReadFile("/proc/self/fdinfo/" + ent.Name())
+		if err != nil || !strings.Contains(string(info), "\nPid:\t"+strconv.Itoa(pid)+"\n") {
+			continue
+		}
+		for line := range strings.Lines(string(info)) {
+			if octal, ok := strings.CutPrefix(line, "flags:\t"); ok {
+				flags, err := strconv.ParseUint(strings.TrimSpace(octal), 8, 64)
+				if err != nil {
+					t.Fatalf("fdinfo %s: %q", ent.Name(), line)
+				}
+				if flags&syscall.O_NONBLOCK != 0 {
+					nonblocking++
+				} else {
+					blocking++
+				}
+			}
+		}
+	}
+	return nonblocking, blocking
+}
+
+// When awaitExit's poll gives up before the process exits (the poller
+// refuses the descriptor, or here the descriptor is closed under it), Wait
+// still waits for the process, reaps it and gets its exit status.
+func TestWaitAfterPollGivesUp(t *testing.T) {
+	cmd, release := startHeld(t)
+	f := openPidfd(cmd.Process.Pid)
+	if f == nil {
+		t.Skip("the kernel gives no pidfd: awaitExit does nothing here")
+	}
+	polled := make(chan error, 1)
+	go func() { polled <- pollExit(f) }()
+	time.Sleep(50 * time.Millisecond) // pollExit waits in the poller
+	f.Close()
+	if err := <-polled; err == nil {
+		t.Fatal("pollExit returned nil before the process exited")
+	}
+	release()
+	wantExit7(t, cmd)
+}
+
+// When Wait fails without an exit status, Run ends the job's group rather
+// than leave it running unwatched while the attempt is retried.
+func TestExecutorWaitFailureKillsTheGroup(t *testing.T) {
+	job := shellJob(t, `sleep 30 & echo $! > bg.pid; echo $$ > main.pid; sleep 30`)
+	e := testExecutor()
+	e.KillGrace = 50 * time.Millisecond
+	reaped := make(chan error, 1)
+	e.wait = func(cmd *exec.Cmd) error {
+		if _, err := waitFile(filepath.Join(job.Dir, "main.pid")); err != nil {
+			t.Error(err)
+		}
+		go func() { reaped <- cmd.Wait() }() // what the failed Wait left to reap
+		return errors.New("waitid: injected failure")
+	}
+	r := run(t, e, context.Background(), job)
+	bg := readPID(t, filepath.Join(job.Dir, "bg.pid"))
+	main := readPID(t, filepath.Join(job.Dir, "main.pid"))
+	killAtEnd(t, bg)
+	killAtEnd(t, main)
+	if !processGone(bg) || !processGone(main) {
+		t.Errorf("after a failed Wait, the job's processes still run (main %d gone: %v, background %d gone: %v)",
+			main, processGone(main), bg, processGone(bg))
+	}
+	if r.Error != "waitid: injected failure" || r.ExitCode != nil || r.Succeeded() {
+		t.Errorf("result %+v, want Wait's error", r)
+	}
+	select {
+	case <-reaped:
+	case <-time.After(runLimit):
+		t.Error("the job's main process was never reaped")
 	}
 }

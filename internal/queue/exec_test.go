@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -207,6 +208,31 @@ func TestExecutorStdinIsDevNull(t *testing.T) {
 	r = run(t, testExecutor(), context.Background(), shellJob(t, "readlink /proc/self/fd/0"))
 	if string(r.Output) != "/dev/null\n" {
 		t.Errorf("stdin = %q, want /dev/null", r.Output)
+	}
+}
+
+// Each job's stdin is an open file description of its own: an flock one
+// job holds on it (or O_NONBLOCK it sets) no other job shares.
+func TestExecutorStdinNotShared(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("flock"); err != nil {
+		t.Skip("no flock(1) to take a lock on stdin:", err)
+	}
+	holder := shellJob(t, `flock -x 0 && echo > locked && while [ ! -e release ]; do sleep 0.01; done`)
+	held := make(chan Result, 1)
+	go func() { held <- testExecutor().Run(context.Background(), holder) }()
+	if _, err := waitFile(filepath.Join(holder.Dir, "locked")); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, testExecutor(), context.Background(), shellJob(t, "flock -n -x 0 && echo got the lock || echo refused"))
+	if err := os.WriteFile(filepath.Join(holder.Dir, "release"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if h := <-held; !h.Succeeded() {
+		t.Fatalf("the job holding the lock: %+v %q", h, h.Output)
+	}
+	if string(r.Output) != "refused\n" {
+		t.Errorf("a second job's flock on its stdin, while another job holds one on its: %q, want refused: jobs share their stdin", r.Output)
 	}
 }
 

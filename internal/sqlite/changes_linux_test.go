@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -40,5 +41,41 @@ func TestCloseEndsTheWatch(t *testing.T) {
 			t.Fatalf("%d descriptors open after 200 stores came and went, %d before", len(after), len(before))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Once the watch has ended otherwise than by Close (its reader met an
+// error: EAGAIN where the poller refused the descriptor, or the watch was
+// removed), Wait polls: another store's commit wakes it long before its
+// deadline, in this Wait and in later ones.
+func TestWaitPollsOnceTheWatchEnds(t *testing.T) {
+	s, path := setup(t)
+	if s.changes() == nil {
+		t.Fatal("no inotify watch; this test needs one")
+	}
+	other, err := Open(t.Context(), path, Options{BusyTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := s.Wait(context.Background(), time.Millisecond); err != nil { // the first returns at once
+		t.Fatal(err)
+	}
+	s.unwatch() // ends the reader, as a failed read would
+	const deadline = 10 * time.Second
+	for i := range 2 {
+		go func() {
+			time.Sleep(50 * time.Millisecond)
+			if _, err := other.writer.Exec("PRAGMA user_version = " + strconv.Itoa(i+1)); err != nil {
+				t.Error(err)
+			}
+		}()
+		start := time.Now()
+		if err := s.Wait(context.Background(), deadline); err != nil {
+			t.Fatal(err)
+		}
+		if waited := time.Since(start); waited >= deadline {
+			t.Fatalf("Wait %d after the watch ended: woken only by its deadline (%v), not by the commit", i, waited)
+		}
 	}
 }

@@ -70,8 +70,8 @@ type Store struct {
 	// seen is the writer connection's PRAGMA data_version after its last
 	// claim: Wait returns once another connection has committed since.
 	seen atomic.Int64
-	// watch receives when the database's files are written (see changes);
-	// unwatch ends the watch, on Close.
+	// watch receives when the database's files are written, and is closed
+	// once the watch has ended (see changes); unwatch ends it, on Close.
 	watchOnce sync.Once
 	watch     chan struct{}
 	unwatch   func()

@@ -24,7 +24,7 @@ const (
 // It looks at PRAGMA data_version, which changes when another connection
 // commits, when the kernel says a file of the database was written
 // (inotify: an idle worker then uses no CPU at all), or every waitPoll
-// where that is not to be had.
+// where that is not to be had or the watch has ended.
 func (s *Store) Wait(ctx context.Context, d time.Duration) error {
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
@@ -32,9 +32,6 @@ func (s *Store) Wait(ctx context.Context, d time.Duration) error {
 	poll := time.NewTimer(waitPoll)
 	defer poll.Stop()
 	var pollC <-chan time.Time
-	if writes == nil {
-		pollC = poll.C
-	}
 	var lastWrite time.Time
 	for {
 		var version int64
@@ -47,6 +44,7 @@ func (s *Store) Wait(ctx context.Context, d time.Duration) error {
 		switch {
 		case writes == nil:
 			poll.Reset(waitPoll)
+			pollC = poll.C
 		case time.Since(lastWrite) < afterWriteFor:
 			poll.Reset(afterWritePoll)
 			pollC = poll.C
@@ -58,7 +56,10 @@ func (s *Store) Wait(ctx context.Context, d time.Duration) error {
 			return ctx.Err()
 		case <-deadline.C:
 			return nil
-		case <-writes:
+		case _, ok := <-writes:
+			if !ok {
+				writes = nil // the watch ended: poll
+			}
 			lastWrite = time.Now()
 		case <-pollC:
 		}
