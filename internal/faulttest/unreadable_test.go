@@ -35,6 +35,10 @@ func TestCommittedClaimUnreadablePostgres(t *testing.T) {
 	const unread = "the change was made but its result could not be read"
 	w := q.startWorker("w")
 	waitFor(t, 30*time.Second, "the claim's warning", func() bool { return strings.Contains(w.output(), unread) })
+	// Said as what it is, not as a busy database.
+	if out := w.output(); !strings.Contains(out, "outcome of a commit unknown, trying again") {
+		t.Errorf("the worker's warning does not say the commit's outcome is unknown:\n%s", out)
+	}
 	var state string
 	var attempts int
 	if err := conn.QueryRow(ctx, "SELECT state, attempts FROM jobs WHERE id = $1", id).Scan(&state, &attempts); err != nil {

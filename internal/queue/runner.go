@@ -281,7 +281,11 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 			// finish or a claim is fenced (a finish repeated is lost; a
 			// claim not heard of ends as its lease expires).
 			if errors.Is(err, ErrBusy) || errors.Is(err, ErrCommitUnknown) {
-				r.Log.Warn("database busy, trying again", logError, err)
+				msg := "database busy, trying again"
+				if !errors.Is(err, ErrBusy) {
+					msg = "outcome of a commit unknown, trying again"
+				}
+				r.Log.Warn(msg, logError, err)
 				time.Sleep(100 * time.Millisecond)
 				continue
 			}
