@@ -116,8 +116,14 @@ func (e *Executor) run(ctx context.Context, job *Job, out *tailBuffer) Result {
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) && !stopped {
 		// Wait failed without an exit status: the command may still
-		// run, and the attempt may be retried. End its group first.
+		// run, and the attempt may be retried. End its group first, then
+		// reap the process (a failed Wait leaves it to be waited for),
+		// unless it is stuck in the kernel: a worker that runs for months
+		// must not collect zombies.
 		e.killGroup(cmd.Process.Pid)
+		if !groupAlive(cmd.Process.Pid) {
+			_, _ = cmd.Process.Wait()
+		}
 	}
 	select {
 	case <-copied:
