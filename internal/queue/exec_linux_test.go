@@ -56,11 +56,7 @@ func TestAwaitExit(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	release()
-	select {
-	case <-done:
-	case <-time.After(runLimit):
-		t.Fatal("awaitExit did not return once the process exited")
-	}
+	awaited(t, done)
 	wantExit7(t, cmd)
 }
 
@@ -88,11 +84,7 @@ func TestAwaitExitLeavesWaitsPidfdBlocking(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	release()
-	select {
-	case <-done:
-	case <-time.After(runLimit):
-		t.Fatal("awaitExit did not return once the process exited")
-	}
+	awaited(t, done)
 	wantExit7(t, cmd)
 }
 
@@ -190,4 +182,15 @@ func skipWithoutPidfd(t *testing.T) {
 		t.Skip("the kernel gives no non-blocking pidfd: awaitExit does nothing here")
 	}
 	f.Close()
+}
+
+// awaited waits for awaitExit's goroutine to close done once the process
+// has exited, and fails the test if it does not.
+func awaited(t *testing.T, done <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(runLimit):
+		t.Fatal("awaitExit did not return once the process exited")
+	}
 }
