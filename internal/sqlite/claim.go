@@ -306,11 +306,11 @@ func nextRunAt(ctx context.Context, k keptTx, ready []queueState, now int64) (ti
 // finishJobs records outcomes, fenced by each job's run, settles the jobs
 // waiting for those that ended, and returns the IDs of the jobs whose
 // worker no longer held them, and of those handed back (pending) that
-// it ended cancelled, their cancel requested. A busy worker records many outcomes in one
-// call: consecutive outcomes are recorded by one statement (finishSizes),
-// and one query (waitedOn) says which of the jobs have others waiting for
-// them, so that the rest cost no dependents query each (a third of a
-// claim's time, profiled). The events are logged in the order of finish,
+// it ended cancelled, their cancel requested. A busy worker records many
+// outcomes in one call: consecutive outcomes are recorded by one
+// statement (finishSizes), and one query (waitedOn) says which of the
+// jobs have others waiting for them, so that the rest cost no dependents
+// query each (a third of a claim's time, profiled). The events are logged in the order of finish,
 // each job's dependents settled right after its end, as if each outcome
 // were recorded alone: a statement updates its jobs in ID order, so a run
 // of outcomes recorded together is one of rising job IDs (a runner's
