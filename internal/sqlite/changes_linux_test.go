@@ -79,3 +79,32 @@ func TestWaitPollsOnceTheWatchEnds(t *testing.T) {
 		}
 	}
 }
+
+// Once the watch has ended, an idle Wait polls, every waitPoll (and every
+// afterWritePoll for afterWriteFor after the end), rather than spin on the
+// closed channel. Counted in data_version queries, which a slower machine
+// makes fewer of, never more: a spin makes tens of thousands in 300 ms.
+func TestWaitDoesNotSpinOnceTheWatchEnds(t *testing.T) {
+	s, _ := setup(t)
+	if s.changes() == nil {
+		t.Fatal("no inotify watch; this test needs one")
+	}
+	if err := s.Wait(context.Background(), time.Millisecond); err != nil { // the first returns at once
+		t.Fatal(err)
+	}
+	s.unwatch()
+	counter := countSteps(t, s)
+	defer counter.Uninstall()
+	if _, err := s.writer.Exec("PRAGMA data_version"); err != nil {
+		t.Fatal(err)
+	}
+	perQuery := counter.Steps()
+	const d = 300 * time.Millisecond
+	if err := s.Wait(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	most := int64(afterWriteFor/afterWritePoll + d/waitPoll + 10)
+	if queries := (counter.Steps() - perQuery) / perQuery; queries > most {
+		t.Errorf("an idle Wait of %v after the watch ended ran data_version %d times, want at most %d: it spins", d, queries, most)
+	}
+}
