@@ -25,6 +25,7 @@ import (
 	"github.com/jobq/jobq/internal/postgres"
 	"github.com/jobq/jobq/internal/postgres/pgtest"
 	"github.com/jobq/jobq/internal/queue"
+	"github.com/jobq/jobq/internal/queue/queuetest"
 	"github.com/jobq/jobq/internal/sqlite"
 	_ "github.com/mattn/go-sqlite3"
 	"github.com/riverqueue/river"
@@ -176,30 +177,8 @@ func jobqRun(b *testing.B, s queue.Store, n, w int) (time.Duration, time.Duratio
 	if _, err := s.JobInsert(ctx, jobs); err != nil {
 		b.Fatal(err)
 	}
-	zero := 0
-	var finish []queue.JobFinishParams
-	done := 0
 	cpu0, start := cpuTime(), time.Now()
-	for {
-		now := time.Now()
-		res, err := s.JobClaim(ctx, queue.JobClaimParams{
-			Finish: finish, Limit: w, Worker: "bench", Now: now, LeaseUntil: now.Add(time.Minute),
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		done += len(finish) - len(res.Lost)
-		finish = finish[:0]
-		for _, job := range res.Jobs {
-			finish = append(finish, queue.JobFinishParams{
-				ID: job.ID, Run: job.Run, State: queue.StateSucceeded, Attempts: job.Attempts,
-				FinishedAt: now, ExitCode: &zero, Output: []byte{},
-			})
-		}
-		if len(finish) == 0 {
-			break
-		}
-	}
+	_, done := queuetest.ClaimFinishAll(b, s, w, time.Now)
 	d, cpu := time.Since(start), cpuTime()-cpu0
 	if done != n {
 		b.Fatalf("jobq finished %d of %d jobs", done, n)

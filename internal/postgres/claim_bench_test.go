@@ -14,6 +14,7 @@ import (
 
 	"github.com/jobq/jobq/internal/postgres/pgtest"
 	"github.com/jobq/jobq/internal/queue"
+	"github.com/jobq/jobq/internal/queue/queuetest"
 )
 
 // BenchmarkClaimFinish claims and finishes b.N no-op jobs one at a time
@@ -99,33 +100,15 @@ func BenchmarkClaimFinishLockstep(b *testing.B) {
 			if _, err := s.JobInsert(b.Context(), jobs); err != nil {
 				b.Fatal(err)
 			}
-			zero, claims := 0, 0
-			var finish []queue.JobFinishParams
 			server0 := backendCPU(b, s)
 			b.ResetTimer()
 			trips.n.Store(0)
 			cpu0 := processCPU()
-			for {
-				now := t0.Add(time.Second)
-				res, err := s.JobClaim(b.Context(), queue.JobClaimParams{
-					Finish: finish, Limit: w, Worker: "bench", Now: now, LeaseUntil: now.Add(time.Minute),
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-				claims++
-				finish = finish[:0]
-				for _, job := range res.Jobs {
-					finish = append(finish, queue.JobFinishParams{
-						ID: job.ID, Run: job.Run, State: queue.StateSucceeded, Attempts: job.Attempts,
-						FinishedAt: now, ExitCode: &zero, Output: []byte{},
-					})
-				}
-				if len(finish) == 0 {
-					break
-				}
-			}
+			claims, done := queuetest.ClaimFinishAll(b, s, w, func() time.Time { return t0.Add(time.Second) })
 			b.StopTimer()
+			if done != n {
+				b.Fatalf("finished %d of %d jobs", done, n)
+			}
 			cpu := processCPU() - cpu0
 			server := backendCPU(b, s) - server0
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "jobs/s")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jobq/jobq/internal/queue"
+	"github.com/jobq/jobq/internal/queue/queuetest"
 )
 
 // BenchmarkClaimFinish claims and finishes b.N no-op jobs through
@@ -33,31 +34,9 @@ func BenchmarkClaimFinish(b *testing.B) {
 			if _, err := s.JobInsert(b.Context(), jobs); err != nil {
 				b.Fatal(err)
 			}
-			zero := 0
-			var finish []queue.JobFinishParams
-			done := 0
 			cpu := cpuTime()
 			b.ResetTimer()
-			for {
-				now := t0.Add(time.Second)
-				res, err := s.JobClaim(b.Context(), queue.JobClaimParams{
-					Finish: finish, Limit: w, Worker: "bench", Now: now, LeaseUntil: now.Add(time.Minute),
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-				done += len(finish)
-				finish = finish[:0]
-				for _, job := range res.Jobs {
-					finish = append(finish, queue.JobFinishParams{
-						ID: job.ID, Run: job.Run, State: queue.StateSucceeded, Attempts: job.Attempts,
-						FinishedAt: now, ExitCode: &zero, Output: []byte{},
-					})
-				}
-				if len(finish) == 0 {
-					break
-				}
-			}
+			_, done := queuetest.ClaimFinishAll(b, s, w, func() time.Time { return t0.Add(time.Second) })
 			b.StopTimer()
 			if done != b.N {
 				b.Fatalf("finished %d of %d jobs", done, b.N)
