@@ -31,9 +31,7 @@ func BenchmarkDrain(b *testing.B) {
 
 	var cpus []time.Duration
 	drain := func(round int, jobsFile string, n int) time.Duration {
-		db := w.path(fmt.Sprintf("drain-%d.db", round))
-		defer w.removeDB(db)
-		d, cpu := w.drain(db, jobsFile, n)
+		d, cpu := w.drainSQLite(round, jobsFile, n)
 		cpus = append(cpus, cpu)
 		return d
 	}
@@ -47,19 +45,12 @@ func BenchmarkDrain(b *testing.B) {
 		return d
 	}
 
-	var jq, xa []time.Duration
 	drain(-1, warmFile, 100) // warm up: page cache, binary
 	cpus = nil
 	b.ResetTimer()
-	for i := range *flagDrainRuns {
-		if i%2 == 0 {
-			xa = append(xa, xargs())
-			jq = append(jq, drain(i, jobsFile, n))
-		} else {
-			jq = append(jq, drain(i, jobsFile, n))
-			xa = append(xa, xargs())
-		}
-	}
+	xa, jq := alternate(*flagDrainRuns,
+		func(int) time.Duration { return xargs() },
+		func(i int) time.Duration { return drain(i, jobsFile, n) })
 	b.StopTimer()
 
 	mj, mx := median(jq), median(xa)
@@ -117,9 +108,7 @@ func BenchmarkDrainPostgres(b *testing.B) {
 
 	var sqCPU, pgCPU []time.Duration
 	sqliteDrain := func(round int, jobsFile string, n int) time.Duration {
-		db := w.path(fmt.Sprintf("drain-%d.db", round))
-		defer w.removeDB(db)
-		d, cpu := w.drain(db, jobsFile, n)
+		d, cpu := w.drainSQLite(round, jobsFile, n)
 		sqCPU = append(sqCPU, cpu)
 		return d
 	}
@@ -129,20 +118,13 @@ func BenchmarkDrainPostgres(b *testing.B) {
 		return d
 	}
 
-	var sq, pg []time.Duration
 	sqliteDrain(-1, warmFile, 100) // warm up: page cache, binary, server
 	pgDrain(warmFile, 100)
 	sqCPU, pgCPU = nil, nil
 	b.ResetTimer()
-	for i := range *flagDrainRuns {
-		if i%2 == 0 {
-			sq = append(sq, sqliteDrain(i, jobsFile, n))
-			pg = append(pg, pgDrain(jobsFile, n))
-		} else {
-			pg = append(pg, pgDrain(jobsFile, n))
-			sq = append(sq, sqliteDrain(i, jobsFile, n))
-		}
-	}
+	sq, pg := alternate(*flagDrainRuns,
+		func(i int) time.Duration { return sqliteDrain(i, jobsFile, n) },
+		func(int) time.Duration { return pgDrain(jobsFile, n) })
 	b.StopTimer()
 
 	msq, mpg := median(sq), median(pg)
@@ -163,4 +145,29 @@ func BenchmarkDrainPostgres(b *testing.B) {
 			r, seconds(mpg), ms(mpg)/float64(n), seconds(msq), ms(msq)/float64(n), server))
 	note(b, "drain -c 2 on PostgreSQL: jobq's own CPU per job (user+sys, jobs and server excluded)",
 		fmt.Sprintf("%.0f µs (runs: %v), SQLite %.0f µs (runs: %v)", ms(median(pgCPU))*1000, pgCPU, ms(median(sqCPU))*1000, sqCPU))
+}
+
+// drainSQLite drains jobsFile's n jobs with `jobq drain -c 2` into a new
+// SQLite database for this round, removed after; it returns the wall time
+// and jobq's own CPU.
+func (w *workspace) drainSQLite(round int, jobsFile string, n int) (time.Duration, time.Duration) {
+	db := w.path(fmt.Sprintf("drain-%d.db", round))
+	defer w.removeDB(db)
+	return w.drain(db, jobsFile, n)
+}
+
+// alternate runs a and b runs times each, a first in even rounds and b
+// first in odd ones, so that neither always runs on the machine the other
+// left, and returns their times.
+func alternate(runs int, a, b func(round int) time.Duration) (as, bs []time.Duration) {
+	for i := range runs {
+		if i%2 == 0 {
+			as = append(as, a(i))
+			bs = append(bs, b(i))
+		} else {
+			bs = append(bs, b(i))
+			as = append(as, a(i))
+		}
+	}
+	return as, bs
 }
