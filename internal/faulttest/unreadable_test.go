@@ -2,6 +2,8 @@ package faulttest
 
 import (
 	"context"
+	"database/sql"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,22 +18,15 @@ import (
 // program wrote its permanent_exit), which the fast claim takes and
 // commits before it decodes it. The worker cannot know what it claimed,
 // so it does not exit on it: it warns and tries again, and the job stays
-// claimed, its attempt used, until its lease expires. Then taking it back
-// reads the row again and fails: the worker exits 1 with one `jobq:`
-// line, as for any failure of its database, never 0 or 75 (busy).
+// claimed, its attempt used, until its lease expires. Then taking it
+// back ends it dead, its last error saying why, in one log line, and the
+// worker goes on (it used to exit 1 there, and every worker with it, at
+// every expiry): it runs the next job.
 func TestCommittedClaimUnreadablePostgres(t *testing.T) {
 	t.Parallel()
 	q := setupPostgres(t, "JOBQ_WORK_LEASE=2s")
 	id := q.enqueue("true")
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, q.db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "UPDATE jobs SET permanent_exit = 'garbage' WHERE id = $1", id); err != nil {
-		t.Fatal(err)
-	}
+	conn := q.corrupt(id)
 	const unread = "the change was made but its result could not be read"
 	w := q.startWorker("w")
 	waitFor(t, 30*time.Second, "the claim's warning", func() bool { return strings.Contains(w.output(), unread) })
@@ -39,6 +34,7 @@ func TestCommittedClaimUnreadablePostgres(t *testing.T) {
 	if out := w.output(); !strings.Contains(out, "outcome of a commit unknown, trying again") {
 		t.Errorf("the worker's warning does not say the commit's outcome is unknown:\n%s", out)
 	}
+	ctx := context.Background()
 	var state string
 	var attempts int
 	if err := conn.QueryRow(ctx, "SELECT state, attempts FROM jobs WHERE id = $1", id).Scan(&state, &attempts); err != nil {
@@ -47,16 +43,67 @@ func TestCommittedClaimUnreadablePostgres(t *testing.T) {
 	if state != "running" || attempts != 1 {
 		t.Errorf("after the claim the worker could not read: job %s, attempts %d; want running, 1 (the claim committed)", state, attempts)
 	}
-	if code := w.wait(time.Minute); code != 1 {
-		t.Errorf("worker exit status %d once the lease expired, want 1\n%s", code, w.output())
+	var lastError string
+	waitFor(t, time.Minute, "the unreadable job dead once its lease expired", func() bool {
+		select {
+		case <-w.done:
+			t.Fatalf("the worker exited (%v) over one unreadable job\n%s", w.err, w.output())
+		default:
+		}
+		if err := conn.QueryRow(ctx, "SELECT state, coalesce(convert_from(last_error, 'UTF8'), '') FROM jobs WHERE id = $1", id).Scan(&state, &lastError); err != nil {
+			t.Fatal(err)
+		}
+		return state == "dead"
+	})
+	if !strings.Contains(lastError, "cannot be read") || !strings.Contains(lastError, "invalid exit codes") {
+		t.Errorf("the unreadable job's last error %q does not say why it ended", lastError)
 	}
-	var lines []string
-	for _, l := range strings.Split(strings.TrimSpace(w.output()), "\n") {
-		if strings.HasPrefix(l, "jobq: ") {
-			lines = append(lines, l)
+	// The worker goes on: it runs the next job.
+	next := q.enqueue(q.logLine())
+	waitFor(t, 30*time.Second, "the next job run", func() bool { return len(q.executions()[next]) > 0 })
+	select {
+	case <-w.done:
+		t.Fatalf("the worker exited (%v) over one unreadable job\n%s", w.err, w.output())
+	default:
+	}
+	var told int
+	for _, l := range strings.Split(w.output(), "\n") {
+		if strings.Contains(l, "cannot be read") && strings.Contains(l, "job="+strconv.FormatInt(id, 10)) {
+			told++
 		}
 	}
-	if len(lines) != 1 || !strings.Contains(lines[0], "find expired leases") || !strings.Contains(lines[0], "invalid exit codes") {
-		t.Errorf("jobq: lines %q, want one, about the expired lease's unreadable job", lines)
+	if told != 1 {
+		t.Errorf("%d log lines say job %d cannot be read, want 1\n%s", told, id, w.output())
 	}
+	w.stop(30 * time.Second)
+	q.checkCounts()
+}
+
+// corrupt writes, by raw SQL, a permanent_exit no jobq can read into job
+// id's row, as another program might, and returns the connection (on
+// PostgreSQL; nil on SQLite).
+func (q *queueDir) corrupt(id int64) *pgx.Conn {
+	q.t.Helper()
+	const set = "UPDATE jobs SET permanent_exit = 'garbage' WHERE id = "
+	if !q.pg {
+		db, err := sql.Open("sqlite3", "file:"+q.db+"?_busy_timeout=10000")
+		if err != nil {
+			q.t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec(set+"?", id); err != nil {
+			q.t.Fatal(err)
+		}
+		return nil
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, q.db)
+	if err != nil {
+		q.t.Fatal(err)
+	}
+	q.t.Cleanup(func() { conn.Close(ctx) })
+	if _, err := conn.Exec(ctx, set+"$1", id); err != nil {
+		q.t.Fatal(err)
+	}
+	return conn
 }

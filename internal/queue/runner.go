@@ -307,7 +307,13 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 					r.Log.Warn("lease not renewed, job handed back unstarted", logJob, p.ID, logQueue, expiredQueue[p.ID], logAttempt, p.Run)
 					continue
 				}
-				r.Log.Warn("worker lost, job taken back", logJob, p.ID, logQueue, expiredQueue[p.ID], logAttempt, p.Run, logState, string(p.State))
+				q, read := expiredQueue[p.ID]
+				if !read {
+					// Its row could not be read (Unreadable): said once, here.
+					r.Log.Error("worker lost, job taken back: it cannot be read", logJob, p.ID, logAttempt, p.Run, logState, string(p.State), logError, p.Error)
+					continue
+				}
+				r.Log.Warn("worker lost, job taken back", logJob, p.ID, logQueue, q, logAttempt, p.Run, logState, string(p.State))
 			}
 			r.logFinished(finish, ran, res, &sum)
 			finish = nil
