@@ -79,6 +79,54 @@ func TestCommittedClaimUnreadablePostgres(t *testing.T) {
 	q.checkCounts()
 }
 
+// TestDrainUnreadable: `jobq drain` with a job whose row no jobq can read
+// (another program wrote its permanent_exit) exits 1 with one `jobq:`
+// line naming the job, never 0: drain promised the queue run empty, and
+// it could not run that job. On PostgreSQL the claim commits before its
+// rows are read: drain goes on with the other jobs, then says that the
+// jobs of that claim may not have run (queue.UnknownClaimError); the job
+// stays running until its lease expires, when the next drain takes it
+// back and ends it dead. On SQLite the claim reads its rows before it
+// commits: it fails whole, and drain stops at once, the job untouched.
+func TestDrainUnreadable(t *testing.T) {
+	t.Parallel()
+	for _, pg := range []bool{false, true} {
+		name := map[bool]string{false: "SQLite", true: "PostgreSQL"}[pg]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			open := setup
+			if pg {
+				open = setupPostgres
+			}
+			q := open(t, "JOBQ_WORK_LEASE=2s")
+			bad := q.enqueue("true")
+			good := q.enqueue(q.logLine())
+			q.corrupt(bad)
+			r := q.jobq("", "drain")
+			lines := jobqLines(r.stderr)
+			if r.code != 1 || len(lines) != 1 || !strings.Contains(lines[0], "invalid exit codes") || !strings.Contains(lines[0], "job "+strconv.FormatInt(bad, 10)) {
+				t.Fatalf("jobq drain: exit %d, jobq: lines %q; want 1 and one line about job %d\nstderr: %s", r.code, lines, bad, r.stderr)
+			}
+			if !pg {
+				return
+			}
+			if !strings.Contains(lines[0], "left running until their lease expires") {
+				t.Errorf("drain's line %q does not say what became of the job it claimed", lines[0])
+			}
+			if n := len(q.executions()[good]); n != 1 {
+				t.Errorf("the readable job ran %d times, want 1: drain goes on past a claim it could not read", n)
+			}
+			// Once its lease expired, the next drain ends it dead.
+			time.Sleep(2500 * time.Millisecond)
+			r = q.jobq("", "drain")
+			if r.code != 0 || len(jobqLines(r.stderr)) != 0 || !strings.Contains(r.stderr, "cannot be read") {
+				t.Errorf("the drain after the lease expired: exit %d; want 0, no jobq: line, the job taken back said in its log\nstderr: %s", r.code, r.stderr)
+			}
+			q.checkCounts()
+		})
+	}
+}
+
 // corrupt writes, by raw SQL, a permanent_exit no jobq can read into job
 // id's row, as another program might, and returns the connection (on
 // PostgreSQL; nil on SQLite).
@@ -106,4 +154,15 @@ func (q *queueDir) corrupt(id int64) *pgx.Conn {
 		q.t.Fatal(err)
 	}
 	return conn
+}
+
+// jobqLines are the lines of stderr that start "jobq: ".
+func jobqLines(stderr string) []string {
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if strings.HasPrefix(l, "jobq: ") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
