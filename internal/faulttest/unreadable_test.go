@@ -68,12 +68,12 @@ func TestCommittedClaimUnreadablePostgres(t *testing.T) {
 	}
 	var told int
 	for _, l := range strings.Split(w.output(), "\n") {
-		if strings.Contains(l, "cannot be read") && strings.Contains(l, "job="+strconv.FormatInt(id, 10)) {
+		if strings.Contains(l, "cannot be read") && strings.Contains(l, "job="+strconv.FormatInt(id, 10)+" queue=") {
 			told++
 		}
 	}
 	if told != 1 {
-		t.Errorf("%d log lines say job %d cannot be read, want 1\n%s", told, id, w.output())
+		t.Errorf("%d log lines say job %d cannot be read (with its queue key), want 1\n%s", told, id, w.output())
 	}
 	w.stop(30 * time.Second)
 	q.checkCounts()

@@ -332,8 +332,10 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 				}
 				q, read := expiredQueue[p.ID]
 				if !read {
-					// Its row could not be read (Unreadable): said once, here.
-					r.Log.Error("worker lost, job taken back: it cannot be read", logJob, p.ID, logAttempt, p.Run, logState, string(p.State), logError, p.Error)
+					// Its row could not be read (Unreadable): said once, here,
+					// its queue unknown (empty), as the row's is not to be
+					// trusted.
+					r.Log.Error("worker lost, job taken back: it cannot be read", logJob, p.ID, logQueue, "", logAttempt, p.Run, logState, string(p.State), logError, p.Error)
 					continue
 				}
 				r.Log.Warn("worker lost, job taken back", logJob, p.ID, logQueue, q, logAttempt, p.Run, logState, string(p.State))
