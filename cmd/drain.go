@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -27,7 +28,10 @@ It fires the schedules' ticks that are due ('jobq schedule'), so that a
 crontab line '* * * * * jobq drain' runs schedules without a worker.
 
 Exit status 0 when every job it ran succeeded or will be retried; 1 when a
-job it ran went dead. On a terminal it shows, on stderr, the jobs done
+job it ran went dead, or when a claim's outcome was unknown (the
+connection lost as it committed, or the jobs claimed unreadable): jobs
+it took may not have run, and stay running until their lease expires.
+On a terminal it shows, on stderr, the jobs done
 out of those ready, how many failed and the rate. On SIGINT or SIGTERM it stops its running jobs and
 hands them back as pending without using an attempt.`,
 		Example: `  jobq drain
@@ -65,11 +69,23 @@ func runDrain(ctx context.Context, opts *DrainOptions) error {
 		r.OnLoop = progress.Update
 	}
 	sum, err := r.Drain(ctx)
+	var dead error
+	if sum.Dead > 0 {
+		dead = fmt.Errorf("%s went dead; see 'jobq list --state dead'", plural(sum.Dead, "job"))
+	}
+	if unknown := (*queue.UnknownClaimError)(nil); errors.As(err, &unknown) {
+		// Not drained: jobs it took may not have run. Its status is a
+		// failure's (1), whatever the driver's error; one line says both.
+		if dead != nil {
+			err = fmt.Errorf("%w; and %w", dead, err)
+		}
+		return &ExitError{Code: exitFailure, Err: fmt.Errorf("drain: %w", err)}
+	}
 	if err != nil {
 		return fmt.Errorf("drain: %w", err)
 	}
-	if sum.Dead > 0 {
-		return &ExitError{Code: exitFailure, Err: fmt.Errorf("%s went dead; see 'jobq list --state dead'", plural(sum.Dead, "job"))}
+	if dead != nil {
+		return &ExitError{Code: exitFailure, Err: dead}
 	}
 	return nil
 }

@@ -310,9 +310,14 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 		b.Queue(genericPlans)
 		if params.Expired != nil {
 			var expired []*queue.Job
+			var unreadable []*unreadableError
 			b.Queue(expiredJobs, now).Query(func(rows pgx.Rows) error {
 				for rows.Next() {
 					job, err := scanJob(rows)
+					if bad := (*unreadableError)(nil); errors.As(err, &bad) {
+						unreadable = append(unreadable, bad)
+						continue
+					}
 					if err != nil {
 						return err
 					}
@@ -326,6 +331,13 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 			b = &pgx.Batch{}
 			for _, job := range expired {
 				res.Expired = append(res.Expired, params.Expired(job))
+			}
+			for _, bad := range unreadable {
+				p, err := unreadableExpired(ctx, c, bad, params.Now)
+				if err != nil {
+					return fmt.Errorf("find expired leases: %w", err)
+				}
+				res.Expired = append(res.Expired, p)
 			}
 			if _, err := finishJobs(ctx, c, res.Expired); err != nil {
 				return err
@@ -387,6 +399,23 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 		return nil, err
 	}
 	return res, nil
+}
+
+// runAttempts reads the run and attempts of a job, whose other columns
+// may be unreadable.
+const runAttempts = `SELECT run, attempts FROM jobs WHERE id = $1`
+
+// unreadableExpired decides the outcome of bad, an expired job whose row
+// cannot be decoded (queue.Unreadable), from the run and attempts read
+// alone: one bad row is an error about its job, not one that stops every
+// worker's claims at each pass. The row is locked (expiredJobs), so the
+// run read fences the outcome as a whole row's would.
+func unreadableExpired(ctx context.Context, tx dbtx, bad *unreadableError, now time.Time) (queue.JobFinishParams, error) {
+	var run, attempts int64
+	if err := tx.QueryRow(ctx, runAttempts, bad.id).Scan(&run, &attempts); err != nil {
+		return queue.JobFinishParams{}, fmt.Errorf("%w (and its run: %w)", bad, interpretError(err))
+	}
+	return queue.Unreadable(queue.JobRef{ID: bad.id, Run: int(run)}, int(attempts), now, bad), nil
 }
 
 // queueClaim adds claimReady to b, its jobs to go to jobs; allowNames

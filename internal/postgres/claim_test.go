@@ -12,6 +12,7 @@ import (
 
 	"github.com/jobq/jobq/internal/postgres/pgtest"
 	"github.com/jobq/jobq/internal/queue"
+	"github.com/jobq/jobq/internal/queue/queuetest"
 )
 
 // bigQueue fills queue "big" with n jobs whose time has come, a few in
@@ -285,4 +286,18 @@ func TestClaimUnreadableCommitted(t *testing.T) {
 			t.Errorf("step=%v: job %s, attempts %d; want the fast path's claim made, the step path's not", step, state, attempts)
 		}
 	}
+}
+
+// TestUnreadableLease: a lost worker's job whose row holds bad data ends
+// dead when its lease is taken back, and the pass goes on
+// (queuetest.RunUnreadableLease).
+func TestUnreadableLease(t *testing.T) {
+	t.Parallel()
+	s, url := setup(t)
+	conn := connect(t, url)
+	queuetest.RunUnreadableLease(t, s, func(t *testing.T, id int64) {
+		if _, err := conn.Exec(t.Context(), "UPDATE jobs SET permanent_exit = 'garbage' WHERE id = $1", id); err != nil {
+			t.Fatal(err)
+		}
+	}, "invalid exit codes")
 }

@@ -83,7 +83,7 @@ func scanJob(row pgx.Row, extra ...any) (*queue.Job, error) {
 	j.Argv, j.Env = splitNUL(argv), splitNUL(env)
 	var err error
 	if j.PermanentExit, err = queue.ParseExitCodes(permanent.String); err != nil {
-		return nil, fmt.Errorf("job %d: %w", j.ID, err)
+		return nil, &unreadableError{id: j.ID, err: err}
 	}
 	j.State = queue.State(state)
 	j.RunAt, j.CreatedAt = fromMS(runAt), fromMS(created)
@@ -96,6 +96,16 @@ func scanJob(row pgx.Row, extra ...any) (*queue.Job, error) {
 	j.ScheduleID, j.ScheduleTick = scheduleID.Int64, fromNullMS(scheduleTick)
 	return &j, nil
 }
+
+// unreadableError is a job's row that was read but cannot be decoded:
+// bad data, which another program wrote (jobq writes none).
+type unreadableError struct {
+	id  int64
+	err error
+}
+
+func (e *unreadableError) Error() string { return fmt.Sprintf("job %d: %v", e.id, e.err) }
+func (e *unreadableError) Unwrap() error { return e.err }
 
 // queryIDs runs query, which selects one bigint column, and returns it.
 func queryIDs(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {

@@ -105,3 +105,17 @@ func LeaseExpired(job *Job, now time.Time, jitter float64) JobFinishParams {
 	}
 	return Decide(job, r, jitter)
 }
+
+// Unreadable decides the outcome of a running job whose lease expired
+// and whose row the store could not decode (another program wrote bad
+// data into it; err says what): no worker can run it, so it ends dead
+// with err as its last error, for an operator to see in jobq list
+// --state dead, mend and retry; taking it back as LeaseExpired does
+// would hand it to a claim that cannot read it either. ref is its
+// attempt, attempts the attempts it has used.
+func Unreadable(ref JobRef, attempts int, now time.Time, err error) JobFinishParams {
+	return JobFinishParams{
+		ID: ref.ID, Run: ref.Run, State: StateDead, Attempts: attempts, FinishedAt: now,
+		Error: "worker lost: lease expired; its job cannot be read: " + err.Error(),
+	}
+}

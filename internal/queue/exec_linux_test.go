@@ -3,9 +3,6 @@
 package queue
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -140,36 +137,6 @@ func TestWaitAfterPollGivesUp(t *testing.T) {
 	}
 	release()
 	wantExit7(t, cmd)
-}
-
-// When Wait fails without an exit status, Run ends the job's group rather
-// than leave it running unwatched while the attempt is retried.
-func TestExecutorWaitFailureKillsTheGroup(t *testing.T) {
-	job := shellJob(t, `sleep 30 & echo $! > bg.pid; echo $$ > main.pid; sleep 30`)
-	e := testExecutor()
-	e.KillGrace = 50 * time.Millisecond
-	e.wait = func(cmd *exec.Cmd) error {
-		if _, err := waitFile(filepath.Join(job.Dir, "main.pid")); err != nil {
-			t.Error(err)
-		}
-		return errors.New("waitid: injected failure") // nothing reaped
-	}
-	r := run(t, e, context.Background(), job)
-	bg := readPID(t, filepath.Join(job.Dir, "bg.pid"))
-	main := readPID(t, filepath.Join(job.Dir, "main.pid"))
-	killAtEnd(t, bg)
-	killAtEnd(t, main)
-	if !processGone(bg) || !processGone(main) {
-		t.Errorf("after a failed Wait, the job's processes still run (main %d gone: %v, background %d gone: %v)",
-			main, processGone(main), bg, processGone(bg))
-	}
-	if r.Error != "waitid: injected failure" || r.ExitCode != nil || r.Succeeded() {
-		t.Errorf("result %+v, want Wait's error", r)
-	}
-	// Reaped by Run, not left a zombie: its /proc entry is gone.
-	if _, err := os.Stat(fmt.Sprintf("/proc/%d", main)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the job's main process %d was not reaped after the failed Wait (/proc entry: %v)", main, err)
-	}
 }
 
 // skipWithoutPidfd skips a test of awaitExit's poll where the kernel gives

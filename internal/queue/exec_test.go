@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -407,6 +408,41 @@ func TestExecutorStartError(t *testing.T) {
 				t.Errorf("a start error on the last attempt decides %s, want dead", p.State)
 			}
 		})
+	}
+}
+
+// When Wait fails without an exit status, Run ends the job's group rather
+// than leave it running unwatched while the attempt is retried, and reaps
+// its process: a worker that runs for months must not collect zombies.
+// Run's handling of a failed Wait is the same on every system, the
+// failure injected (wait); so is this test.
+func TestExecutorWaitFailureKillsTheGroup(t *testing.T) {
+	job := shellJob(t, `sleep 30 & echo $! > bg.pid; echo $$ > main.pid; sleep 30`)
+	e := testExecutor()
+	e.KillGrace = 50 * time.Millisecond
+	e.wait = func(cmd *exec.Cmd) error {
+		if _, err := waitFile(filepath.Join(job.Dir, "main.pid")); err != nil {
+			t.Error(err)
+		}
+		return errors.New("waitid: injected failure") // nothing reaped
+	}
+	r := run(t, e, context.Background(), job)
+	bg := readPID(t, filepath.Join(job.Dir, "bg.pid"))
+	main := readPID(t, filepath.Join(job.Dir, "main.pid"))
+	killAtEnd(t, bg)
+	killAtEnd(t, main)
+	if !processGone(bg) || !processGone(main) {
+		t.Errorf("after a failed Wait, the job's processes still run (main %d gone: %v, background %d gone: %v)",
+			main, processGone(main), bg, processGone(bg))
+	}
+	if r.Error != "waitid: injected failure" || r.ExitCode != nil || r.Succeeded() {
+		t.Errorf("result %+v, want Wait's error", r)
+	}
+	// Reaped by Run, not left a zombie: the main process is this test's
+	// child, so its ID stays taken (a signal 0 finds it) until it is
+	// waited for.
+	if err := syscall.Kill(main, 0); err != syscall.ESRCH {
+		t.Errorf("the job's main process %d was not reaped after the failed Wait (kill 0: %v)", main, err)
 	}
 }
 

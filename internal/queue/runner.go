@@ -143,8 +143,24 @@ const (
 // When ctx is done it claims nothing more, gives running jobs Grace to
 // finish, then stops them and hands them back without using an attempt.
 // When the store fails, it stops its running jobs and returns the error
-// once they are gone.
+// once they are gone. When a claim's commit had an unknown outcome, it
+// goes on, and once done returns an UnknownClaimError with its Summary:
+// that claim may have taken jobs it never ran.
 func (r *Runner) Drain(ctx context.Context) (Summary, error) { return r.run(ctx, false) }
+
+// UnknownClaimError is what Drain returns, once done, when the commit of
+// one of its claims had an unknown outcome (ErrCommitUnknown: the
+// connection was lost, or the claim was made but its jobs could not be
+// read): that claim may have taken jobs that Drain never ran, which stay
+// running, their attempt used, until their lease expires and a worker
+// takes them back. The queue is not known to be drained.
+type UnknownClaimError struct{ Err error }
+
+func (e *UnknownClaimError) Error() string {
+	return "a claim may have taken jobs it could not run, left running until their lease expires: " + e.Err.Error()
+}
+
+func (e *UnknownClaimError) Unwrap() error { return e.Err }
 
 // Work runs jobs until ctx is done, then stops as Drain does. While idle it
 // waits for the store to change (a new job), for the next scheduled job to
@@ -199,6 +215,10 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 	// nextFire is when a schedule is next due; zero: look now (at the
 	// start, and after a change of the store, which may be a new schedule).
 	var nextFire time.Time
+	// unknownClaim is the error of the last claim whose commit may have
+	// claimed jobs this runner never heard of (ErrCommitUnknown): Drain
+	// returns it at its end (UnknownClaimError).
+	var unknownClaim error
 	for {
 		if forever && ctx.Err() == nil && r.Now().Sub(lastRetention) >= retentionEvery {
 			r.deleteOld(storeCtx)
@@ -284,6 +304,9 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 				msg := "database busy, trying again"
 				if !errors.Is(err, ErrBusy) {
 					msg = "outcome of a commit unknown, trying again"
+					if limit > 0 {
+						unknownClaim = err
+					}
 				}
 				r.Log.Warn(msg, logError, err)
 				time.Sleep(100 * time.Millisecond)
@@ -307,7 +330,15 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 					r.Log.Warn("lease not renewed, job handed back unstarted", logJob, p.ID, logQueue, expiredQueue[p.ID], logAttempt, p.Run)
 					continue
 				}
-				r.Log.Warn("worker lost, job taken back", logJob, p.ID, logQueue, expiredQueue[p.ID], logAttempt, p.Run, logState, string(p.State))
+				q, read := expiredQueue[p.ID]
+				if !read {
+					// Its row could not be read (Unreadable): said once, here,
+					// its queue unknown (empty), as the row's is not to be
+					// trusted.
+					r.Log.Error("worker lost, job taken back: it cannot be read", logJob, p.ID, logQueue, "", logAttempt, p.Run, logState, string(p.State), logError, p.Error)
+					continue
+				}
+				r.Log.Warn("worker lost, job taken back", logJob, p.ID, logQueue, q, logAttempt, p.Run, logState, string(p.State))
 			}
 			r.logFinished(finish, ran, res, &sum)
 			finish = nil
@@ -335,6 +366,9 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 			r.OnLoop(Snapshot{Running: started, Stopping: ctx.Err() != nil, Summary: sum})
 		}
 		if len(held) == 0 && (!forever || ctx.Err() != nil) {
+			if unknownClaim != nil && !forever {
+				return sum, &UnknownClaimError{Err: unknownClaim}
+			}
 			return sum, nil
 		}
 		if look && len(held) < r.Concurrency && ctx.Err() == nil {

@@ -2,6 +2,8 @@ package queue_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -392,5 +394,46 @@ func TestDrainFiresDueSchedule(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(e.dir, "fired")); err != nil {
 		t.Errorf("the job did not run: %v", err)
+	}
+}
+
+// unreadClaims is a real store whose first claim of jobs commits but
+// whose answer is lost, as a PostgreSQL claim whose rows cannot be read
+// (or whose connection drops as it commits) ends: the jobs it took are
+// running and the runner never hears of them.
+type unreadClaims struct {
+	*sqlite.Store
+	lost bool
+}
+
+func (s *unreadClaims) JobClaim(ctx context.Context, p queue.JobClaimParams) (*queue.JobClaimResult, error) {
+	res, err := s.Store.JobClaim(ctx, p)
+	if err == nil && p.Limit > 0 && !s.lost {
+		s.lost = true
+		return nil, fmt.Errorf("claim: %w", queue.ErrCommitUnknown)
+	}
+	return res, err
+}
+
+// TestDrainUnknownClaim: a claim whose outcome Drain cannot know may have
+// taken jobs it never runs: Drain goes on with the others, then says so
+// (UnknownClaimError, with its Summary), rather than report the queue
+// drained.
+func TestDrainUnknownClaim(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ids := e.insert(t, e.job("true"), e.job("true"))
+	r := e.runner(t, 1)
+	r.Store = &unreadClaims{Store: e.store}
+	sum, err := r.Drain(t.Context())
+	var unknown *queue.UnknownClaimError
+	if !errors.As(err, &unknown) || !errors.Is(err, queue.ErrCommitUnknown) {
+		t.Fatalf("Drain after a claim it could not hear = %v; want an UnknownClaimError", err)
+	}
+	if sum.Succeeded != 1 {
+		t.Errorf("Drain's summary %+v; want the other job run", sum)
+	}
+	if j := e.get(t, ids[0]); j.State != queue.StateRunning {
+		t.Errorf("the job of the lost claim is %s, want running (until its lease expires)", j.State)
 	}
 }

@@ -279,7 +279,9 @@ type JobClaimParams struct {
 	LeaseUntil time.Time
 	// Expired, when set, decides the outcome of a running job whose lease
 	// ended before Now (its worker is lost); the store records it, fenced,
-	// before claiming.
+	// before claiming. A job whose row the store cannot decode (bad data)
+	// is not passed to it: the store ends it dead (Unreadable) and goes
+	// on.
 	Expired func(job *Job) JobFinishParams
 	// Ahead is how many of Limit the worker claims ahead of its free
 	// slots, to start as one frees (docs/cli.md, "Short jobs"). Past the

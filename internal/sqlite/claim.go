@@ -223,12 +223,8 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 	res := &queue.JobClaimResult{}
 	now := ms(params.Now)
 	if params.Expired != nil {
-		expired, err := s.queryJobs(ctx, k, expiredJobs, now)
-		if err != nil {
+		if res.Expired, err = expiredLeases(ctx, k, params); err != nil {
 			return nil, fmt.Errorf("find expired leases: %w", err)
-		}
-		for _, job := range expired {
-			res.Expired = append(res.Expired, params.Expired(job))
 		}
 		if _, _, err := s.finishJobs(ctx, tx, res.Expired); err != nil {
 			return nil, err
@@ -264,6 +260,43 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 	}
 	s.seen.Store(version)
 	return res, nil
+}
+
+// runAttempts reads the run and attempts of a job, whose other columns
+// may be unreadable.
+const runAttempts = `SELECT run, attempts FROM jobs WHERE id = ?`
+
+// expiredLeases decides the outcomes of the running jobs whose lease
+// ended before params.Now (params.Expired). A job whose row cannot be
+// decoded ends dead (queue.Unreadable), fenced by its run, read alone:
+// one bad row is an error about its job, not one that stops every
+// worker's claims at each pass.
+func expiredLeases(ctx context.Context, k keptTx, params queue.JobClaimParams) ([]queue.JobFinishParams, error) {
+	var out []queue.JobFinishParams
+	var unreadable []*unreadableError
+	err := eachRow(ctx, k, expiredJobs, []any{ms(params.Now)}, func(rows *sql.Rows) error {
+		job, err := scanJob(rows)
+		if bad := (*unreadableError)(nil); errors.As(err, &bad) {
+			unreadable = append(unreadable, bad)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		out = append(out, params.Expired(job))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, bad := range unreadable {
+		var run, attempts int64
+		if err := k.QueryRowContext(ctx, runAttempts, bad.id).Scan(&run, &attempts); err != nil {
+			return nil, fmt.Errorf("%w (and its run: %w)", bad, interpretError(err))
+		}
+		out = append(out, queue.Unreadable(queue.JobRef{ID: bad.id, Run: int(run)}, int(attempts), params.Now, bad))
+	}
+	return out, nil
 }
 
 // queueState is a queue and one of its ready states that holds jobs.

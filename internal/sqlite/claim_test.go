@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jobq/jobq/internal/queue"
+	"github.com/jobq/jobq/internal/queue/queuetest"
 )
 
 // TestConcurrentClaims: workers in two processes (two stores on one file)
@@ -218,5 +219,27 @@ func TestFinishBatch(t *testing.T) {
 	var ends int
 	if err := s.reader.QueryRow("SELECT sum(n) FROM job_ends").Scan(&ends); err != nil || ends != 14 {
 		t.Errorf("job_ends counts %d ends (%v), want 14", ends, err)
+	}
+}
+
+// TestUnreadableLease: a lost worker's job whose row holds bad data ends
+// dead when its lease is taken back, and the pass goes on
+// (queuetest.RunUnreadableLease): data a scan cannot convert, and a
+// value jobq cannot parse.
+func TestUnreadableLease(t *testing.T) {
+	for _, tt := range []struct{ name, set, wantErr string }{
+		{"Scan", "timeout_ms = 'garbage'", `"timeout_ms"`},
+		{"Parse", "permanent_exit = 'garbage'", "invalid exit codes"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, path := setup(t)
+			raw := openRaw(t, path)
+			queuetest.RunUnreadableLease(t, s, func(t *testing.T, id int64) {
+				if _, err := raw.Exec("UPDATE jobs SET "+tt.set+" WHERE id = ?", id); err != nil {
+					t.Fatal(err)
+				}
+			}, tt.wantErr)
+		})
 	}
 }

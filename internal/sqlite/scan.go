@@ -77,16 +77,17 @@ func scanJob(row scanner, extra ...any) (*queue.Job, error) {
 		&runAt, &j.MaxAttempts, &j.Attempts, &timeout, &backoff, &maxBackoff, &permanent,
 		&unique, &created, &started, &finished, &exit, &signal, &lastError, &j.Run, &worker,
 		&lease, &j.CancelRequested, &progress, &progressMessage, &progressAt, &scheduleID, &scheduleTick}
-	err := row.Scan(append(dest, extra...)...)
-	if err != nil {
-		return nil, err
+	dest = append(dest, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, scanError(row, len(dest), err)
 	}
 	if progress.Valid {
 		j.Progress = &queue.Progress{Percent: progress.Float64, Message: progressMessage.String, At: fromNullMS(progressAt)}
 	}
 	j.Argv, j.Env = splitNUL(argv), splitNUL(env)
+	var err error
 	if j.PermanentExit, err = queue.ParseExitCodes(permanent.String); err != nil {
-		return nil, fmt.Errorf("job %d: %w", j.ID, err)
+		return nil, &unreadableError{id: j.ID, err: err}
 	}
 	j.State = queue.State(state)
 	j.RunAt, j.CreatedAt = fromMS(runAt), fromMS(created)
@@ -98,6 +99,35 @@ func scanJob(row scanner, extra ...any) (*queue.Job, error) {
 	j.ExitCode = nullInt(exit)
 	j.ScheduleID, j.ScheduleTick = scheduleID.Int64, fromNullMS(scheduleTick)
 	return &j, nil
+}
+
+// unreadableError is a job's row that was read but cannot be decoded:
+// bad data, which another program wrote (jobq writes none; a column of
+// SQLite holds a value of any type).
+type unreadableError struct {
+	id  int64
+	err error
+}
+
+func (e *unreadableError) Error() string { return fmt.Sprintf("job %d: %v", e.id, e.err) }
+func (e *unreadableError) Unwrap() error { return e.err }
+
+// scanError is err, the error of scanning the n columns of row, the job
+// ID first, as an unreadableError when the ID can be read: scanned again
+// as they are (the rows of a query may be, a single row's may not).
+func scanError(row scanner, n int, err error) error {
+	raw := make([]any, n)
+	dest := make([]any, n)
+	for i := range raw {
+		dest[i] = &raw[i]
+	}
+	if row.Scan(dest...) != nil {
+		return err
+	}
+	if id, ok := raw[0].(int64); ok {
+		return &unreadableError{id: id, err: err}
+	}
+	return err
 }
 
 // queryIDs runs query, which selects one integer column, and returns it.

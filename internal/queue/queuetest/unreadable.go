@@ -1,0 +1,94 @@
+package queuetest
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jobq/jobq/internal/queue"
+)
+
+// RunUnreadableLease is the case of a running job of a lost worker whose
+// row the store cannot decode: corrupt writes bad data into job id's row
+// as another program might (raw SQL: each store knows its own), and
+// wantErr is part of the error the store then gives about it. Taking
+// back expired leases must end that job dead, its last error saying
+// why, settle the jobs waiting for it, and go on: take back the other
+// expired jobs and claim, in the same call, and not find the job again.
+// It is not in Run: the suite speaks only through queue.Store, which
+// cannot write bad data.
+func RunUnreadableLease(t *testing.T, s queue.Store, corrupt func(t *testing.T, id int64), wantErr string) {
+	ids := insert(t, s, newJob("lost"), newJob("lost"))
+	waiting := insertOne(t, s, after(newJob("next"), ids[0]))
+	ready := insertOne(t, s, newJob("ready"))
+	lost := claim(t, s, queue.JobClaimParams{Queues: []string{"lost"}, Limit: 2, Now: t0, LeaseUntil: t0.Add(30 * time.Second)}).Jobs
+	if len(lost) != 2 {
+		t.Fatalf("claimed %d jobs, want 2", len(lost))
+	}
+	bad, other := lost[0], lost[1]
+	corrupt(t, bad.ID)
+
+	now := t0.Add(time.Minute)
+	var handed []int64
+	res, err := s.JobClaim(t.Context(), queue.JobClaimParams{
+		Limit: 1, Queues: []string{"ready"}, Worker: "host-c:9", Now: now, LeaseUntil: now.Add(30 * time.Second),
+		Expired: func(job *queue.Job) queue.JobFinishParams {
+			handed = append(handed, job.ID)
+			return queue.LeaseExpired(job, now, 0.5)
+		},
+	})
+	if err != nil {
+		t.Fatalf("taking back leases with job %d unreadable: %v", bad.ID, err)
+	}
+	if !slices.Equal(handed, []int64{other.ID}) {
+		t.Errorf("Expired was handed jobs %v, want only the readable %d", handed, other.ID)
+	}
+	var got *queue.JobFinishParams
+	for i, p := range res.Expired {
+		if p.ID == bad.ID {
+			got = &res.Expired[i]
+		}
+	}
+	switch {
+	case len(res.Expired) != 2 || got == nil:
+		t.Fatalf("res.Expired = %+v, want jobs %d and %d", res.Expired, bad.ID, other.ID)
+	case got.State != queue.StateDead || got.Run != bad.Run || got.Attempts != bad.Attempts ||
+		!strings.Contains(got.Error, "lease expired") || !strings.Contains(got.Error, wantErr) || !names(got.Error, bad.ID):
+		t.Errorf("the unreadable job's outcome: %+v; want dead at run %d, attempts %d, its error naming it and %q", *got, bad.Run, bad.Attempts, wantErr)
+	}
+	if len(res.Jobs) != 1 || res.Jobs[0].ID != ready {
+		t.Errorf("claimed %d jobs beside the take-back, want job %d", len(res.Jobs), ready)
+	}
+	if st := get(t, s, other.ID).State; st != queue.StateRetrying {
+		t.Errorf("the other expired job is %s, want retrying", st)
+	}
+	if w := get(t, s, waiting); w.State != queue.StateCancelled {
+		t.Errorf("the job waiting for the unreadable one is %s, want cancelled", w.State)
+	}
+	as := attempts(t, s, bad.ID)
+	if len(as) != 1 || as[0].FinishedAt.IsZero() || as[0].Error != got.Error {
+		t.Errorf("the unreadable job's history: %+v; want its attempt ended with its error", as)
+	}
+	stats, err := s.QueueStats(t.Context(), queue.QueueStatsParams{Now: now, RecentSince: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(stats, func(q queue.QueueStats) bool { return q.Name == "lost" })
+	if i < 0 || stats[i].Counts[queue.StateDead] != 1 || stats[i].Counts[queue.StateRunning] != 0 {
+		t.Errorf("queue stats %+v; want queue lost with one job dead, none running", stats)
+	}
+
+	// Ended: the next pass does not find it again.
+	handed = nil
+	res, err = s.JobClaim(t.Context(), queue.JobClaimParams{
+		Worker: "host-c:9", Now: now.Add(time.Hour), LeaseUntil: now.Add(2 * time.Hour),
+		Expired: func(job *queue.Job) queue.JobFinishParams {
+			handed = append(handed, job.ID)
+			return queue.LeaseExpired(job, now, 0.5)
+		},
+	})
+	if err != nil || len(res.Expired) != 1 || res.Expired[0].ID != ready {
+		t.Errorf("the next pass: %+v, %v; want only job %d (claimed just before) taken back", res, err, ready)
+	}
+}
