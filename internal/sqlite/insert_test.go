@@ -16,7 +16,7 @@ func TestInsertAllOrNothing(t *testing.T) {
 	s, _ := setup(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := s.JobInsert(ctx, []queue.JobInsertParams{testJob("default"), testJob("default")}); err == nil {
+	if _, err := s.JobInsert(ctx, queue.Jobs(testJob("default"), testJob("default"))); err == nil {
 		t.Fatal("JobInsert with a cancelled context succeeded")
 	}
 	// A trigger that refuses the third row makes the batch fail part way.
@@ -24,7 +24,7 @@ func TestInsertAllOrNothing(t *testing.T) {
 		WHEN new.queue = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END`); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("a"), withUnique(testJob("b"), "k"), testJob("poison")})
+	_, err := s.JobInsert(t.Context(), queue.Jobs(testJob("a"), withUnique(testJob("b"), "k"), testJob("poison")))
 	if err == nil || !strings.Contains(err.Error(), "poisoned") {
 		t.Fatalf("JobInsert with a poisoned row: %v", err)
 	}
@@ -50,7 +50,7 @@ func TestInsertWaitingState(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
 	ctx := t.Context()
-	ids, err := s.JobInsert(ctx, []queue.JobInsertParams{testJob("dead"), testJob("ok")})
+	ids, err := s.JobInsert(ctx, queue.Jobs(testJob("dead"), testJob("ok")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestInsertWaitingState(t *testing.T) {
 		p.State, p.After = queue.StateWaiting, []int64{after}
 		return p
 	}
-	got, err := s.JobInsert(ctx, []queue.JobInsertParams{waiting(ids[0]), waiting(ids[1])})
+	got, err := s.JobInsert(ctx, queue.Jobs(waiting(ids[0]), waiting(ids[1])))
 	if err != nil {
 		t.Fatal(err)
 	}
