@@ -19,8 +19,10 @@ const insertColumns = `INSERT INTO jobs (queue, state, priority, command, argv, 
 const insertRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 // insertChunk is how many rows one INSERT statement takes: a batch pays the
-// per-statement cost once per chunk rather than once per job.
-const insertChunk = 64
+// per-statement cost once per chunk rather than once per job. 256 rather
+// than 64 once a plain row bound one value: 4% fewer instructions for a
+// batch of 20,000 lines (1,000: more, the arguments' slice grows).
+const insertChunk = 256
 
 // JobInsert inserts the jobs of a stream in one transaction; see
 // queue.Store.
@@ -157,11 +159,12 @@ const countJobs = `INSERT INTO job_counts (queue, state, n) VALUES (?, ?, ?)
 // the rows of a chunk differ only in command, argv and unique key (a batch
 // of lines, with flags for the rest), the other 13 values are bound once
 // per statement rather than once per row: binding was a third of a batch's
-// time.
+// time. When each row is also a shell command with no unique key, only
+// the command is bound (insertPlain).
 type inserter struct {
 	tx     *sql.Tx
 	ctx    context.Context
-	stmts  map[[2]int]*sql.Stmt // by shared?, rows
+	stmts  map[[2]int]*sql.Stmt // by kind (insertSQL), rows
 	args   []any
 	rows   []queue.JobInsertParams // the chunk to insert next
 	ids    []int64                 // the IDs of the chunk inserted last
@@ -195,32 +198,46 @@ func (ins *inserter) insert() (int64, error) {
 			break
 		}
 	}
-	ins.args = ins.args[:0]
+	kind := insertRows
 	if shared {
+		kind = insertPlain
+		for i := range rows {
+			if !plain(&rows[i]) {
+				kind = insertShared
+				break
+			}
+		}
+	}
+	ins.args = ins.args[:0]
+	switch kind {
+	case insertPlain:
+		ins.args = appendSharedArgs(ins.args, first)
+		for i := range rows {
+			ins.args = append(ins.args, rows[i].Command)
+		}
+	case insertShared:
 		ins.args = appendSharedArgs(ins.args, first)
 		for i := range rows {
 			p := &rows[i]
 			ins.args = append(ins.args, p.Command, joinNUL(p.Argv), nullString(p.UniqueKey))
 		}
+	default:
+		for i := range rows {
+			ins.args = appendInsertArgs(ins.args, &rows[i])
+		}
+	}
+	if shared {
 		ins.counts[jobCount{first.Queue, first.State}] += len(rows)
 	} else {
 		for i := range rows {
-			ins.args = appendInsertArgs(ins.args, &rows[i])
 			ins.counts[jobCount{rows[i].Queue, rows[i].State}]++
 		}
 	}
-	key := [2]int{0, len(rows)}
-	if shared {
-		key[0] = 1
-	}
+	key := [2]int{kind, len(rows)}
 	st, ok := ins.stmts[key]
 	if !ok {
-		query := insertSQL(len(rows))
-		if shared {
-			query = insertSharedSQL(len(rows))
-		}
 		var err error
-		if st, err = ins.tx.PrepareContext(ins.ctx, query); err != nil {
+		if st, err = ins.tx.PrepareContext(ins.ctx, insertSQL(kind, len(rows))); err != nil {
 			return 0, err
 		}
 		if ins.stmts == nil {
@@ -235,28 +252,59 @@ func (ins *inserter) insert() (int64, error) {
 	return res.LastInsertId()
 }
 
-func insertSQL(rows int) string {
-	return insertColumns + strings.TrimSuffix(strings.Repeat(insertRow+", ", rows), ", ")
-}
+// The kinds of INSERT statement inserter prepares.
+const (
+	insertRows   = iota // every value bound per row
+	insertShared        // rows that share all values but command, argv and unique key
+	insertPlain         // shared, and each row a shell command with no unique key
+)
 
-// insertSharedSQL inserts rows that share all values but command, argv and
-// unique key: those 13 are ?1 to ?12 (created_at twice), the rows' from ?13.
-func insertSharedSQL(rows int) string {
+// insertSQL is the statement of a kind for rows rows. The shared kinds
+// bind the 12 values the rows share once, as ?1 to ?12 (created_at
+// twice), the rows' own from ?13: command, argv and unique key; or, for
+// insertPlain, the command alone, argv being /bin/sh -c and the command
+// (queue.ShellArgv, joined by NULs as joinNUL does) and the unique key
+// NULL. A plain batch of lines binds a value a job rather than three.
+func insertSQL(kind, rows int) string {
+	if kind == insertRows {
+		return insertColumns + strings.TrimSuffix(strings.Repeat(insertRow+", ", rows), ", ")
+	}
 	var b strings.Builder
 	b.WriteString(`INSERT INTO jobs (queue, state, priority, dir, env, run_at, max_attempts,
 	timeout_ms, backoff_ms, max_backoff_ms, permanent_exit, created_at, updated_at,
 	command, argv, unique_key)
-SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, column1, column2, column3
-FROM (VALUES `)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, column1, `)
+	per := 3
+	if kind == insertPlain {
+		per = 1
+		b.WriteString("CAST(")
+		for _, arg := range queue.ShellArgv("")[:2] {
+			fmt.Fprintf(&b, "'%s' || char(0) || ", arg)
+		}
+		b.WriteString("column1 AS BLOB), NULL")
+	} else {
+		b.WriteString(`column2, column3`)
+	}
+	b.WriteString("\nFROM (VALUES ")
 	for r := range rows {
 		if r > 0 {
 			b.WriteString(", ")
 		}
-		n := 13 + 3*r
-		fmt.Fprintf(&b, "(?%d, ?%d, ?%d)", n, n+1, n+2)
+		n := 13 + per*r
+		if per == 1 {
+			fmt.Fprintf(&b, "(?%d)", n)
+		} else {
+			fmt.Fprintf(&b, "(?%d, ?%d, ?%d)", n, n+1, n+2)
+		}
 	}
 	b.WriteString(")")
 	return b.String()
+}
+
+// plain reports whether a job is a shell command without a unique key,
+// as insertPlain inserts it.
+func plain(p *queue.JobInsertParams) bool {
+	return p.UniqueKey == "" && slices.Equal(p.Argv, queue.ShellArgv(p.Command))
 }
 
 func appendInsertArgs(args []any, p *queue.JobInsertParams) []any {

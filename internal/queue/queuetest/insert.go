@@ -174,7 +174,7 @@ func testInsertKeepsBytes(t *testing.T, s queue.Store) {
 	}
 }
 
-// bigBatch is more jobs than a store takes in one statement (SQLite 64,
+// bigBatch is more jobs than a store takes in one statement (SQLite 256,
 // PostgreSQL 5,000), twice over: a stream's jobs go in by chunks.
 const bigBatch = 12000
 
