@@ -171,6 +171,10 @@ func (r *BatchReader) line() (p JobInsertParams, ok bool, err error) {
 		p.State = NewJobState(p.RunAt, r.now)
 		return p, true, p.Validate()
 	}
+	if b, ok := quickLine(line); ok {
+		r.stream = nil // it stands at this line's value
+		return p, true, b.apply(&p, &r.def, r.now)
+	}
 	if r.stream == nil {
 		r.stream = json.NewDecoder(strings.NewReader(text[lineStart:]))
 		r.stream.DisallowUnknownFields()

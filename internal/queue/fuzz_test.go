@@ -373,6 +373,14 @@ func FuzzBatchReader(f *testing.F) {
 		{"1\n2\n", true},
 		{"null\n", true},
 		{`{"command": "a"}` + "\n\u00a0\n" + `{"command": "b"}`, true},
+		// What quickLine reads, and what it leaves to encoding/json.
+		{`{"command":"echo \"a\" \\ \/ \t é","queue":"q","priority":-12,"max_attempts":3}` + "\n" +
+			`{ "argv" : [ "/bin/echo" , "" ], "env": {"A": "1", "B": ""}, "dir": "sub", "unique_key": "k", "run_at": "2024-05-02T00:00:00Z", "timeout": "1m" }`, true},
+		{`{"command":"a","command":"b"}` + "\n" + `{"Command":"a"}` + "\n" + `{"command":"\u00e9"}`, true},
+		{`{"command":"a","priority":-0}` + "\n" + `{"command":"a","priority":012}` + "\n" + `{"command":"a","priority":1e2}`, true},
+		{`{"command":"a","priority":1234567890}` + "\n" + `{"command":null}` + "\n" + `{"argv":[]}` + "\n" + `{"command":"a","env":{}}`, true},
+		{`{"command":"a","env":{"A":"1","A":"2"}}` + "\n" + "{\"command\":\"\xff\"}" + "\n" + `{"command":"a"}x`, true},
+		{`{}` + "\n" + `{"command":"a",}` + "\n" + `{"command":"a\x"}` + "\n" + `{"": "a"}`, true},
 	} {
 		f.Add([]byte(s.input), s.asJSON)
 	}

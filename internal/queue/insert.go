@@ -117,7 +117,9 @@ func (b *InsertBatch) Inserted(ids []int64) {
 			b.minID = id
 		}
 	}
-	b.pending = b.pending[len(ids):]
+	// Moved to the front, not resliced: a slice that only ever lost its
+	// front would be reallocated as it grows.
+	b.pending = b.pending[:copy(b.pending, b.pending[len(ids):])]
 }
 
 // IDs returns the ID of every job of the stream, in order, once all those
