@@ -116,7 +116,7 @@ func runEnqueue(ctx context.Context, opts *EnqueueOptions) error {
 		case err == io.EOF:
 			return nil // an empty batch adds nothing, as xargs -r runs nothing
 		case err != nil:
-			return &UsageError{Err: fmt.Errorf("stdin %w", err)} // stdin line 3: ...
+			return badLine(err)
 		}
 		jobs = func(yield func(queue.JobInsertParams, error) bool) {
 			if yield(first, nil) {
@@ -140,7 +140,7 @@ func runEnqueue(ctx context.Context, opts *EnqueueOptions) error {
 	defer store.Close()
 	ids, err := store.JobInsert(ctx, jobs)
 	if lineErr := (*queue.BatchLineError)(nil); errors.As(err, &lineErr) {
-		return &UsageError{Err: fmt.Errorf("stdin %w", lineErr)} // nothing was inserted
+		return badLine(lineErr) // the stream stopped there: nothing was inserted
 	}
 	if err != nil {
 		return fmt.Errorf("enqueue: %w", err)
@@ -152,6 +152,10 @@ func runEnqueue(ctx context.Context, opts *EnqueueOptions) error {
 	}
 	return out.Flush()
 }
+
+// badLine is the usage error of a bad line of --batch input:
+// "stdin line 3: ...".
+func badLine(err error) error { return &UsageError{Err: fmt.Errorf("stdin %w", err)} }
 
 // defaults builds the job the flags describe, config defaults filling in
 // what they do not say; batch lines start from it.
