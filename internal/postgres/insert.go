@@ -31,18 +31,30 @@ FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::bytea[], $6::
 ORDER BY ord
 RETURNING id`
 
-// insertChunk is how many rows one insertJobsSQL takes: a stream is
-// inserted as it comes, a chunk at a time, each a round trip.
-const insertChunk = 5000
-
 // JobInsert inserts the jobs of a stream in one transaction; see
 // queue.Store. The write lock makes the unique keys' lookups and the
 // insert one step: no other host inserts a key in between.
+//
+// Unlike SQLite's, it takes the stream whole before it begins: the server
+// ends a session idle in a transaction for idleInTx (a second or more),
+// and the work of building a stream's jobs (parsing a batch's lines)
+// between statements is idle time to it. A batch's memory was never
+// PostgreSQL's problem: it reads one array a column.
 func (s *Store) JobInsert(ctx context.Context, jobs iter.Seq2[queue.JobInsertParams, error]) ([]int64, error) {
+	var params []queue.JobInsertParams
+	for p, err := range jobs {
+		if err != nil {
+			return nil, err
+		}
+		params = append(params, p)
+	}
+	if len(params) == 0 {
+		return []int64{}, nil
+	}
 	var ids []int64
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		var err error
-		ids, err = insertJobs(ctx, tx, jobs)
+		ids, err = insertJobs(ctx, tx, params)
 		return err
 	})
 	if err != nil {
@@ -52,8 +64,9 @@ func (s *Store) JobInsert(ctx context.Context, jobs iter.Seq2[queue.JobInsertPar
 }
 
 // insertJobs is JobInsert inside tx, which holds the write lock;
-// ScheduleFire enqueues a tick's job with it.
-func insertJobs(ctx context.Context, tx pgx.Tx, jobs iter.Seq2[queue.JobInsertParams, error]) ([]int64, error) {
+// ScheduleFire enqueues a tick's job with it. One statement inserts
+// every job to insert.
+func insertJobs(ctx context.Context, tx pgx.Tx, params []queue.JobInsertParams) ([]int64, error) {
 	var b queue.InsertBatch
 	lookupKey := func(key string) (int64, error) {
 		var id int64
@@ -70,48 +83,31 @@ func insertJobs(ctx context.Context, tx pgx.Tx, jobs iter.Seq2[queue.JobInsertPa
 		return queue.State(state), interpretError(err)
 	}
 	var rows []queue.JobInsertParams
-	flush := func() error {
-		if len(rows) == 0 {
-			return nil
-		}
-		newIDs, err := queryIDs(ctx, tx, insertJobsSQL, insertArrays(rows)...)
-		if err != nil {
-			return fmt.Errorf("insert jobs: %w", err)
-		}
-		if len(newIDs) != len(rows) {
-			return fmt.Errorf("insert jobs: %d rows inserted for %d jobs", len(newIDs), len(rows))
-		}
-		rows = rows[:0]
-		slices.Sort(newIDs)
-		b.Inserted(newIDs)
-		if _, err := tx.Exec(ctx, logNewJobs, newIDs); err != nil {
-			return interpretError(fmt.Errorf("log new jobs: %w", err))
-		}
-		if _, err := tx.Exec(ctx, countNewJobs, newIDs); err != nil {
-			return interpretError(fmt.Errorf("count new jobs: %w", err))
-		}
-		return nil
-	}
-	for p, err := range jobs {
-		if err != nil {
-			return nil, err
-		}
+	for _, p := range params {
 		insert, err := b.Add(&p, lookupKey, depState)
 		if err != nil {
 			return nil, err
 		}
-		if !insert {
-			continue
-		}
-		rows = append(rows, p)
-		if len(rows) == insertChunk {
-			if err := flush(); err != nil {
-				return nil, err
-			}
+		if insert {
+			rows = append(rows, p)
 		}
 	}
-	if err := flush(); err != nil {
-		return nil, err
+	if len(rows) > 0 {
+		newIDs, err := queryIDs(ctx, tx, insertJobsSQL, insertArrays(rows)...)
+		if err != nil {
+			return nil, fmt.Errorf("insert jobs: %w", err)
+		}
+		if len(newIDs) != len(rows) {
+			return nil, fmt.Errorf("insert jobs: %d rows inserted for %d jobs", len(newIDs), len(rows))
+		}
+		slices.Sort(newIDs)
+		b.Inserted(newIDs)
+		if _, err := tx.Exec(ctx, logNewJobs, newIDs); err != nil {
+			return nil, interpretError(fmt.Errorf("log new jobs: %w", err))
+		}
+		if _, err := tx.Exec(ctx, countNewJobs, newIDs); err != nil {
+			return nil, interpretError(fmt.Errorf("count new jobs: %w", err))
+		}
 	}
 	ids := b.IDs()
 	if err := insertDependencies(ctx, tx, b.Deps, ids); err != nil {

@@ -30,10 +30,13 @@ type Store interface {
 	// JobInsert inserts the jobs of a stream all or nothing and returns
 	// their IDs in order. A job whose UniqueKey belongs to a job not yet
 	// final (inserted before, or earlier in the same call) is not
-	// inserted: that job's ID is returned. The stream is read inside the
-	// write transaction, job by job, so that a large batch is never held
-	// whole (Jobs makes one of a few jobs); an error it yields stops it,
-	// nothing is inserted, and JobInsert returns that error as it is.
+	// inserted: that job's ID is returned. A store may read the stream
+	// job by job inside its write transaction, so that a large batch is
+	// never held whole (SQLite), or whole before it (PostgreSQL); either
+	// way, the caller has its input in hand before it calls, never
+	// waiting on a producer with the lock held. Jobs makes a stream of a
+	// few jobs. An error the stream yields stops it: nothing is inserted,
+	// and JobInsert returns that error as it is.
 	JobInsert(ctx context.Context, jobs iter.Seq2[JobInsertParams, error]) ([]int64, error)
 	// JobGet returns one job, or ErrNotFound.
 	JobGet(ctx context.Context, id int64) (*Job, error)
