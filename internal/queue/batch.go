@@ -89,7 +89,8 @@ func (e *BatchLineError) Unwrap() error { return e.Err }
 // jobs (docs/performance.md, issue 10). It does what calling
 // ParseBatchLine for each line would, faster: every command is a piece of
 // one string that holds the whole input, not a string of its own; JSON
-// lines are read by one decoder that runs through the input, checking
+// lines in the plainest JSON are read by quickLine, without reflection,
+// and the others by one decoder that runs through the input, checking
 // that each value starts and ends on its line, rather than by a new
 // decoder (and buffer) for each line. Any line that decoder does not read
 // cleanly is read again by ParseBatchLine, which decides the job or the
