@@ -111,8 +111,8 @@ func TestCopyToPostgres(t *testing.T) {
 	for _, j := range jobs {
 		highest = max(highest, j.ID)
 	}
-	ids, err := to.JobInsert(ctx, []queue.JobInsertParams{{Queue: "default", State: queue.StatePending,
-		Command: "true", Argv: queue.ShellArgv("true"), Dir: "/", RunAt: testNow, MaxAttempts: 1, CreatedAt: testNow}})
+	ids, err := to.JobInsert(ctx, queue.Jobs(queue.JobInsertParams{Queue: "default", State: queue.StatePending,
+		Command: "true", Argv: queue.ShellArgv("true"), Dir: "/", RunAt: testNow, MaxAttempts: 1, CreatedAt: testNow}))
 	if err != nil || ids[0] != 7 {
 		t.Errorf("first job on PostgreSQL: ID %v (%v), want 7: SQLite gave 1 to 6 (the highest still there is %d)", ids, err, highest)
 	}
@@ -139,7 +139,7 @@ func TestCopyNamesTheJob(t *testing.T) {
 	}
 	job := queue.JobInsertParams{Queue: "default", State: queue.StatePending, Command: "true", Argv: queue.ShellArgv("true"),
 		Dir: "/", RunAt: testNow, MaxAttempts: 1, CreatedAt: testNow, UniqueKey: "a\x00b"}
-	if _, err := s.JobInsert(ctx, []queue.JobInsertParams{job}); err != nil {
+	if _, err := s.JobInsert(ctx, queue.Jobs(job)); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
+	"iter"
 	"strconv"
 	"time"
 
@@ -87,50 +87,61 @@ func runEnqueue(ctx context.Context, opts *EnqueueOptions) error {
 	if err != nil {
 		return &UsageError{Err: err}
 	}
-	var jobs []queue.JobInsertParams
+	var jobs iter.Seq2[queue.JobInsertParams, error]
 	switch {
 	case opts.JSON && !opts.Batch:
 		return usageErrorf("--json goes with --batch")
 	case opts.Batch && len(opts.Job.Args) > 0:
 		return usageErrorf("--batch reads commands from standard input; give none as arguments")
 	case opts.Batch:
-		// A batch's jobs stay live until they are inserted, and little
-		// else is allocated: the collector scanned them again at each
-		// cycle (7 for 200,000 --json lines), with write barriers on
-		// while they were copied, for garbage it hardly found. Off until
-		// the batch is in, for 1% more memory with plain lines and 14%
-		// with --json (docs/performance.md, issue 10, has the figures).
-		defer debug.SetGCPercent(debug.SetGCPercent(-1))
 		in := opts.IO.In
 		if opts.IO.ErrTerminal {
 			lines := newLineProgress(in, opts.IO.ErrOut, opts.Now)
 			in = lines
 			defer lines.Stop()
 		}
-		if jobs, err = readBatch(in, opts.JSON, def, now); err != nil {
-			return &UsageError{Err: err}
+		// All of stdin is read before the store is opened: the insert
+		// holds the write lock, which a slow producer would hold
+		// against every worker. The jobs are then built one at a time
+		// as the store inserts them.
+		data, err := io.ReadAll(in)
+		if err != nil {
+			return &UsageError{Err: fmt.Errorf("read stdin: %w", err)}
+		}
+		batch := queue.NewBatchReader(data, opts.JSON, def, now)
+		// The first job is read before the store is opened, so that
+		// input bad from its start creates no database.
+		first, err := batch.Next()
+		switch {
+		case err == io.EOF:
+			return nil // an empty batch adds nothing, as xargs -r runs nothing
+		case err != nil:
+			return badLine(err)
+		}
+		jobs = func(yield func(queue.JobInsertParams, error) bool) {
+			if yield(first, nil) {
+				batch.All()(yield)
+			}
 		}
 	default:
 		if err := opts.Job.setCommand(&def); err != nil {
 			return err
 		}
-		jobs = append(jobs, def)
-	}
-	if !opts.Batch {
-		if err := jobs[0].Validate(); err != nil {
+		if err := def.Validate(); err != nil {
 			return &UsageError{Err: err}
 		}
+		jobs = queue.Jobs(def)
 	}
 
-	if len(jobs) == 0 {
-		return nil // an empty batch adds nothing, as xargs -r runs nothing
-	}
 	store, err := opts.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	ids, err := store.JobInsert(ctx, jobs)
+	if lineErr := (*queue.BatchLineError)(nil); errors.As(err, &lineErr) {
+		return badLine(lineErr) // the stream stopped there: nothing was inserted
+	}
 	if err != nil {
 		return fmt.Errorf("enqueue: %w", err)
 	}
@@ -141,6 +152,10 @@ func runEnqueue(ctx context.Context, opts *EnqueueOptions) error {
 	}
 	return out.Flush()
 }
+
+// badLine is the usage error of a bad line of --batch input:
+// "stdin line 3: ...".
+func badLine(err error) error { return &UsageError{Err: fmt.Errorf("stdin %w", err)} }
 
 // defaults builds the job the flags describe, config defaults filling in
 // what they do not say; batch lines start from it.
@@ -174,20 +189,4 @@ func (opts *EnqueueOptions) defaults(cfg *config.Config, now time.Time) (queue.J
 		p.After = ids
 	}
 	return p, nil
-}
-
-// readBatch reads one job per non-blank line. The first bad line stops it:
-// nothing is inserted. All input is read before any job is built, so that
-// the jobs go into one slice of the right size (growing a slice of 200,000
-// jobs cost more than inserting them).
-func readBatch(r io.Reader, asJSON bool, def queue.JobInsertParams, now time.Time) ([]queue.JobInsertParams, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("read stdin: %w", err)
-	}
-	jobs, err := queue.ParseBatch(data, asJSON, def, now)
-	if err != nil {
-		return nil, fmt.Errorf("stdin %w", err) // stdin line 3: ...
-	}
-	return jobs, nil
 }

@@ -146,7 +146,7 @@ func runScheduleRun(ctx context.Context, opts *ScheduleOptions, store queue.Stor
 	if err != nil {
 		return err
 	}
-	ids, err := store.JobInsert(ctx, []queue.JobInsertParams{sc.NewJob(time.Time{}, opts.Now())})
+	ids, err := store.JobInsert(ctx, queue.Jobs(sc.NewJob(time.Time{}, opts.Now())))
 	if err != nil {
 		return err
 	}

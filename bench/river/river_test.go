@@ -174,7 +174,7 @@ func jobqRun(b *testing.B, s queue.Store, n, w int) (time.Duration, time.Duratio
 			Dir: "/", RunAt: t0, MaxAttempts: 3, CreatedAt: t0,
 		}
 	}
-	if _, err := s.JobInsert(ctx, jobs); err != nil {
+	if _, err := s.JobInsert(ctx, queue.Jobs(jobs...)); err != nil {
 		b.Fatal(err)
 	}
 	cpu0, start := cpuTime(), time.Now()

@@ -43,7 +43,7 @@ func TestStoreCollector(t *testing.T) {
 	t.Parallel()
 	s, _ := openStore(t)
 	ctx := t.Context()
-	if _, err := s.JobInsert(ctx, []queue.JobInsertParams{job("mail", t0.Add(-90*time.Second)), job("mail", t0), job("mail", t0)}); err != nil {
+	if _, err := s.JobInsert(ctx, queue.Jobs(job("mail", t0.Add(-90*time.Second)), job("mail", t0), job("mail", t0))); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.JobClaim(ctx, queue.JobClaimParams{Limit: 2, Worker: "w", Now: t0, LeaseUntil: t0.Add(time.Minute)})

@@ -36,7 +36,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 			for i := range jobs {
 				jobs[i] = testJob("default")
 			}
-			if _, err := s.JobInsert(b.Context(), jobs); err != nil {
+			if _, err := s.JobInsert(b.Context(), queue.Jobs(jobs...)); err != nil {
 				b.Fatal(err)
 			}
 			zero := 0
@@ -97,7 +97,7 @@ func BenchmarkClaimFinishLockstep(b *testing.B) {
 			for i := range jobs {
 				jobs[i] = testJob("default")
 			}
-			if _, err := s.JobInsert(b.Context(), jobs); err != nil {
+			if _, err := s.JobInsert(b.Context(), queue.Jobs(jobs...)); err != nil {
 				b.Fatal(err)
 			}
 			server0 := backendCPU(b, s)

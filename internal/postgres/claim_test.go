@@ -24,7 +24,7 @@ func bigQueue(t *testing.T, s *Store, conn *pgx.Conn, n int) {
 		for i := range batch {
 			batch[i] = testJob("big")
 		}
-		if _, err := s.JobInsert(t.Context(), batch); err != nil {
+		if _, err := s.JobInsert(t.Context(), queue.Jobs(batch...)); err != nil {
 			t.Fatal(err)
 		}
 		left -= len(batch)
@@ -33,7 +33,7 @@ func bigQueue(t *testing.T, s *Store, conn *pgx.Conn, n int) {
 	for i := range small {
 		small[i] = testJob("small")
 	}
-	if _, err := s.JobInsert(t.Context(), small); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(small...)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := conn.Exec(t.Context(), "ANALYZE jobs"); err != nil {
@@ -262,7 +262,7 @@ func TestClaimUnreadableCommitted(t *testing.T) {
 	for _, step := range []bool{false, true} {
 		s, url := setup(t)
 		conn := connect(t, url)
-		if _, err := s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("default")}); err != nil {
+		if _, err := s.JobInsert(t.Context(), queue.Jobs(testJob("default"))); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := conn.Exec(t.Context(), "UPDATE jobs SET permanent_exit = 'garbage'"); err != nil {

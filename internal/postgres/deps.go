@@ -97,29 +97,17 @@ func settleDependents(ctx context.Context, tx dbtx, now int64, causes []ended) (
 	return cancelled, nil
 }
 
-// settleDependencies gives each job with --after the state its
-// dependencies call for (queue.SettleAfter), reading their states in tx.
-func settleDependencies(ctx context.Context, tx pgx.Tx, params []queue.JobInsertParams) ([]queue.JobInsertParams, map[int]string, error) {
-	return queue.SettleAfter(params, func(dep int64) (queue.State, error) {
-		var state string
-		if err := tx.QueryRow(ctx, "SELECT state FROM jobs WHERE id = $1", dep).Scan(&state); err != nil {
-			return "", fmt.Errorf("--after job %d: %w", dep, interpretError(err))
-		}
-		return queue.State(state), nil
-	})
-}
-
 // insertDependencies records the dependencies of the inserted jobs, and
 // cancels those whose dependencies already failed.
-func insertDependencies(ctx context.Context, tx pgx.Tx, params []queue.JobInsertParams, fresh []int, ids []int64, failed map[int]string) error {
-	for _, i := range fresh {
-		for _, dep := range params[i].After {
-			if _, err := tx.Exec(ctx, "INSERT INTO job_deps (job_id, depends_on) VALUES ($1, $2) ON CONFLICT DO NOTHING", ids[i], dep); err != nil {
+func insertDependencies(ctx context.Context, tx pgx.Tx, deps []queue.InsertDeps, ids []int64) error {
+	for _, d := range deps {
+		for _, dep := range d.After {
+			if _, err := tx.Exec(ctx, "INSERT INTO job_deps (job_id, depends_on) VALUES ($1, $2) ON CONFLICT DO NOTHING", ids[d.Index], dep); err != nil {
 				return interpretError(fmt.Errorf("insert dependency: %w", err))
 			}
 		}
-		if why, ok := failed[i]; ok {
-			if _, err := tx.Exec(ctx, cancelDependent, []byte(why), ms(params[i].CreatedAt), ids[i]); err != nil {
+		if d.Failed != "" {
+			if _, err := tx.Exec(ctx, cancelDependent, []byte(d.Failed), ms(d.CreatedAt), ids[d.Index]); err != nil {
 				return interpretError(err)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
@@ -30,10 +31,23 @@ FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::bytea[], $6::
 ORDER BY ord
 RETURNING id`
 
-// JobInsert inserts all of params in one transaction; see queue.Store.
-// The write lock makes the unique keys' lookups and the insert one step:
-// no other host inserts a key in between.
-func (s *Store) JobInsert(ctx context.Context, params []queue.JobInsertParams) ([]int64, error) {
+// JobInsert inserts the jobs of a stream in one transaction; see
+// queue.Store. The write lock makes the unique keys' lookups and the
+// insert one step: no other host inserts a key in between.
+//
+// Unlike SQLite's, it takes the stream whole before it begins: the server
+// ends a session idle in a transaction for idleInTx (a second or more),
+// and the work of building a stream's jobs (parsing a batch's lines)
+// between statements is idle time to it. A batch's memory was never
+// PostgreSQL's problem: it reads one array a column.
+func (s *Store) JobInsert(ctx context.Context, jobs iter.Seq2[queue.JobInsertParams, error]) ([]int64, error) {
+	var params []queue.JobInsertParams
+	for p, err := range jobs {
+		if err != nil {
+			return nil, err
+		}
+		params = append(params, p)
+	}
 	if len(params) == 0 {
 		return []int64{}, nil
 	}
@@ -50,29 +64,44 @@ func (s *Store) JobInsert(ctx context.Context, params []queue.JobInsertParams) (
 }
 
 // insertJobs is JobInsert inside tx, which holds the write lock;
-// ScheduleFire enqueues a tick's job with it.
+// ScheduleFire enqueues a tick's job with it. One statement inserts
+// every job to insert.
 func insertJobs(ctx context.Context, tx pgx.Tx, params []queue.JobInsertParams) ([]int64, error) {
-	params, failedDeps, err := settleDependencies(ctx, tx, params)
-	if err != nil {
-		return nil, err
+	var b queue.InsertBatch
+	lookupKey := func(key string) (int64, error) {
+		var id int64
+		err := tx.QueryRow(ctx, `SELECT id FROM jobs WHERE unique_key = $1
+			AND state NOT IN (`+finalStates+`)`, key).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return 0, nil
+		}
+		return id, interpretError(err)
 	}
-	ids := make([]int64, len(params))
-	fresh, sameAs, err := settleUniqueKeys(ctx, tx, params, ids)
-	if err != nil {
-		return nil, err
+	depState := func(dep int64) (queue.State, error) {
+		var state string
+		err := tx.QueryRow(ctx, "SELECT state FROM jobs WHERE id = $1", dep).Scan(&state)
+		return queue.State(state), interpretError(err)
 	}
-	if len(fresh) > 0 {
-		newIDs, err := queryIDs(ctx, tx, insertJobsSQL, insertArrays(params, fresh)...)
+	var rows []queue.JobInsertParams
+	for _, p := range params {
+		insert, err := b.Add(&p, lookupKey, depState)
+		if err != nil {
+			return nil, err
+		}
+		if insert {
+			rows = append(rows, p)
+		}
+	}
+	if len(rows) > 0 {
+		newIDs, err := queryIDs(ctx, tx, insertJobsSQL, insertArrays(rows)...)
 		if err != nil {
 			return nil, fmt.Errorf("insert jobs: %w", err)
 		}
-		if len(newIDs) != len(fresh) {
-			return nil, fmt.Errorf("insert jobs: %d rows inserted for %d jobs", len(newIDs), len(fresh))
+		if len(newIDs) != len(rows) {
+			return nil, fmt.Errorf("insert jobs: %d rows inserted for %d jobs", len(newIDs), len(rows))
 		}
 		slices.Sort(newIDs)
-		for k, i := range fresh {
-			ids[i] = newIDs[k]
-		}
+		b.Inserted(newIDs)
 		if _, err := tx.Exec(ctx, logNewJobs, newIDs); err != nil {
 			return nil, interpretError(fmt.Errorf("log new jobs: %w", err))
 		}
@@ -80,10 +109,8 @@ func insertJobs(ctx context.Context, tx pgx.Tx, params []queue.JobInsertParams) 
 			return nil, interpretError(fmt.Errorf("count new jobs: %w", err))
 		}
 	}
-	for i, j := range sameAs {
-		ids[i] = ids[j]
-	}
-	if err := insertDependencies(ctx, tx, params, fresh, ids, failedDeps); err != nil {
+	ids := b.IDs()
+	if err := insertDependencies(ctx, tx, b.Deps, ids); err != nil {
 		return nil, err
 	}
 	return ids, nil
@@ -98,9 +125,9 @@ const countNewJobs = `INSERT INTO job_counts (queue, state, n)
 	SELECT queue, state, count(*) FROM jobs WHERE id = ANY($1) GROUP BY queue, state
 	ON CONFLICT (queue, state) DO UPDATE SET n = job_counts.n + excluded.n`
 
-// insertArrays are insertJobsSQL's arguments for params[fresh...].
-func insertArrays(params []queue.JobInsertParams, fresh []int) []any {
-	n := len(fresh)
+// insertArrays are insertJobsSQL's arguments for rows.
+func insertArrays(rows []queue.JobInsertParams) []any {
+	n := len(rows)
 	var (
 		queues, states                        = make([]string, n), make([]string, n)
 		priority, runAt, maxAttempts, timeout = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
@@ -109,8 +136,8 @@ func insertArrays(params []queue.JobInsertParams, fresh []int) []any {
 		permanent, unique                     = make([]*string, n), make([]*string, n)
 		scheduleID, scheduleTick              = make([]*int64, n), make([]*int64, n)
 	)
-	for k, i := range fresh {
-		p := &params[i]
+	for k := range rows {
+		p := &rows[k]
 		queues[k], states[k], priority[k] = p.Queue, string(p.State), int64(p.Priority)
 		command[k], argv[k], dir[k] = []byte(p.Command), joinNUL(p.Argv), []byte(p.Dir)
 		if len(p.Env) > 0 {
@@ -135,37 +162,4 @@ func insertArrays(params []queue.JobInsertParams, fresh []int) []any {
 	}
 	return []any{queues, states, priority, command, argv, dir, env, runAt, maxAttempts,
 		timeout, backoff, maxBackoff, permanent, unique, created, scheduleID, scheduleTick}
-}
-
-// settleUniqueKeys finds the jobs of params not to be inserted because
-// their unique key belongs to a job not yet final, as the sqlite store's
-// does; it returns the indexes to insert.
-func settleUniqueKeys(ctx context.Context, tx pgx.Tx, params []queue.JobInsertParams, ids []int64) (fresh []int, sameAs map[int]int, err error) {
-	fresh = make([]int, 0, len(params))
-	first := map[string]int{} // key -> index of the job that inserts it
-	for i := range params {
-		key := params[i].UniqueKey
-		if key == "" {
-			fresh = append(fresh, i)
-			continue
-		}
-		if j, ok := first[key]; ok {
-			if sameAs == nil {
-				sameAs = map[int]int{}
-			}
-			sameAs[i] = j
-			continue
-		}
-		err := tx.QueryRow(ctx, `SELECT id FROM jobs WHERE unique_key = $1
-			AND state NOT IN (`+finalStates+`)`, key).Scan(&ids[i])
-		switch {
-		case err == nil:
-			continue
-		case !errors.Is(err, pgx.ErrNoRows):
-			return nil, nil, interpretError(err)
-		}
-		first[key] = i
-		fresh = append(fresh, i)
-	}
-	return fresh, sameAs, nil
 }

@@ -42,7 +42,7 @@ func BenchmarkPickup(b *testing.B) {
 		woke := make(chan time.Time, 1)
 		go func() { _ = waiter.Wait(b.Context(), time.Minute); woke <- time.Now() }()
 		time.Sleep(5 * time.Millisecond) // the waiter is waiting
-		if _, err := other.JobInsert(b.Context(), []queue.JobInsertParams{testJob("default")}); err != nil {
+		if _, err := other.JobInsert(b.Context(), queue.Jobs(testJob("default"))); err != nil {
 			b.Fatal(err)
 		}
 		committed := time.Now()

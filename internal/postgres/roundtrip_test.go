@@ -27,7 +27,7 @@ func TestClaimRoundTrips(t *testing.T) {
 	for i := range jobs {
 		jobs[i] = testJob("default")
 	}
-	if _, err := s.JobInsert(t.Context(), jobs); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(jobs...)); err != nil {
 		t.Fatal(err)
 	}
 	zero := 0

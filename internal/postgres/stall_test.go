@@ -45,7 +45,7 @@ func TestStalledWriterReleasesLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if _, err := other.JobInsert(t.Context(), []queue.JobInsertParams{testJob("a")}); err != nil {
+	if _, err := other.JobInsert(t.Context(), queue.Jobs(testJob("a"))); err != nil {
 		t.Fatalf("JobInsert while a stalled store holds the write lock: %v", err)
 	}
 }
@@ -107,7 +107,7 @@ func TestWriteLockUnderRepeatableRead(t *testing.T) {
 		wg.Go(func() {
 			job := testJob("a")
 			job.UniqueKey = "k"
-			got, err := s.JobInsert(t.Context(), []queue.JobInsertParams{job})
+			got, err := s.JobInsert(t.Context(), queue.Jobs(job))
 			if err != nil {
 				errs <- err
 				return

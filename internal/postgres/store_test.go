@@ -46,7 +46,7 @@ func TestOpenMigratesTogether(t *testing.T) {
 		wg.Go(func() {
 			s, err := Open(t.Context(), url, Options{BusyTimeout: 30 * time.Second, MaxConns: 2})
 			if err == nil {
-				_, err = s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("a")})
+				_, err = s.JobInsert(t.Context(), queue.Jobs(testJob("a")))
 				s.Close()
 			}
 			errs <- err
@@ -264,7 +264,7 @@ func TestLimitsAcrossStores(t *testing.T) {
 	for i := range jobs {
 		jobs[i] = testJob("limited")
 	}
-	if _, err := a.JobInsert(t.Context(), jobs); err != nil {
+	if _, err := a.JobInsert(t.Context(), queue.Jobs(jobs...)); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.QueueSet(t.Context(), queue.QueueSetParams{Name: "limited", Concurrency: new(3)}); err != nil {
@@ -307,7 +307,7 @@ func TestEventsInCommitOrder(t *testing.T) {
 		for range 2 {
 			wg.Go(func() {
 				for range each {
-					if _, err := s.JobInsert(context.Background(), []queue.JobInsertParams{testJob("a")}); err != nil {
+					if _, err := s.JobInsert(context.Background(), queue.Jobs(testJob("a"))); err != nil {
 						t.Errorf("JobInsert: %v", err)
 						return
 					}
@@ -383,7 +383,7 @@ func TestBusy(t *testing.T) {
 	if _, err := tx.Exec(t.Context(), "SELECT pg_advisory_xact_lock($1, $2)", lockClass, writeLock); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("a")})
+	_, err = s.JobInsert(t.Context(), queue.Jobs(testJob("a")))
 	if !errors.Is(err, queue.ErrBusy) {
 		t.Fatalf("JobInsert while another holds the write lock = %v, want ErrBusy", err)
 	}

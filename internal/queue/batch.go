@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -78,74 +79,119 @@ type BatchLineError struct {
 func (e *BatchLineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
 func (e *BatchLineError) Unwrap() error { return e.Err }
 
-// ParseBatch reads `enqueue --batch` input, one job per line that is not
-// blank, as ParseBatchLine reads each line (a line ends at "\n", and a
-// "\r" before it is not part of it). The first bad line stops it, with a
-// *BatchLineError.
+// BatchReader reads `enqueue --batch` input, one job per line that is
+// not blank, as ParseBatchLine reads each line (a line ends at "\n", and
+// a "\r" before it is not part of it). The first bad line stops it, with
+// a *BatchLineError.
 //
-// It does what calling ParseBatchLine for each line would, faster, which
-// a batch of 200,000 jobs notices (docs/performance.md, issue 10): the
-// jobs are built in place in one slice of the right size; every command
-// is a piece of one string that holds the whole input, not a string of
-// its own; JSON lines are read by one decoder that runs through the
-// input, checking that each value starts and ends on its line, rather
-// than by a new decoder (and buffer) for each line. Any line that decoder
-// does not read cleanly is read again by ParseBatchLine, which decides
-// the job or the error, so that the two cannot differ.
-func ParseBatch(data []byte, asJSON bool, def JobInsertParams, now time.Time) ([]JobInsertParams, error) {
-	text := string(data)
-	jobs := make([]JobInsertParams, 0, strings.Count(text, "\n")+1)
-	var stream *json.Decoder // nil: start one at the next line
-	var base int             // where in text stream starts
-	for n, start := 1, 0; start < len(text); n++ {
-		end := len(text)
-		if i := strings.IndexByte(text[start:], '\n'); i >= 0 {
-			end = start + i + 1
+// It builds one job at a time, as the store inserts them (JobInsert takes
+// a stream), so that a batch of 200,000 jobs is never a slice of 200,000
+// jobs (docs/performance.md, issue 10). It does what calling
+// ParseBatchLine for each line would, faster: every command is a piece of
+// one string that holds the whole input, not a string of its own; JSON
+// lines in the plainest JSON are read by quickLine, without reflection,
+// and the others by one decoder that runs through the input, checking
+// that each value starts and ends on its line, rather than by a new
+// decoder (and buffer) for each line. Any line that decoder does not read
+// cleanly is read again by ParseBatchLine, which decides the job or the
+// error, so that the two cannot differ.
+type BatchReader struct {
+	text   string
+	asJSON bool
+	def    JobInsertParams
+	now    time.Time
+	start  int           // where the next line starts
+	n      int           // the number of the line read last
+	stream *json.Decoder // nil: start one at the next line
+	base   int           // where in text stream starts
+	err    error         // the error that stopped it, returned again
+}
+
+// NewBatchReader reads the jobs of data, starting each from def.
+func NewBatchReader(data []byte, asJSON bool, def JobInsertParams, now time.Time) *BatchReader {
+	return &BatchReader{text: string(data), asJSON: asJSON, def: def, now: now}
+}
+
+// Next returns the next job, io.EOF after the last, or the
+// *BatchLineError of a bad line (then again at every call).
+func (r *BatchReader) Next() (JobInsertParams, error) {
+	for r.err == nil {
+		if r.start >= len(r.text) {
+			r.err = io.EOF
+			break
 		}
-		if end-start > MaxBatchLine {
-			return nil, &BatchLineError{n, fmt.Errorf("longer than %d bytes", MaxBatchLine)}
-		}
-		lineStart, lineEnd := start, end
-		start = end
-		line := strings.TrimSuffix(strings.TrimSuffix(text[lineStart:lineEnd], "\n"), "\r")
-		lineEnd = lineStart + len(line)
-		if len(strings.TrimSpace(line)) == 0 {
-			if !isJSONSpace(line) {
-				stream = nil // a space of Unicode's, which JSON would refuse
-			}
-			continue
-		}
-		jobs = append(jobs, def)
-		p := &jobs[len(jobs)-1]
-		p.Env = slices.Clone(def.Env)
-		if !asJSON {
-			p.Command, p.Argv = line, ShellArgv(line)
-			p.State = NewJobState(p.RunAt, now)
-			if err := p.Validate(); err != nil {
-				return nil, &BatchLineError{n, err}
-			}
-			continue
-		}
-		if stream == nil {
-			stream = json.NewDecoder(strings.NewReader(text[lineStart:]))
-			stream.DisallowUnknownFields()
-			base = lineStart
-		}
-		var b batchLine
-		err := stream.Decode(&b)
-		if valueEnd := base + int(stream.InputOffset()); err == nil && valueEnd <= lineEnd && isJSONSpace(text[valueEnd:lineEnd]) {
-			err = b.apply(p, &def, now)
-		} else {
-			// Not one value on this line alone (or not a job): the
-			// line is read again, by itself, to say what is wrong.
-			stream = nil
-			*p, err = ParseBatchLine([]byte(line), true, def, now)
-		}
+		p, ok, err := r.line()
 		if err != nil {
-			return nil, &BatchLineError{n, err}
+			r.err = &BatchLineError{r.n, err}
+			break
+		}
+		if ok {
+			return p, nil
 		}
 	}
-	return jobs, nil
+	return JobInsertParams{}, r.err
+}
+
+// All yields the jobs Next would return, then the error that stopped
+// them, if not io.EOF: the stream JobInsert takes.
+func (r *BatchReader) All() iter.Seq2[JobInsertParams, error] {
+	return func(yield func(JobInsertParams, error) bool) {
+		for {
+			p, err := r.Next()
+			if err == io.EOF || !yield(p, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// line reads the next line: a job, or ok false for a blank line.
+func (r *BatchReader) line() (p JobInsertParams, ok bool, err error) {
+	text := r.text
+	r.n++
+	lineStart, end := r.start, len(text)
+	if i := strings.IndexByte(text[lineStart:], '\n'); i >= 0 {
+		end = lineStart + i + 1
+	}
+	r.start = end
+	if end-lineStart > MaxBatchLine {
+		return p, false, fmt.Errorf("longer than %d bytes", MaxBatchLine)
+	}
+	line := strings.TrimSuffix(strings.TrimSuffix(text[lineStart:end], "\n"), "\r")
+	lineEnd := lineStart + len(line)
+	if len(strings.TrimSpace(line)) == 0 {
+		if !isJSONSpace(line) {
+			r.stream = nil // a space of Unicode's, which JSON would refuse
+		}
+		return p, false, nil
+	}
+	p = r.def
+	p.Env = slices.Clone(r.def.Env)
+	if !r.asJSON {
+		p.Command, p.Argv = line, ShellArgv(line)
+		p.State = NewJobState(p.RunAt, r.now)
+		return p, true, p.Validate()
+	}
+	if b, ok := quickLine(line); ok {
+		r.stream = nil // it stands at this line's value
+		return p, true, b.apply(&p, &r.def, r.now)
+	}
+	if r.stream == nil {
+		r.stream = json.NewDecoder(strings.NewReader(text[lineStart:]))
+		r.stream.DisallowUnknownFields()
+		r.base = lineStart
+	}
+	var b batchLine
+	err = r.stream.Decode(&b)
+	if valueEnd := r.base + int(r.stream.InputOffset()); err == nil && valueEnd <= lineEnd && isJSONSpace(text[valueEnd:lineEnd]) {
+		err = b.apply(&p, &r.def, r.now)
+	} else {
+		// Not one value on this line alone (or not a job): the line is
+		// read again, by itself, to say what is wrong.
+		r.stream = nil
+		p, err = ParseBatchLine([]byte(line), true, r.def, r.now)
+	}
+	return p, true, err
 }
 
 // isJSONSpace reports whether s holds nothing but JSON's white space.

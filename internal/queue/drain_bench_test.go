@@ -41,7 +41,7 @@ func BenchmarkDrain(b *testing.B) {
 			for range b.N {
 				jobs = append(jobs, e.job("true"))
 			}
-			if _, err := e.store.JobInsert(b.Context(), jobs); err != nil {
+			if _, err := e.store.JobInsert(b.Context(), queue.Jobs(jobs...)); err != nil {
 				b.Fatal(err)
 			}
 			r := e.runner(b, 2)

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"strconv"
@@ -350,11 +351,12 @@ func FuzzOutputSince(f *testing.F) {
 	})
 }
 
-// ParseBatch reads many lines as ParseBatchLine reads each: the same jobs,
-// or the same error on the same line. Lines are split at "\n" of the
+// BatchReader reads many lines as ParseBatchLine reads each: the same
+// jobs, or the same error on the same line, whether they are taken by Next
+// or by All after a first Next (as jobq enqueue --batch takes them). Lines are split at "\n" of the
 // input, so that a value cut across lines, blank lines of Unicode space
 // and "\r\n" endings meet the reader that runs through the input.
-func FuzzParseBatch(f *testing.F) {
+func FuzzBatchReader(f *testing.F) {
 	for _, s := range []struct {
 		input  string
 		asJSON bool
@@ -371,6 +373,14 @@ func FuzzParseBatch(f *testing.F) {
 		{"1\n2\n", true},
 		{"null\n", true},
 		{`{"command": "a"}` + "\n\u00a0\n" + `{"command": "b"}`, true},
+		// What quickLine reads, and what it leaves to encoding/json.
+		{`{"command":"echo \"a\" \\ \/ \t é","queue":"q","priority":-12,"max_attempts":3}` + "\n" +
+			`{ "argv" : [ "/bin/echo" , "" ], "env": {"A": "1", "B": ""}, "dir": "sub", "unique_key": "k", "run_at": "2024-05-02T00:00:00Z", "timeout": "1m" }`, true},
+		{`{"command":"a","command":"b"}` + "\n" + `{"Command":"a"}` + "\n" + `{"command":"\u00e9"}`, true},
+		{`{"command":"a","priority":-0}` + "\n" + `{"command":"a","priority":012}` + "\n" + `{"command":"a","priority":1e2}`, true},
+		{`{"command":"a","priority":1234567890}` + "\n" + `{"command":null}` + "\n" + `{"argv":[]}` + "\n" + `{"command":"a","env":{}}`, true},
+		{`{"command":"a","env":{"A":"1","A":"2"}}` + "\n" + "{\"command\":\"\xff\"}" + "\n" + `{"command":"a"}x`, true},
+		{`{}` + "\n" + `{"command":"a",}` + "\n" + `{"command":"a\x"}` + "\n" + `{"": "a"}`, true},
 	} {
 		f.Add([]byte(s.input), s.asJSON)
 	}
@@ -380,7 +390,26 @@ func FuzzParseBatch(f *testing.F) {
 		Env: []string{"A=1", "B=2"}, MaxAttempts: 3, Backoff: 10 * time.Second, MaxBackoff: time.Hour,
 	}
 	f.Fuzz(func(t *testing.T, input []byte, asJSON bool) {
-		got, gotErr := ParseBatch(input, asJSON, def, now)
+		var got []JobInsertParams
+		var gotErr error
+		r := NewBatchReader(input, asJSON, def, now)
+		switch p, err := r.Next(); err {
+		case nil:
+			got = append(got, p)
+			for p, err := range r.All() {
+				if err != nil {
+					gotErr = err
+					break
+				}
+				got = append(got, p)
+			}
+		case io.EOF:
+		default:
+			gotErr = err
+		}
+		if _, err := r.Next(); err != io.EOF && fmt.Sprint(err) != fmt.Sprint(gotErr) {
+			t.Fatalf("BatchReader(%q): Next after the end = %v, want %v again", input, err, gotErr)
+		}
 		var want []JobInsertParams
 		var wantErr error
 		for n, line := range strings.SplitAfter(string(input), "\n") {
@@ -402,13 +431,13 @@ func FuzzParseBatch(f *testing.F) {
 		switch {
 		case wantErr != nil || gotErr != nil:
 			if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
-				t.Fatalf("ParseBatch(%q) error %v; line by line %v", input, gotErr, wantErr)
+				t.Fatalf("BatchReader(%q) error %v; line by line %v", input, gotErr, wantErr)
 			}
 		case !reflect.DeepEqual(got, want) && (len(got) > 0 || len(want) > 0):
-			t.Fatalf("ParseBatch(%q) =\n%+v\nline by line\n%+v", input, got, want)
+			t.Fatalf("BatchReader(%q) =\n%+v\nline by line\n%+v", input, got, want)
 		}
 		if !slices.Equal(def.Env, []string{"A=1", "B=2"}) {
-			t.Fatalf("ParseBatch(%q) changed the defaults' Env to %q", input, def.Env)
+			t.Fatalf("BatchReader(%q) changed the defaults' Env to %q", input, def.Env)
 		}
 	})
 }

@@ -69,7 +69,7 @@ func (e *runnerEnv) job(command string) queue.JobInsertParams {
 
 func (e *runnerEnv) insert(t *testing.T, params ...queue.JobInsertParams) []int64 {
 	t.Helper()
-	ids, err := e.store.JobInsert(t.Context(), params)
+	ids, err := e.store.JobInsert(t.Context(), queue.Jobs(params...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"iter"
 	"time"
 )
 
@@ -26,10 +27,17 @@ var (
 // all of it is durable when it returns nil, none of it otherwise.
 // internal/queue/queuetest holds the suite every implementation must pass.
 type Store interface {
-	// JobInsert inserts jobs all or nothing and returns their IDs in order.
-	// A job whose UniqueKey belongs to a job not yet final (inserted before,
-	// or earlier in the same call) is not inserted: that job's ID is returned.
-	JobInsert(ctx context.Context, params []JobInsertParams) ([]int64, error)
+	// JobInsert inserts the jobs of a stream all or nothing and returns
+	// their IDs in order. A job whose UniqueKey belongs to a job not yet
+	// final (inserted before, or earlier in the same call) is not
+	// inserted: that job's ID is returned. A store may read the stream
+	// job by job inside its write transaction, so that a large batch is
+	// never held whole (SQLite), or whole before it (PostgreSQL); either
+	// way, the caller has its input in hand before it calls, never
+	// waiting on a producer with the lock held. Jobs makes a stream of a
+	// few jobs. An error the stream yields stops it: nothing is inserted,
+	// and JobInsert returns that error as it is.
+	JobInsert(ctx context.Context, jobs iter.Seq2[JobInsertParams, error]) ([]int64, error)
 	// JobGet returns one job, or ErrNotFound.
 	JobGet(ctx context.Context, id int64) (*Job, error)
 	// JobList returns the jobs the filter selects, newest first, at most

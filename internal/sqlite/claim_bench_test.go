@@ -31,7 +31,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 			for i := range jobs {
 				jobs[i] = testJob("default")
 			}
-			if _, err := s.JobInsert(b.Context(), jobs); err != nil {
+			if _, err := s.JobInsert(b.Context(), queue.Jobs(jobs...)); err != nil {
 				b.Fatal(err)
 			}
 			cpu := cpuTime()

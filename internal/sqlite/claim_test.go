@@ -25,7 +25,7 @@ func TestConcurrentClaims(t *testing.T) {
 	for i := range params {
 		params[i] = testJob("default")
 	}
-	if _, err := first.JobInsert(t.Context(), params); err != nil {
+	if _, err := first.JobInsert(t.Context(), queue.Jobs(params...)); err != nil {
 		t.Fatal(err)
 	}
 	claimed := make(chan int64, n)
@@ -118,7 +118,7 @@ func TestWaitedOnPlan(t *testing.T) {
 		}
 	}
 	t.Run("new database", check)
-	ids, err := s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("a"), testJob("a")})
+	ids, err := s.JobInsert(t.Context(), queue.Jobs(testJob("a"), testJob("a")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestWaitedOnPlan(t *testing.T) {
 		p.After = ids[i%2:][:1]
 		params = append(params, p)
 	}
-	if _, err := s.JobInsert(t.Context(), params); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(params...)); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("many waiting jobs", check)
@@ -148,7 +148,7 @@ func TestFinishBatch(t *testing.T) {
 	for i := range params {
 		params[i] = testJob([]string{"a", "b"}[i%2])
 	}
-	if _, err := s.JobInsert(t.Context(), params); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(params...)); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.JobClaim(t.Context(), queue.JobClaimParams{Limit: n, Worker: "w", Now: t0, LeaseUntil: t0.Add(time.Minute)})

@@ -28,7 +28,7 @@ func TestCompleterReads(t *testing.T) {
 	s, path := setup(t)
 	a, b := testJob("mail"), testJob("backups")
 	b.Command = "tar czf /b.tgz /home"
-	if _, err := s.JobInsert(t.Context(), []queue.JobInsertParams{a, b}); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(a, b)); err != nil {
 		t.Fatal(err)
 	}
 	c, err := OpenCompleter(path)

@@ -134,7 +134,7 @@ func (m *mix) insert() {
 		}
 		params[i] = p
 	}
-	ids, err := m.s.JobInsert(m.t.Context(), params)
+	ids, err := m.s.JobInsert(m.t.Context(), queue.Jobs(params...))
 	if err != nil && !errors.Is(err, queue.ErrNotFound) { // --after a job deleted: nothing written
 		m.t.Fatalf("insert: %v", err)
 	}
@@ -230,7 +230,7 @@ func TestCountsWithPreUpgradeStatements(t *testing.T) {
 	if err := s.QueueSet(ctx, queue.QueueSetParams{Name: "a", Concurrency: &one}); err != nil {
 		t.Fatal(err)
 	}
-	ids, err := s.JobInsert(ctx, []queue.JobInsertParams{testJob("a"), testJob("a"), testJob("a")})
+	ids, err := s.JobInsert(ctx, queue.Jobs(testJob("a"), testJob("a"), testJob("a")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,13 +13,13 @@ func TestDeleteLeavesNoHistory(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
 	ctx := t.Context()
-	ids, err := s.JobInsert(ctx, []queue.JobInsertParams{testJob("a"), testJob("b")})
+	ids, err := s.JobInsert(ctx, queue.Jobs(testJob("a"), testJob("b")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := testJob("c")
 	p.After = ids
-	after, err := s.JobInsert(ctx, []queue.JobInsertParams{p})
+	after, err := s.JobInsert(ctx, queue.Jobs(p))
 	if err != nil {
 		t.Fatal(err)
 	}

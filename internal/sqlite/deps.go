@@ -31,8 +31,8 @@ import (
 // A cancelled job ends in turn, so a cancellation runs down a chain.
 // Retrying a job does not end it, and a new job has no one waiting for it:
 // JobRetry and JobInsert settle a job's own state from its dependencies
-// (settleDependencies here, deciding by queue.SettleAfter, and JobRetry's
-// own check), not its dependents.
+// (queue.InsertBatch, deciding by the state of each dependency as
+// insertJobs reads it, and JobRetry's own check), not its dependents.
 //
 // The order of events is explicit: every statement that ends a job logs
 // its transition (the trigger jobs_transition) before settleDependents
@@ -183,30 +183,18 @@ func stmtIDs(ctx context.Context, st *sql.Stmt, args ...any) ([]int64, error) {
 	return ids, interpretError(rows.Err())
 }
 
-// settleDependencies gives each job with --after the state its
-// dependencies call for (queue.SettleAfter), reading their states in tx.
-func settleDependencies(ctx context.Context, tx *sql.Tx, params []queue.JobInsertParams) ([]queue.JobInsertParams, map[int]string, error) {
-	return queue.SettleAfter(params, func(dep int64) (queue.State, error) {
-		var state string
-		if err := tx.QueryRowContext(ctx, "SELECT state FROM jobs WHERE id = ?", dep).Scan(&state); err != nil {
-			return "", fmt.Errorf("--after job %d: %w", dep, interpretError(err))
-		}
-		return queue.State(state), nil
-	})
-}
-
 // insertDependencies records the dependencies of the inserted jobs, and
 // cancels those whose dependencies already failed.
-func insertDependencies(ctx context.Context, tx *sql.Tx, params []queue.JobInsertParams, fresh []int, ids []int64, failed map[int]string) error {
-	for _, i := range fresh {
-		for _, dep := range params[i].After {
-			if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)", ids[i], dep); err != nil {
+func insertDependencies(ctx context.Context, tx *sql.Tx, deps []queue.InsertDeps, ids []int64) error {
+	for _, d := range deps {
+		for _, dep := range d.After {
+			if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO job_deps (job_id, depends_on) VALUES (?, ?)", ids[d.Index], dep); err != nil {
 				return interpretError(fmt.Errorf("insert dependency: %w", err))
 			}
 		}
-		if why, ok := failed[i]; ok {
-			now := ms(params[i].CreatedAt)
-			if _, err := tx.ExecContext(ctx, cancelDependent, why, now, ids[i]); err != nil {
+		if d.Failed != "" {
+			now := ms(d.CreatedAt)
+			if _, err := tx.ExecContext(ctx, cancelDependent, d.Failed, now, ids[d.Index]); err != nil {
 				return interpretError(err)
 			}
 		}

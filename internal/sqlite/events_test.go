@@ -39,7 +39,7 @@ func TestEvents(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
 	ctx := t.Context()
-	ids, err := s.JobInsert(ctx, []queue.JobInsertParams{testJob("default")})
+	ids, err := s.JobInsert(ctx, queue.Jobs(testJob("default")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestEventsOfWork(t *testing.T) {
 	insert := func(p queue.JobInsertParams, after ...int64) int64 {
 		t.Helper()
 		p.After = after
-		ids, err := s.JobInsert(ctx, []queue.JobInsertParams{p})
+		ids, err := s.JobInsert(ctx, queue.Jobs(p))
 		if err != nil {
 			t.Fatal(err)
 		}

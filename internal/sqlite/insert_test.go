@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ func TestInsertAllOrNothing(t *testing.T) {
 	s, _ := setup(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := s.JobInsert(ctx, []queue.JobInsertParams{testJob("default"), testJob("default")}); err == nil {
+	if _, err := s.JobInsert(ctx, queue.Jobs(testJob("default"), testJob("default"))); err == nil {
 		t.Fatal("JobInsert with a cancelled context succeeded")
 	}
 	// A trigger that refuses the third row makes the batch fail part way.
@@ -24,7 +25,7 @@ func TestInsertAllOrNothing(t *testing.T) {
 		WHEN new.queue = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END`); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("a"), withUnique(testJob("b"), "k"), testJob("poison")})
+	_, err := s.JobInsert(t.Context(), queue.Jobs(testJob("a"), withUnique(testJob("b"), "k"), testJob("poison")))
 	if err == nil || !strings.Contains(err.Error(), "poisoned") {
 		t.Fatalf("JobInsert with a poisoned row: %v", err)
 	}
@@ -50,7 +51,7 @@ func TestInsertWaitingState(t *testing.T) {
 	t.Parallel()
 	s, _ := setup(t)
 	ctx := t.Context()
-	ids, err := s.JobInsert(ctx, []queue.JobInsertParams{testJob("dead"), testJob("ok")})
+	ids, err := s.JobInsert(ctx, queue.Jobs(testJob("dead"), testJob("ok")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestInsertWaitingState(t *testing.T) {
 		p.State, p.After = queue.StateWaiting, []int64{after}
 		return p
 	}
-	got, err := s.JobInsert(ctx, []queue.JobInsertParams{waiting(ids[0]), waiting(ids[1])})
+	got, err := s.JobInsert(ctx, queue.Jobs(waiting(ids[0]), waiting(ids[1])))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,5 +78,47 @@ func TestInsertWaitingState(t *testing.T) {
 		if j, err := s.JobGet(ctx, got[i]); err != nil || j.State != want {
 			t.Errorf("job %d inserted waiting: %v, %v; want %s", i, j.State, err, want)
 		}
+	}
+}
+
+// TestInsertPlainRows: rows inserted by insertPlain, which binds the
+// command alone and builds argv in SQL, are stored byte for byte as rows
+// that bind every value.
+func TestInsertPlainRows(t *testing.T) {
+	t.Parallel()
+	s, _ := setup(t)
+	cmds := []string{"true", "echo 'a b' \"c\"", "printf '%s' é"}
+	var plain, other []queue.JobInsertParams
+	for _, c := range cmds {
+		p := testJob("default")
+		p.Command, p.Argv = c, queue.ShellArgv(c)
+		plain = append(plain, p)
+		other = append(other, p)
+	}
+	other = append(other, withUnique(testJob("default"), "k")) // makes its chunk not plain
+	for _, jobs := range [][]queue.JobInsertParams{plain, other} {
+		if _, err := s.JobInsert(t.Context(), queue.Jobs(jobs...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := func(first, last int) []string {
+		var got []string
+		r, err := s.reader.Query(`SELECT quote(command), quote(argv), quote(unique_key), queue, state
+			FROM jobs WHERE id BETWEEN ? AND ? ORDER BY id`, first, last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		for r.Next() {
+			var c, a, k, q, st string
+			if err := r.Scan(&c, &a, &k, &q, &st); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, strings.Join([]string{c, a, k, q, st}, " "))
+		}
+		return got
+	}
+	if got, want := rows(1, 3), rows(4, 6); !slices.Equal(got, want) {
+		t.Errorf("plain rows\n%q\nwant as bound whole\n%q", got, want)
 	}
 }

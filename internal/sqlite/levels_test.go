@@ -34,7 +34,7 @@ func stepsByLevels(t *testing.T, what string, jobs func(n int) []queue.JobInsert
 	steps := make([]int64, 2)
 	for i, n := range []int{100, 10_000} {
 		s, _ := setup(t)
-		if _, err := s.JobInsert(t.Context(), jobs(n)); err != nil {
+		if _, err := s.JobInsert(t.Context(), queue.Jobs(jobs(n)...)); err != nil {
 			t.Fatal(err)
 		}
 		prepare(s)

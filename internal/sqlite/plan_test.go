@@ -64,7 +64,7 @@ func TestClaimQueryPlans(t *testing.T) {
 		p.Priority = i % 7
 		params = append(params, p)
 	}
-	if _, err := s.JobInsert(t.Context(), params); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(params...)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.writer.Exec(`UPDATE jobs SET state = 'succeeded', started_at = id, finished_at = id WHERE id % 10 != 0`); err != nil {
@@ -77,7 +77,7 @@ func TestClaimQueryPlans(t *testing.T) {
 	for range 5000 {
 		params = append(params, testJob("q1"))
 	}
-	if _, err := s.JobInsert(t.Context(), params); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(params...)); err != nil {
 		t.Fatal(err)
 	}
 	checkAnalyzed(t, s, check)
@@ -139,7 +139,7 @@ func TestListQueryPlans(t *testing.T) {
 	for i := range 2000 {
 		params = append(params, testJob(fmt.Sprintf("q%d", i%5)))
 	}
-	if _, err := s.JobInsert(t.Context(), params); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(params...)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.writer.Exec(`UPDATE jobs SET state = 'succeeded', finished_at = id WHERE id % 10 != 0`); err != nil {
@@ -200,7 +200,7 @@ func TestWorkQueryPlans(t *testing.T) {
 	for i := range 2000 {
 		params = append(params, testJob(fmt.Sprintf("q%d", i%5)))
 	}
-	if _, err := s.JobInsert(t.Context(), params); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(params...)); err != nil {
 		t.Fatal(err)
 	}
 	// Mostly final jobs, some running, as a long-lived queue holds.
@@ -295,7 +295,7 @@ func TestDependentsPlan(t *testing.T) {
 	t.Run("new database", check)
 
 	// Many waiting jobs, few of them per dependency.
-	ids, err := s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("a"), testJob("a")})
+	ids, err := s.JobInsert(t.Context(), queue.Jobs(testJob("a"), testJob("a")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestDependentsPlan(t *testing.T) {
 		p.After = ids[i%2:][:1]
 		params = append(params, p)
 	}
-	if _, err := s.JobInsert(t.Context(), params); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(params...)); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("many waiting jobs", check)
@@ -343,7 +343,7 @@ func TestStatsQueryPlans(t *testing.T) {
 	for i := range 2000 {
 		params = append(params, testJob(fmt.Sprintf("q%d", i%5)))
 	}
-	if _, err := s.JobInsert(t.Context(), params); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(params...)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.writer.Exec(`UPDATE jobs SET state = CASE WHEN id % 10 = 0 THEN 'scheduled' ELSE 'succeeded' END,
@@ -413,7 +413,7 @@ func TestUnclaimPlan(t *testing.T) {
 	for range 2000 {
 		params = append(params, testJob("q1"))
 	}
-	if _, err := s.JobInsert(t.Context(), params); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(params...)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.writer.Exec(`UPDATE jobs SET state = 'retrying' WHERE id % 2 = 0`); err != nil {

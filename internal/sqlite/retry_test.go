@@ -47,11 +47,11 @@ func TestRetryInBatches(t *testing.T) {
 	}
 	params[0].UniqueKey = "k"                  // job 1
 	params[2*retryBatch+10].After = []int64{5} // job 2011, in the third batch
-	if _, err := s.JobInsert(ctx, params[:2*retryBatch+10]); err != nil {
+	if _, err := s.JobInsert(ctx, queue.Jobs(params[:2*retryBatch+10]...)); err != nil {
 		t.Fatal(err)
 	}
 	// job 2011 after job 5, inserted waiting, then the rest.
-	if _, err := s.JobInsert(ctx, params[2*retryBatch+10:]); err != nil {
+	if _, err := s.JobInsert(ctx, queue.Jobs(params[2*retryBatch+10:]...)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.writer.Exec(`UPDATE jobs SET state = CASE WHEN state = 'waiting' THEN 'cancelled' ELSE 'dead' END,
@@ -127,12 +127,12 @@ func TestRetryBatchReadsCommittedState(t *testing.T) {
 		params[i] = testJob("wave")
 	}
 	params[0].Queue = "dep" // job 1
-	if _, err := s.JobInsert(ctx, params); err != nil {
+	if _, err := s.JobInsert(ctx, queue.Jobs(params...)); err != nil {
 		t.Fatal(err)
 	}
 	child := testJob("wave")
 	child.After = []int64{1} // job retryBatch+1, in the second batch
-	if _, err := s.JobInsert(ctx, []queue.JobInsertParams{child}); err != nil {
+	if _, err := s.JobInsert(ctx, queue.Jobs(child)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.writer.Exec(`UPDATE jobs SET state = CASE WHEN state = 'waiting' THEN 'cancelled' ELSE 'dead' END,

@@ -92,7 +92,7 @@ func claimSteps(t *testing.T, n int, queues []string, setUp func(*testing.T, *St
 	for range 10 {
 		jobs = append(jobs, testJob("other"))
 	}
-	if _, err := s.JobInsert(t.Context(), jobs); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(jobs...)); err != nil {
 		t.Fatal(err)
 	}
 	if setUp != nil {
@@ -144,7 +144,7 @@ func TestNextRunVisitsOneQueue(t *testing.T) {
 			}
 			later := testJob("other")
 			later.State, later.RunAt = queue.StateScheduled, t0.Add(time.Minute)
-			if _, err := s.JobInsert(t.Context(), append(jobs, later)); err != nil {
+			if _, err := s.JobInsert(t.Context(), queue.Jobs(append(jobs, later)...)); err != nil {
 				t.Fatal(err)
 			}
 			claim := func() {
@@ -237,7 +237,7 @@ func TestKeptStatementsStayCompiled(t *testing.T) {
 		p.State, p.RunAt = queue.StateScheduled, t0.Add(time.Duration(i+1)*time.Hour)
 		jobs = append(jobs, p)
 	}
-	ids, err := s.JobInsert(t.Context(), jobs)
+	ids, err := s.JobInsert(t.Context(), queue.Jobs(jobs...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestKeptStatementsStayCompiled(t *testing.T) {
 	// waiting for the job that ended.
 	after := testJob("default")
 	after.State, after.After = queue.StateWaiting, ids[:1]
-	if _, err := s.JobInsert(t.Context(), []queue.JobInsertParams{after}); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(after)); err != nil {
 		t.Fatal(err)
 	}
 	counter := countSteps(t, s)
@@ -371,7 +371,7 @@ func mixedStore(t *testing.T) *Store {
 		}
 		jobs = append(jobs, p)
 	}
-	if _, err := s.JobInsert(t.Context(), jobs); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(jobs...)); err != nil {
 		t.Fatal(err)
 	}
 	// Outcomes recorded as a worker records them.

@@ -243,7 +243,7 @@ func (s *Store) fireSchedule(ctx context.Context, tx *sql.Tx, sc *queue.Schedule
 			return tick.Fired, false, err
 		}
 	}
-	ids, err := s.insertJobs(ctx, tx, []queue.JobInsertParams{*tick.Job})
+	ids, err := s.insertJobs(ctx, tx, queue.Jobs(*tick.Job))
 	if err != nil {
 		return tick.Fired, false, err
 	}

@@ -66,7 +66,7 @@ func openRaw(t *testing.T, path string) *sql.DB {
 func TestOpenCreatesPrivateFiles(t *testing.T) {
 	t.Parallel()
 	s, path := setup(t)
-	if _, err := s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("default")}); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(testJob("default"))); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
@@ -143,7 +143,7 @@ func TestOpenRefusesWritableByOthers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("a")}); err != nil {
+			if _, err := s.JobInsert(t.Context(), queue.Jobs(testJob("a"))); err != nil {
 				t.Fatal(err)
 			}
 			s.Close() // the files stay (PERSIST_WAL)
@@ -219,7 +219,7 @@ func TestOpenNewFileTogether(t *testing.T) {
 func TestReopenKeepsData(t *testing.T) {
 	t.Parallel()
 	s, path := setup(t)
-	ids, err := s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("a"), testJob("b")})
+	ids, err := s.JobInsert(t.Context(), queue.Jobs(testJob("a"), testJob("b")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ids, err := s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("default")})
+	ids, err := s.JobInsert(t.Context(), queue.Jobs(testJob("default")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	_, err = s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("default")})
+	_, err = s.JobInsert(t.Context(), queue.Jobs(testJob("default")))
 	if !errors.Is(err, queue.ErrBusy) {
 		t.Errorf("JobInsert while locked: %v, want ErrBusy", err)
 	} else if strings.Count(err.Error(), "locked") != 1 {
@@ -334,7 +334,7 @@ func TestBusy(t *testing.T) {
 	if err != nil || len(jobs) != 1 {
 		t.Errorf("after the busy errors: %d jobs, %v; want only the first", len(jobs), err)
 	}
-	if _, err := s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("default")}); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(testJob("default"))); err != nil {
 		t.Errorf("JobInsert once the lock is released: %v", err)
 	}
 }
@@ -348,7 +348,7 @@ func TestEscapePath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.JobInsert(t.Context(), []queue.JobInsertParams{testJob("default")}); err != nil {
+	if _, err := s.JobInsert(t.Context(), queue.Jobs(testJob("default"))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(path); err != nil {

@@ -67,7 +67,7 @@ func TestMigration0002Backfills(t *testing.T) {
 	t.Parallel()
 	s, path := setup(t)
 	ctx := t.Context()
-	ids, err := s.JobInsert(ctx, []queue.JobInsertParams{testJob("a"), testJob("a"), testJob("b")})
+	ids, err := s.JobInsert(ctx, queue.Jobs(testJob("a"), testJob("a"), testJob("b")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,7 +197,7 @@ func testAfterSettledAtInsert(t *testing.T, s queue.Store) {
 // A dependency that does not exist fails the whole insert.
 func testAfterMissing(t *testing.T, s queue.Store) {
 	a := insertOne(t, s, newJob("a"))
-	ids, err := s.JobInsert(t.Context(), []queue.JobInsertParams{newJob("b"), after(newJob("c"), a, a+1000)})
+	ids, err := s.JobInsert(t.Context(), queue.Jobs(newJob("b"), after(newJob("c"), a, a+1000)))
 	if !errors.Is(err, queue.ErrNotFound) {
 		t.Errorf("JobInsert after a missing job = %v, %v; want ErrNotFound", ids, err)
 	}

@@ -17,6 +17,8 @@ var insertTests = []suiteTest{
 	{"InsertIDsIncrease", testInsertIDsIncrease},
 	{"InsertKeepsBytes", testInsertKeepsBytes},
 	{"InsertLargeBatch", testInsertLargeBatch},
+	{"InsertStreamError", testInsertStreamError},
+	{"InsertStreamRefused", testInsertStreamRefused},
 	{"InsertNothing", testInsertNothing},
 	{"NotFound", testNotFound},
 	{"UniqueKey", testUniqueKey},
@@ -172,44 +174,141 @@ func testInsertKeepsBytes(t *testing.T, s queue.Store) {
 	}
 }
 
+// bigBatch is many statements' worth of jobs for SQLite (256 rows a
+// statement), and more than PostgreSQL's 5,000 parameters' habit: a
+// stream's jobs go in by chunks, their IDs in order across them.
+const bigBatch = 12000
+
 // A batch larger than any internal chunk gets one ID per job, in order,
-// with unique keys settled across the whole batch.
+// with unique keys settled across the whole batch, across chunks; its
+// events and counts are every job's.
 func testInsertLargeBatch(t *testing.T, s queue.Store) {
 	before := insertOne(t, s, withKey(newJob("default"), "old"))
-	params := make([]queue.JobInsertParams, 1000)
+	params := make([]queue.JobInsertParams, bigBatch)
 	for i := range params {
 		params[i] = newJob("bulk")
 		params[i].Priority = i
 	}
-	params[10] = withKey(params[10], "old")   // an existing job's key
-	params[500] = withKey(params[500], "new") // first of a new key...
-	params[900] = withKey(params[900], "new") // ...and a repeat of it
+	params[10] = withKey(params[10], "new")     // first of a new key...
+	params[6000] = withKey(params[6000], "old") // an existing job's key
+	params[11000] = withKey(params[11000], "new")
 	ids := insert(t, s, params...)
-	if ids[10] != before || ids[900] != ids[500] {
-		t.Errorf("unique keys: ids[10] = %d (want %d), ids[500] = %d, ids[900] = %d (want equal)", ids[10], before, ids[500], ids[900])
+	if ids[6000] != before || ids[11000] != ids[10] {
+		t.Errorf("unique keys: ids[6000] = %d (want %d), ids[10] = %d, ids[11000] = %d (want equal)", ids[6000], before, ids[10], ids[11000])
 	}
 	last := int64(0)
 	for i, id := range ids {
-		if i == 10 || i == 900 {
+		if i == 6000 || i == 11000 {
 			continue
 		}
 		if id <= last {
 			t.Fatalf("ids[%d] = %d after %d: IDs must increase in batch order", i, id, last)
 		}
 		last = id
-		if j := get(t, s, id); j.Priority != i || j.Queue != "bulk" {
-			t.Fatalf("ids[%d] = %d is the job with priority %d in queue %s, want priority %d", i, id, j.Priority, j.Queue, i)
+	}
+	jobs, err := s.JobList(t.Context(), queue.JobFilter{Queues: []string{"bulk"}, Now: t0})
+	if err != nil || len(jobs) != bigBatch-2 {
+		t.Fatalf("JobList(bulk) = %d jobs, %v; want %d", len(jobs), err, bigBatch-2)
+	}
+	for _, j := range jobs {
+		if ids[j.Priority] != j.ID {
+			t.Fatalf("job %d has priority %d: ids[%d] = %d; want each ID to be its own job's", j.ID, j.Priority, j.Priority, ids[j.Priority])
 		}
 	}
-	if n := len(list(t, s, queue.JobFilter{Queues: []string{"bulk"}})); n != 998 {
-		t.Errorf("%d jobs inserted in queue bulk, want 998", n)
+	events, err := s.EventList(t.Context(), queue.EventListParams{})
+	if err != nil || len(events) != bigBatch-1 {
+		t.Fatalf("EventList = %d events, %v; want one per new job, %d", len(events), err, bigBatch-1)
+	}
+	for i, e := range events[1:] {
+		if e.JobID != jobs[len(jobs)-1-i].ID || e.To != queue.StatePending || e.From != "" {
+			t.Fatalf("event %d: %+v; want job %d created pending, in ID order", i+1, e, jobs[len(jobs)-1-i].ID)
+		}
+	}
+	if n := countIn(t, s, "bulk", queue.StatePending); n != bigBatch-2 {
+		t.Errorf("QueueStats: %d pending in bulk, want %d", n, bigBatch-2)
+	}
+}
+
+// countIn is how many jobs of a queue QueueStats counts in a state.
+func countIn(t *testing.T, s queue.Store, q string, st queue.State) int {
+	t.Helper()
+	stats, err := s.QueueStats(t.Context(), queue.QueueStatsParams{Now: t0, RecentSince: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, qs := range stats {
+		if qs.Name == q {
+			return qs.Counts[st]
+		}
+	}
+	return 0
+}
+
+// An error the stream yields after more than a chunk stops the insert:
+// JobInsert returns it as it is, and nothing of the stream is left, not
+// a job, an event, a count or a unique key.
+func testInsertStreamError(t *testing.T, s queue.Store) {
+	dep := insertOne(t, s, newJob("default"))
+	bad := errors.New("line 12001: bad")
+	stream := func(yield func(queue.JobInsertParams, error) bool) {
+		for i := range bigBatch {
+			p := newJob("bulk")
+			switch i {
+			case 5:
+				p = withKey(p, "k")
+			case 7000:
+				p.State, p.After = queue.StateWaiting, []int64{dep}
+			}
+			if !yield(p, nil) {
+				return
+			}
+		}
+		yield(queue.JobInsertParams{}, bad)
+	}
+	ids, err := s.JobInsert(t.Context(), stream)
+	if err != bad || ids != nil {
+		t.Fatalf("JobInsert = %d IDs, %v; want the stream's error as it is", len(ids), err)
+	}
+	if n, err := s.JobCount(t.Context(), queue.JobFilter{Now: t0}); err != nil || n != 1 {
+		t.Errorf("JobCount = %d, %v; want the one job from before", n, err)
+	}
+	if events, err := s.EventList(t.Context(), queue.EventListParams{}); err != nil || len(events) != 1 {
+		t.Errorf("EventList = %d events, %v; want the one from before", len(events), err)
+	}
+	if n := countIn(t, s, "bulk", queue.StatePending); n != 0 {
+		t.Errorf("QueueStats: %d pending in bulk, want none", n)
+	}
+	if id := insertOne(t, s, withKey(newJob("default"), "k")); id == 0 || id == dep {
+		t.Errorf("key k after the failed insert gave ID %d, want a new job", id)
+	}
+}
+
+// A job of a stream the store refuses (a dependency that does not exist)
+// after more than a chunk leaves nothing of the stream.
+func testInsertStreamRefused(t *testing.T, s queue.Store) {
+	stream := func(yield func(queue.JobInsertParams, error) bool) {
+		for i := range 1000 {
+			p := newJob("default")
+			if i == 700 {
+				p.State, p.After = queue.StateWaiting, []int64{1 << 40}
+			}
+			if !yield(p, nil) {
+				return
+			}
+		}
+	}
+	if _, err := s.JobInsert(t.Context(), stream); !errors.Is(err, queue.ErrNotFound) {
+		t.Errorf("JobInsert = %v; want ErrNotFound", err)
+	}
+	if n, err := s.JobCount(t.Context(), queue.JobFilter{Now: t0}); err != nil || n != 0 {
+		t.Errorf("JobCount = %d, %v; want 0", n, err)
 	}
 }
 
 func testInsertNothing(t *testing.T, s queue.Store) {
-	ids, err := s.JobInsert(t.Context(), nil)
+	ids, err := s.JobInsert(t.Context(), queue.Jobs())
 	if err != nil || len(ids) != 0 {
-		t.Errorf("JobInsert(nil) = %v, %v; want nothing", ids, err)
+		t.Errorf("JobInsert(no jobs) = %v, %v; want nothing", ids, err)
 	}
 }
 

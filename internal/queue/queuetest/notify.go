@@ -41,7 +41,7 @@ func RunNotifier(t *testing.T, open func(t *testing.T) (waiter NotifyingStore, o
 		inserted := make(chan error, 1)
 		go func() {
 			time.Sleep(100 * time.Millisecond)
-			_, err := other.JobInsert(context.Background(), []queue.JobInsertParams{newJob("default")})
+			_, err := other.JobInsert(context.Background(), queue.Jobs(newJob("default")))
 			inserted <- err
 		}()
 		const d = time.Minute
@@ -68,7 +68,7 @@ func RunNotifier(t *testing.T, open func(t *testing.T) (waiter NotifyingStore, o
 		if _, err := other.JobList(t.Context(), queue.JobFilter{Now: t0}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := waiter.JobInsert(t.Context(), []queue.JobInsertParams{newJob("default")}); err != nil {
+		if _, err := waiter.JobInsert(t.Context(), queue.Jobs(newJob("default"))); err != nil {
 			t.Fatal(err)
 		}
 		const d = 500 * time.Millisecond
@@ -84,7 +84,7 @@ func RunNotifier(t *testing.T, open func(t *testing.T) (waiter NotifyingStore, o
 	t.Run("a claim sees what was heard", func(t *testing.T) {
 		t.Parallel()
 		waiter, other := primed(t)
-		if _, err := other.JobInsert(t.Context(), []queue.JobInsertParams{newJob("default")}); err != nil {
+		if _, err := other.JobInsert(t.Context(), queue.Jobs(newJob("default"))); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(200 * time.Millisecond) // a notification arrives

@@ -73,7 +73,7 @@ func newJob(q string) queue.JobInsertParams {
 
 func insert(t *testing.T, s queue.Store, params ...queue.JobInsertParams) []int64 {
 	t.Helper()
-	ids, err := s.JobInsert(t.Context(), params)
+	ids, err := s.JobInsert(t.Context(), queue.Jobs(params...))
 	if err != nil {
 		t.Fatalf("JobInsert: %v", err)
 	}
