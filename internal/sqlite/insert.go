@@ -88,7 +88,6 @@ func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, jobs iter.Seq2[queue
 		err := tx.QueryRowContext(ctx, "SELECT state FROM jobs WHERE id = ?", dep).Scan(&state)
 		return queue.State(state), interpretError(err)
 	}
-	var first, last int64 // the IDs inserted
 	flush := func() error {
 		if len(ins.rows) == 0 {
 			return nil
@@ -98,10 +97,9 @@ func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, jobs iter.Seq2[queue
 		if err != nil {
 			return interpretError(fmt.Errorf("insert jobs: %w", err))
 		}
-		if first == 0 {
-			first = end - n + 1
+		if _, err := (keptTx{s, tx}).ExecContext(execCtx, logNewJobs, end-n+1, end); err != nil {
+			return interpretError(fmt.Errorf("log new jobs: %w", err))
 		}
-		last = end
 		ins.ids = ins.ids[:0]
 		for id := end - n + 1; id <= end; id++ {
 			ins.ids = append(ins.ids, id)
@@ -130,11 +128,6 @@ func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, jobs iter.Seq2[queue
 	if err := flush(); err != nil {
 		return nil, err
 	}
-	if first != 0 {
-		if _, err := (keptTx{s, tx}).ExecContext(execCtx, logNewJobs, first, last); err != nil {
-			return nil, interpretError(fmt.Errorf("log new jobs: %w", err))
-		}
-	}
 	for k, n := range ins.counts {
 		if _, err := (keptTx{s, tx}).ExecContext(execCtx, countJobs, k.queue, string(k.state), n); err != nil {
 			return nil, interpretError(fmt.Errorf("count new jobs: %w", err))
@@ -147,7 +140,10 @@ func (s *Store) insertJobs(ctx context.Context, tx *sql.Tx, jobs iter.Seq2[queue
 	return ids, nil
 }
 
-// logNewJobs logs the creation of the jobs inserted, a range of IDs.
+// logNewJobs logs the creation of the jobs inserted, a range of IDs: each
+// chunk's, right after it, while its rows are still in SQLite's page
+// cache (read back once at the end, 200,000 jobs made SQLite read 5,000
+// pages it had spilled to the WAL again: 32,000 preads against 26,700).
 const logNewJobs = `INSERT INTO events (job_id, at, to_state, attempt)
 	SELECT id, created_at, state, run FROM jobs WHERE id BETWEEN ? AND ?`
 
