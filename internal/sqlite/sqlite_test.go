@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -266,6 +267,7 @@ func checkPragmas(t *testing.T, s *Store) {
 		{"journal_mode", "wal"},
 		{"synchronous", "2"}, // FULL
 		{"foreign_keys", "1"},
+		{"page_size", strconv.Itoa(pageSize)},
 	} {
 		var got string
 		if err := s.writer.QueryRow("PRAGMA " + tt.pragma).Scan(&got); err != nil {
