@@ -112,6 +112,22 @@ func TestDrainUnreadable(t *testing.T) {
 			if state, _ := q.stateOf(bad); state != "dead" {
 				t.Errorf("the unreadable job is %s, want dead", state)
 			}
+			// The operator sees it: list and show print what can be read.
+			id := strconv.FormatInt(bad, 10)
+			if r := q.jobq("", "list", "--state", "dead"); r.code != 0 || !strings.Contains(r.stdout, "cannot be read") || !strings.Contains(r.stdout, id) {
+				t.Errorf("jobq list --state dead: exit %d, stdout %q; want the unreadable job %d listed\nstderr: %s", r.code, r.stdout, bad, r.stderr)
+			}
+			if r := q.jobq("", "show", id); r.code != 0 || !strings.Contains(r.stdout, "Cannot be read:") || !strings.Contains(r.stdout, "invalid exit codes") {
+				t.Errorf("jobq show %d: exit %d, stdout %q; want why it cannot be read\nstderr: %s", bad, r.code, r.stdout, r.stderr)
+			}
+			// It cannot be retried as it is (it would end dead again): it
+			// can be purged.
+			if r := q.jobq("", "retry", id); r.code != 1 || len(jobqLines(r.stderr)) != 1 || !strings.Contains(r.stderr, "job "+id) {
+				t.Errorf("jobq retry %d: exit %d, stderr %q; want 1 and one line naming it", bad, r.code, r.stderr)
+			}
+			if r := q.jobq("", "purge", "--state", "dead", "--yes"); r.code != 0 {
+				t.Errorf("jobq purge --state dead: exit %d\nstderr: %s", r.code, r.stderr)
+			}
 			if st.pg {
 				q.checkCounts()
 			}

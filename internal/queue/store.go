@@ -41,7 +41,9 @@ type Store interface {
 	// JobGet returns one job, or ErrNotFound.
 	JobGet(ctx context.Context, id int64) (*Job, error)
 	// JobList returns the jobs the filter selects, newest first, at most
-	// its Limit; JobCount counts them all.
+	// its Limit; JobCount counts them all. JobGet and JobList return a job
+	// whose row cannot be decoded with what could be read of it
+	// (Job.Unreadable), not an error.
 	JobList(ctx context.Context, filter JobFilter) ([]*Job, error)
 	JobCount(ctx context.Context, filter JobFilter) (int, error)
 	// JobClaim records the outcomes in params.Finish, then claims up to

@@ -131,6 +131,14 @@ func RunUnreadableClaim(t *testing.T, s queue.Store, corrupt func(t *testing.T, 
 	if w := get(t, s, waiting); w.State != queue.StateCancelled {
 		t.Errorf("the job waiting for the unreadable one is %s, want cancelled", w.State)
 	}
+	// Read, it shows what can be read, and why the rest cannot.
+	if j := get(t, s, bad); j.ID != bad || j.State != queue.StateDead || j.Queue != "bad" ||
+		!strings.Contains(j.Unreadable, wantErr) || j.LastError != res.Unreadable[0].Error {
+		t.Errorf("JobGet of the unreadable job: %+v; want it dead in queue bad, its last error, Unreadable saying %q", j, wantErr)
+	}
+	if ids := list(t, s, queue.JobFilter{States: []queue.State{queue.StateDead}, Now: t0}); !slices.Equal(ids, []int64{bad}) {
+		t.Errorf("JobList of dead jobs: %v, want the unreadable job %d", ids, bad)
+	}
 	if as := attempts(t, s, bad); len(as) != 1 || as[0].FinishedAt.IsZero() || as[0].Error != res.Unreadable[0].Error {
 		t.Errorf("the unreadable job's history: %+v; want its attempt ended with its error", as)
 	}
