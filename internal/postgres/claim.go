@@ -253,7 +253,7 @@ func (s *Store) claimFast(ctx context.Context, params queue.JobClaimParams, queu
 	if unread != nil {
 		return nil, false, committedError{unread}
 	}
-	conn.Release()
+	conn.Release() // before writeBatched takes one: the pool may hold one
 	res.Jobs = c.jobs
 	if len(c.bad) > 0 {
 		// Committed with the claim: they end dead in a transaction of
@@ -482,6 +482,9 @@ const claimedRunAttempts = `SELECT run, attempts FROM jobs
 // took and still holds (queue.UnreadableClaimed), fenced by their run,
 // their dependents settled, and returns their outcomes.
 func endUnreadable(ctx context.Context, tx dbtx, params queue.JobClaimParams, bad []*unreadableError) ([]queue.JobFinishParams, error) {
+	if len(bad) == 0 {
+		return nil, nil
+	}
 	var out []queue.JobFinishParams
 	for _, b := range bad {
 		var run, attempts int64

@@ -303,7 +303,7 @@ func (s *Store) expiredLeases(ctx context.Context, k keptTx, params queue.JobCla
 		return nil, err
 	}
 	for _, bad := range unreadable {
-		p, err := s.unreadable(ctx, k, bad, params.Now, params.Now, queue.Unreadable)
+		p, err := s.unreadableOutcome(ctx, k, bad, params.Now, params.Now, queue.Unreadable)
 		if err != nil {
 			return nil, err
 		}
@@ -312,13 +312,13 @@ func (s *Store) expiredLeases(ctx context.Context, k keptTx, params queue.JobCla
 	return out, nil
 }
 
-// unreadable decides, by decide, the outcome of bad, a running job whose
+// unreadableOutcome decides, by decide, the outcome of bad, a running job whose
 // row cannot be decoded, from its run and attempts read alone, for
 // finishJobs to record, fenced by that run. If they cannot be read
 // either, it ends the job itself (endUnreadableJob, lease ended by
 // leaseEnd) and settles its dependents: the outcome it returns, at run 0,
 // then finds the job ended, as one lost.
-func (s *Store) unreadable(ctx context.Context, k keptTx, bad *unreadableError, now, leaseEnd time.Time,
+func (s *Store) unreadableOutcome(ctx context.Context, k keptTx, bad *unreadableError, now, leaseEnd time.Time,
 	decide func(queue.JobRef, int, time.Time, error) queue.JobFinishParams) (queue.JobFinishParams, error) {
 	var run, attempts int64
 	err := k.QueryRowContext(ctx, runAttempts, bad.id).Scan(&run, &attempts)
@@ -694,7 +694,7 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 		return nil, nil, next, err
 	}
 	for _, b := range bad {
-		p, err := s.unreadable(ctx, k, b, params.Now, params.LeaseUntil, queue.UnreadableClaimed)
+		p, err := s.unreadableOutcome(ctx, k, b, params.Now, params.LeaseUntil, queue.UnreadableClaimed)
 		if err != nil {
 			return nil, nil, next, err
 		}
