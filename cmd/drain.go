@@ -28,9 +28,10 @@ It fires the schedules' ticks that are due ('jobq schedule'), so that a
 crontab line '* * * * * jobq drain' runs schedules without a worker.
 
 Exit status 0 when every job it ran succeeded or will be retried; 1 when a
-job it ran went dead, or when a claim's outcome was unknown (the
-connection lost as it committed, or the jobs claimed unreadable): jobs
-it took may not have run, and stay running until their lease expires.
+job it ran went dead (a job whose row cannot be read ends dead when
+claimed), or when a claim's outcome was unknown (the connection lost as
+it committed): jobs it took may not have run, and stay running until
+their lease expires.
 On a terminal it shows, on stderr, the jobs done
 out of those ready, how many failed and the rate. On SIGINT or SIGTERM it stops its running jobs and
 hands them back as pending without using an attempt.`,

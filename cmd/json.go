@@ -42,6 +42,9 @@ type jobJSON struct {
 	Progress      *progressJSON     `json:"progress"`
 	ScheduleID    *int64            `json:"schedule_id"`   // the schedule that made it
 	ScheduleTick  *time.Time        `json:"schedule_tick"` // the tick it stands for
+	// Unreadable says why the job's row cannot be read (queue.Job), only
+	// then: its other fields may then be wrong.
+	Unreadable *string `json:"unreadable,omitempty"`
 }
 
 // jobHistoryJSON is a job as show --json prints it: with the history of
@@ -77,6 +80,7 @@ func newJobJSON(j *queue.Job, now time.Time) jobJSON {
 		RunAt: optTime(j.RunAt), CreatedAt: optTime(j.CreatedAt), StartedAt: optTime(j.StartedAt),
 		FinishedAt: optTime(j.FinishedAt), ExitCode: j.ExitCode, Signal: optString(j.Signal),
 		LastError: optString(j.LastError), LastOutput: optString(j.LastOutput), Worker: optString(j.Worker),
+		Unreadable: optString(j.Unreadable),
 	}
 	if j.ScheduleID != 0 {
 		out.ScheduleID, out.ScheduleTick = &j.ScheduleID, optTime(j.ScheduleTick)

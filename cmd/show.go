@@ -91,6 +91,10 @@ func runShow(ctx context.Context, opts *ShowOptions) error {
 		}
 	}
 	field("ID", strconv.FormatInt(job.ID, 10))
+	if job.Unreadable != "" {
+		// Bad data another program wrote: what follows may be wrong.
+		field("Cannot be read", job.Unreadable+" (mend its row by SQL, or delete it: jobq purge)")
+	}
 	field("Queue", job.Queue)
 	field("State", string(job.StateAt(now)))
 	field("Command", job.Command)

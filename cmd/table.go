@@ -221,6 +221,15 @@ func stateText(j *queue.Job, now time.Time) string {
 // writeJobTable prints jobs as list does: when the filter asks for final
 // states only (the dead-letter list), why each job ended; otherwise where
 // each one is.
+// commandText is a job's command in a table, marked when its row cannot
+// be read (queue.Job.Unreadable): what is shown of it may be wrong.
+func commandText(j *queue.Job) string {
+	if j.Unreadable != "" {
+		return strings.TrimSpace("(cannot be read: see jobq show) " + j.Command)
+	}
+	return j.Command
+}
+
 func writeJobTable(io IOStreams, jobs []*queue.Job, filter queue.JobFilter) error {
 	now, term := filter.Now, io.IsTerminal
 	ended := len(filter.States) > 0 && !slices.ContainsFunc(filter.States, func(s queue.State) bool { return !s.Final() })
@@ -230,7 +239,7 @@ func writeJobTable(io IOStreams, jobs []*queue.Job, filter queue.JobFilter) erro
 			rows[i] = []string{
 				strconv.FormatInt(j.ID, 10), j.Queue, string(j.StateAt(now)),
 				fmt.Sprintf("%d/%d", j.Attempts, j.MaxAttempts), exitText(j.ExitCode, j.Signal),
-				formatTime(j.FinishedAt, now, term), j.Command, j.LastError, orDash(j.LastOutput),
+				formatTime(j.FinishedAt, now, term), commandText(j), j.LastError, orDash(j.LastOutput),
 			}
 		}
 		// The last line of output is usually why a job died ("535 5.7.8
@@ -243,7 +252,7 @@ func writeJobTable(io IOStreams, jobs []*queue.Job, filter queue.JobFilter) erro
 		rows[i] = []string{
 			strconv.FormatInt(j.ID, 10), j.Queue, stateText(j, now),
 			strconv.Itoa(j.Priority), fmt.Sprintf("%d/%d", j.Attempts, j.MaxAttempts),
-			formatTime(j.CreatedAt, now, term), j.Command, j.LastError,
+			formatTime(j.CreatedAt, now, term), commandText(j), j.LastError,
 		}
 	}
 	return writeTable(io.Out, []string{"ID", "QUEUE", "STATE", "PRI", "ATTEMPTS", "CREATED", "COMMAND", "LAST ERROR"}, rows)

@@ -202,6 +202,7 @@ func (s *Store) claimFast(ctx context.Context, params queue.JobClaimParams, queu
 	}
 	now := ms(params.Now)
 	res := &queue.JobClaimResult{}
+	var c claimed
 	var next time.Time
 	b := &pgx.Batch{}
 	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
@@ -213,7 +214,7 @@ func (s *Store) claimFast(ctx context.Context, params queue.JobClaimParams, queu
 	if params.Limit > 0 {
 		// Allowances counted (none: claimCheck saw no queue with a
 		// setting), so claimReady's own guard is off.
-		queueClaim(b, params, queues, []string{}, []int64{}, nil, &res.Jobs)
+		queueClaim(b, params, queues, []string{}, []int64{}, nil, &c)
 		queueNextRun(b, queues, now, &next)
 	}
 	b.Queue("SELECT pg_notify($1, $2)", channel, s.token)
@@ -251,6 +252,25 @@ func (s *Store) claimFast(ctx context.Context, params queue.JobClaimParams, queu
 	}
 	if unread != nil {
 		return nil, false, committedError{unread}
+	}
+	conn.Release() // before writeBatched takes one: the pool may hold one
+	res.Jobs = c.jobs
+	if len(c.bad) > 0 {
+		// Committed with the claim: they end dead in a transaction of
+		// their own, the claim's lease still fencing them. If that fails,
+		// the claim's outcome is unknown to the worker as before: they
+		// end dead when their lease expires (Unreadable).
+		err := s.writeBatched(ctx, func(tx dbtx, b *pgx.Batch) error {
+			if err := sendBatch(ctx, tx, b); err != nil {
+				return err
+			}
+			var err error
+			res.Unreadable, err = endUnreadable(ctx, tx, params, c.bad)
+			return err
+		})
+		if err != nil {
+			return nil, false, committedError{fmt.Errorf("%w; ending it dead: %w", c.bad[0], err)}
+		}
 	}
 	for _, p := range params.Finish {
 		if _, ok := f.recorded[p.ID]; !ok {
@@ -355,10 +375,11 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 		// claimReady's guard makes it claim nothing if the outcomes'
 		// dependents or a queue's settings must be counted first.
 		first, waited := params.Limit > 0 && !f.oneByOne(), false
+		var cl claimed
 		if first {
 			ending := f.ending()
 			b.Queue(waitedOn, ending).QueryRow(func(row pgx.Row) error { return row.Scan(&waited) })
-			queueClaim(b, params, queues, nil, nil, ending, &res.Jobs)
+			queueClaim(b, params, queues, nil, nil, ending, &cl)
 		}
 		var next time.Time
 		if params.Limit > 0 {
@@ -382,9 +403,13 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 					return err
 				}
 			}
-			if res.Jobs, next, rateNext, err = claim(ctx, c, params, queues, ready); err != nil {
+			if cl, next, rateNext, err = claim(ctx, c, params, queues, ready); err != nil {
 				return fmt.Errorf("claim jobs: %w", err)
 			}
+		}
+		res.Jobs = cl.jobs
+		if res.Unreadable, err = endUnreadable(ctx, c, params, cl.bad); err != nil {
+			return fmt.Errorf("claim jobs: %w", err)
 		}
 		slices.SortFunc(res.Jobs, claimOrder)
 		if len(res.Jobs) < params.Limit {
@@ -421,18 +446,61 @@ func unreadableExpired(ctx context.Context, tx dbtx, bad *unreadableError, now t
 // queueClaim adds claimReady to b, its jobs to go to jobs; allowNames
 // and allowN are the allowances of the queues with settings (nil: not
 // counted), ending the jobs whose dependents the guard looks for.
-func queueClaim(b *pgx.Batch, params queue.JobClaimParams, queues, allowNames []string, allowN []int64, ending []int64, jobs *[]*queue.Job) {
+func queueClaim(b *pgx.Batch, params queue.JobClaimParams, queues, allowNames []string, allowN []int64, ending []int64, c *claimed) {
 	now := ms(params.Now)
 	b.Queue(claimReady, params.Worker, ms(params.LeaseUntil), now, queues, int64(params.Limit), allowNames, allowN, ending, int64(params.Ahead)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			job, err := scanJob(rows)
+			if bad := (*unreadableError)(nil); errors.As(err, &bad) {
+				c.bad = append(c.bad, bad)
+				continue
+			}
 			if err != nil {
 				return err
 			}
-			*jobs = append(*jobs, job)
+			c.jobs = append(c.jobs, job)
 		}
 		return rows.Err()
 	})
+}
+
+// claimed is what claimReady claimed: the jobs, and those whose row
+// cannot be decoded (bad data), which are to end dead (endUnreadable)
+// rather than fail every claim.
+type claimed struct {
+	jobs []*queue.Job
+	bad  []*unreadableError
+}
+
+// claimedRunAttempts reads the run and attempts of a job, whose other
+// columns may be unreadable, while the claim of worker $2 with lease
+// $3 holds it.
+const claimedRunAttempts = `SELECT run, attempts FROM jobs
+	WHERE id = $1 AND state = 'running' AND worker = $2 AND lease_until = $3 FOR UPDATE`
+
+// endUnreadable ends dead, in tx, the jobs of bad that params's claim
+// took and still holds (queue.UnreadableClaimed), fenced by their run,
+// their dependents settled, and returns their outcomes.
+func endUnreadable(ctx context.Context, tx dbtx, params queue.JobClaimParams, bad []*unreadableError) ([]queue.JobFinishParams, error) {
+	if len(bad) == 0 {
+		return nil, nil
+	}
+	var out []queue.JobFinishParams
+	for _, b := range bad {
+		var run, attempts int64
+		err := tx.QueryRow(ctx, claimedRunAttempts, b.id, params.Worker, ms(params.LeaseUntil)).Scan(&run, &attempts)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // no longer held: ended by another
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w (and its run: %w)", b, interpretError(err))
+		}
+		out = append(out, queue.UnreadableClaimed(queue.JobRef{ID: b.id, Run: int(run)}, int(attempts), params.Now, b))
+	}
+	if _, err := finishJobs(ctx, tx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // queueNextRun adds nextRun to b, its time to go to next.
@@ -719,13 +787,13 @@ func scanReady(rows pgx.Rows) ([]queueState, error) {
 // time has not come falls due, and returns rateNext, when a rate limit
 // that held back a job whose time had come lets one start (zero if none
 // did).
-func claim(ctx context.Context, c dbtx, params queue.JobClaimParams, queues []string, ready []queueState) (jobs []*queue.Job, next, rateNext time.Time, err error) {
+func claim(ctx context.Context, c dbtx, params queue.JobClaimParams, queues []string, ready []queueState) (jobs claimed, next, rateNext time.Time, err error) {
 	now := ms(params.Now)
 	var allow map[string]int
 	var frees map[string]time.Time
 	if slices.ContainsFunc(ready, func(qs queueState) bool { return qs.set }) {
 		if allow, frees, err = allowances(ctx, c, params.Now); err != nil {
-			return nil, next, rateNext, err
+			return jobs, next, rateNext, err
 		}
 	}
 	// Not nil: the allowances are counted (claimReady's guard is off).
@@ -745,7 +813,7 @@ func claim(ctx context.Context, c dbtx, params queue.JobClaimParams, queues []st
 			if at, ok := frees[q]; ok && (rateNext.IsZero() || at.Before(rateNext)) {
 				due, err := anyDue(ctx, c, q, states, now)
 				if err != nil {
-					return nil, next, rateNext, err
+					return jobs, next, rateNext, err
 				}
 				if due {
 					rateNext = at
@@ -759,7 +827,7 @@ func claim(ctx context.Context, c dbtx, params queue.JobClaimParams, queues []st
 	queueClaim(b, params, queues, allowNames, allowN, nil, &jobs)
 	queueNextRun(b, queues, now, &next)
 	if err := sendBatch(ctx, c, b); err != nil {
-		return nil, next, rateNext, err
+		return jobs, next, rateNext, err
 	}
 	return jobs, next, rateNext, nil
 }

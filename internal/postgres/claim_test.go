@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -252,39 +251,25 @@ func TestFullScan(t *testing.T) {
 	}
 }
 
-// TestClaimUnreadableCommitted: a job the claim cannot read back (bad
-// data) is reported as it is. The fast path's batch commits before its
-// results are read, so its error says the claim was made
-// (queue.ErrCommitUnknown: the job is running and its attempt used);
-// the step path reads them before its COMMIT, so it writes nothing.
-func TestClaimUnreadableCommitted(t *testing.T) {
+// TestUnreadableClaim: a ready job whose row holds bad data ends dead in
+// the claim that takes it, and its neighbour in that claim runs
+// (queuetest.RunUnreadableClaim): on the fast path, whose batch commits
+// before its rows are read (the job ends dead in a transaction of its
+// own), and on the step path (a limited queue), which used to roll back
+// every claim.
+func TestUnreadableClaim(t *testing.T) {
 	t.Parallel()
-	for _, step := range []bool{false, true} {
-		s, url := setup(t)
-		conn := connect(t, url)
-		if _, err := s.JobInsert(t.Context(), queue.Jobs(testJob("default"))); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.Exec(t.Context(), "UPDATE jobs SET permanent_exit = 'garbage'"); err != nil {
-			t.Fatal(err)
-		}
-		if step {
-			s.stepClaims.Store(stepClaims)
-		}
-		_, err := s.JobClaim(t.Context(), queue.JobClaimParams{Limit: 1, Worker: "w", Now: t0, LeaseUntil: t0.Add(time.Minute)})
-		var state string
-		var attempts int
-		if err := conn.QueryRow(t.Context(), "SELECT state, attempts FROM jobs").Scan(&state, &attempts); err != nil {
-			t.Fatal(err)
-		}
-		switch committed := state == "running" && attempts == 1; {
-		case err == nil:
-			t.Errorf("step=%v: claim of an unreadable job: no error", step)
-		case committed != errors.Is(err, queue.ErrCommitUnknown):
-			t.Errorf("step=%v: job %s, attempts %d, but JobClaim said %v", step, state, attempts, err)
-		case committed == step:
-			t.Errorf("step=%v: job %s, attempts %d; want the fast path's claim made, the step path's not", step, state, attempts)
-		}
+	for _, limited := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Fast", true: "Step"}[limited], func(t *testing.T) {
+			t.Parallel()
+			s, url := setup(t)
+			conn := connect(t, url)
+			queuetest.RunUnreadableClaim(t, s, func(t *testing.T, id int64) {
+				if _, err := conn.Exec(t.Context(), "UPDATE jobs SET permanent_exit = 'garbage' WHERE id = $1", id); err != nil {
+					t.Fatal(err)
+				}
+			}, "invalid exit codes", limited)
+		})
 	}
 }
 

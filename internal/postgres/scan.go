@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -52,6 +53,10 @@ const readColumns = jobColumns + `,
 func scanReadJob(row pgx.Row) (*queue.Job, error) {
 	var tail []byte
 	job, err := scanJob(row, &tail)
+	if bad := (*unreadableError)(nil); errors.As(err, &bad) && bad.job != nil {
+		bad.job.Unreadable, bad.job.LastOutput = bad.Error(), queue.LastLine(tail)
+		return bad.job, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -81,10 +86,6 @@ func scanJob(row pgx.Row, extra ...any) (*queue.Job, error) {
 	}
 	j.Command, j.Dir, j.LastError = string(command), string(dir), string(lastError)
 	j.Argv, j.Env = splitNUL(argv), splitNUL(env)
-	var err error
-	if j.PermanentExit, err = queue.ParseExitCodes(permanent.String); err != nil {
-		return nil, &unreadableError{id: j.ID, err: err}
-	}
 	j.State = queue.State(state)
 	j.RunAt, j.CreatedAt = fromMS(runAt), fromMS(created)
 	j.StartedAt, j.FinishedAt, j.LeaseUntil = fromNullMS(started), fromNullMS(finished), fromNullMS(lease)
@@ -94,6 +95,10 @@ func scanJob(row pgx.Row, extra ...any) (*queue.Job, error) {
 	j.UniqueKey, j.Signal, j.Worker = unique.String, signal.String, worker.String
 	j.ExitCode = nullInt(exit)
 	j.ScheduleID, j.ScheduleTick = scheduleID.Int64, fromNullMS(scheduleTick)
+	var err error
+	if j.PermanentExit, err = queue.ParseExitCodes(permanent.String); err != nil {
+		return nil, &unreadableError{id: j.ID, err: err, job: &j}
+	}
 	return &j, nil
 }
 
@@ -102,6 +107,7 @@ func scanJob(row pgx.Row, extra ...any) (*queue.Job, error) {
 type unreadableError struct {
 	id  int64
 	err error
+	job *queue.Job // what could be read of it (queue.Job.Unreadable)
 }
 
 func (e *unreadableError) Error() string { return fmt.Sprintf("job %d: %v", e.id, e.err) }

@@ -114,8 +114,17 @@ func LeaseExpired(job *Job, now time.Time, jitter float64) JobFinishParams {
 // would hand it to a claim that cannot read it either. ref is its
 // attempt, attempts the attempts it has used.
 func Unreadable(ref JobRef, attempts int, now time.Time, err error) JobFinishParams {
-	return JobFinishParams{
-		ID: ref.ID, Run: ref.Run, State: StateDead, Attempts: attempts, FinishedAt: now,
-		Error: "worker lost: lease expired; its job cannot be read: " + err.Error(),
-	}
+	return unreadable(ref, attempts, now, "worker lost: lease expired; its job cannot be read: "+err.Error())
+}
+
+// UnreadableClaimed decides the outcome of a job just claimed whose row
+// the store could not decode, as Unreadable does: it ends dead in the
+// claim's own transaction, its attempt used, never run
+// (JobClaimResult.Unreadable).
+func UnreadableClaimed(ref JobRef, attempts int, now time.Time, err error) JobFinishParams {
+	return unreadable(ref, attempts, now, "claimed, never run: its job cannot be read: "+err.Error())
+}
+
+func unreadable(ref JobRef, attempts int, now time.Time, why string) JobFinishParams {
+	return JobFinishParams{ID: ref.ID, Run: ref.Run, State: StateDead, Attempts: attempts, FinishedAt: now, Error: why}
 }

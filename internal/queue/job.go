@@ -101,6 +101,14 @@ type Job struct {
 	Worker          string
 	LeaseUntil      time.Time
 	CancelRequested bool // jobq cancel asked the worker to stop it
+
+	// Unreadable, set only by JobGet and JobList, says why the job's row
+	// cannot be decoded (bad data another program wrote into it): then
+	// only ID is sure to be set, and Queue, State and LastError are when
+	// they could be read, for an operator to find the job and mend it by
+	// SQL, or purge it. A claim never returns such a job
+	// (JobClaimResult.Unreadable).
+	Unreadable string
 }
 
 // StateAt is the state a user sees at now: a scheduled or retrying job

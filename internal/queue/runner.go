@@ -341,10 +341,17 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 				r.Log.Warn("worker lost, job taken back", logJob, p.ID, logQueue, q, logAttempt, p.Run, logState, string(p.State))
 			}
 			r.logFinished(finish, ran, res, &sum)
+			for _, p := range res.Unreadable {
+				// Claimed and ended dead by the store, never run: said once,
+				// its queue unknown (empty), as for a lost worker's job.
+				sum.Dead++
+				r.Log.Error("job claimed but cannot be read, ended dead", logJob, p.ID, logQueue, "", logAttempt, p.Run, logState, string(p.State), logError, p.Error)
+			}
 			finish = nil
 			clear(ran)
 			nextRunAt = res.NextRunAt
-			look = limit > 0 && len(res.Jobs) == limit // a full claim may leave more
+			// A full claim may leave more.
+			look = limit > 0 && len(res.Jobs)+len(res.Unreadable) == limit
 			mu.Lock()
 			for _, job := range res.Jobs {
 				jobCtx, cancel := context.WithCancelCause(jobsCtx)

@@ -41,7 +41,9 @@ type Store interface {
 	// JobGet returns one job, or ErrNotFound.
 	JobGet(ctx context.Context, id int64) (*Job, error)
 	// JobList returns the jobs the filter selects, newest first, at most
-	// its Limit; JobCount counts them all.
+	// its Limit; JobCount counts them all. JobGet and JobList return a job
+	// whose row cannot be decoded with what could be read of it
+	// (Job.Unreadable), not an error.
 	JobList(ctx context.Context, filter JobFilter) ([]*Job, error)
 	JobCount(ctx context.Context, filter JobFilter) (int, error)
 	// JobClaim records the outcomes in params.Finish, then claims up to
@@ -311,6 +313,13 @@ type JobClaimResult struct {
 	// cancel requested (JobFinishParams), for the worker to count and
 	// log as cancelled.
 	Cancelled []int64
+	// Unreadable lists the outcomes the store recorded for jobs it
+	// claimed whose row it could not decode (bad data another program
+	// wrote): each ended dead in the claim (UnreadableClaimed), fenced by
+	// its run, its dependents settled, and is not in Jobs; the readable
+	// jobs of the claim are. The worker counts and logs them as dead. A
+	// claim that could not end one dead fails as a whole.
+	Unreadable []JobFinishParams
 	// NextRunAt is when to look again, or zero: the earliest run_at after
 	// Now of a job waiting in these queues for its start or its retry, or,
 	// if sooner, when a rate limit that held back a ready job lets one

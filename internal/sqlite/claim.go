@@ -223,7 +223,7 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 	res := &queue.JobClaimResult{}
 	now := ms(params.Now)
 	if params.Expired != nil {
-		if res.Expired, err = expiredLeases(ctx, k, params); err != nil {
+		if res.Expired, err = s.expiredLeases(ctx, k, params); err != nil {
 			return nil, fmt.Errorf("find expired leases: %w", err)
 		}
 		if _, _, err := s.finishJobs(ctx, tx, res.Expired); err != nil {
@@ -239,8 +239,11 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 			return nil, fmt.Errorf("claim jobs: %w", err)
 		}
 		var rateNext time.Time
-		if res.Jobs, rateNext, err = s.claim(ctx, tx, params, ready); err != nil {
+		if res.Jobs, res.Unreadable, rateNext, err = s.claim(ctx, tx, params, ready); err != nil {
 			return nil, fmt.Errorf("claim jobs: %w", err)
+		}
+		if _, _, err := s.finishJobs(ctx, tx, res.Unreadable); err != nil {
+			return nil, err
 		}
 		if len(res.Jobs) < params.Limit {
 			if res.NextRunAt, err = nextRunAt(ctx, k, ready, now); err != nil {
@@ -266,12 +269,22 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 // may be unreadable.
 const runAttempts = `SELECT run, attempts FROM jobs WHERE id = ?`
 
+// endUnreadableJob ends dead a running job whose run or attempts cannot
+// be read, fenced by its state and its lease (?4: ended before the
+// take-back's now, or the claim's own) instead of its run: attempts kept
+// if it is a number, else 0; the attempt's row left as it is. The
+// counting triggers count it (counted is not flipped). Its arguments: ?1
+// the time, ?2 the error, ?3 the ID, ?4 the lease's end.
+const endUnreadableJob = `UPDATE jobs SET state = 'dead',
+	attempts = CASE WHEN typeof(attempts) = 'integer' THEN attempts ELSE 0 END,
+	finished_at = ?1, last_error = ?2, updated_at = ?1, worker = NULL, lease_until = NULL, cancel_requested = 0
+WHERE id = ?3 AND state = 'running' AND lease_until <= ?4`
+
 // expiredLeases decides the outcomes of the running jobs whose lease
 // ended before params.Now (params.Expired). A job whose row cannot be
-// decoded ends dead (queue.Unreadable), fenced by its run, read alone:
-// one bad row is an error about its job, not one that stops every
-// worker's claims at each pass.
-func expiredLeases(ctx context.Context, k keptTx, params queue.JobClaimParams) ([]queue.JobFinishParams, error) {
+// decoded ends dead (queue.Unreadable): one bad row is an error about its
+// job, not one that stops every worker's claims at each pass.
+func (s *Store) expiredLeases(ctx context.Context, k keptTx, params queue.JobClaimParams) ([]queue.JobFinishParams, error) {
 	var out []queue.JobFinishParams
 	var unreadable []*unreadableError
 	err := eachRow(ctx, k, expiredJobs, []any{ms(params.Now)}, func(rows *sql.Rows) error {
@@ -290,13 +303,42 @@ func expiredLeases(ctx context.Context, k keptTx, params queue.JobClaimParams) (
 		return nil, err
 	}
 	for _, bad := range unreadable {
-		var run, attempts int64
-		if err := k.QueryRowContext(ctx, runAttempts, bad.id).Scan(&run, &attempts); err != nil {
-			return nil, fmt.Errorf("%w (and its run: %w)", bad, interpretError(err))
+		p, err := s.unreadableOutcome(ctx, k, bad, params.Now, params.Now, queue.Unreadable)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, queue.Unreadable(queue.JobRef{ID: bad.id, Run: int(run)}, int(attempts), params.Now, bad))
+		out = append(out, p)
 	}
 	return out, nil
+}
+
+// unreadableOutcome decides, by decide, the outcome of bad, a running job whose
+// row cannot be decoded, from its run and attempts read alone, for
+// finishJobs to record, fenced by that run. If they cannot be read
+// either, it ends the job itself (endUnreadableJob, lease ended by
+// leaseEnd) and settles its dependents: the outcome it returns, at run 0,
+// then finds the job ended, as one lost.
+func (s *Store) unreadableOutcome(ctx context.Context, k keptTx, bad *unreadableError, now, leaseEnd time.Time,
+	decide func(queue.JobRef, int, time.Time, error) queue.JobFinishParams) (queue.JobFinishParams, error) {
+	var run, attempts int64
+	err := k.QueryRowContext(ctx, runAttempts, bad.id).Scan(&run, &attempts)
+	if err == nil {
+		return decide(queue.JobRef{ID: bad.id, Run: int(run)}, int(attempts), now, bad), nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return queue.JobFinishParams{}, fmt.Errorf("%w (and its run: %w)", bad, interpretError(err))
+	}
+	p := decide(queue.JobRef{ID: bad.id}, 0, now, fmt.Errorf("%w (and its run: %w)", bad, err))
+	r, err := k.ExecContext(ctx, endUnreadableJob, ms(now), p.Error, bad.id, ms(leaseEnd))
+	if err != nil {
+		return p, interpretError(fmt.Errorf("end job %d: %w", bad.id, err))
+	}
+	if n, _ := r.RowsAffected(); n > 0 {
+		if _, err := s.settleDependents(ctx, k.tx, ms(now), []ended{{id: bad.id, state: queue.StateDead}}); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
 }
 
 // queueState is a queue and one of its ready states that holds jobs.
@@ -572,12 +614,12 @@ func waitedOn(ctx context.Context, k keptTx, finish []queue.JobFinishParams) (ma
 // limit that held back a job whose time had come lets one start (zero if
 // none did): a worker must look again then, as no write of another
 // process will tell it.
-func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimParams, ready []queueState) (jobs []*queue.Job, next time.Time, err error) {
+func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimParams, ready []queueState) (jobs []*queue.Job, unreadable []queue.JobFinishParams, next time.Time, err error) {
 	k := keptTx{s, tx}
 	now := ms(params.Now)
 	allow, frees, err := allowances(ctx, k, params.Now)
 	if err != nil {
-		return nil, next, err
+		return nil, nil, next, err
 	}
 	var heads []head
 	for i := 0; i < len(ready); { // one queue at a time: ready is in queue order
@@ -593,7 +635,7 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 				if at, ok := frees[q]; ok && (next.IsZero() || at.Before(next)) {
 					due, err := anyDue(ctx, k, q, states, now)
 					if err != nil {
-						return nil, next, err
+						return nil, nil, next, err
 					}
 					if due {
 						next = at
@@ -604,11 +646,11 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 			limit = min(limit, n)
 		}
 		if heads, err = queueHeads(ctx, k, heads, q, limit, now); err != nil {
-			return nil, next, err
+			return nil, nil, next, err
 		}
 	}
 	if len(heads) == 0 {
-		return nil, next, nil
+		return nil, nil, next, nil
 	}
 	slices.SortFunc(heads, func(a, b head) int {
 		return cmp.Or(cmp.Compare(b.priority, a.priority), cmp.Compare(a.runAt, b.runAt), cmp.Compare(a.id, b.id))
@@ -625,34 +667,50 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 	}
 	idList, err := json.Marshal(ids)
 	if err != nil {
-		return nil, next, err
+		return nil, nil, next, err
 	}
-	jobs, err = s.queryJobs(ctx, k, claimIDs, params.Worker, ms(params.LeaseUntil), now, now, string(idList))
+	// A row that cannot be decoded (bad data) is claimed with the others,
+	// and ended dead below: it is not to fail every claim.
+	var bad []*unreadableError
+	err = eachRow(ctx, k, claimIDs, []any{params.Worker, ms(params.LeaseUntil), now, now, string(idList)}, func(rows *sql.Rows) error {
+		job, err := scanJob(rows)
+		if b := (*unreadableError)(nil); errors.As(err, &b) {
+			bad = append(bad, b)
+			return nil
+		}
+		if err == nil {
+			jobs = append(jobs, job)
+		}
+		return err
+	})
 	if err != nil {
-		return nil, next, err
-	}
-	from := make(map[int64]string, len(ids))
-	for _, h := range heads[:len(ids)] {
-		from[h.id] = h.state
+		return nil, nil, next, err
 	}
 	var c counts
-	for _, job := range jobs {
-		c.move(job.Queue, from[job.ID], string(queue.StateRunning))
+	for _, h := range heads[:len(ids)] {
+		c.move(h.queue, h.state, string(queue.StateRunning))
 	}
 	if err := c.apply(ctx, k); err != nil {
-		return nil, next, err
+		return nil, nil, next, err
+	}
+	for _, b := range bad {
+		p, err := s.unreadableOutcome(ctx, k, b, params.Now, params.LeaseUntil, queue.UnreadableClaimed)
+		if err != nil {
+			return nil, nil, next, err
+		}
+		unreadable = append(unreadable, p)
 	}
 	// RETURNING gives rows in no promised order.
 	slices.SortFunc(jobs, func(a, b *queue.Job) int {
 		return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
 	})
-	return jobs, next, nil
+	return jobs, unreadable, next, nil
 }
 
 // head is a job a claim may take, and its place in the claim order.
 type head struct {
 	id, priority, runAt int64
-	state               string // which the claim counts it out of (counts)
+	queue, state        string // which the claim counts it out of (counts)
 	last                bool   // its claim would use its last attempt
 }
 
@@ -666,7 +724,7 @@ func queueHeads(ctx context.Context, k keptTx, heads []head, q string, limit int
 	}
 	for want := len(heads) + limit; level.Valid; {
 		err := eachRow(ctx, k, fmt.Sprintf(levelHead, want-len(heads)), []any{q, level.Int64, now}, func(rows *sql.Rows) error {
-			h := head{priority: level.Int64}
+			h := head{priority: level.Int64, queue: q}
 			if err := rows.Scan(&h.id, &h.runAt, &h.state, &h.last); err != nil {
 				return err
 			}

@@ -243,3 +243,93 @@ func TestUnreadableLease(t *testing.T) {
 		})
 	}
 }
+
+// TestUnreadableClaim: a ready job whose row holds bad data ends dead in
+// the claim that takes it, and its neighbour in that claim runs
+// (queuetest.RunUnreadableClaim); it used to fail every claim.
+func TestUnreadableClaim(t *testing.T) {
+	for _, tt := range []struct{ name, set, wantErr string }{
+		{"Scan", "timeout_ms = 'garbage'", `"timeout_ms"`},
+		{"Parse", "permanent_exit = 'garbage'", "invalid exit codes"},
+	} {
+		for _, limited := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/limited=%v", tt.name, limited), func(t *testing.T) {
+				t.Parallel()
+				s, path := setup(t)
+				raw := openRaw(t, path)
+				queuetest.RunUnreadableClaim(t, s, func(t *testing.T, id int64) {
+					if _, err := raw.Exec("UPDATE jobs SET "+tt.set+" WHERE id = ?", id); err != nil {
+						t.Fatal(err)
+					}
+				}, tt.wantErr, limited)
+			})
+		}
+	}
+}
+
+// TestUnreadableRunAttempts: a lost worker's job whose run or attempts
+// holds bad data ends dead when its lease is taken back, fenced by its
+// lease rather than its run, its dependents settled, and the pass goes
+// on to the other expired job; it used to fail every pass.
+func TestUnreadableRunAttempts(t *testing.T) {
+	for _, set := range []string{"attempts = 'garbage'", "run = 'garbage'", "timeout_ms = 'x', attempts = 'garbage'"} {
+		t.Run(set, func(t *testing.T) {
+			t.Parallel()
+			s, path := setup(t)
+			raw := openRaw(t, path)
+			ids, err := s.JobInsert(t.Context(), queue.Jobs(testJob("lost"), testJob("lost")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			waiting := testJob("next")
+			waiting.After = ids[:1]
+			if _, err := s.JobInsert(t.Context(), queue.Jobs(waiting)); err != nil {
+				t.Fatal(err)
+			}
+			res, err := s.JobClaim(t.Context(), queue.JobClaimParams{Queues: []string{"lost"}, Limit: 2, Worker: "w", Now: t0, LeaseUntil: t0.Add(30 * time.Second)})
+			if err != nil || len(res.Jobs) != 2 {
+				t.Fatalf("claim: %+v, %v", res, err)
+			}
+			bad, other := res.Jobs[0].ID, res.Jobs[1].ID
+			if _, err := raw.Exec("UPDATE jobs SET "+set+" WHERE id = ?", bad); err != nil {
+				t.Fatal(err)
+			}
+			for pass := range 2 {
+				now := t0.Add(time.Duration(pass+1) * time.Minute)
+				res, err := s.JobClaim(t.Context(), queue.JobClaimParams{Worker: "w2", Now: now, LeaseUntil: now.Add(time.Minute),
+					Expired: func(j *queue.Job) queue.JobFinishParams { return queue.LeaseExpired(j, now, 0.5) }})
+				if err != nil {
+					t.Fatalf("pass %d: %v", pass, err)
+				}
+				if pass == 0 && (len(res.Expired) != 2 || res.Expired[1].ID != bad || res.Expired[1].State != queue.StateDead ||
+					!strings.Contains(res.Expired[1].Error, "cannot be read")) {
+					t.Errorf("pass 0: res.Expired = %+v; want job %d taken back, then job %d ended dead", res.Expired, other, bad)
+				}
+			}
+			states := map[int64]string{}
+			rows, err := raw.Query("SELECT id, state FROM jobs")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id int64
+				var st string
+				if err := rows.Scan(&id, &st); err != nil {
+					t.Fatal(err)
+				}
+				states[id] = st
+			}
+			if states[bad] != "dead" || states[other] == "running" || states[ids[1]+1] != "cancelled" {
+				t.Errorf("jobs' states %v; want %d dead, %d taken back, %d (waiting for %d) cancelled", states, bad, other, ids[1]+1, bad)
+			}
+			var dead, running int
+			if err := raw.QueryRow("SELECT coalesce(sum(n) FILTER (WHERE state = 'dead'), 0), coalesce(sum(n) FILTER (WHERE state = 'running'), 0) FROM job_counts WHERE queue = 'lost'").Scan(&dead, &running); err != nil {
+				t.Fatal(err)
+			}
+			if dead != 1 || running != 0 {
+				t.Errorf("job_counts of queue lost: %d dead, %d running; want 1, 0", dead, running)
+			}
+		})
+	}
+}

@@ -11,11 +11,16 @@ import (
 
 // JobGet returns one job or queue.ErrNotFound.
 func (s *Store) JobGet(ctx context.Context, id int64) (*queue.Job, error) {
-	job, err := scanReadJob(s.reader.QueryRowContext(ctx, "SELECT "+readColumns+" FROM jobs WHERE id = ?", id))
+	// Read as rows, not a row: a row that cannot be scanned is scanned
+	// again as it is (scanError), which a single row cannot be.
+	jobs, err := scanJobs(ctx, s.reader, scanReadJob, "SELECT "+readColumns+" FROM jobs WHERE id = ?", id)
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	return job, loadDependencies(ctx, s.reader, []*queue.Job{job})
+	if len(jobs) == 0 {
+		return nil, queue.ErrNotFound
+	}
+	return jobs[0], loadDependencies(ctx, s.reader, jobs)
 }
 
 // JobList returns the jobs filter selects, newest first; see queue.Store.

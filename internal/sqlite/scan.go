@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -54,6 +55,10 @@ const readColumns = jobColumns + `,
 func scanReadJob(row scanner) (*queue.Job, error) {
 	var tail []byte
 	job, err := scanJob(row, &tail)
+	if bad := (*unreadableError)(nil); errors.As(err, &bad) && bad.job != nil {
+		bad.job.Unreadable, bad.job.LastOutput = bad.Error(), queue.LastLine(tail)
+		return bad.job, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -85,10 +90,6 @@ func scanJob(row scanner, extra ...any) (*queue.Job, error) {
 		j.Progress = &queue.Progress{Percent: progress.Float64, Message: progressMessage.String, At: fromNullMS(progressAt)}
 	}
 	j.Argv, j.Env = splitNUL(argv), splitNUL(env)
-	var err error
-	if j.PermanentExit, err = queue.ParseExitCodes(permanent.String); err != nil {
-		return nil, &unreadableError{id: j.ID, err: err}
-	}
 	j.State = queue.State(state)
 	j.RunAt, j.CreatedAt = fromMS(runAt), fromMS(created)
 	j.StartedAt, j.FinishedAt, j.LeaseUntil = fromNullMS(started), fromNullMS(finished), fromNullMS(lease)
@@ -98,6 +99,10 @@ func scanJob(row scanner, extra ...any) (*queue.Job, error) {
 	j.UniqueKey, j.Signal, j.LastError, j.Worker = unique.String, signal.String, lastError.String, worker.String
 	j.ExitCode = nullInt(exit)
 	j.ScheduleID, j.ScheduleTick = scheduleID.Int64, fromNullMS(scheduleTick)
+	var err error
+	if j.PermanentExit, err = queue.ParseExitCodes(permanent.String); err != nil {
+		return nil, &unreadableError{id: j.ID, err: err, job: &j}
+	}
 	return &j, nil
 }
 
@@ -107,6 +112,7 @@ func scanJob(row scanner, extra ...any) (*queue.Job, error) {
 type unreadableError struct {
 	id  int64
 	err error
+	job *queue.Job // what could be read of it (queue.Job.Unreadable), or nil
 }
 
 func (e *unreadableError) Error() string { return fmt.Sprintf("job %d: %v", e.id, e.err) }
@@ -125,9 +131,23 @@ func scanError(row scanner, n int, err error) error {
 		return err
 	}
 	if id, ok := raw[0].(int64); ok {
-		return &unreadableError{id: id, err: err}
+		job := &queue.Job{ID: id, Queue: text(raw[1]), State: queue.State(text(raw[2])), LastError: text(raw[21])}
+		return &unreadableError{id: id, err: err, job: job}
 	}
 	return err
+}
+
+// text is v, a column's value as the driver gives it, as text.
+func text(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case []byte:
+		return string(v)
+	case string:
+		return v
+	}
+	return fmt.Sprint(v)
 }
 
 // queryIDs runs query, which selects one integer column, and returns it.

@@ -106,6 +106,7 @@ func checkJob(t *testing.T, got, want *queue.Job) {
 		{"Signal", got.Signal == want.Signal, got.Signal, want.Signal},
 		{"Progress", sameProgress(got.Progress, want.Progress), got.Progress, want.Progress},
 		{"CancelRequested", got.CancelRequested == want.CancelRequested, got.CancelRequested, want.CancelRequested},
+		{"Unreadable", got.Unreadable == want.Unreadable, got.Unreadable, want.Unreadable},
 		{"LastOutput", got.LastOutput == want.LastOutput, got.LastOutput, want.LastOutput},
 		{"ScheduleID", got.ScheduleID == want.ScheduleID, got.ScheduleID, want.ScheduleID},
 		{"ScheduleTick", sameTime(got.ScheduleTick, want.ScheduleTick), got.ScheduleTick, want.ScheduleTick},
