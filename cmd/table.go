@@ -218,9 +218,6 @@ func stateText(j *queue.Job, now time.Time) string {
 	return st
 }
 
-// writeJobTable prints jobs as list does: when the filter asks for final
-// states only (the dead-letter list), why each job ended; otherwise where
-// each one is.
 // commandText is a job's command in a table, marked when its row cannot
 // be read (queue.Job.Unreadable): what is shown of it may be wrong.
 func commandText(j *queue.Job) string {
@@ -230,6 +227,9 @@ func commandText(j *queue.Job) string {
 	return j.Command
 }
 
+// writeJobTable prints jobs as list does: when the filter asks for final
+// states only (the dead-letter list), why each job ended; otherwise where
+// each one is.
 func writeJobTable(io IOStreams, jobs []*queue.Job, filter queue.JobFilter) error {
 	now, term := filter.Now, io.IsTerminal
 	ended := len(filter.States) > 0 && !slices.ContainsFunc(filter.States, func(s queue.State) bool { return !s.Final() })

@@ -135,6 +135,31 @@ func TestDrainUnreadable(t *testing.T) {
 	}
 }
 
+// TestDrainPastOnlyUnreadable: a claim that took nothing but unreadable
+// jobs (one slot, the bad job first) ends them dead and drain claims
+// again: the readable jobs behind run. Drain used to return after that
+// claim, as if the queue were empty, leaving them pending.
+func TestDrainPastOnlyUnreadable(t *testing.T) {
+	t.Parallel()
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			q := st.open(t)
+			bad := q.enqueue("true")
+			good := q.enqueue(q.logLine())
+			q.corrupt(bad)
+			r := q.jobq("", "drain", "-c", "1")
+			if lines := jobqLines(r.stderr); r.code != 1 || len(lines) != 1 || !strings.Contains(lines[0], "1 job went dead") {
+				t.Fatalf("jobq drain -c 1: exit %d, jobq: lines %q; want 1 and one line saying a job went dead\nstderr: %s", r.code, lines, r.stderr)
+			}
+			if n := len(q.executions()[good]); n != 1 {
+				state, _ := q.stateOf(good)
+				t.Errorf("the readable job behind the unreadable one ran %d times (state %s), want 1", n, state)
+			}
+		})
+	}
+}
+
 // TestDrainDeadAndUnknown: drain after a job gone dead and a claim whose
 // outcome it cannot know says both in one `jobq:` line, exit 1. The
 // claim's outcome is made unknown for real: PostgreSQL's fast claim

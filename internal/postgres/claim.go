@@ -258,8 +258,10 @@ func (s *Store) claimFast(ctx context.Context, params queue.JobClaimParams, queu
 	if len(c.bad) > 0 {
 		// Committed with the claim: they end dead in a transaction of
 		// their own, the claim's lease still fencing them. If that fails,
-		// the claim's outcome is unknown to the worker as before: they
-		// end dead when their lease expires (Unreadable).
+		// they end dead when their lease expires (Unreadable), and
+		// res.Unknown says so; the readable jobs of the claim, committed
+		// and read, still run (an error here would leave them running
+		// unrun till then).
 		err := s.writeBatched(ctx, func(tx dbtx, b *pgx.Batch) error {
 			if err := sendBatch(ctx, tx, b); err != nil {
 				return err
@@ -269,7 +271,8 @@ func (s *Store) claimFast(ctx context.Context, params queue.JobClaimParams, queu
 			return err
 		})
 		if err != nil {
-			return nil, false, committedError{fmt.Errorf("%w; ending it dead: %w", c.bad[0], err)}
+			res.Unreadable = nil
+			res.Unknown = committedError{fmt.Errorf("%w; ending it dead: %w", c.bad[0], err)}
 		}
 	}
 	for _, p := range params.Finish {
@@ -334,7 +337,7 @@ func (s *Store) JobClaim(ctx context.Context, params queue.JobClaimParams) (*que
 			b.Queue(expiredJobs, now).Query(func(rows pgx.Rows) error {
 				for rows.Next() {
 					job, err := scanJob(rows)
-					if bad := (*unreadableError)(nil); errors.As(err, &bad) {
+					if bad, ok := errors.AsType[*unreadableError](err); ok {
 						unreadable = append(unreadable, bad)
 						continue
 					}
@@ -451,7 +454,7 @@ func queueClaim(b *pgx.Batch, params queue.JobClaimParams, queues, allowNames []
 	b.Queue(claimReady, params.Worker, ms(params.LeaseUntil), now, queues, int64(params.Limit), allowNames, allowN, ending, int64(params.Ahead)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			job, err := scanJob(rows)
-			if bad := (*unreadableError)(nil); errors.As(err, &bad) {
+			if bad, ok := errors.AsType[*unreadableError](err); ok {
 				c.bad = append(c.bad, bad)
 				continue
 			}

@@ -347,11 +347,15 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 				sum.Dead++
 				r.Log.Error("job claimed but cannot be read, ended dead", logJob, p.ID, logQueue, "", logAttempt, p.Run, logState, string(p.State), logError, p.Error)
 			}
+			if res.Unknown != nil {
+				unknownClaim = res.Unknown
+				r.Log.Error("jobs claimed but neither run nor ended: they end when their lease expires", logError, res.Unknown)
+			}
 			finish = nil
 			clear(ran)
 			nextRunAt = res.NextRunAt
 			// A full claim may leave more.
-			look = limit > 0 && len(res.Jobs)+len(res.Unreadable) == limit
+			look = limit > 0 && (len(res.Jobs)+len(res.Unreadable) == limit || res.Unknown != nil)
 			mu.Lock()
 			for _, job := range res.Jobs {
 				jobCtx, cancel := context.WithCancelCause(jobsCtx)
@@ -372,7 +376,10 @@ func (r *Runner) run(ctx context.Context, forever bool) (Summary, error) {
 		if r.OnLoop != nil {
 			r.OnLoop(Snapshot{Running: started, Stopping: ctx.Err() != nil, Summary: sum})
 		}
-		if len(held) == 0 && (!forever || ctx.Err() != nil) {
+		// Nothing held and no look due: the queue is drained. A claim
+		// that filled its limit with jobs ended as it took them
+		// (unreadable rows) holds nothing, yet more may be ready.
+		if len(held) == 0 && (!forever && !look || ctx.Err() != nil) {
 			if unknownClaim != nil && !forever {
 				return sum, &UnknownClaimError{Err: unknownClaim}
 			}

@@ -317,9 +317,14 @@ type JobClaimResult struct {
 	// claimed whose row it could not decode (bad data another program
 	// wrote): each ended dead in the claim (UnreadableClaimed), fenced by
 	// its run, its dependents settled, and is not in Jobs; the readable
-	// jobs of the claim are. The worker counts and logs them as dead. A
-	// claim that could not end one dead fails as a whole.
+	// jobs of the claim are. The worker counts and logs them as dead.
 	Unreadable []JobFinishParams
+	// Unknown, when not nil, says that jobs the claim took could be
+	// neither run nor ended (a store that ends unreadable rows after
+	// its claim committed, and failed to): they stay running until their
+	// lease expires. The jobs in Jobs are claimed and run as ever; drain
+	// reports it as it does a claim whose commit it did not hear of.
+	Unknown error
 	// NextRunAt is when to look again, or zero: the earliest run_at after
 	// Now of a job waiting in these queues for its start or its retry, or,
 	// if sooner, when a rate limit that held back a ready job lets one

@@ -272,7 +272,8 @@ const runAttempts = `SELECT run, attempts FROM jobs WHERE id = ?`
 // endUnreadableJob ends dead a running job whose run or attempts cannot
 // be read, fenced by its state and its lease (?4: ended before the
 // take-back's now, or the claim's own) instead of its run: attempts kept
-// if it is a number, else 0; the attempt's row left as it is. The
+// if it is a number, else 0; its open attempt is then ended
+// (endOpenAttempts). The
 // counting triggers count it (counted is not flipped). Its arguments: ?1
 // the time, ?2 the error, ?3 the ID, ?4 the lease's end.
 const endUnreadableJob = `UPDATE jobs SET state = 'dead',
@@ -289,7 +290,7 @@ func (s *Store) expiredLeases(ctx context.Context, k keptTx, params queue.JobCla
 	var unreadable []*unreadableError
 	err := eachRow(ctx, k, expiredJobs, []any{ms(params.Now)}, func(rows *sql.Rows) error {
 		job, err := scanJob(rows)
-		if bad := (*unreadableError)(nil); errors.As(err, &bad) {
+		if bad, ok := errors.AsType[*unreadableError](err); ok {
 			unreadable = append(unreadable, bad)
 			return nil
 		}
@@ -334,12 +335,21 @@ func (s *Store) unreadableOutcome(ctx context.Context, k keptTx, bad *unreadable
 		return p, interpretError(fmt.Errorf("end job %d: %w", bad.id, err))
 	}
 	if n, _ := r.RowsAffected(); n > 0 {
+		// Its open attempt ends with it: `jobq logs -f` would wait for
+		// it for ever, and show would list it running.
+		if _, err := k.ExecContext(ctx, endOpenAttempts, ms(now), p.Error, bad.id); err != nil {
+			return p, interpretError(fmt.Errorf("end job %d's attempt: %w", bad.id, err))
+		}
 		if _, err := s.settleDependents(ctx, k.tx, ms(now), []ended{{id: bad.id, state: queue.StateDead}}); err != nil {
 			return p, err
 		}
 	}
 	return p, nil
 }
+
+// endOpenAttempts ends the attempts of job ?3 still open at ?1, with
+// error ?2: those of a job endUnreadableJob ended.
+const endOpenAttempts = `UPDATE attempts SET finished_at = ?1, error = ?2 WHERE job_id = ?3 AND finished_at IS NULL`
 
 // queueState is a queue and one of its ready states that holds jobs.
 type queueState struct{ queue, state string }
@@ -674,7 +684,7 @@ func (s *Store) claim(ctx context.Context, tx *sql.Tx, params queue.JobClaimPara
 	var bad []*unreadableError
 	err = eachRow(ctx, k, claimIDs, []any{params.Worker, ms(params.LeaseUntil), now, now, string(idList)}, func(rows *sql.Rows) error {
 		job, err := scanJob(rows)
-		if b := (*unreadableError)(nil); errors.As(err, &b) {
+		if b, ok := errors.AsType[*unreadableError](err); ok {
 			bad = append(bad, b)
 			return nil
 		}

@@ -330,6 +330,14 @@ func TestUnreadableRunAttempts(t *testing.T) {
 			if dead != 1 || running != 0 {
 				t.Errorf("job_counts of queue lost: %d dead, %d running; want 1, 0", dead, running)
 			}
+			// Its attempt ended with it (jobq logs -f waits on an open one).
+			var open int
+			if err := raw.QueryRow("SELECT count(*) FROM attempts WHERE job_id = ? AND finished_at IS NULL", bad).Scan(&open); err != nil {
+				t.Fatal(err)
+			}
+			if open != 0 {
+				t.Errorf("job %d ended dead with %d attempts still open", bad, open)
+			}
 		})
 	}
 }

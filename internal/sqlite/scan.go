@@ -55,7 +55,7 @@ const readColumns = jobColumns + `,
 func scanReadJob(row scanner) (*queue.Job, error) {
 	var tail []byte
 	job, err := scanJob(row, &tail)
-	if bad := (*unreadableError)(nil); errors.As(err, &bad) && bad.job != nil {
+	if bad, ok := errors.AsType[*unreadableError](err); ok && bad.job != nil {
 		bad.job.Unreadable, bad.job.LastOutput = bad.Error(), queue.LastLine(tail)
 		return bad.job, nil
 	}
