@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 
@@ -102,6 +103,22 @@ func (f *Factory) DBPath() (string, error) {
 		return cfg.DB, nil
 	}
 	return config.DefaultDB(f.LookupEnv)
+}
+
+// StoreExists reports whether the queue's database is there before
+// OpenStore: whether the SQLite file exists. A PostgreSQL database is
+// always there (jobq creates none; opening one only makes jobq's tables,
+// as any command does).
+func (f *Factory) StoreExists() (bool, error) {
+	path, err := f.DBPath()
+	if err != nil || postgres.IsURL(path) {
+		return err == nil, err
+	}
+	_, err = os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // storeNotifier is what OpenStore opens: the jobs, and news of their
