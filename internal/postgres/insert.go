@@ -12,10 +12,10 @@ import (
 	"github.com/jobq/jobq/internal/queue"
 )
 
-// insertJobsSQL inserts a whole batch in one statement, a column an
-// array (unnest), in the batch's order (WITH ORDINALITY): the rows then
+// insertJobsSQL inserts a chunk of a batch in one statement, a column an
+// array (unnest), in the chunk's order (WITH ORDINALITY): the rows then
 // take their IDs in that order, so the IDs it returns, sorted, are the
-// batch's.
+// chunk's.
 const insertJobsSQL = `INSERT INTO jobs (queue, state, priority, command, argv, dir, env,
 	run_at, max_attempts, timeout_ms, backoff_ms, max_backoff_ms, permanent_exit,
 	unique_key, created_at, updated_at, schedule_id, schedule_tick)
@@ -31,15 +31,26 @@ FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::bytea[], $6::
 ORDER BY ord
 RETURNING id`
 
+// insertChunk is how many rows one statement inserts. The server ends a
+// session idle in a transaction for idleInTx (a second or more), and the
+// client's work between two statements, settling a chunk's jobs and
+// building its arrays, is idle time to it: for a whole batch at once that
+// grew with the batch (1,000,000 lines: over a second, and the session
+// was ended). A chunk's is a few milliseconds, and each statement starts
+// the server's clock again. (Turning the timeout off for a batch, as
+// CopyFrom does, would let a jobq stopped mid-batch hold the write lock
+// against every host for ever.) Round trips cost little at this size:
+// 100 for 1,000,000 jobs.
+const insertChunk = 10_000
+
 // JobInsert inserts the jobs of a stream in one transaction; see
 // queue.Store. The write lock makes the unique keys' lookups and the
 // insert one step: no other host inserts a key in between.
 //
-// Unlike SQLite's, it takes the stream whole before it begins: the server
-// ends a session idle in a transaction for idleInTx (a second or more),
-// and the work of building a stream's jobs (parsing a batch's lines)
-// between statements is idle time to it. A batch's memory was never
-// PostgreSQL's problem: it reads one array a column.
+// Unlike SQLite's, it takes the stream whole before it begins: building a
+// stream's jobs (parsing a batch's lines) between statements would be
+// idle time to the server (see insertChunk), for as long as the producer
+// takes. The whole batch is then in memory, a JobInsertParams a job.
 func (s *Store) JobInsert(ctx context.Context, jobs iter.Seq2[queue.JobInsertParams, error]) ([]int64, error) {
 	var params []queue.JobInsertParams
 	for p, err := range jobs {
@@ -64,8 +75,9 @@ func (s *Store) JobInsert(ctx context.Context, jobs iter.Seq2[queue.JobInsertPar
 }
 
 // insertJobs is JobInsert inside tx, which holds the write lock;
-// ScheduleFire enqueues a tick's job with it. One statement inserts
-// every job to insert.
+// ScheduleFire enqueues a tick's job with it. The jobs to insert go in by
+// chunks of insertChunk, each chunk's IDs given to the batch (a later
+// job's --after does not find them, as SQLite's does not).
 func insertJobs(ctx context.Context, tx pgx.Tx, params []queue.JobInsertParams) ([]int64, error) {
 	var b queue.InsertBatch
 	lookupKey := func(key string) (int64, error) {
@@ -82,7 +94,29 @@ func insertJobs(ctx context.Context, tx pgx.Tx, params []queue.JobInsertParams) 
 		err := tx.QueryRow(ctx, "SELECT state FROM jobs WHERE id = $1", dep).Scan(&state)
 		return queue.State(state), interpretError(err)
 	}
-	var rows []queue.JobInsertParams
+	rows := make([]queue.JobInsertParams, 0, min(len(params), insertChunk))
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		newIDs, err := queryIDs(ctx, tx, insertJobsSQL, insertArrays(rows)...)
+		if err != nil {
+			return fmt.Errorf("insert jobs: %w", err)
+		}
+		if len(newIDs) != len(rows) {
+			return fmt.Errorf("insert jobs: %d rows inserted for %d jobs", len(newIDs), len(rows))
+		}
+		rows = rows[:0]
+		slices.Sort(newIDs)
+		b.Inserted(newIDs)
+		if _, err := tx.Exec(ctx, logNewJobs, newIDs); err != nil {
+			return interpretError(fmt.Errorf("log new jobs: %w", err))
+		}
+		if _, err := tx.Exec(ctx, countNewJobs, newIDs); err != nil {
+			return interpretError(fmt.Errorf("count new jobs: %w", err))
+		}
+		return nil
+	}
 	for _, p := range params {
 		insert, err := b.Add(&p, lookupKey, depState)
 		if err != nil {
@@ -91,23 +125,14 @@ func insertJobs(ctx context.Context, tx pgx.Tx, params []queue.JobInsertParams) 
 		if insert {
 			rows = append(rows, p)
 		}
+		if len(rows) == insertChunk {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
 	}
-	if len(rows) > 0 {
-		newIDs, err := queryIDs(ctx, tx, insertJobsSQL, insertArrays(rows)...)
-		if err != nil {
-			return nil, fmt.Errorf("insert jobs: %w", err)
-		}
-		if len(newIDs) != len(rows) {
-			return nil, fmt.Errorf("insert jobs: %d rows inserted for %d jobs", len(newIDs), len(rows))
-		}
-		slices.Sort(newIDs)
-		b.Inserted(newIDs)
-		if _, err := tx.Exec(ctx, logNewJobs, newIDs); err != nil {
-			return nil, interpretError(fmt.Errorf("log new jobs: %w", err))
-		}
-		if _, err := tx.Exec(ctx, countNewJobs, newIDs); err != nil {
-			return nil, interpretError(fmt.Errorf("count new jobs: %w", err))
-		}
+	if err := flush(); err != nil {
+		return nil, err
 	}
 	ids := b.IDs()
 	if err := insertDependencies(ctx, tx, b.Deps, ids); err != nil {
@@ -116,11 +141,11 @@ func insertJobs(ctx context.Context, tx pgx.Tx, params []queue.JobInsertParams) 
 	return ids, nil
 }
 
-// logNewJobs logs the creation of the jobs inserted, in ID order.
+// logNewJobs logs the creation of the jobs of a chunk, in ID order.
 const logNewJobs = `INSERT INTO events (job_id, at, to_state, attempt)
 	SELECT id, created_at, state, run FROM jobs WHERE id = ANY($1) ORDER BY id`
 
-// countNewJobs adds the jobs inserted to job_counts.
+// countNewJobs adds the jobs of a chunk to job_counts.
 const countNewJobs = `INSERT INTO job_counts (queue, state, n)
 	SELECT queue, state, count(*) FROM jobs WHERE id = ANY($1) GROUP BY queue, state
 	ON CONFLICT (queue, state) DO UPDATE SET n = job_counts.n + excluded.n`
