@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"time"
 
@@ -106,19 +105,17 @@ func (f *Factory) DBPath() (string, error) {
 }
 
 // StoreExists reports whether the queue's database is there before
-// OpenStore: whether the SQLite file exists. A PostgreSQL database is
-// always there (jobq creates none; opening one only makes jobq's tables,
-// as any command does).
+// OpenStore: whether the SQLite file exists (a file that cannot be
+// looked at counts as not there: OpenStore says why). A PostgreSQL
+// database is always there (jobq creates none; opening one only makes
+// jobq's tables, as any command does).
 func (f *Factory) StoreExists() (bool, error) {
 	path, err := f.DBPath()
 	if err != nil || postgres.IsURL(path) {
 		return err == nil, err
 	}
 	_, err = os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	return err == nil, err
+	return err == nil, nil
 }
 
 // storeNotifier is what OpenStore opens: the jobs, and news of their
