@@ -21,9 +21,11 @@ type EnqueueOptions struct {
 	IO        IOStreams
 	Config    func() (*config.Config, error)
 	OpenStore func(context.Context) (storeNotifier, error)
-	Now       func() time.Time
-	Getwd     func() (string, error)
-	LookupEnv func(string) (string, bool)
+	// StoreExists reports whether the database is there before OpenStore.
+	StoreExists func() (bool, error)
+	Now         func() time.Time
+	Getwd       func() (string, error)
+	LookupEnv   func(string) (string, bool)
 
 	Job    jobFlags
 	In     durationFlag
@@ -35,7 +37,7 @@ type EnqueueOptions struct {
 }
 
 func newEnqueueCmd(f *Factory) *cobra.Command {
-	opts := &EnqueueOptions{IO: f.IO, Config: f.Config, OpenStore: f.OpenStore, Now: f.Now, Getwd: f.Getwd, LookupEnv: f.LookupEnv}
+	opts := &EnqueueOptions{IO: f.IO, Config: f.Config, OpenStore: f.OpenStore, StoreExists: f.StoreExists, Now: f.Now, Getwd: f.Getwd, LookupEnv: f.LookupEnv}
 	cmd := &cobra.Command{
 		Use:   "enqueue [flags] COMMAND | [flags] -- PROGRAM ARG...",
 		Short: "Add a job; print its ID once it is on disk",
@@ -117,6 +119,28 @@ func runEnqueue(ctx context.Context, opts *EnqueueOptions) error {
 			return nil // an empty batch adds nothing, as xargs -r runs nothing
 		case err != nil:
 			return badLine(err)
+		}
+		// A bad line deeper down stops the insert and rolls it back,
+		// but a database it opened would be left behind: when that
+		// can be, the input is checked whole first. Plain input then
+		// has a first good line, so only a NUL byte or a long line
+		// can spoil it, which one cheap pass rules out. --json input
+		// into a database that exists (the common case) is not read
+		// twice: the rollback leaves nothing.
+		var check bool
+		if opts.JSON {
+			exists, err := opts.StoreExists()
+			if err != nil {
+				return err
+			}
+			check = !exists
+		} else {
+			check = !queue.PlainBatchClean(data)
+		}
+		if check {
+			if err := queue.CheckBatch(data, opts.JSON, def, now); err != nil {
+				return badLine(err)
+			}
 		}
 		jobs = func(yield func(queue.JobInsertParams, error) bool) {
 			if yield(first, nil) {

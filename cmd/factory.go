@@ -104,6 +104,20 @@ func (f *Factory) DBPath() (string, error) {
 	return config.DefaultDB(f.LookupEnv)
 }
 
+// StoreExists reports whether the queue's database is there before
+// OpenStore: whether the SQLite file exists (a file that cannot be
+// looked at counts as not there: OpenStore says why). A PostgreSQL
+// database is always there (jobq creates none; opening one only makes
+// jobq's tables, as any command does).
+func (f *Factory) StoreExists() (bool, error) {
+	path, err := f.DBPath()
+	if err != nil || postgres.IsURL(path) {
+		return err == nil, err
+	}
+	_, err = os.Stat(path)
+	return err == nil, nil
+}
+
 // storeNotifier is what OpenStore opens: the jobs, and news of their
 // changes for the commands that wait (work, wait, events -f).
 type storeNotifier interface {

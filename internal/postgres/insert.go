@@ -12,10 +12,10 @@ import (
 	"github.com/jobq/jobq/internal/queue"
 )
 
-// insertJobsSQL inserts a whole batch in one statement, a column an
-// array (unnest), in the batch's order (WITH ORDINALITY): the rows then
+// insertJobsSQL inserts a chunk of a batch in one statement, a column an
+// array (unnest), in the chunk's order (WITH ORDINALITY): the rows then
 // take their IDs in that order, so the IDs it returns, sorted, are the
-// batch's.
+// chunk's.
 const insertJobsSQL = `INSERT INTO jobs (queue, state, priority, command, argv, dir, env,
 	run_at, max_attempts, timeout_ms, backoff_ms, max_backoff_ms, permanent_exit,
 	unique_key, created_at, updated_at, schedule_id, schedule_tick)
@@ -31,30 +31,47 @@ FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::bytea[], $6::
 ORDER BY ord
 RETURNING id`
 
+// insertChunk is how many rows one statement inserts. The server ends a
+// session idle in a transaction for idleInTx (a second or more), and the
+// client's work between two statements, settling a chunk's jobs and
+// building its arrays, is idle time to it: for a whole batch at once that
+// grew with the batch (1,000,000 lines: over a second, and the session
+// was ended). A chunk's is about 20 ms (200 ms under -race), and each
+// statement starts the server's clock again. (Turning the timeout off
+// for a batch, as CopyFrom does, would let a jobq stopped mid-batch hold
+// the write lock against every host for ever.) Round trips cost little
+// at this size: 300 (3 statements a chunk) for 1,000,000 jobs.
+const insertChunk = 10_000
+
 // JobInsert inserts the jobs of a stream in one transaction; see
 // queue.Store. The write lock makes the unique keys' lookups and the
 // insert one step: no other host inserts a key in between.
 //
-// Unlike SQLite's, it takes the stream whole before it begins: the server
-// ends a session idle in a transaction for idleInTx (a second or more),
-// and the work of building a stream's jobs (parsing a batch's lines)
-// between statements is idle time to it. A batch's memory was never
-// PostgreSQL's problem: it reads one array a column.
+// Unlike SQLite's, it takes the stream whole before it begins: building a
+// stream's jobs (parsing a batch's lines) between statements would be
+// idle time to the server (see insertChunk), for as long as the producer
+// takes. The whole batch is then in memory, a JobInsertParams a job, in
+// pieces of insertChunk (no slice of them all regrown and copied as it
+// grows), each let go once inserted.
 func (s *Store) JobInsert(ctx context.Context, jobs iter.Seq2[queue.JobInsertParams, error]) ([]int64, error) {
-	var params []queue.JobInsertParams
+	var chunks [][]queue.JobInsertParams
 	for p, err := range jobs {
 		if err != nil {
 			return nil, err
 		}
-		params = append(params, p)
+		if len(chunks) == 0 || len(chunks[len(chunks)-1]) == insertChunk {
+			chunks = append(chunks, nil)
+		}
+		last := &chunks[len(chunks)-1]
+		*last = append(*last, p)
 	}
-	if len(params) == 0 {
+	if len(chunks) == 0 {
 		return []int64{}, nil
 	}
 	var ids []int64
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		var err error
-		ids, err = insertJobs(ctx, tx, params)
+		ids, err = insertJobs(ctx, tx, chunks)
 		return err
 	})
 	if err != nil {
@@ -63,10 +80,13 @@ func (s *Store) JobInsert(ctx context.Context, jobs iter.Seq2[queue.JobInsertPar
 	return ids, nil
 }
 
-// insertJobs is JobInsert inside tx, which holds the write lock;
-// ScheduleFire enqueues a tick's job with it. One statement inserts
-// every job to insert.
-func insertJobs(ctx context.Context, tx pgx.Tx, params []queue.JobInsertParams) ([]int64, error) {
+// insertJobs is JobInsert inside tx, which holds the write lock, of the
+// jobs of chunks, in order, each chunk let go (set to nil) once its jobs
+// are settled; ScheduleFire enqueues a tick's job with it. The jobs to
+// insert go in by statements of insertChunk rows, each statement's IDs
+// given to the batch (a later job's --after does not find them, as
+// SQLite's does not).
+func insertJobs(ctx context.Context, tx pgx.Tx, chunks [][]queue.JobInsertParams) ([]int64, error) {
 	var b queue.InsertBatch
 	lookupKey := func(key string) (int64, error) {
 		var id int64
@@ -82,32 +102,48 @@ func insertJobs(ctx context.Context, tx pgx.Tx, params []queue.JobInsertParams) 
 		err := tx.QueryRow(ctx, "SELECT state FROM jobs WHERE id = $1", dep).Scan(&state)
 		return queue.State(state), interpretError(err)
 	}
-	var rows []queue.JobInsertParams
-	for _, p := range params {
-		insert, err := b.Add(&p, lookupKey, depState)
-		if err != nil {
-			return nil, err
+	rows := make([]queue.JobInsertParams, 0, min(len(chunks[0]), insertChunk))
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
 		}
-		if insert {
-			rows = append(rows, p)
-		}
-	}
-	if len(rows) > 0 {
 		newIDs, err := queryIDs(ctx, tx, insertJobsSQL, insertArrays(rows)...)
 		if err != nil {
-			return nil, fmt.Errorf("insert jobs: %w", err)
+			return fmt.Errorf("insert jobs: %w", err)
 		}
 		if len(newIDs) != len(rows) {
-			return nil, fmt.Errorf("insert jobs: %d rows inserted for %d jobs", len(newIDs), len(rows))
+			return fmt.Errorf("insert jobs: %d rows inserted for %d jobs", len(newIDs), len(rows))
 		}
+		rows = rows[:0]
 		slices.Sort(newIDs)
 		b.Inserted(newIDs)
 		if _, err := tx.Exec(ctx, logNewJobs, newIDs); err != nil {
-			return nil, interpretError(fmt.Errorf("log new jobs: %w", err))
+			return interpretError(fmt.Errorf("log new jobs: %w", err))
 		}
 		if _, err := tx.Exec(ctx, countNewJobs, newIDs); err != nil {
-			return nil, interpretError(fmt.Errorf("count new jobs: %w", err))
+			return interpretError(fmt.Errorf("count new jobs: %w", err))
 		}
+		return nil
+	}
+	for c := range chunks {
+		for _, p := range chunks[c] {
+			insert, err := b.Add(&p, lookupKey, depState)
+			if err != nil {
+				return nil, err
+			}
+			if insert {
+				rows = append(rows, p)
+			}
+			if len(rows) == insertChunk {
+				if err := flush(); err != nil {
+					return nil, err
+				}
+			}
+		}
+		chunks[c] = nil
+	}
+	if err := flush(); err != nil {
+		return nil, err
 	}
 	ids := b.IDs()
 	if err := insertDependencies(ctx, tx, b.Deps, ids); err != nil {
@@ -116,11 +152,11 @@ func insertJobs(ctx context.Context, tx pgx.Tx, params []queue.JobInsertParams) 
 	return ids, nil
 }
 
-// logNewJobs logs the creation of the jobs inserted, in ID order.
+// logNewJobs logs the creation of the jobs of a chunk, in ID order.
 const logNewJobs = `INSERT INTO events (job_id, at, to_state, attempt)
 	SELECT id, created_at, state, run FROM jobs WHERE id = ANY($1) ORDER BY id`
 
-// countNewJobs adds the jobs inserted to job_counts.
+// countNewJobs adds the jobs of a chunk to job_counts.
 const countNewJobs = `INSERT INTO job_counts (queue, state, n)
 	SELECT queue, state, count(*) FROM jobs WHERE id = ANY($1) GROUP BY queue, state
 	ON CONFLICT (queue, state) DO UPDATE SET n = job_counts.n + excluded.n`

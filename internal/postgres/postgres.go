@@ -411,6 +411,8 @@ func interpretError(err error) error {
 		switch {
 		case pe.Code == "55P03", pe.Code == "40P01", pe.Code == "40001": // lock_not_available, deadlock_detected, serialization_failure
 			return busyError{err}
+		case pe.Code == "25P03": // idle_in_transaction_session_timeout
+			return idleError{err}
 		case strings.HasPrefix(pe.Code, "53"): // insufficient_resources: too many connections, disk full, ...
 			return unavailable(err)
 		case strings.HasPrefix(pe.Code, "08"), pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03":
@@ -440,6 +442,21 @@ func (e lostError) Error() string {
 	return "lost the connection to PostgreSQL: " + Redact(errorText(e.driver))
 }
 func (e lostError) Unwrap() []error { return []error{queue.ErrBusy, e.driver} }
+
+// idleError is the server ending a session that sat idle in a
+// transaction past idle_in_transaction_session_timeout (idleInTx unless
+// the URL sets it), as queue.ErrBusy: the transaction rolled back, so
+// nothing of it was written, even at a COMMIT (the server had not read
+// it), and a worker tries again on a new connection. jobq's own work
+// between two statements of a transaction is kept short (insertChunk):
+// this is a jobq stalled (stopped, starved of CPU) or a timeout set very
+// low.
+type idleError struct{ driver error }
+
+func (e idleError) Error() string {
+	return "PostgreSQL ended the session, idle in a transaction past idle_in_transaction_session_timeout: nothing of it was written"
+}
+func (e idleError) Unwrap() []error { return []error{queue.ErrBusy, e.driver} }
 
 // busyError is a lock not had in time, a deadlock or a serialization
 // failure, as queue.ErrBusy, said in PostgreSQL's terms (not SQLite's

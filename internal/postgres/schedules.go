@@ -253,7 +253,7 @@ func fireSchedule(ctx context.Context, tx pgx.Tx, sc *queue.Schedule, params que
 			return tick.Fired, false, err
 		}
 	}
-	ids, err := insertJobs(ctx, tx, []queue.JobInsertParams{*tick.Job})
+	ids, err := insertJobs(ctx, tx, [][]queue.JobInsertParams{{*tick.Job}})
 	if err != nil {
 		return tick.Fired, false, err
 	}

@@ -183,6 +183,21 @@ func TestCommitLost(t *testing.T) {
 	}
 }
 
+// TestIdleTimeoutError: the server ending a session idle in a transaction
+// (SQLSTATE 25P03) is ErrBusy, nothing written, in one line that says
+// so, also at a COMMIT: the transaction was rolled back, not perhaps
+// committed.
+func TestIdleTimeoutError(t *testing.T) {
+	t.Parallel()
+	idle := &pgconn.PgError{Severity: "FATAL", Code: "25P03", Message: "terminating connection due to idle-in-transaction timeout"}
+	for _, err := range []error{interpretError(idle), interpretCommit(idle)} {
+		if !errors.Is(err, queue.ErrBusy) || errors.Is(err, queue.ErrCommitUnknown) ||
+			!strings.Contains(err.Error(), "idle_in_transaction_session_timeout") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("25P03 = %v; want ErrBusy, not ErrCommitUnknown, one line naming the timeout", err)
+		}
+	}
+}
+
 // TestTooManyConnections: a server that refuses a connection for want of
 // resources (SQLSTATE class 53: too many connections) is unavailable, as
 // one starting up: queue.ErrBusy (exit 75), one line naming the server.

@@ -145,6 +145,40 @@ func (r *BatchReader) All() iter.Seq2[JobInsertParams, error] {
 	}
 }
 
+// CheckBatch reads data through a BatchReader, dropping each job, and
+// returns the *BatchLineError of its first bad line, or nil: a batch
+// checked whole before its database is opened (enqueue --batch).
+func CheckBatch(data []byte, asJSON bool, def JobInsertParams, now time.Time) error {
+	r := NewBatchReader(data, asJSON, def, now)
+	for {
+		if _, err := r.Next(); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+}
+
+// PlainBatchClean reports, in one cheap pass, whether plain batch input
+// (not --json) holds no bad line, given defaults Validate accepts (a
+// first good line shows they are): a plain line is a shell command that
+// takes all else from the defaults, so only a NUL byte (Validate) or a
+// length over MaxBatchLine (BatchReader) makes one bad. When it is false
+// there is a bad line, which CheckBatch names.
+func PlainBatchClean(data []byte) bool {
+	if bytes.IndexByte(data, 0) >= 0 {
+		return false
+	}
+	for len(data) > MaxBatchLine {
+		i := bytes.IndexByte(data[:MaxBatchLine], '\n')
+		if i < 0 {
+			return false
+		}
+		data = data[i+1:]
+	}
+	return true
+}
+
 // line reads the next line: a job, or ok false for a blank line.
 func (r *BatchReader) line() (p JobInsertParams, ok bool, err error) {
 	text := r.text

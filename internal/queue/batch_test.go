@@ -305,3 +305,32 @@ func TestQuoteArgv(t *testing.T) {
 		}
 	}
 }
+
+// PlainBatchClean's pass finds the lines too long for BatchReader, a
+// line's newline counted, as CheckBatch does (the fuzz test cannot make
+// lines of a MiB; it pins the NUL bytes).
+func TestPlainBatchCleanLongLines(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	def := validParams()
+	def.RunAt, def.CreatedAt = now, now
+	cmd := func(n int) string { return "echo " + strings.Repeat("x", n-len("echo ")) }
+	many := strings.Repeat("echo a\n", 300_000) // more than MaxBatchLine before the long line
+	for _, tc := range []struct {
+		name, input string
+		clean       bool
+	}{
+		{"longest line", cmd(MaxBatchLine-1) + "\n", true},
+		{"a byte longer", cmd(MaxBatchLine) + "\n", false},
+		{"longest last line, no newline", "a\n" + cmd(MaxBatchLine), true},
+		{"a byte longer, no newline", "a\n" + cmd(MaxBatchLine+1), false},
+		{"longest line after many", many + cmd(MaxBatchLine-1) + "\n" + many, true},
+		{"long line after many", many + cmd(MaxBatchLine) + "\n" + many, false},
+		{"long line with \\r before its newline", many + cmd(MaxBatchLine-1) + "\r\n", false},
+	} {
+		err := CheckBatch([]byte(tc.input), false, def, now)
+		if clean := PlainBatchClean([]byte(tc.input)); clean != tc.clean || (err == nil) != tc.clean {
+			t.Errorf("%s: PlainBatchClean = %v, CheckBatch = %v; want clean %v", tc.name, clean, err, tc.clean)
+		}
+	}
+}

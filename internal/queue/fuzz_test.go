@@ -363,6 +363,8 @@ func FuzzBatchReader(f *testing.F) {
 	}{
 		{"echo a\necho b\n", false},
 		{"echo a\r\n\n  \necho b", false},
+		{"echo a\necho \x00b\necho c\n", false},
+		{"\x00\n", false},
 		{`{"command": "a"}` + "\n" + `{"argv": ["/bin/echo", "b"]}` + "\n", true},
 		{`{"command": "a"}` + "\n\v\n" + `{"command": "b"}`, true},
 		{`{"command":` + "\n" + `"a"}`, true},
@@ -438,6 +440,14 @@ func FuzzBatchReader(f *testing.F) {
 		}
 		if !slices.Equal(def.Env, []string{"A=1", "B=2"}) {
 			t.Fatalf("BatchReader(%q) changed the defaults' Env to %q", input, def.Env)
+		}
+		// CheckBatch finds what the reader does; for plain input, so
+		// does the cheap pass, which enqueue trusts instead.
+		if err := CheckBatch(input, asJSON, def, now); fmt.Sprint(err) != fmt.Sprint(gotErr) {
+			t.Fatalf("CheckBatch(%q) = %v; BatchReader %v", input, err, gotErr)
+		}
+		if clean := PlainBatchClean(input); !asJSON && clean != (gotErr == nil) {
+			t.Fatalf("PlainBatchClean(%q) = %v; BatchReader %v", input, clean, gotErr)
 		}
 	})
 }

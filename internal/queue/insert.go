@@ -51,7 +51,20 @@ type InsertDeps struct {
 // one earlier in the stream or one stored, whose ID lookup returns
 // (0: none). A dependency inserted by this same call is not found, as it
 // was not when the whole batch was settled before its insert.
+//
+// Dependencies are checked before the unique key: a job named by --after
+// that does not exist is an error whatever the key, as it was when a
+// batch was settled whole.
 func (b *InsertBatch) Add(p *JobInsertParams, lookup func(key string) (int64, error), state func(id int64) (State, error)) (insert bool, err error) {
+	var deps []State
+	if len(p.After) > 0 {
+		deps = make([]State, len(p.After))
+		for k, dep := range p.After {
+			if deps[k], err = b.state(dep, state); err != nil {
+				return false, fmt.Errorf("--after job %d: %w", dep, err)
+			}
+		}
+	}
 	i := len(b.ids)
 	b.ids = append(b.ids, 0)
 	if p.UniqueKey != "" {
@@ -72,13 +85,7 @@ func (b *InsertBatch) Add(p *JobInsertParams, lookup func(key string) (int64, er
 		}
 		b.keys[p.UniqueKey] = i
 	}
-	if len(p.After) > 0 {
-		deps := make([]State, len(p.After))
-		for k, dep := range p.After {
-			if deps[k], err = b.state(dep, state); err != nil {
-				return false, fmt.Errorf("--after job %d: %w", dep, err)
-			}
-		}
+	if deps != nil {
 		var why string
 		p.State, why = afterState(*p, deps)
 		b.Deps = append(b.Deps, InsertDeps{Index: i, After: p.After, Failed: why, CreatedAt: p.CreatedAt})

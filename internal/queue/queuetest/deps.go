@@ -16,6 +16,7 @@ var depsTests = []suiteTest{
 	{"AfterFailedCancelsChain", testAfterFailedCancelsChain},
 	{"AfterSettledAtInsert", testAfterSettledAtInsert},
 	{"AfterMissing", testAfterMissing},
+	{"AfterMissingBeforeUnique", testAfterMissingBeforeUnique},
 	{"DeleteCancelsWaiting", testDeleteCancelsWaiting},
 	{"AfterEventOrder", testAfterEventOrder},
 	{"AfterSiblingOrder", testAfterSiblingOrder},
@@ -206,6 +207,32 @@ func testAfterMissing(t *testing.T, s queue.Store) {
 	}
 	if b := insertOne(t, s, newJob("b")); b <= a {
 		t.Errorf("next ID %d after %d", b, a)
+	}
+}
+
+// A missing dependency is an error whatever the unique key: one that
+// already belongs to a live job does not make the insert a no-op that
+// returns that job's ID (`enqueue --unique k --after 999`).
+func testAfterMissingBeforeUnique(t *testing.T, s queue.Store) {
+	keyed := newJob("a")
+	keyed.UniqueKey = "k"
+	a := insertOne(t, s, keyed)
+	dup := after(newJob("a"), a+1000)
+	dup.UniqueKey = "k"
+	ids, err := s.JobInsert(t.Context(), queue.Jobs(dup))
+	if !errors.Is(err, queue.ErrNotFound) {
+		t.Errorf("JobInsert of key k after a missing job = %v, %v; want ErrNotFound", ids, err)
+	}
+	// The same within one batch: the key taken by an earlier line.
+	first := newJob("a")
+	first.UniqueKey = "k2"
+	dup.UniqueKey = "k2"
+	ids, err = s.JobInsert(t.Context(), queue.Jobs(first, dup))
+	if !errors.Is(err, queue.ErrNotFound) {
+		t.Errorf("JobInsert of a batch whose second job repeats a key and waits for a missing job = %v, %v; want ErrNotFound", ids, err)
+	}
+	if got := list(t, s, queue.JobFilter{Now: t0}); !slices.Equal(got, []int64{a}) {
+		t.Errorf("jobs after the failed inserts: %v, want only %v", got, []int64{a})
 	}
 }
 
