@@ -114,8 +114,10 @@ func (f *Factory) StoreExists() (bool, error) {
 	if err != nil || postgres.IsURL(path) {
 		return err == nil, err
 	}
-	_, err = os.Stat(path)
-	return err == nil, nil
+	// An empty file (mktemp's) is no database yet: opening it writes
+	// jobq's schema.
+	fi, err := os.Stat(path)
+	return err == nil && fi.Size() > 0, nil
 }
 
 // storeNotifier is what OpenStore opens: the jobs, and news of their
