@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -52,5 +53,68 @@ func TestBigBatchIdleTimeout(t *testing.T) {
 	if jobsN != n || events != n || counted != n || last != ids[n-1] || lastCmd != fmt.Sprint("echo ", n-1) {
 		t.Errorf("%d jobs, %d events, %d counted, last ID %d (%q); want %d of each, last %d (%q)",
 			jobsN, events, counted, last, lastCmd, n, ids[n-1], fmt.Sprint("echo ", n-1))
+	}
+}
+
+// TestBatchAcrossChunks: a unique key repeated in the next chunk gives
+// the first job's ID, with one row inserted; the IDs follow the batch's
+// order across chunks; and an --after naming a job the same batch
+// inserted in an earlier chunk is not found (as within one chunk): the
+// batch rolls back whole.
+func TestBatchAcrossChunks(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.NewDatabase(t))
+	n := insertChunk + 5
+	batch := func(last func(*queue.JobInsertParams)) func(yield func(queue.JobInsertParams, error) bool) {
+		return func(yield func(queue.JobInsertParams, error) bool) {
+			for i := range n {
+				p := testJob("default")
+				switch i {
+				case 0, insertChunk + 1:
+					p.UniqueKey = "k"
+				case n - 1:
+					last(&p)
+				}
+				if !yield(p, nil) {
+					return
+				}
+			}
+		}
+	}
+	ids, err := s.JobInsert(t.Context(), batch(func(*queue.JobInsertParams) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids[insertChunk+1] != ids[0] {
+		t.Errorf("job %d of the batch, unique key k as job 0, got ID %d, want %d", insertChunk+1, ids[insertChunk+1], ids[0])
+	}
+	prev := ids[0]
+	for i, id := range ids[1:] {
+		if i+1 == insertChunk+1 {
+			continue
+		}
+		if id <= prev {
+			t.Fatalf("job %d of the batch got ID %d after %d: not in the batch's order", i+1, id, prev)
+		}
+		prev = id
+	}
+	count := func() (jobs int64) {
+		if err := s.pool.QueryRow(t.Context(), "SELECT count(*) FROM jobs").Scan(&jobs); err != nil {
+			t.Fatal(err)
+		}
+		return jobs
+	}
+	if got := count(); got != int64(n-1) {
+		t.Errorf("%d jobs in the database, want %d (the repeated key inserts none)", got, n-1)
+	}
+	// A second batch whose last job waits for a job of its own first chunk.
+	before := count()
+	next := ids[n-1] + 1
+	_, err = s.JobInsert(t.Context(), batch(func(p *queue.JobInsertParams) { p.After = []int64{next} }))
+	if !errors.Is(err, queue.ErrNotFound) {
+		t.Errorf("a batch whose last job is --after job %d of its own first chunk: %v, want not found", next, err)
+	}
+	if got := count(); got != before {
+		t.Errorf("%d jobs after the refused batch, %d before: not rolled back", got, before)
 	}
 }
